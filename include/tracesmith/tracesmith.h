@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tracesmith/tracesmith.h - the umbrella header: the whole public API. */
+#ifndef TRACESMITH_TRACESMITH_H
+#define TRACESMITH_TRACESMITH_H
+
+#include "common.h"
+#include "event.h"
+#include "intern.h"
+#include "format.h"
+#include "ring.h"
+#include "capture.h"
+
+#endif

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Allocation through the user's hooks, and the growable byte buffer. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static tsm_allocator hooks;
+
+void tsm_set_allocator(const tsm_allocator *a)
+{
+	if (a)
+		hooks = *a;
+	else
+		memset(&hooks, 0, sizeof(hooks));
+}
+
+void *tsm__malloc(size_t size)
+{
+	if (hooks.malloc_fn)
+		return hooks.malloc_fn(size ? size : 1, hooks.user);
+	return malloc(size ? size : 1);
+}
+
+void *tsm__calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	if (!hooks.malloc_fn)
+		return calloc(n ? n : 1, size ? size : 1);
+	p = tsm__malloc(n * size);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+void *tsm__realloc(void *ptr, size_t size)
+{
+	if (hooks.realloc_fn)
+		return hooks.realloc_fn(ptr, size ? size : 1, hooks.user);
+	return realloc(ptr, size ? size : 1);
+}
+
+void tsm__free(void *ptr)
+{
+	if (!ptr)
+		return;
+	if (hooks.free_fn)
+		hooks.free_fn(ptr, hooks.user);
+	else
+		free(ptr);
+}
+
+char *tsm__strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = tsm__malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+int tsm__buf_reserve(tsm__buf *b, size_t extra)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (extra <= b->cap - b->len)
+		return 0;
+	if (extra > SIZE_MAX / 2 - b->len)
+		return TSM_FAIL(TSM_NOMEM, "buffer of %zu bytes", b->len + extra);
+	cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra)
+		cap *= 2;
+	p = tsm__realloc(b->data, cap);
+	if (!p)
+		return TSM_FAIL(TSM_NOMEM, "buffer of %zu bytes", cap);
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int tsm__buf_append(tsm__buf *b, const void *data, size_t len)
+{
+	int rc = tsm__buf_reserve(b, len);
+
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+void tsm__buf_fini(tsm__buf *b)
+{
+	tsm__free(b->data);
+	memset(b, 0, sizeof(*b));
+}

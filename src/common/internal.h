@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal helpers shared by every module (tsm__ prefix): error detail,
+ * allocation through the hooks, a growable byte buffer, hashing, CRC-32C.
+ * Not installed; never included by public headers.
+ */
+#ifndef TSM_COMMON_INTERNAL_H
+#define TSM_COMMON_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tracesmith/common.h"
+
+#define TSM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TSM__LIKELY(x) __builtin_expect(!!(x), 1)
+#define TSM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TSM__CACHELINE 64
+
+/*
+ * Record a failure detail for this thread and return `status`, so that
+ * `return TSM_FAIL(TSM_NOMEM, "reader for %s", path);` reads naturally.
+ * TSM_FAIL_AT also records the byte offset in the input.
+ */
+int tsm__fail(int status, int64_t offset, const char *fmt, ...) TSM_PRINTF(3, 4);
+#define TSM_FAIL(status, ...) tsm__fail((status), -1, __VA_ARGS__)
+#define TSM_FAIL_AT(status, offset, ...) tsm__fail((status), (int64_t)(offset), __VA_ARGS__)
+
+/* Prefix the current detail with "prefix: " (adds context on the way up). */
+void tsm__error_prefix(const char *fmt, ...) TSM_PRINTF(1, 2);
+
+void *tsm__malloc(size_t size);
+void *tsm__calloc(size_t n, size_t size);
+void *tsm__realloc(void *ptr, size_t size);
+void tsm__free(void *ptr);
+char *tsm__strdup(const char *s);
+
+/* Growable byte buffer; zero-initialise to start. */
+typedef struct tsm__buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+} tsm__buf;
+
+int tsm__buf_reserve(tsm__buf *b, size_t extra);
+int tsm__buf_append(tsm__buf *b, const void *data, size_t len);
+void tsm__buf_fini(tsm__buf *b);
+static inline void tsm__buf_reset(tsm__buf *b)
+{
+	b->len = 0;
+}
+
+/* 64-bit hash of bytes (not cryptographic). */
+uint64_t tsm__hash64(const void *data, size_t len, uint64_t seed);
+
+static inline uint64_t tsm__mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* CRC-32C (Castagnoli), as used by SBT chunks. crc starts at 0. */
+uint32_t tsm__crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Little-endian fixed-width loads and stores. */
+static inline void tsm__put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void tsm__put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void tsm__put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t tsm__get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t tsm__get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+static inline uint64_t tsm__get_le64(const uint8_t *p)
+{
+	return (uint64_t)tsm__get_le32(p) | ((uint64_t)tsm__get_le32(p + 4) << 32);
+}
+
+#endif
