@@ -52,6 +52,19 @@ if(NOT TSM_WITH_CUPTI STREQUAL "OFF")
   endif()
 endif()
 
+# C++ demangling of kernel names (tsm_demangle) through libstdc++'s C-ABI __cxa_demangle.
+set(CMAKE_REQUIRED_LIBRARIES stdc++)
+check_c_source_compiles("#include <stdlib.h>
+#include <stddef.h>
+char *__cxa_demangle(const char *, char *, size_t *, int *);
+int main(void) { int st; char *p = __cxa_demangle(\"_Z1fv\", NULL, NULL, &st); free(p); return st; }"
+  TSM_HAVE_CXA_DEMANGLE)
+unset(CMAKE_REQUIRED_LIBRARIES)
+if(TSM_HAVE_CXA_DEMANGLE)
+  list(APPEND TSM_FEATURE_DEFINES TSM_HAVE_CXA_DEMANGLE=1)
+  list(APPEND TSM_DEP_LIBS stdc++)
+endif()
+
 # libFuzzer: clang only
 set(TSM_FUZZ_ENABLED OFF)
 if(NOT TSM_BUILD_FUZZ STREQUAL "OFF" AND CMAKE_C_COMPILER_ID MATCHES "Clang")

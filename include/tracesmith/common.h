@@ -111,6 +111,17 @@ TSM_API unsigned tsm_build_features(void);
 /* Monotonic clock in ns (CLOCK_MONOTONIC_RAW where available). */
 TSM_API uint64_t tsm_now_ns(void);
 
+/*
+ * Demangle a C++ symbol name (Itanium ABI, as CUPTI reports kernel names)
+ * for display. Only names starting with "_Z" are demangled. Returns `buf`
+ * holding the NUL-terminated demangled name (cut to `cap` - 1 bytes), or
+ * `name` itself when it is not a mangled C++ name, cannot be demangled,
+ * `buf` is NULL / `cap` is 0, or the library was built without a
+ * demangler (libstdc++'s __cxa_demangle). `name` must not be NULL. Never
+ * fails; thread safe.
+ */
+TSM_API const char *tsm_demangle(const char *name, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
