@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * zstd glue for chunk payloads. Without zstd the functions fail with
+ * TSM_UNSUPPORTED, which the writer reports at open time (a zstd level was
+ * asked for) and the reader at open time (the header requires zstd).
+ */
+#include "sbt.h"
+
+#ifdef TSM_HAVE_ZSTD
+#include <zstd.h>
+
+int tsm__zstd_compress(void **ctx, int level, const uint8_t *src, size_t n, tsm__buf *out)
+{
+	size_t bound = ZSTD_compressBound(n), r;
+	int rc;
+
+	if (!*ctx) {
+		*ctx = ZSTD_createCCtx();
+		if (!*ctx)
+			return TSM_FAIL(TSM_NOMEM, "zstd compression context");
+	}
+	rc = tsm__buf_reserve(out, bound);
+	if (rc < 0)
+		return rc;
+	r = ZSTD_compressCCtx(*ctx, out->data + out->len, bound, src, n, level);
+	if (ZSTD_isError(r))
+		return TSM_FAIL(TSM_IO, "zstd compression failed: %s", ZSTD_getErrorName(r));
+	out->len += r;
+	return 0;
+}
+
+int tsm__zstd_decompress(void **ctx, const uint8_t *src, size_t n, size_t raw_size, tsm__buf *out)
+{
+	size_t r;
+	int rc;
+
+	if (!*ctx) {
+		*ctx = ZSTD_createDCtx();
+		if (!*ctx)
+			return TSM_FAIL(TSM_NOMEM, "zstd decompression context");
+	}
+	rc = tsm__buf_reserve(out, raw_size);
+	if (rc < 0)
+		return rc;
+	r = ZSTD_decompressDCtx(*ctx, out->data + out->len, raw_size, src, n);
+	if (ZSTD_isError(r))
+		return TSM_FAIL(TSM_CORRUPT, "zstd frame does not decode: %s", ZSTD_getErrorName(r));
+	if (r != raw_size)
+		return TSM_FAIL(TSM_CORRUPT, "zstd frame decodes to %zu bytes, header says %zu", r,
+				raw_size);
+	out->len += r;
+	return 0;
+}
+
+void tsm__zstd_free(void *cctx, void *dctx)
+{
+	ZSTD_freeCCtx(cctx);
+	ZSTD_freeDCtx(dctx);
+}
+
+#else
+
+int tsm__zstd_compress(void **ctx, int level, const uint8_t *src, size_t n, tsm__buf *out)
+{
+	return TSM_FAIL(TSM_UNSUPPORTED, "this build has no zstd support");
+}
+
+int tsm__zstd_decompress(void **ctx, const uint8_t *src, size_t n, size_t raw_size, tsm__buf *out)
+{
+	return TSM_FAIL(TSM_UNSUPPORTED, "zstd-compressed chunk, but this build has no zstd support");
+}
+
+void tsm__zstd_free(void *cctx, void *dctx)
+{
+}
+
+#endif

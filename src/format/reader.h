@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reader internals shared with dump.c: the chunk-stepping core and the
+ * block decoder. tsm_reader_next is built on tsm__reader_step; dump walks
+ * the same steps and prints what each one decoded.
+ */
+#ifndef TSM_FORMAT_READER_H
+#define TSM_FORMAT_READER_H
+
+#include "sbt.h"
+
+typedef struct sbt_index_entry {
+	uint32_t type;
+	uint32_t nevents;
+	uint64_t off;
+	uint64_t min_start, max_end;
+} sbt_index_entry;
+
+/* Definitions with stable addresses: entries live in an arena, never moved. */
+typedef struct deftab {
+	const void **ptr;
+	uint32_t *len;
+	uint32_t n, cap;
+} deftab;
+
+typedef struct sbt_block {
+	uint32_t n, i;
+	uint64_t min_start, span, max_end;
+	uint8_t shift[2];
+	uint32_t ntpl;
+	tsm_event *tpls;
+	int64_t *prev_dur;
+	uint32_t tpl_cap;
+	cursor col[COL__COUNT];
+	size_t col_len[COL__COUNT];
+	uint64_t prev_start[2], prev_corr[2], prev_ext[2], prev_flow, prev_vol;
+	uint64_t chunk_off;
+	tsm_event ev;
+} sbt_block;
+
+/* What one step read: the chunk and, for definition chunks, the id range it added. */
+typedef struct sbt_step {
+	uint64_t off;
+	uint32_t type;
+	uint32_t size;     /* stored payload bytes */
+	uint16_t flags;
+	uint32_t crc;
+	uint32_t raw_size; /* payload bytes after decompression */
+	uint32_t first_id, count; /* STRS/STKS/KVLS/DEVS/PROC/META: what it defined */
+	int skipped;       /* already processed, filtered out, or unknown type */
+	int is_footer;     /* this step read the footer (type 0) */
+} sbt_step;
+
+struct arena_blk;
+
+struct tsm_reader {
+	int fd, own_fd, seekable;
+	char *name;
+	unsigned flags;
+	uint64_t file_size; /* seekable files only */
+	uint64_t pos;       /* offset of the next chunk */
+	uint64_t first_chunk_off;
+	uint64_t data_end;  /* with an index: where INDX starts; else UINT64_MAX */
+	uint64_t defs_upto; /* definition chunks before this offset are loaded */
+	int ended;
+	int returned_events;
+	uint16_t header_size, header_flags;
+	uint32_t header_crc, optional_features;
+
+	tsm_trace_info info;
+	char *producer;
+	deftab strings, stacks, kvlists;
+	struct arena_blk *arena;
+	tsm_device_info *devs;
+	size_t ndevs, devs_cap;
+	tsm_process_info *procs;
+	size_t nprocs, procs_cap;
+	tsm_kv *meta;
+	size_t nmeta, meta_cap;
+
+	sbt_index_entry *index;
+	size_t nindex;
+	uint64_t footer_events, footer_index_off;
+
+	uint64_t from_ns, to_ns;
+	int filtering;
+
+	tsm__buf cbuf, rbuf;
+	const uint8_t *payload; /* current chunk's raw payload */
+	size_t payload_len;
+	void *zdctx;
+	int in_block;
+	sbt_block blk;
+};
+
+/* Internal open flag: read sequentially, ignoring the footer's index (dump). */
+#define TSM__READ_NOINDEX (1u << 31)
+
+/* Read and process the next chunk. Returns 0 (see *st), TSM_END, or an error. */
+int tsm__reader_step(tsm_reader *r, sbt_step *st);
+
+/* Decode the next event of the current block: 0, TSM_END (block done, fully checked), or an error. */
+int tsm__block_next(tsm_reader *r, const tsm_event **ev);
+
+#endif

@@ -1,0 +1,1118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SBT writer.
+ *
+ * Events are buffered into a block (block_events records, 2 MiB at the
+ * default 16384). When the block is full, or on flush, it is encoded:
+ *
+ *  1. Order: the block is sorted by start time (a stable LSD radix sort
+ *     on start - min_start, skipped when already sorted), so start deltas
+ *     are small and non-negative and readers get time-ordered blocks.
+ *  2. Templates: each event minus its per-event values (start, end,
+ *     correlation, external id, flow id, the kind's volatile field) is a
+ *     template; equal templates are stored once per block. A training
+ *     loop repeats the same few hundred (kernel, stream, launch config)
+ *     and (API call, thread, call stack) combinations, so an event costs
+ *     a template index plus its timing.
+ *  3. Timing: start is a delta against the previous event of the same
+ *     class (host or GPU) and duration a delta against the previous
+ *     duration of the same template. GPU timers tick in 32 ns steps: the
+ *     common power-of-two factor of a class's deltas is divided out
+ *     (lossless), saving 5 bits per GPU timestamp.
+ *  4. Columns: each per-event field goes to its own column, so values of
+ *     one kind sit together (zstd finds them; varints stay short).
+ *
+ * Definitions (strings, stacks, metadata lists, devices, processes) are
+ * written before the block that may use them, so the file reads as a
+ * stream. Every chunk goes to the kernel on flush: a killed process
+ * leaves a file readable up to the last flush. close() appends the index
+ * (every chunk's offset; blocks with their time range) and the footer.
+ *
+ * Memory is bounded: one block of events, its encoding, and 24 bytes of
+ * index per chunk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sbt.h"
+
+#define OUT_HIGH_WATER (1u << 20)
+#define DEFS_CHUNK_BYTES (1u << 20)
+
+typedef struct tpl_entry {
+	uint64_t hash;
+	int64_t prev_dur;
+} tpl_entry;
+
+struct tsm_writer {
+	int fd;
+	int own_fd;
+	char *name;
+	char *producer;
+	tsm_writer_opts opts;
+	int err; /* first error; sticky */
+
+	tsm_intern *strings, *stacks, *kvlists;
+	uint32_t str_done, stk_done, kv_done;    /* ids already in the file */
+	uint32_t str_known, stk_known, kv_known; /* cached counts for validation */
+
+	tsm_device_info *devs;
+	size_t ndevs, devs_done, devs_cap;
+	tsm_process_info *procs;
+	size_t nprocs, procs_done, procs_cap;
+	tsm_kv *meta;
+	size_t nmeta, meta_done, meta_cap;
+
+	/* the block being filled */
+	tsm_event *blk;
+	uint32_t nblk, cap;
+
+	/* encoding scratch, sized for cap */
+	uint32_t *order, *order_tmp;
+	uint64_t *keys, *keys_tmp;
+	uint32_t *ev_tpl;
+	uint64_t *ev_sd;
+	int64_t *ev_dd;
+	tsm_event *tpls;
+	tpl_entry *tpl_meta;
+	uint32_t ntpl;
+	uint32_t *slots; /* template index + 1; 0 empty */
+	uint32_t nslots;
+	tsm__buf cols[COL__COUNT];
+	tsm__buf tplbuf, payload;     /* scratch of definitions, INFO and INDX chunks */
+	tsm__buf blk_tpls, blk_payload; /* scratch of event blocks */
+	tsm__buf zbuf, out;
+	void *zctx;
+
+	/* index */
+	tsm__buf idx;
+	uint64_t nidx;
+	uint64_t idx_prev_off;
+	uint64_t idx_prev_min;
+
+	uint64_t file_off; /* bytes produced (written + buffered in out) */
+	tsm_writer_stats st;
+};
+
+/* Per kind, a mask over the 48-byte union keeping only the template's static fields. */
+static uint64_t static_mask[TSM_EV__COUNT][6];
+static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
+
+static void make_masks(void)
+{
+	for (unsigned k = 1; k < TSM_EV__COUNT; k++) {
+		const kind_spec *ks = &tsm__kind_specs[k];
+		uint8_t m[48] = {0};
+
+		for (unsigned i = 0; i < ks->nstatic; i++) {
+			const field_spec *f = &ks->statics[i];
+
+			memset(m + (f->offset - offsetof(tsm_event, u)), 0xff, f->width);
+		}
+		memcpy(static_mask[k], m, sizeof(m));
+	}
+}
+
+static int io_fail(tsm_writer *w, const char *what)
+{
+	return TSM_FAIL(TSM_IO, "%s: %s: %s", w->name, what, strerror(errno));
+}
+
+static int write_out(tsm_writer *w)
+{
+	size_t off = 0;
+
+	while (off < w->out.len) {
+		ssize_t n = write(w->fd, w->out.data + off, w->out.len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return io_fail(w, "write");
+		}
+		off += (size_t)n;
+	}
+	w->st.bytes += w->out.len;
+	tsm__buf_reset(&w->out);
+	return 0;
+}
+
+/* Append a chunk to the output; compress when asked and it pays. */
+static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size_t len,
+		      int compress, uint32_t nevents, uint64_t min_start, uint64_t max_end)
+{
+	uint8_t hdr[SBT_CHUNK_HEADER];
+	uint16_t flags = 0;
+	uint32_t crc;
+	int rc;
+
+	if (compress && w->opts.zstd_level > 0 && len > 64) {
+		uint8_t pre[10];
+		size_t np = varint_put(pre, len);
+
+		tsm__buf_reset(&w->zbuf);
+		rc = tsm__buf_append(&w->zbuf, pre, np);
+		if (rc == 0)
+			rc = tsm__zstd_compress(&w->zctx, w->opts.zstd_level, payload, len, &w->zbuf);
+		if (rc < 0)
+			return rc;
+		if (w->zbuf.len < len) {
+			payload = w->zbuf.data;
+			len = w->zbuf.len;
+			flags |= SBT_CHUNK_ZSTD;
+		}
+	}
+	if (len > SBT_MAX_CHUNK)
+		return TSM_FAIL(TSM_TOO_LARGE, "%s: chunk of %zu bytes", w->name, len);
+	tsm__put_le32(hdr, type);
+	tsm__put_le32(hdr + 4, (uint32_t)len);
+	tsm__put_le16(hdr + 8, flags);
+	tsm__put_le16(hdr + 10, 0);
+	crc = tsm__crc32c(0, hdr, 12);
+	crc = tsm__crc32c(crc, payload, len);
+	tsm__put_le32(hdr + 12, crc);
+	rc = tsm__buf_append(&w->out, hdr, sizeof(hdr));
+	if (rc == 0)
+		rc = tsm__buf_append(&w->out, payload, len);
+	if (rc < 0)
+		return rc;
+
+	/* Index entry: type, offset delta; blocks also: events, min_start delta, span. */
+	if (type != SBT_INDX) {
+		uint8_t t[4];
+
+		tsm__put_le32(t, type);
+		rc = tsm__buf_append(&w->idx, t, 4);
+		if (rc == 0)
+			rc = buf_varint(&w->idx, w->file_off - w->idx_prev_off);
+		if (rc == 0 && type == SBT_EVTB) {
+			rc = buf_varint(&w->idx, nevents);
+			if (rc == 0)
+				rc = buf_varint(&w->idx, zigzag((int64_t)(min_start - w->idx_prev_min)));
+			if (rc == 0)
+				rc = buf_varint(&w->idx, max_end - min_start);
+			w->idx_prev_min = min_start;
+		}
+		if (rc < 0)
+			return rc;
+		w->idx_prev_off = w->file_off;
+		w->nidx++;
+	}
+	w->file_off += SBT_CHUNK_HEADER + len;
+	if (type == SBT_EVTB)
+		w->st.blocks++;
+	if (w->out.len >= OUT_HIGH_WATER)
+		return write_out(w);
+	return 0;
+}
+
+static int put_kv(tsm__buf *b, const tsm_kv *kv)
+{
+	int rc = buf_varint(b, kv->key);
+	uint8_t d[8];
+
+	if (rc == 0)
+		rc = tsm__buf_append(b, &kv->type, 1);
+	if (rc < 0)
+		return rc;
+	switch (kv->type) {
+	case TSM_KV_INT:
+		return buf_varint(b, zigzag(kv->v.i));
+	case TSM_KV_DOUBLE:
+		memcpy(d, &kv->v.d, 8);
+		/* store little-endian regardless of host order */
+		{
+			uint64_t x;
+
+			memcpy(&x, d, 8);
+			tsm__put_le64(d, x);
+		}
+		return tsm__buf_append(b, d, 8);
+	case TSM_KV_STR:
+		return buf_varint(b, kv->v.str);
+	}
+	return TSM_FAIL(TSM_INVAL, "metadata value of unknown type %u", kv->type);
+}
+
+static int check_sid(tsm_writer *w, uint64_t sid, uint32_t nstr, const char *what)
+{
+	if (sid > nstr)
+		return TSM_FAIL(TSM_UNDEFINED, "%s: %s refers to string id %llu, not interned",
+				w->name, what, (unsigned long long)sid);
+	return 0;
+}
+
+/* Write every definition created since the last call: strings first, as the rest refer to them. */
+static int emit_defs(tsm_writer *w)
+{
+	uint32_t nstk = tsm_intern_count(w->stacks), nkv = tsm_intern_count(w->kvlists);
+	uint32_t nstr = tsm_intern_count(w->strings); /* after stacks/kv: covers their strings */
+	tsm__buf *b = &w->payload;
+	int rc = 0;
+
+	while (w->str_done < nstr) {
+		uint32_t first = w->str_done + 1, id;
+
+		tsm__buf_reset(b);
+		/* count is patched after: reserve the prefix by building entries in tplbuf */
+		tsm__buf_reset(&w->tplbuf);
+		for (id = first; id <= nstr && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
+			size_t len;
+			const void *s = tsm_intern_borrow(w->strings, id, &len);
+
+			rc = buf_varint(&w->tplbuf, len);
+			if (rc == 0)
+				rc = tsm__buf_append(&w->tplbuf, s, len);
+			if (rc < 0)
+				return rc;
+		}
+		rc = buf_varint(b, first);
+		if (rc == 0)
+			rc = buf_varint(b, id - first);
+		if (rc == 0)
+			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_STRS, b->data, b->len, 1, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->str_done = id - 1;
+	}
+	while (w->stk_done < nstk) {
+		uint32_t first = w->stk_done + 1, id;
+
+		tsm__buf_reset(&w->tplbuf);
+		for (id = first; id <= nstk && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
+			size_t len, n;
+			const tsm_frame *f = tsm_intern_borrow(w->stacks, id, &len);
+			uint64_t prev = 0;
+
+			n = len / sizeof(tsm_frame);
+			if (len % sizeof(tsm_frame))
+				return TSM_FAIL(TSM_INVAL, "%s: stack %u is %zu bytes, not frames",
+						w->name, id, len);
+			rc = buf_varint(&w->tplbuf, n);
+			for (size_t i = 0; rc == 0 && i < n; i++) {
+				rc = buf_varint(&w->tplbuf, zigzag((int64_t)(f[i].pc - prev)));
+				prev = f[i].pc;
+				if (rc == 0)
+					rc = check_sid(w, f[i].function, nstr, "stack frame function");
+				if (rc == 0)
+					rc = check_sid(w, f[i].module, nstr, "stack frame module");
+				if (rc == 0)
+					rc = check_sid(w, f[i].file, nstr, "stack frame file");
+				if (rc == 0)
+					rc = buf_varint(&w->tplbuf, f[i].function);
+				if (rc == 0)
+					rc = buf_varint(&w->tplbuf, f[i].module);
+				if (rc == 0)
+					rc = buf_varint(&w->tplbuf, f[i].file);
+				if (rc == 0)
+					rc = buf_varint(&w->tplbuf, f[i].line);
+			}
+			if (rc < 0)
+				return rc;
+		}
+		tsm__buf_reset(b);
+		rc = buf_varint(b, first);
+		if (rc == 0)
+			rc = buf_varint(b, id - first);
+		if (rc == 0)
+			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_STKS, b->data, b->len, 1, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->stk_done = id - 1;
+	}
+	while (w->kv_done < nkv) {
+		uint32_t first = w->kv_done + 1, id;
+
+		tsm__buf_reset(&w->tplbuf);
+		for (id = first; id <= nkv && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
+			size_t len, n;
+			const tsm_kv *kv = tsm_intern_borrow(w->kvlists, id, &len);
+
+			n = len / sizeof(tsm_kv);
+			if (len % sizeof(tsm_kv))
+				return TSM_FAIL(TSM_INVAL, "%s: metadata list %u is %zu bytes, not pairs",
+						w->name, id, len);
+			rc = buf_varint(&w->tplbuf, n);
+			for (size_t i = 0; rc == 0 && i < n; i++) {
+				rc = check_sid(w, kv[i].key, nstr, "metadata key");
+				if (rc == 0 && kv[i].type == TSM_KV_STR)
+					rc = check_sid(w, kv[i].v.str, nstr, "metadata value");
+				if (rc == 0)
+					rc = put_kv(&w->tplbuf, &kv[i]);
+			}
+			if (rc < 0)
+				return rc;
+		}
+		tsm__buf_reset(b);
+		rc = buf_varint(b, first);
+		if (rc == 0)
+			rc = buf_varint(b, id - first);
+		if (rc == 0)
+			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_KVLS, b->data, b->len, 1, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->kv_done = id - 1;
+	}
+	if (w->devs_done < w->ndevs) {
+		tsm__buf_reset(b);
+		rc = buf_varint(b, w->ndevs - w->devs_done);
+		for (size_t i = w->devs_done; rc == 0 && i < w->ndevs; i++) {
+			const tsm_device_info *d = &w->devs[i];
+			uint64_t f[] = {d->id,
+					d->name,
+					d->uuid,
+					d->cc_major,
+					d->cc_minor,
+					d->sm_count,
+					d->core_clock_khz,
+					d->mem_clock_khz,
+					d->mem_bus_width_bits,
+					d->l2_bytes,
+					d->max_threads_per_block,
+					d->max_threads_per_sm,
+					d->regs_per_block,
+					d->regs_per_sm,
+					d->smem_per_block_bytes,
+					d->smem_per_block_optin_bytes,
+					d->smem_per_sm_bytes,
+					d->warp_size,
+					d->max_blocks_per_sm,
+					d->global_mem_bytes};
+
+			rc = check_sid(w, d->name, nstr, "device name");
+			if (rc == 0)
+				rc = check_sid(w, d->uuid, nstr, "device uuid");
+			if (rc == 0)
+				rc = buf_varint(b, TSM__ARRAY_SIZE(f));
+			for (size_t k = 0; rc == 0 && k < TSM__ARRAY_SIZE(f); k++)
+				rc = buf_varint(b, f[k]);
+		}
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_DEVS, b->data, b->len, 0, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->devs_done = w->ndevs;
+	}
+	if (w->procs_done < w->nprocs) {
+		tsm__buf_reset(b);
+		rc = buf_varint(b, w->nprocs - w->procs_done);
+		for (size_t i = w->procs_done; rc == 0 && i < w->nprocs; i++) {
+			const tsm_process_info *p = &w->procs[i];
+
+			rc = check_sid(w, p->name, nstr, "process name");
+			if (rc == 0)
+				rc = check_sid(w, p->cmdline, nstr, "process command line");
+			if (rc == 0)
+				rc = check_sid(w, p->host, nstr, "process host");
+			if (rc == 0)
+				rc = buf_varint(b, 5);
+			if (rc == 0)
+				rc = buf_varint(b, p->pid);
+			if (rc == 0)
+				rc = buf_varint(b, zigzag(p->rank));
+			if (rc == 0)
+				rc = buf_varint(b, p->name);
+			if (rc == 0)
+				rc = buf_varint(b, p->cmdline);
+			if (rc == 0)
+				rc = buf_varint(b, p->host);
+		}
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_PROC, b->data, b->len, 0, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->procs_done = w->nprocs;
+	}
+	if (w->meta_done < w->nmeta) {
+		tsm__buf_reset(b);
+		rc = buf_varint(b, w->nmeta - w->meta_done);
+		for (size_t i = w->meta_done; rc == 0 && i < w->nmeta; i++)
+			rc = put_kv(b, &w->meta[i]);
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_META, b->data, b->len, 0, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		w->meta_done = w->nmeta;
+	}
+	return 0;
+}
+
+static int write_header_and_info(tsm_writer *w)
+{
+	uint8_t h[SBT_HEADER_SIZE] = {0};
+	uint32_t req = w->opts.zstd_level > 0 ? TSM_SBT_REQ_ZSTD : 0;
+	struct timespec ts;
+	tsm__buf *b = &w->payload;
+	size_t plen = strlen(w->producer);
+	int rc;
+
+	memcpy(h, SBT_MAGIC, 8);
+	tsm__put_le16(h + 8, SBT_HEADER_SIZE);
+	tsm__put_le16(h + 10, TSM_SBT_MAJOR);
+	tsm__put_le16(h + 12, TSM_SBT_MINOR);
+	tsm__put_le32(h + 16, req);
+	tsm__put_le32(h + 28, tsm__crc32c(0, h, 28));
+	rc = tsm__buf_append(&w->out, h, sizeof(h));
+	if (rc < 0)
+		return rc;
+	w->file_off = SBT_HEADER_SIZE;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	tsm__buf_reset(b);
+	rc = buf_varint(b, w->opts.clock);
+	if (rc == 0)
+		rc = buf_varint(b, zigzag(w->opts.realtime_offset_ns));
+	if (rc == 0)
+		rc = buf_varint(b, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	if (rc == 0)
+		rc = buf_varint(b, plen);
+	if (rc == 0)
+		rc = tsm__buf_append(b, w->producer, plen);
+	if (rc == 0)
+		rc = emit_chunk(w, SBT_INFO, b->data, b->len, 0, 0, 0, 0);
+	if (rc == 0)
+		rc = write_out(w);
+	return rc;
+}
+
+static void writer_free(tsm_writer *w)
+{
+	if (!w)
+		return;
+	if (w->own_fd && w->fd >= 0)
+		close(w->fd);
+	tsm_intern_destroy(w->strings);
+	tsm_intern_destroy(w->stacks);
+	tsm_intern_destroy(w->kvlists);
+	tsm__free(w->devs);
+	tsm__free(w->procs);
+	tsm__free(w->meta);
+	tsm__free(w->blk);
+	tsm__free(w->order);
+	tsm__free(w->order_tmp);
+	tsm__free(w->keys);
+	tsm__free(w->keys_tmp);
+	tsm__free(w->ev_tpl);
+	tsm__free(w->ev_sd);
+	tsm__free(w->ev_dd);
+	tsm__free(w->tpls);
+	tsm__free(w->tpl_meta);
+	tsm__free(w->slots);
+	for (int i = 0; i < COL__COUNT; i++)
+		tsm__buf_fini(&w->cols[i]);
+	tsm__buf_fini(&w->tplbuf);
+	tsm__buf_fini(&w->payload);
+	tsm__buf_fini(&w->blk_tpls);
+	tsm__buf_fini(&w->blk_payload);
+	tsm__buf_fini(&w->zbuf);
+	tsm__buf_fini(&w->out);
+	tsm__buf_fini(&w->idx);
+	tsm__zstd_free(w->zctx, NULL);
+	tsm__free(w->name);
+	tsm__free(w->producer);
+	tsm__free(w);
+}
+
+int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, tsm_writer **out)
+{
+	tsm_writer *w;
+	uint32_t cap;
+	int rc;
+
+	*out = NULL;
+	pthread_once(&mask_once, make_masks);
+	w = tsm__calloc(1, sizeof(*w));
+	if (!w)
+		return TSM_FAIL(TSM_NOMEM, "writer for %s", name);
+	w->fd = fd;
+	if (opts)
+		w->opts = *opts;
+	cap = w->opts.block_events ? w->opts.block_events : TSM_WRITER_DEFAULT_BLOCK;
+	if (cap > TSM_WRITER_MAX_BLOCK) {
+		rc = TSM_FAIL(TSM_INVAL, "%s: block of %u events (max %u)", name, cap,
+			      TSM_WRITER_MAX_BLOCK);
+		goto out;
+	}
+	if (w->opts.zstd_level < 0 || w->opts.zstd_level > 22) {
+		rc = TSM_FAIL(TSM_INVAL, "%s: zstd level %d (1..22)", name, w->opts.zstd_level);
+		goto out;
+	}
+	if (w->opts.zstd_level > 0 && !(tsm_build_features() & TSM_FEATURE_ZSTD)) {
+		rc = TSM_FAIL(TSM_UNSUPPORTED, "%s: zstd compression asked for, but this build has "
+					       "no zstd", name);
+		goto out;
+	}
+	w->cap = cap;
+	for (w->nslots = 64; w->nslots < 2 * cap; w->nslots *= 2)
+		;
+	w->name = tsm__strdup(name);
+	w->producer = tsm__strdup(w->opts.producer ? w->opts.producer
+						   : "tracesmith " TSM_VERSION_STRING);
+	w->blk = tsm__malloc(sizeof(*w->blk) * cap);
+	w->order = tsm__malloc(sizeof(uint32_t) * cap);
+	w->order_tmp = tsm__malloc(sizeof(uint32_t) * cap);
+	w->keys = tsm__malloc(sizeof(uint64_t) * cap);
+	w->keys_tmp = tsm__malloc(sizeof(uint64_t) * cap);
+	w->ev_tpl = tsm__malloc(sizeof(uint32_t) * cap);
+	w->ev_sd = tsm__malloc(sizeof(uint64_t) * cap);
+	w->ev_dd = tsm__malloc(sizeof(int64_t) * cap);
+	w->tpls = tsm__malloc(sizeof(tsm_event) * cap);
+	w->tpl_meta = tsm__malloc(sizeof(tpl_entry) * cap);
+	w->slots = tsm__calloc(w->nslots, sizeof(uint32_t));
+	if (!w->name || !w->producer || !w->blk || !w->order || !w->order_tmp || !w->keys ||
+	    !w->keys_tmp || !w->ev_tpl || !w->ev_sd || !w->ev_dd || !w->tpls || !w->tpl_meta ||
+	    !w->slots) {
+		rc = TSM_FAIL(TSM_NOMEM, "writer buffers for %s (%u events per block)", name, cap);
+		goto out;
+	}
+	w->producer[strcspn(w->producer, "")] = 0;
+	rc = tsm_intern_create(&w->strings);
+	if (rc == 0)
+		rc = tsm_intern_create(&w->stacks);
+	if (rc == 0)
+		rc = tsm_intern_create(&w->kvlists);
+	if (rc == 0)
+		rc = write_header_and_info(w);
+	if (rc < 0)
+		goto out;
+	*out = w;
+	w = NULL;
+out:
+	if (w)
+		w->fd = -1; /* the caller still owns fd */
+	writer_free(w);
+	return rc;
+}
+
+int tsm_writer_open(const char *path, const tsm_writer_opts *opts, tsm_writer **out)
+{
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return TSM_FAIL(TSM_IO, "%s: cannot create: %s", path, strerror(errno));
+	rc = tsm_writer_open_fd(fd, path, opts, out);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	(*out)->own_fd = 1;
+	return 0;
+}
+
+tsm_intern *tsm_writer_strings(tsm_writer *w)
+{
+	return w->strings;
+}
+
+tsm_intern *tsm_writer_stacks(tsm_writer *w)
+{
+	return w->stacks;
+}
+
+tsm_intern *tsm_writer_kvlists(tsm_writer *w)
+{
+	return w->kvlists;
+}
+
+/* ---- block encoding ---------------------------------------------------- */
+
+/* Stable LSD radix sort of the block by start time, 11 bits per pass. */
+static void sort_block(tsm_writer *w, uint64_t min_start, uint64_t max_start)
+{
+	uint32_t n = w->nblk, *o = w->order, *ot = w->order_tmp;
+	uint64_t *k = w->keys, *kt = w->keys_tmp, range = max_start - min_start;
+
+	for (uint32_t i = 0; i < n; i++) {
+		k[i] = w->blk[i].start_ns - min_start;
+		o[i] = i;
+	}
+	for (unsigned shift = 0; shift < 64 && (range >> shift); shift += 11) {
+		uint32_t count[2048] = {0}, sum = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			count[(k[i] >> shift) & 2047]++;
+		for (unsigned b = 0; b < 2048; b++) {
+			uint32_t c = count[b];
+
+			count[b] = sum;
+			sum += c;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t d = count[(k[i] >> shift) & 2047]++;
+
+			kt[d] = k[i];
+			ot[d] = o[i];
+		}
+		uint64_t *tk = k;
+		uint32_t *to = o;
+
+		k = kt;
+		kt = tk;
+		o = ot;
+		ot = to;
+	}
+	if (o != w->order) {
+		memcpy(w->order, o, sizeof(uint32_t) * n);
+	}
+}
+
+static inline void make_template(const tsm_event *e, tsm_event *t)
+{
+	const uint64_t *m = static_mask[e->kind];
+
+	memset(t, 0, offsetof(tsm_event, u));
+	t->kind = e->kind;
+	t->flags = e->flags;
+	t->device = e->device;
+	t->name = e->name;
+	t->context = e->context;
+	t->stream = e->stream;
+	t->pid = e->pid;
+	t->stack = e->stack;
+	t->tid = e->tid;
+	t->meta = e->meta;
+	t->flow_type = e->flow_type;
+	for (int i = 0; i < 6; i++)
+		t->u.raw[i] = e->u.raw[i] & m[i];
+}
+
+static inline uint64_t template_hash(const tsm_event *t)
+{
+	uint64_t w[16], a = 0x243f6a8885a308d3ULL, b = 0x13198a2e03707344ULL;
+
+	memcpy(w, t, sizeof(w));
+	/* start, end, correlation, external and flow_id words are zero in a template */
+	a = (a ^ w[0]) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ w[3]) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ w[4]) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ w[5]) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ w[8]) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ w[10]) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ w[11]) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ w[12]) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ w[13]) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ w[14]) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ w[15]) * 0x9e3779b97f4a7c15ULL;
+	return tsm__mix64(a ^ (b >> 29) ^ (b << 35));
+}
+
+static uint32_t find_template(tsm_writer *w, const tsm_event *e)
+{
+	tsm_event t;
+	uint64_t h;
+	uint32_t i, mask = w->nslots - 1;
+
+	make_template(e, &t);
+	h = template_hash(&t);
+	for (i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+		uint32_t s = w->slots[i];
+
+		if (!s)
+			break;
+		if (w->tpl_meta[s - 1].hash == h && !memcmp(&w->tpls[s - 1], &t, sizeof(t)))
+			return s - 1;
+	}
+	w->tpls[w->ntpl] = t;
+	w->tpl_meta[w->ntpl].hash = h;
+	w->tpl_meta[w->ntpl].prev_dur = 0;
+	w->slots[i] = ++w->ntpl;
+	return w->ntpl - 1;
+}
+
+static int encode_template(tsm__buf *b, const tsm_event *t)
+{
+	const kind_spec *ks = &tsm__kind_specs[t->kind];
+	uint32_t mask = 0;
+	int rc;
+
+	mask |= t->flags ? TPL_FLAGS : 0;
+	mask |= t->device != TSM_DEVICE_NONE ? TPL_DEVICE : 0;
+	mask |= t->context ? TPL_CONTEXT : 0;
+	mask |= t->stream ? TPL_STREAM : 0;
+	mask |= t->pid ? TPL_PID : 0;
+	mask |= t->tid ? TPL_TID : 0;
+	mask |= t->name ? TPL_NAME : 0;
+	mask |= t->stack ? TPL_STACK : 0;
+	mask |= t->meta ? TPL_META : 0;
+	mask |= t->flow_type ? TPL_FLOW : 0;
+	rc = tsm__buf_reserve(b, 1 + 10 * (11 + SBT_MAX_FIELDS));
+	if (rc < 0)
+		return rc;
+	b->data[b->len++] = t->kind;
+	b->len += varint_put(b->data + b->len, mask);
+#define PUT(bit, v)                                                                                \
+	if (mask & (bit))                                                                          \
+		b->len += varint_put(b->data + b->len, (v));
+	PUT(TPL_FLAGS, t->flags);
+	PUT(TPL_DEVICE, t->device);
+	PUT(TPL_CONTEXT, t->context);
+	PUT(TPL_STREAM, t->stream);
+	PUT(TPL_PID, t->pid);
+	PUT(TPL_TID, t->tid);
+	PUT(TPL_NAME, t->name);
+	PUT(TPL_STACK, t->stack);
+	PUT(TPL_META, t->meta);
+	PUT(TPL_FLOW, t->flow_type);
+#undef PUT
+	for (unsigned i = 0; i < ks->nstatic; i++) {
+		const field_spec *f = &ks->statics[i];
+		uint64_t v = field_get(t, f);
+
+		b->len += varint_put(b->data + b->len, f->coding == F_SINT ? zigzag((int64_t)v) : v);
+	}
+	return 0;
+}
+
+static inline uint8_t id_mode(uint64_t v, uint64_t prev)
+{
+	if (v == 0)
+		return MODE_ZERO;
+	if (v == prev + 1)
+		return MODE_NEXT;
+	if (v == prev)
+		return MODE_SAME;
+	return MODE_EXPLICIT;
+}
+
+static int encode_block(tsm_writer *w)
+{
+	uint32_t n = w->nblk;
+	uint64_t min_start = UINT64_MAX, max_start = 0, max_end = 0;
+	uint64_t prev_start[2], or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
+	uint64_t prev_flow = 0, prev_vol = 0;
+	unsigned shift[2];
+	int sorted = 1, rc;
+	uint8_t *c[COL__COUNT];
+	tsm__buf *p = &w->blk_payload;
+
+	if (!n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const tsm_event *e = &w->blk[i];
+
+		if (e->start_ns < min_start)
+			min_start = e->start_ns;
+		if (e->start_ns > max_start)
+			max_start = e->start_ns;
+		if (e->end_ns > max_end)
+			max_end = e->end_ns;
+		if (i && e->start_ns < w->blk[i - 1].start_ns)
+			sorted = 0;
+	}
+	if (sorted)
+		for (uint32_t i = 0; i < n; i++)
+			w->order[i] = i;
+	else
+		sort_block(w, min_start, max_start);
+
+	/* Pass 1: templates, time deltas, common power-of-two factor per class. */
+	memset(w->slots, 0, sizeof(uint32_t) * w->nslots);
+	w->ntpl = 0;
+	prev_start[0] = prev_start[1] = min_start;
+	for (uint32_t k = 0; k < n; k++) {
+		const tsm_event *e = &w->blk[w->order[k]];
+		uint32_t ti = find_template(w, e);
+		int cls = event_class(e);
+		int64_t dur = (int64_t)(e->end_ns - e->start_ns);
+		int64_t dd = dur - w->tpl_meta[ti].prev_dur;
+		uint64_t sd = e->start_ns - prev_start[cls];
+
+		w->tpl_meta[ti].prev_dur = dur;
+		prev_start[cls] = e->start_ns;
+		w->ev_tpl[k] = ti;
+		w->ev_sd[k] = sd;
+		w->ev_dd[k] = dd;
+		or_bits[cls] |= sd | (uint64_t)dd;
+	}
+	for (int i = 0; i < 2; i++)
+		shift[i] = or_bits[i] ? (unsigned)__builtin_ctzll(or_bits[i]) : 0;
+
+	/* Pass 2: columns. Each column gets worst-case room up front. */
+	for (int i = 0; i < COL__COUNT; i++) {
+		tsm__buf_reset(&w->cols[i]);
+		rc = tsm__buf_reserve(&w->cols[i], (size_t)n * 10);
+		if (rc < 0)
+			return rc;
+		c[i] = w->cols[i].data;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		const tsm_event *e = &w->blk[w->order[k]];
+		const tsm_event *t = &w->tpls[w->ev_tpl[k]];
+		const kind_spec *ks = &tsm__kind_specs[e->kind];
+		int cls = event_class(e);
+		uint8_t cm = id_mode(e->correlation, prev_corr[cls]);
+		uint8_t em = id_mode(e->external, prev_ext[cls]);
+
+		c[COL_TPL] += varint_put(c[COL_TPL], w->ev_tpl[k]);
+		*c[COL_FLG]++ = (uint8_t)(cm | (em << 2));
+		c[COL_START] += varint_put(c[COL_START], w->ev_sd[k] >> shift[cls]);
+		c[COL_DUR] += varint_put(c[COL_DUR], zigzag(w->ev_dd[k] >> shift[cls]));
+		if (cm == MODE_EXPLICIT)
+			c[COL_CORR] += varint_put(c[COL_CORR],
+						  zigzag((int64_t)(e->correlation - prev_corr[cls])));
+		if (e->correlation)
+			prev_corr[cls] = e->correlation;
+		if (em == MODE_EXPLICIT)
+			c[COL_EXT] += varint_put(c[COL_EXT],
+						 zigzag((int64_t)(e->external - prev_ext[cls])));
+		if (e->external)
+			prev_ext[cls] = e->external;
+		if (t->flow_type) {
+			c[COL_FLOW] += varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow_id - prev_flow)));
+			prev_flow = e->flow_id;
+		}
+		if (ks->has_vol) {
+			uint64_t v = field_get(e, &ks->vol);
+
+			switch (ks->vol.coding) {
+			case F_DELTA:
+				c[COL_VOL] += varint_put(c[COL_VOL], zigzag((int64_t)(v - prev_vol)));
+				prev_vol = v;
+				break;
+			case F_DOUBLE:
+				tsm__put_le64(c[COL_VOL], v);
+				c[COL_VOL] += 8;
+				break;
+			default:
+				c[COL_VOL] += varint_put(c[COL_VOL], v);
+			}
+		}
+	}
+	for (int i = 0; i < COL__COUNT; i++)
+		w->cols[i].len = (size_t)(c[i] - w->cols[i].data);
+
+	/* Templates, then the block header, then the columns. */
+	tsm__buf_reset(&w->blk_tpls);
+	for (uint32_t i = 0; i < w->ntpl; i++) {
+		rc = encode_template(&w->blk_tpls, &w->tpls[i]);
+		if (rc < 0)
+			return rc;
+	}
+	tsm__buf_reset(p);
+	rc = tsm__buf_reserve(p, 64 + 10 * COL__COUNT);
+	if (rc < 0)
+		return rc;
+	p->len += varint_put(p->data + p->len, n);
+	p->len += varint_put(p->data + p->len, min_start);
+	p->len += varint_put(p->data + p->len, max_end - min_start);
+	p->data[p->len++] = (uint8_t)shift[CLASS_HOST];
+	p->data[p->len++] = (uint8_t)shift[CLASS_GPU];
+	p->len += varint_put(p->data + p->len, w->ntpl);
+	rc = tsm__buf_append(p, w->blk_tpls.data, w->blk_tpls.len);
+	for (int i = 0; rc == 0 && i < COL__COUNT; i++)
+		rc = buf_varint(p, w->cols[i].len);
+	for (int i = 0; rc == 0 && i < COL__COUNT; i++)
+		rc = tsm__buf_append(p, w->cols[i].data, w->cols[i].len);
+	if (rc < 0)
+		return rc;
+	w->st.raw_block_bytes += p->len;
+
+	rc = emit_defs(w);
+	if (rc == 0)
+		rc = emit_chunk(w, SBT_EVTB, p->data, p->len, 1, n, min_start, max_end);
+	if (rc < 0)
+		return rc;
+	w->nblk = 0;
+	return 0;
+}
+
+/* ---- public write path ------------------------------------------------- */
+
+static int check_id(tsm_writer *w, uint32_t id, uint32_t *known, tsm_intern *t, const char *what)
+{
+	if (TSM__LIKELY(id <= *known))
+		return 0;
+	*known = tsm_intern_count(t);
+	if (id <= *known)
+		return 0;
+	return TSM_FAIL(TSM_UNDEFINED, "%s: event refers to %s id %u, not interned (%u defined)",
+			w->name, what, id, *known);
+}
+
+static int validate(tsm_writer *w, const tsm_event *e)
+{
+	int rc;
+
+	if (TSM__UNLIKELY(e->kind == TSM_EV_NONE || e->kind >= TSM_EV__COUNT))
+		return TSM_FAIL(TSM_INVAL, "%s: event of unknown kind %u", w->name, e->kind);
+	if (TSM__UNLIKELY(e->end_ns < e->start_ns))
+		return TSM_FAIL(TSM_INVAL, "%s: %s event ends (%llu) before it starts (%llu)",
+				w->name, tsm_event_kind_name(e->kind),
+				(unsigned long long)e->end_ns, (unsigned long long)e->start_ns);
+	if (TSM__UNLIKELY(e->end_ns - e->start_ns > (UINT64_MAX >> 2)))
+		return TSM_FAIL(TSM_INVAL, "%s: event duration %llu ns out of range", w->name,
+				(unsigned long long)(e->end_ns - e->start_ns));
+	if (TSM__UNLIKELY(e->flow_type > TSM_FLOW_STEP))
+		return TSM_FAIL(TSM_INVAL, "%s: flow type %u", w->name, e->flow_type);
+	rc = check_id(w, e->name, &w->str_known, w->strings, "string");
+	if (rc == 0 && e->stack)
+		rc = check_id(w, e->stack, &w->stk_known, w->stacks, "stack");
+	if (rc == 0 && e->meta)
+		rc = check_id(w, e->meta, &w->kv_known, w->kvlists, "metadata list");
+	if (rc == 0 && (e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK))
+		rc = check_id(w, e->u.nvtx.domain, &w->str_known, w->strings, "string");
+	return rc;
+}
+
+int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
+{
+	int rc;
+
+	if (TSM__UNLIKELY(w->err))
+		return w->err;
+	rc = validate(w, ev);
+	if (TSM__UNLIKELY(rc < 0))
+		return rc;
+	w->blk[w->nblk++] = *ev;
+	w->st.events++;
+	w->st.per_kind[ev->kind]++;
+	if (ev->kind == TSM_EV_DROPPED)
+		w->st.dropped += ev->u.dropped.count;
+	if (w->nblk == w->cap) {
+		rc = encode_block(w);
+		if (rc < 0)
+			w->err = rc;
+	}
+	return rc;
+}
+
+int tsm_writer_write_batch(tsm_writer *w, const tsm_event *evs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = tsm_writer_write(w, &evs[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+#define GROW(arr, n, cap)                                                                          \
+	do {                                                                                       \
+		if ((n) == (cap)) {                                                                \
+			size_t nc_ = (cap) ? (cap) * 2 : 8;                                        \
+			void *p_ = tsm__realloc((arr), nc_ * sizeof(*(arr)));                      \
+			if (!p_)                                                                   \
+				return TSM_FAIL(TSM_NOMEM, "writer definitions");                  \
+			(arr) = p_;                                                                \
+			(cap) = nc_;                                                               \
+		}                                                                                  \
+	} while (0)
+
+int tsm_writer_add_device(tsm_writer *w, const tsm_device_info *dev)
+{
+	GROW(w->devs, w->ndevs, w->devs_cap);
+	w->devs[w->ndevs++] = *dev;
+	return 0;
+}
+
+int tsm_writer_add_process(tsm_writer *w, const tsm_process_info *proc)
+{
+	GROW(w->procs, w->nprocs, w->procs_cap);
+	w->procs[w->nprocs++] = *proc;
+	return 0;
+}
+
+static int add_meta(tsm_writer *w, const char *key, tsm_kv *kv)
+{
+	int rc = tsm_intern_str(w->strings, key, &kv->key);
+
+	if (rc < 0)
+		return rc;
+	GROW(w->meta, w->nmeta, w->meta_cap);
+	w->meta[w->nmeta++] = *kv;
+	return 0;
+}
+
+int tsm_writer_add_meta_str(tsm_writer *w, const char *key, const char *value)
+{
+	tsm_kv kv = {.type = TSM_KV_STR};
+	uint32_t sid;
+	int rc = tsm_intern_str(w->strings, value, &sid);
+
+	if (rc < 0)
+		return rc;
+	kv.v.str = sid;
+	return add_meta(w, key, &kv);
+}
+
+int tsm_writer_add_meta_int(tsm_writer *w, const char *key, int64_t value)
+{
+	tsm_kv kv = {.type = TSM_KV_INT, .v.i = value};
+
+	return add_meta(w, key, &kv);
+}
+
+int tsm_writer_flush(tsm_writer *w)
+{
+	int rc;
+
+	if (w->err)
+		return w->err;
+	rc = encode_block(w);
+	if (rc == 0)
+		rc = emit_defs(w);
+	if (rc == 0)
+		rc = write_out(w);
+	if (rc < 0)
+		w->err = rc;
+	return rc;
+}
+
+void tsm_writer_get_stats(const tsm_writer *w, tsm_writer_stats *st)
+{
+	*st = w->st;
+}
+
+int tsm_writer_close(tsm_writer *w)
+{
+	uint8_t foot[SBT_FOOTER_SIZE] = {0};
+	uint64_t idx_off;
+	int rc;
+
+	if (!w)
+		return 0;
+	rc = w->err;
+	if (rc == 0)
+		rc = encode_block(w);
+	if (rc == 0)
+		rc = emit_defs(w);
+	if (rc == 0) {
+		/* INDX: entry count, then the entries built as chunks were emitted. */
+		tsm__buf *p = &w->payload;
+
+		idx_off = w->file_off;
+		tsm__buf_reset(p);
+		rc = buf_varint(p, w->nidx);
+		if (rc == 0)
+			rc = tsm__buf_append(p, w->idx.data, w->idx.len);
+		if (rc == 0)
+			rc = emit_chunk(w, SBT_INDX, p->data, p->len, 0, 0, 0, 0);
+		if (rc == 0) {
+			memcpy(foot, SBT_FOOTER_MAGIC, 8);
+			tsm__put_le64(foot + 8, idx_off);
+			tsm__put_le64(foot + 16, w->st.events);
+			tsm__put_le32(foot + 28, tsm__crc32c(0, foot, 28));
+			rc = tsm__buf_append(&w->out, foot, sizeof(foot));
+		}
+		if (rc == 0)
+			rc = write_out(w);
+	}
+	if (w->own_fd && close(w->fd) < 0 && rc == 0)
+		rc = io_fail(w, "close");
+	w->fd = -1;
+	writer_free(w);
+	return rc;
+}
