@@ -28,7 +28,7 @@ static void test_demangle(void)
 {
 #ifdef TSM_HAVE_CXA_DEMANGLE
 	char buf[256];
-	const char *gemm = "_Z13gemm_kernel2ILi128ELi64EEvPKfS1_Pfiii";
+	const char *gemm = "_Z12gemm_kernel2ILi128ELi64EEvPKfS1_Pfiii";
 	const char *ew = "_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctorIfEENS_"
 			 "6detail5ArrayIPcLi1EEEEEviT0_T1_";
 

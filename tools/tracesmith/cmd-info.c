@@ -57,6 +57,7 @@ struct stats {
 	uint64_t set_bytes, alloc_bytes, free_bytes, api_errors;
 	uint64_t kernel_ns, kernel_names;
 	uint64_t dropped, drop_by_src[8];
+	uint64_t file_bytes;
 	uint8_t *name_seen;
 	size_t name_cap;
 	struct stream_stat *streams;
@@ -277,10 +278,10 @@ static void print_text(const char *file, const tsm_reader *r, struct stats *s)
 	if (ti->recovered)
 		printf("  %-12s yes: not closed cleanly, %s discarded at the end\n", "recovered",
 		       fmt_count(a, sizeof(a), ti->discarded_bytes));
-	printf("  %-12s %s (%s bytes), %s events", "size", fmt_size(a, sizeof(a), ti->file_bytes),
-	       fmt_count(b, sizeof(b), ti->file_bytes), fmt_count(c, sizeof(c), s->events));
+	printf("  %-12s %s (%s bytes), %s events", "size", fmt_size(a, sizeof(a), s->file_bytes),
+	       fmt_count(b, sizeof(b), s->file_bytes), fmt_count(c, sizeof(c), s->events));
 	if (s->events)
-		printf(", %.2f bytes/event", (double)ti->file_bytes / (double)s->events);
+		printf(", %.2f bytes/event", (double)s->file_bytes / (double)s->events);
 	printf(", %s blocks, %s chunks\n", fmt_count(a, sizeof(a), ti->block_count),
 	       fmt_count(b, sizeof(b), ti->chunk_count));
 	if (s->events)
@@ -425,9 +426,9 @@ static void print_json(const char *file, const tsm_reader *r, struct stats *s)
 	       ti->has_index ? "true" : "false", ti->recovered ? "true" : "false",
 	       U64(ti->discarded_bytes));
 	printf("  \"file_bytes\": %llu,\n  \"chunks\": %llu,\n  \"blocks\": %llu,\n",
-	       U64(ti->file_bytes), U64(ti->chunk_count), U64(ti->block_count));
+	       U64(s->file_bytes), U64(ti->chunk_count), U64(ti->block_count));
 	printf("  \"events\": %llu,\n  \"bytes_per_event\": ", U64(s->events));
-	json_double(stdout, s->events ? (double)ti->file_bytes / (double)s->events : 0.0);
+	json_double(stdout, s->events ? (double)s->file_bytes / (double)s->events : 0.0);
 	printf(",\n  \"time\": {\"first_start_ns\": %llu, \"last_end_ns\": %llu, "
 	       "\"duration_ns\": %llu},\n",
 	       U64(s->first_ns), U64(s->last_ns), U64(s->events ? s->last_ns - s->first_ns : 0));
@@ -587,6 +588,10 @@ int cmd_info(int argc, char **argv)
 		cli_warn(file, "file was not closed cleanly; recovered %llu events, discarded %llu "
 			       "bytes at the end",
 			 U64(s.events), U64(ti->discarded_bytes));
+	/* The reader counts what it consumed; a regular file's size is the authority. */
+	s.file_bytes = strcmp(file, "-") && stat(file, &st) == 0 && S_ISREG(st.st_mode)
+			       ? (uint64_t)st.st_size
+			       : ti->file_bytes;
 	if (format == FMT_JSON)
 		print_json(file, r, &s);
 	else

@@ -153,7 +153,7 @@ static void summary(const char *file, const char *preset, const tsm_writer_stats
 	fprintf(stderr, "  file: %s, %s", file, fmt_size(a, sizeof(a), file_bytes));
 	if (ws->events)
 		fprintf(stderr, ", %.2f bytes/event", (double)file_bytes / (double)ws->events);
-	fprintf(stderr, ", %s blocks\n", fmt_count(b, sizeof(b), ws->blocks));
+	fputc('\n', stderr);
 }
 
 int cmd_record(int argc, char **argv)

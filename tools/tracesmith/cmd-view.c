@@ -203,7 +203,7 @@ static int selected(struct view *v, const tsm_event *ev)
 
 /* ---- text ------------------------------------------------------------------- */
 
-#define DETAIL_COLS 44
+#define DETAIL_COLS 46
 
 static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 {

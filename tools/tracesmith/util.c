@@ -160,6 +160,8 @@ void cli_usage(const struct cli_spec *s, FILE *out)
 {
 	int first = 1;
 
+	if (!s->synopsis[0])
+		fprintf(out, "usage: %s %s\n", CLI_PROG, s->name);
 	for (const char *p = s->synopsis; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -243,8 +245,15 @@ int cli_lib_error(const char *what, int rc)
 	const char *detail = tsm_last_error();
 	int64_t off = tsm_last_error_offset();
 
+	size_t wl = strlen(what);
+
 	if (tsm_last_error_status() != rc)
 		detail = ""; /* the detail belongs to an older failure */
+	/* The library often names the file itself; say it once. */
+	if (!strncmp(detail, what, wl) && detail[wl] == ':' && detail[wl + 1] == ' ')
+		detail += wl + 2;
+	if (!strcmp(detail, tsm_strerror(rc)))
+		detail = "";
 	fflush(stdout);
 	fprintf(stderr, "%s: %s: %s", CLI_PROG, what, tsm_strerror(rc));
 	if (detail[0]) {

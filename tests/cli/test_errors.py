@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Bad inputs: each fails with exit 1 and one line naming the file (and the offset when decoding
+failed), never a crash; a torn file is recovered with a warning unless --strict."""
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import (RECOVERED_RE, SRC, CliTest, info_json, main, record, run,  # noqa: E402
+                     scratch, view_json)
+
+READERS = (("info",), ("view",), ("view", "--format", "json"), ("view", "--format", "csv"),
+           ("dump",))
+
+
+def write(name, data):
+    p = scratch(name)
+    with open(p, "wb") as f:
+        f.write(data)
+    return p
+
+
+class TestBadFiles(CliTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.good = record("good.sbt", "--block-events", "400", events=4000)
+        with open(cls.good, "rb") as f:
+            cls.data = f.read()
+
+    def check_all(self, path, offset=False, contains=None):
+        for args in READERS:
+            with self.subTest(cmd=args, path=path):
+                r = run(args[0], path, *args[1:])
+                self.assertNoCrash(r)
+                line = self.assertFileError(r, path, offset=offset)
+                if contains:
+                    self.assertIn(contains, line)
+
+    def test_missing_file(self):
+        self.check_all(scratch("does-not-exist.sbt"))
+
+    def test_directory(self):
+        d = scratch("dir.sbt")
+        os.makedirs(d, exist_ok=True)
+        self.check_all(d)
+
+    def test_empty_file(self):
+        self.check_all(write("empty.sbt", b""), contains="empty file")
+
+    def test_not_sbt(self):
+        self.check_all(write("text.sbt", b"this is a text file, not a trace\n" * 10),
+                       contains="not an SBT file")
+
+    def test_truncated_header(self):
+        self.check_all(write("trunc-header.sbt", self.data[:10]))
+
+    def test_corrupt_middle(self):
+        data = bytearray(self.data)
+        mid = len(data) // 2
+        for i in range(mid, mid + 8):
+            data[i] ^= 0xA5
+        p = write("corrupt.sbt", bytes(data))
+        self.check_all(p, offset=True)
+
+    def test_golden_bad(self):
+        files = sorted(glob.glob(os.path.join(SRC, "tests", "golden", "bad", "*.sbt")))
+        if not files:
+            self.skipTest("no tests/golden/bad/*.sbt yet")
+        for f in files:
+            for args in READERS:
+                with self.subTest(file=os.path.basename(f), cmd=args):
+                    r = run(args[0], f, *args[1:])
+                    self.assertNoCrash(r)
+                    self.assertFileError(r, f)
+
+    def test_bad_stdin(self):
+        for args in (("info", "-"), ("view", "-")):
+            with self.subTest(cmd=args):
+                r = run(*args, stdin=b"\x00garbage" * 100)
+                self.assertNoCrash(r)
+                self.assertFileError(r, "-")
+
+
+class TestRecovery(CliTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.good = record("rec.sbt", "--block-events", "300", events=6000)
+        with open(cls.good, "rb") as f:
+            cls.data = f.read()
+        cls.full = info_json(cls.good)
+
+    def test_torn_tail(self):
+        for frac in (0.5, 0.8, 0.97):
+            with self.subTest(frac=frac):
+                cut = int(len(self.data) * frac)
+                p = write("torn-%d.sbt" % int(frac * 100), self.data[:cut])
+                r = run("info", p, "--format", "json")
+                self.assertEqual(r.rc, 0, r)
+                lines = r.err.splitlines()
+                self.assertEqual(len(lines), 1, r)
+                m = RECOVERED_RE.match(lines[0])
+                self.assertTrue(m, lines[0])
+                self.assertEqual(m.group(1), p)
+                import json
+                j = json.loads(r.out)
+                self.assertTrue(j["recovered"])
+                self.assertFalse(j["indexed"])
+                self.assertEqual(int(m.group(2)), j["events"])
+                self.assertEqual(int(m.group(3)), j["discarded_bytes"])
+                self.assertGreater(j["events"], 0)
+                self.assertLess(j["events"], self.full["events"])
+                self.assertGreater(j["discarded_bytes"], 0)
+                self.assertLess(j["discarded_bytes"], len(self.data) - cut + 1 + cut)
+                # view prints the same warning and the recovered events.
+                rv = run("view", p, "--format", "json")
+                self.assertEqual(rv.rc, 0, rv)
+                self.assertEqual(rv.err.strip(), lines[0])
+                self.assertEqual(len(json.loads(rv.out)), j["events"])
+                # --strict turns it into an error.
+                for args in (("info", p, "--strict"), ("view", p, "--strict")):
+                    rs = run(*args)
+                    self.assertFileError(rs, p)
+                    self.assertEqual(rs.out, "")
+
+    def test_clean_file_has_no_warning(self):
+        r = run("info", self.good)
+        self.assertEqual(r.err, "")
+        r = run("info", self.good, "--strict")
+        self.assertEqual(r.rc, 0, r)
+
+
+if __name__ == "__main__":
+    main()
