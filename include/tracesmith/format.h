@@ -67,6 +67,7 @@ typedef struct tsm_writer_opts {
 	uint32_t clock;             /* enum tsm_clock */
 	int64_t realtime_offset_ns; /* see tsm_trace_info */
 	const char *producer;       /* copied; NULL: "tracesmith VERSION" */
+	uint64_t created_realtime_ns; /* 0: now (set it for byte-reproducible files) */
 } tsm_writer_opts;
 
 #define TSM_WRITER_DEFAULT_BLOCK 16384u

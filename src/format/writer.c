@@ -473,7 +473,9 @@ static int write_header_and_info(tsm_writer *w)
 	if (rc == 0)
 		rc = buf_varint(b, zigzag(w->opts.realtime_offset_ns));
 	if (rc == 0)
-		rc = buf_varint(b, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+		rc = buf_varint(b, w->opts.created_realtime_ns
+					   ? w->opts.created_realtime_ns
+					   : (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 	if (rc == 0)
 		rc = buf_varint(b, plen);
 	if (rc == 0)
