@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import BIN, CliTest, info_json, main, record, run, view_json  # noqa: E402
@@ -160,9 +161,6 @@ class TestView(CliTest):
         self.assertEqual(starts, sorted(starts))
         self.assertEqual(sorted(self.ids(ev)), sorted(self.ids(self.all)))
         # Stable: ties keep file order.
-        order = {}
-        for i, e in enumerate(self.all):
-            order.setdefault(tuple(self.ids([e])[0]), i)
         expect = sorted(self.all, key=lambda e: e["start_ns"])  # Python's sort is stable
         self.assertEqual(self.ids(ev), self.ids(expect))
         top = view_json(self.path, "--sort", "--limit", "25")
@@ -221,6 +219,49 @@ class TestView(CliTest):
         for c in cases:
             with self.subTest(args=c):
                 self.assertUsageError(run("view", self.path, *c), "view")
+
+
+class TestAllKinds(CliTest):
+    """The golden file with one event of every kind: every kind's details in every format."""
+
+    @classmethod
+    def setUpClass(cls):
+        from clitest import SRC
+        cls.path = os.path.join(SRC, "tests", "golden", "all-kinds.sbt")
+        if not os.path.exists(cls.path):
+            raise unittest.SkipTest("no tests/golden/all-kinds.sbt")
+
+    def test_every_kind(self):
+        ev = view_json(self.path)
+        kinds = {e["kind"] for e in ev}
+        for k in ("kernel", "memcpy", "memset", "sync", "alloc", "free", "runtime", "driver",
+                  "range", "marker", "counter", "overhead", "dropped", "cpu_op"):
+            self.assertIn(k, kinds)
+        by = {e["kind"]: e for e in ev}
+        self.assertIn("sync_type", by["sync"]["args"])
+        self.assertIn("address", by["alloc"]["args"])
+        self.assertIn("cbid", by["runtime"]["args"])
+        self.assertIn("value", by["counter"]["args"])
+        self.assertIn("count", by["dropped"]["args"])
+        self.assertIsNone(by["runtime"]["device"])
+        r = run("view", self.path, "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(r.out, newline="")))
+        self.assertEqual(len(rows), len(ev))
+        for row in rows:
+            self.assertEqual(list(row.keys()), CSV_COLUMNS)
+            self.assertNotIn(None, row.values())
+        text = run("view", self.path).out
+        for needle in ("stream_wait_event event ", "cbid ", " ret ", " events lost (",
+                       "0x", " value ", " GB/s", "grid ", "T:"):
+            self.assertIn(needle, text)
+
+    def test_info_matches(self):
+        i = info_json(self.path)
+        ev = view_json(self.path)
+        self.assertEqual(i["events"], len(ev))
+        self.assertEqual(i["dropped"]["total"],
+                         sum(e["args"]["count"] for e in ev if e["kind"] == "dropped"))
+        self.assertGreater(i["dropped"]["total"], 0)
 
 
 if __name__ == "__main__":

@@ -259,7 +259,7 @@ static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 			snprintf(buf, cap, "domain %s", name_cache_get(&v->names, ev->u.nvtx.domain));
 		break;
 	case TSM_EV_COUNTER:
-		snprintf(buf, cap, "value %g", ev->u.counter.value);
+		snprintf(buf, cap, "value %.10g", ev->u.counter.value);
 		break;
 	case TSM_EV_DROPPED:
 		snprintf(buf, cap, "%llu events lost (%s)", (unsigned long long)ev->u.dropped.count,

@@ -539,8 +539,16 @@ void json_str(FILE *f, const char *str)
 
 	fputc('"', f);
 	while (*s) {
+		const unsigned char *run = s;
 		int n;
 
+		/* Names are mostly printable ASCII: write such runs in one go. */
+		while (*s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+			s++;
+		if (s != run)
+			fwrite(run, 1, (size_t)(s - run), f);
+		if (!*s)
+			break;
 		switch (*s) {
 		case '"':
 			fputs("\\\"", f);
