@@ -229,7 +229,8 @@ static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 			n += snprintf(buf + n, cap - (size_t)n, " dev %u->%u", m->src_device,
 				      m->dst_device);
 		if (dur && n > 0 && (size_t)n < cap)
-			snprintf(buf + n, cap - (size_t)n, " %.2f GB/s", gbps(m->bytes, dur));
+			snprintf(buf + n, cap - (size_t)n, gbps(m->bytes, dur) >= 1 ? " %.2f GB/s" : " %.3g GB/s",
+				 gbps(m->bytes, dur));
 		break;
 	}
 	case TSM_EV_MEMSET:
@@ -288,7 +289,7 @@ static void text_header(struct view *v)
 
 static void text_event(struct view *v, const tsm_event *ev)
 {
-	char start[40], dur[32], dev[16], stream[24], corr[24], det[160];
+	char start[40], dur[32], dev[16], stream[24], corr[24], det[160], fallback[64];
 	const char *name = name_cache_get(&v->names, ev->name);
 	uint64_t d = ev->end_ns - ev->start_ns;
 	int neg = ev->start_ns < v->origin;
@@ -311,6 +312,22 @@ static void text_event(struct view *v, const tsm_event *ev)
 	else
 		snprintf(corr, sizeof(corr), "-");
 	details(v, ev, det, sizeof(det));
+	if (!name[0]) {
+		/* Unnamed GPU work gets the label nsys users know, so the column is never blank. */
+		if (ev->kind == TSM_EV_MEMCPY)
+			snprintf(fallback, sizeof(fallback), "[CUDA memcpy %s]",
+				 tsm_copy_kind_name(ev->u.memcpy.copy_kind));
+		else if (ev->kind == TSM_EV_MEMSET)
+			snprintf(fallback, sizeof(fallback), "[CUDA memset]");
+		else if (ev->kind == TSM_EV_SYNC)
+			snprintf(fallback, sizeof(fallback), "[CUDA %s]",
+				 tsm_sync_type_name(ev->u.sync.sync_type));
+		else if (ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE)
+			snprintf(fallback, sizeof(fallback), "[CUDA %s]", tsm_event_kind_name(ev->kind));
+		else
+			fallback[0] = 0;
+		name = fallback;
+	}
 	printf("%14s %12s %-8s %3s %9s %8s  %-*s ", start, dur, tsm_event_kind_name(ev->kind), dev,
 	       stream, corr, DETAIL_COLS, det);
 	if (v->name_cols > 0 && strlen(name) > (size_t)v->name_cols)
