@@ -34,12 +34,14 @@ static void test_demangle(void)
 
 	CHECK(!strcmp(tsm_demangle("_Z1fv", buf, sizeof(buf)), "f()"));
 	CHECK(tsm_demangle("_Z1fv", buf, sizeof(buf)) == buf);
-	CHECK(!strcmp(tsm_demangle(gemm, buf, sizeof(buf)),
-		      "void gemm_kernel2<128, 64>(float const*, float const*, float*, int, int, int)"));
-	CHECK(!strcmp(tsm_demangle(ew, buf, sizeof(buf)),
-		      "void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>, "
-		      "at::detail::Array<char*, 1> >(int, at::native::FillFunctor<float>, "
-		      "at::detail::Array<char*, 1>)"));
+	CHECK(!strcmp(
+	    tsm_demangle(gemm, buf, sizeof(buf)),
+	    "void gemm_kernel2<128, 64>(float const*, float const*, float*, int, int, int)"));
+	CHECK(!strcmp(
+	    tsm_demangle(ew, buf, sizeof(buf)),
+	    "void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>, "
+	    "at::detail::Array<char*, 1> >(int, at::native::FillFunctor<float>, "
+	    "at::detail::Array<char*, 1>)"));
 	/* A small buffer gets a cut, NUL-terminated prefix. */
 	CHECK(!strcmp(tsm_demangle(gemm, buf, 12), "void gemm_k"));
 	CHECK(!strcmp(tsm_demangle("_Z1fv", buf, 1), ""));

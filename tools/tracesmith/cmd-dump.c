@@ -10,22 +10,22 @@
 enum { O_EVENTS = 1, O_COLUMNS };
 
 static const struct cli_opt opts[] = {
-	{O_EVENTS, 'e', "events", CLI_NOARG, NULL, "also decode and print every event of every block"},
-	{O_COLUMNS, 'c', "columns", CLI_NOARG, NULL,
-	 "also print each block's column sizes and templates"},
-	{0},
+    {O_EVENTS, 'e', "events", CLI_NOARG, NULL, "also decode and print every event of every block"},
+    {O_COLUMNS, 'c', "columns", CLI_NOARG, NULL,
+     "also print each block's column sizes and templates"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "dump",
-	.synopsis = "FILE [--events] [--columns]",
-	.description = "Print every chunk of an SBT file in file order, with its offset, type, flags,\n"
-		       "size, checksum and every field, named as in docs/format/sbt.md. Use it to\n"
-		       "inspect a file byte by byte or to see where a damaged file goes wrong.\n"
-		       "The listing stops at the first invalid chunk; the error names its offset.",
-	.opts = opts,
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "dump",
+    .synopsis = "FILE [--events] [--columns]",
+    .description = "Print every chunk of an SBT file in file order, with its offset, type, flags,\n"
+		   "size, checksum and every field, named as in docs/format/sbt.md. Use it to\n"
+		   "inspect a file byte by byte or to see where a damaged file goes wrong.\n"
+		   "The listing stops at the first invalid chunk; the error names its offset.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 int cmd_dump(int argc, char **argv)

@@ -6,13 +6,13 @@
 static const struct cli_opt opts[] = {{0}};
 
 static const struct cli_spec spec = {
-	.name = "help",
-	.synopsis = "[COMMAND]",
-	.description = "Without COMMAND, list the commands. With COMMAND, print its usage: the same\n"
-		       "text as 'tracesmith COMMAND --help'.",
-	.opts = opts,
-	.min_pos = 0,
-	.max_pos = 1,
+    .name = "help",
+    .synopsis = "[COMMAND]",
+    .description = "Without COMMAND, list the commands. With COMMAND, print its usage: the same\n"
+		   "text as 'tracesmith COMMAND --help'.",
+    .opts = opts,
+    .min_pos = 0,
+    .max_pos = 1,
 };
 
 int cmd_help(int argc, char **argv)

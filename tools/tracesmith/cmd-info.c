@@ -20,29 +20,29 @@
 enum { O_FORMAT = 1, O_STRICT };
 
 static const struct cli_opt opts[] = {
-	{O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default) or json"},
-	{O_STRICT, 0, "strict", CLI_NOARG, NULL,
-	 "fail on a file that was not closed cleanly instead of\n"
-	 "reading what it holds"},
-	{0},
+    {O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default) or json"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL,
+     "fail on a file that was not closed cleanly instead of\n"
+     "reading what it holds"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "info",
-	.synopsis = "FILE [--format text|json] [--strict]",
-	.description =
-		"Summarise an SBT trace: format version, producer, clock, whether the file is\n"
-		"indexed or was recovered, time span, processes, devices, streams per device,\n"
-		"events per kind, bytes copied per direction with average bandwidth, kernel time\n"
-		"and distinct kernel names, dropped events, file size, bytes per event and the\n"
-		"trace metadata. Reads the whole file. FILE '-' reads standard input.\n"
-		"\n"
-		"A file whose writer died (no footer, torn tail) is read up to its last complete\n"
-		"chunk; a warning on stderr says how many bytes were discarded, and the exit\n"
-		"status is 0 unless --strict is given.",
-	.opts = opts,
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "info",
+    .synopsis = "FILE [--format text|json] [--strict]",
+    .description =
+	"Summarise an SBT trace: format version, producer, clock, whether the file is\n"
+	"indexed or was recovered, time span, processes, devices, streams per device,\n"
+	"events per kind, bytes copied per direction with average bandwidth, kernel time\n"
+	"and distinct kernel names, dropped events, file size, bytes per event and the\n"
+	"trace metadata. Reads the whole file. FILE '-' reads standard input.\n"
+	"\n"
+	"A file whose writer died (no footer, torn tail) is read up to its last complete\n"
+	"chunk; a warning on stderr says how many bytes were discarded, and the exit\n"
+	"status is 0 unless --strict is given.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 struct stream_stat {
@@ -182,7 +182,7 @@ static int account(struct stats *s, const tsm_event *ev)
 	case TSM_EV_DROPPED:
 		s->dropped += ev->u.dropped.count;
 		s->drop_by_src[ev->u.dropped.source < 8 ? ev->u.dropped.source : 0] +=
-			ev->u.dropped.count;
+		    ev->u.dropped.count;
 		break;
 	}
 	return 0;
@@ -302,8 +302,8 @@ static void print_text(const char *file, const tsm_reader *r, struct stats *s)
 		}
 	}
 	if (ndevs) {
-		printf("\ndevices\n  %-3s %-24s %-5s %4s %10s %9s %9s %6s %8s\n", "ID", "NAME", "CC",
-		       "SMS", "MEMORY", "SM CLOCK", "MEM CLOCK", "BUS", "L2");
+		printf("\ndevices\n  %-3s %-24s %-5s %4s %10s %9s %9s %6s %8s\n", "ID", "NAME",
+		       "CC", "SMS", "MEMORY", "SM CLOCK", "MEM CLOCK", "BUS", "L2");
 		for (size_t i = 0; i < ndevs; i++) {
 			const tsm_device_info *dv = &devs[i];
 
@@ -328,10 +328,14 @@ static void print_text(const char *file, const tsm_reader *r, struct stats *s)
 			if (!st->key)
 				continue;
 			printf("  %-6u %-8u %12s %12s %10s %8s %8s %12s\n",
-			       (unsigned)((st->key - 1) >> 32), (unsigned)((st->key - 1) & 0xffffffffu),
-			       fmt_count(a, sizeof(a), st->events), fmt_count(b, sizeof(b), st->kernels),
-			       fmt_count(c, sizeof(c), st->copies), fmt_count(d, sizeof(d), st->sets),
-			       fmt_count(e, sizeof(e), st->syncs), fmt_dur(f, sizeof(f), st->kernel_ns));
+			       (unsigned)((st->key - 1) >> 32),
+			       (unsigned)((st->key - 1) & 0xffffffffu),
+			       fmt_count(a, sizeof(a), st->events),
+			       fmt_count(b, sizeof(b), st->kernels),
+			       fmt_count(c, sizeof(c), st->copies),
+			       fmt_count(d, sizeof(d), st->sets),
+			       fmt_count(e, sizeof(e), st->syncs),
+			       fmt_dur(f, sizeof(f), st->kernel_ns));
 		}
 	}
 	printf("\nevents by kind\n  %-10s %14s %7s %14s\n", "KIND", "COUNT", "%", "TOTAL TIME");
@@ -346,13 +350,15 @@ static void print_text(const char *file, const tsm_reader *r, struct stats *s)
 	printf("  %-10s %14s\n", "total", fmt_count(a, sizeof(a), s->events));
 
 	if (s->per_kind[TSM_EV_MEMCPY]) {
-		printf("\nmemory copies\n  %-10s %12s %12s %14s %12s\n", "DIRECTION", "COUNT", "BYTES",
-		       "TIME", "AVG BW");
+		printf("\nmemory copies\n  %-10s %12s %12s %14s %12s\n", "DIRECTION", "COUNT",
+		       "BYTES", "TIME", "AVG BW");
 		for (unsigned cpy = 0; cpy < TSM_COPY__COUNT; cpy++) {
 			if (!s->copy_n[cpy])
 				continue;
-			snprintf(d, sizeof(d), "%.2f GB/s", gbps(s->copy_bytes[cpy], s->copy_ns[cpy]));
-			printf("  %-10s %12s %12s %14s %12s\n", cpy ? tsm_copy_kind_name(cpy) : "unknown",
+			snprintf(d, sizeof(d), "%.2f GB/s",
+				 gbps(s->copy_bytes[cpy], s->copy_ns[cpy]));
+			printf("  %-10s %12s %12s %14s %12s\n",
+			       cpy ? tsm_copy_kind_name(cpy) : "unknown",
 			       fmt_count(a, sizeof(a), s->copy_n[cpy]),
 			       fmt_size(b, sizeof(b), s->copy_bytes[cpy]),
 			       fmt_dur(c, sizeof(c), s->copy_ns[cpy]), d);
@@ -367,7 +373,8 @@ static void print_text(const char *file, const tsm_reader *r, struct stats *s)
 		       fmt_size(b, sizeof(b), s->set_bytes));
 	if (s->per_kind[TSM_EV_ALLOC] || s->per_kind[TSM_EV_FREE])
 		printf("  %-10s %s allocated, %s freed\n", "memory",
-		       fmt_size(a, sizeof(a), s->alloc_bytes), fmt_size(b, sizeof(b), s->free_bytes));
+		       fmt_size(a, sizeof(a), s->alloc_bytes),
+		       fmt_size(b, sizeof(b), s->free_bytes));
 	if (s->per_kind[TSM_EV_RUNTIME] || s->per_kind[TSM_EV_DRIVER])
 		printf("  %-10s %s calls, %s returned an error\n", "API",
 		       fmt_count(a, sizeof(a),
@@ -470,11 +477,12 @@ static void print_json(const char *file, const tsm_reader *r, struct stats *s)
 
 		if (!st->key)
 			continue;
-		printf("%s\n    {\"device\": %u, \"stream\": %u, \"events\": %llu, \"kernels\": %llu, "
-		       "\"memcpys\": %llu, \"memsets\": %llu, \"syncs\": %llu, \"kernel_ns\": %llu}",
-		       sep, (unsigned)((st->key - 1) >> 32), (unsigned)((st->key - 1) & 0xffffffffu),
-		       U64(st->events), U64(st->kernels), U64(st->copies), U64(st->sets),
-		       U64(st->syncs), U64(st->kernel_ns));
+		printf(
+		    "%s\n    {\"device\": %u, \"stream\": %u, \"events\": %llu, \"kernels\": %llu, "
+		    "\"memcpys\": %llu, \"memsets\": %llu, \"syncs\": %llu, \"kernel_ns\": %llu}",
+		    sep, (unsigned)((st->key - 1) >> 32), (unsigned)((st->key - 1) & 0xffffffffu),
+		    U64(st->events), U64(st->kernels), U64(st->copies), U64(st->sets),
+		    U64(st->syncs), U64(st->kernel_ns));
 		sep = ",";
 	}
 	printf("%s],\n  \"counts\": {", s->nstreams ? "\n  " : "");
@@ -483,7 +491,8 @@ static void print_json(const char *file, const tsm_reader *r, struct stats *s)
 		       U64(s->per_kind[k]));
 	printf("},\n  \"durations_ns\": {");
 	for (unsigned k = 1; k < TSM_EV__COUNT; k++)
-		printf("%s\"%s\": %llu", k > 1 ? ", " : "", tsm_event_kind_name(k), U64(s->kind_ns[k]));
+		printf("%s\"%s\": %llu", k > 1 ? ", " : "", tsm_event_kind_name(k),
+		       U64(s->kind_ns[k]));
 	printf("},\n  \"memcpy\": [");
 	sep = "";
 	for (unsigned c = 0; c < TSM_COPY__COUNT; c++) {
@@ -498,8 +507,8 @@ static void print_json(const char *file, const tsm_reader *r, struct stats *s)
 		sep = ",";
 	}
 	printf("%s],\n", *sep ? "\n  " : "");
-	printf("  \"memset\": {\"count\": %llu, \"bytes\": %llu},\n", U64(s->per_kind[TSM_EV_MEMSET]),
-	       U64(s->set_bytes));
+	printf("  \"memset\": {\"count\": %llu, \"bytes\": %llu},\n",
+	       U64(s->per_kind[TSM_EV_MEMSET]), U64(s->set_bytes));
 	printf("  \"memory\": {\"allocs\": %llu, \"alloc_bytes\": %llu, \"frees\": %llu, "
 	       "\"free_bytes\": %llu},\n",
 	       U64(s->per_kind[TSM_EV_ALLOC]), U64(s->alloc_bytes), U64(s->per_kind[TSM_EV_FREE]),
@@ -545,7 +554,8 @@ int cmd_info(int argc, char **argv)
 		if (rc == O_FORMAT) {
 			format = cli_parse_format(p.arg, FMT_TEXT | FMT_JSON);
 			if (format < 0) {
-				rc = cli_usage_error(spec.name, "bad format '%s' (text or json)", p.arg);
+				rc = cli_usage_error(spec.name, "bad format '%s' (text or json)",
+						     p.arg);
 				goto out;
 			}
 		} else if (rc == O_STRICT) {
@@ -568,7 +578,8 @@ int cmd_info(int argc, char **argv)
 		rc = cli_lib_error(file, rc);
 		goto out;
 	}
-	progress_init(&pr, "reading", strcmp(file, "-") && stat(file, &st) == 0 ? (uint64_t)st.st_size : 0);
+	progress_init(&pr, "reading",
+		      strcmp(file, "-") && stat(file, &st) == 0 ? (uint64_t)st.st_size : 0);
 	ti = tsm_reader_info(r);
 	while ((rc = tsm_reader_next(r, &ev)) == 0) {
 		if (account(&s, ev) < 0) {
@@ -585,13 +596,14 @@ int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	if (ti->recovered)
-		cli_warn(file, "file was not closed cleanly; recovered %llu events, discarded %llu "
-			       "bytes at the end",
+		cli_warn(file,
+			 "file was not closed cleanly; recovered %llu events, discarded %llu "
+			 "bytes at the end",
 			 U64(s.events), U64(ti->discarded_bytes));
 	/* The reader counts what it consumed; a regular file's size is the authority. */
 	s.file_bytes = strcmp(file, "-") && stat(file, &st) == 0 && S_ISREG(st.st_mode)
-			       ? (uint64_t)st.st_size
-			       : ti->file_bytes;
+			   ? (uint64_t)st.st_size
+			   : ti->file_bytes;
 	if (format == FMT_JSON)
 		print_json(file, r, &s);
 	else

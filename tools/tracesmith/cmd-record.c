@@ -35,54 +35,54 @@ enum {
 	O_THREADS,
 };
 
-#define DEFAULT_OUTPUT "trace.sbt"
+#define DEFAULT_OUTPUT	   "trace.sbt"
 #define DEFAULT_ZSTD_LEVEL 3
 
 static const struct cli_opt opts[] = {
-	{O_SIMULATE, 0, "simulate", CLI_OPTARG, "PRESET",
-	 "run the synthetic GPU with workload PRESET (default: the\n"
-	 "first preset, 'train'); --simulate=list lists the presets"},
-	{O_OUTPUT, 'o', "output", CLI_REQARG, "FILE",
-	 "write the trace to FILE (default: " DEFAULT_OUTPUT "); '-' is stdout"},
-	{O_EVENTS, 'n', "events", CLI_REQARG, "N",
-	 "stop after exactly N events (suffixes k, M, G: x1000);\n"
-	 "default: the preset's size"},
-	{O_DURATION, 'd', "duration", CLI_REQARG, "TIME",
-	 "stop when simulated time passes TIME (e.g. 500ms, 2s)"},
-	{O_SEED, 0, "seed", CLI_REQARG, "N", "random seed (default: the preset's seed)"},
-	{O_DEVICES, 0, "devices", CLI_REQARG, "N", "simulated GPUs (default: the preset's)"},
-	{O_THREADS, 0, "threads", CLI_REQARG, "N",
-	 "host producer threads, one ring each (default: the preset's)"},
-	{O_ZSTD, 'z', "zstd", CLI_OPTARG, "LEVEL",
-	 "compress event blocks with zstd at LEVEL 1..19 (default 3)"},
-	{O_BLOCK, 0, "block-events", CLI_REQARG, "N",
-	 "events per block (default 16384, at most 1048576)"},
-	{O_DROP, 0, "drop", CLI_NOARG, NULL,
-	 "drop and count events when a ring is full, as the agent\n"
-	 "does (default: producers wait for room)"},
-	{0},
+    {O_SIMULATE, 0, "simulate", CLI_OPTARG, "PRESET",
+     "run the synthetic GPU with workload PRESET (default: the\n"
+     "first preset, 'train'); --simulate=list lists the presets"},
+    {O_OUTPUT, 'o', "output", CLI_REQARG, "FILE",
+     "write the trace to FILE (default: " DEFAULT_OUTPUT "); '-' is stdout"},
+    {O_EVENTS, 'n', "events", CLI_REQARG, "N",
+     "stop after exactly N events (suffixes k, M, G: x1000);\n"
+     "default: the preset's size"},
+    {O_DURATION, 'd', "duration", CLI_REQARG, "TIME",
+     "stop when simulated time passes TIME (e.g. 500ms, 2s)"},
+    {O_SEED, 0, "seed", CLI_REQARG, "N", "random seed (default: the preset's seed)"},
+    {O_DEVICES, 0, "devices", CLI_REQARG, "N", "simulated GPUs (default: the preset's)"},
+    {O_THREADS, 0, "threads", CLI_REQARG, "N",
+     "host producer threads, one ring each (default: the preset's)"},
+    {O_ZSTD, 'z', "zstd", CLI_OPTARG, "LEVEL",
+     "compress event blocks with zstd at LEVEL 1..19 (default 3)"},
+    {O_BLOCK, 0, "block-events", CLI_REQARG, "N",
+     "events per block (default 16384, at most 1048576)"},
+    {O_DROP, 0, "drop", CLI_NOARG, NULL,
+     "drop and count events when a ring is full, as the agent\n"
+     "does (default: producers wait for room)"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "record",
-	.synopsis = "--simulate[=PRESET] [-o FILE] [--events N] [--duration TIME] [--seed N]\n"
-		    "[--zstd[=LEVEL]] [--block-events N] [--drop]",
-	.description =
-		"Record a trace into an SBT file. With --simulate, a deterministic synthetic GPU\n"
-		"(several devices and streams running a training loop: copies, GEMM, elementwise\n"
-		"and NCCL-like kernels, event record/wait, syncs, allocations, runtime API calls\n"
-		"and NVTX ranges) produces the events through the same rings and writer as real\n"
-		"capture. The same seed and options give the same events.\n"
-		"\n"
-		"Tracing a real command ('record -- CMD ARGS') needs the CUPTI agent, which\n"
-		"comes separately; this build records simulations only.\n"
-		"\n"
-		"A summary (events per kind, dropped events, file size, bytes per event, time)\n"
-		"goes to stderr; a progress line too when stderr is a terminal.",
-	.opts = opts,
-	.notes = "TIME is a number with a unit: ns, us, ms or s (e.g. 1.5s).",
-	.min_pos = 0,
-	.max_pos = -1,
+    .name = "record",
+    .synopsis = "--simulate[=PRESET] [-o FILE] [--events N] [--duration TIME] [--seed N]\n"
+		"[--zstd[=LEVEL]] [--block-events N] [--drop]",
+    .description =
+	"Record a trace into an SBT file. With --simulate, a deterministic synthetic GPU\n"
+	"(several devices and streams running a training loop: copies, GEMM, elementwise\n"
+	"and NCCL-like kernels, event record/wait, syncs, allocations, runtime API calls\n"
+	"and NVTX ranges) produces the events through the same rings and writer as real\n"
+	"capture. The same seed and options give the same events.\n"
+	"\n"
+	"Tracing a real command ('record -- CMD ARGS') needs the CUPTI agent, which\n"
+	"comes separately; this build records simulations only.\n"
+	"\n"
+	"A summary (events per kind, dropped events, file size, bytes per event, time)\n"
+	"goes to stderr; a progress line too when stderr is a terminal.",
+    .opts = opts,
+    .notes = "TIME is a number with a unit: ns, us, ms or s (e.g. 1.5s).",
+    .min_pos = 0,
+    .max_pos = -1,
 };
 
 struct watch {
@@ -105,7 +105,8 @@ static void *watch_file(void *arg)
 		nanosleep(&ts, NULL);
 		if (stat(wt->path, &st) < 0)
 			continue;
-		snprintf(text, sizeof(text), "%s written, %s", fmt_size(size, sizeof(size), (uint64_t)st.st_size),
+		snprintf(text, sizeof(text), "%s written, %s",
+			 fmt_size(size, sizeof(size), (uint64_t)st.st_size),
 			 fmt_dur(dur, sizeof(dur), tsm_now_ns() - pr.start_ns));
 		progress_update(&pr, 0, text);
 	}
@@ -148,7 +149,8 @@ static void summary(const char *file, const char *preset, const tsm_writer_stats
 		fputc('\n', stderr);
 	fprintf(stderr, "  dropped: %s in rings", fmt_count(a, sizeof(a), cs->dropped));
 	if (cs->waits)
-		fprintf(stderr, ", producers waited for room %s times", fmt_count(b, sizeof(b), cs->waits));
+		fprintf(stderr, ", producers waited for room %s times",
+			fmt_count(b, sizeof(b), cs->waits));
 	fprintf(stderr, "; simulated span %s\n", fmt_dur(c, sizeof(c), cs->sim_span_ns));
 	fprintf(stderr, "  file: %s, %s", file, fmt_size(a, sizeof(a), file_bytes));
 	if (ws->events)
@@ -191,8 +193,10 @@ int cmd_record(int argc, char **argv)
 			break;
 		case O_DURATION:
 			if (cli_parse_time(a, &v) < 0 || !v) {
-				rc = cli_usage_error(spec.name, "bad time '%s' for --duration "
-							 "(a number with a unit: ns, us, ms, s)", a);
+				rc = cli_usage_error(spec.name,
+						     "bad time '%s' for --duration "
+						     "(a number with a unit: ns, us, ms, s)",
+						     a);
 				goto out;
 			}
 			so.duration_ns = v;
@@ -229,14 +233,14 @@ int cmd_record(int argc, char **argv)
 			break;
 		}
 		continue;
-bad_number:
+	bad_number:
 		rc = cli_usage_error(spec.name, "bad value '%s' for --%s", a,
-				     rc == O_EVENTS     ? "events"
-				     : rc == O_SEED     ? "seed"
-				     : rc == O_DEVICES  ? "devices (1..64)"
-				     : rc == O_THREADS  ? "threads (1..256)"
-				     : rc == O_ZSTD     ? "zstd (a level 1..19)"
-							: "block-events (1..1048576)");
+				     rc == O_EVENTS    ? "events"
+				     : rc == O_SEED    ? "seed"
+				     : rc == O_DEVICES ? "devices (1..64)"
+				     : rc == O_THREADS ? "threads (1..256)"
+				     : rc == O_ZSTD    ? "zstd (a level 1..19)"
+						       : "block-events (1..1048576)");
 		goto out;
 	}
 	if (rc == CLI_HELP) {
@@ -249,9 +253,9 @@ bad_number:
 		goto out;
 	}
 	if (!simulate || p.npos) {
-		rc = cli_usage_error(spec.name,
-				     "tracing a command needs the CUPTI agent, which lands separately; "
-				     "use --simulate to record the synthetic GPU");
+		rc = cli_usage_error(
+		    spec.name, "tracing a command needs the CUPTI agent, which lands separately; "
+			       "use --simulate to record the synthetic GPU");
 		goto out;
 	}
 	if (preset && !strcmp(preset, "list")) {
@@ -261,7 +265,8 @@ bad_number:
 	if (!preset || !preset[0])
 		preset = tsm_sim_preset_names()[0];
 	if (!tsm_sim_preset_summary(preset)) {
-		rc = cli_usage_error(spec.name, "unknown preset '%s' (see --simulate=list)", preset);
+		rc =
+		    cli_usage_error(spec.name, "unknown preset '%s' (see --simulate=list)", preset);
 		goto out;
 	}
 	so.preset = preset;
@@ -309,7 +314,8 @@ bad_number:
 		rc = cli_lib_error(strcmp(out, "-") ? out : "standard output", close_rc);
 		goto out;
 	}
-	if (strcmp(out, "-") ? stat(out, &st) == 0 : fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+	if (strcmp(out, "-") ? stat(out, &st) == 0
+			     : fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode))
 		file_bytes = (uint64_t)st.st_size;
 	else
 		file_bytes = ws.bytes; /* a pipe: what was written before the index and footer */

@@ -8,14 +8,14 @@
 static const struct cli_opt opts[] = {{0}};
 
 static const struct cli_spec spec = {
-	.name = "version",
-	.synopsis = "",
-	.description = "Print the version of tracesmith and of its library, the SBT format version\n"
-		       "it writes, and the optional features this build has (zstd block\n"
-		       "compression, libunwind call stacks, the CUPTI agent, C++ demangling).",
-	.opts = opts,
-	.min_pos = 0,
-	.max_pos = 0,
+    .name = "version",
+    .synopsis = "",
+    .description = "Print the version of tracesmith and of its library, the SBT format version\n"
+		   "it writes, and the optional features this build has (zstd block\n"
+		   "compression, libunwind call stacks, the CUPTI agent, C++ demangling).",
+    .opts = opts,
+    .min_pos = 0,
+    .max_pos = 0,
 };
 
 int cmd_version(int argc, char **argv)

@@ -43,55 +43,55 @@ enum {
 };
 
 static const struct cli_opt opts[] = {
-	{O_KIND, 'k', "kind", CLI_REQARG, "K[,K...]",
-	 "only these kinds: kernel, memcpy, memset, sync, alloc, free,\n"
-	 "runtime, driver, range, marker, counter, overhead, dropped,\n"
-	 "cpu_op"},
-	{O_NAME, 0, "name", CLI_REQARG, "SUBSTR",
-	 "only events whose name (mangled or demangled) contains SUBSTR"},
-	{O_DEVICE, 'd', "device", CLI_REQARG, "N", "only events on GPU N"},
-	{O_STREAM, 's', "stream", CLI_REQARG, "N", "only events on stream N"},
-	{O_FROM, 0, "from", CLI_REQARG, "TIME", "only events that end at or after TIME"},
-	{O_TO, 0, "to", CLI_REQARG, "TIME", "only events that start at or before TIME"},
-	{O_LIMIT, 'n', "limit", CLI_REQARG, "N", "print at most N events"},
-	{O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default), json or csv"},
-	{O_DEMANGLE, 0, "demangle", CLI_NOARG, NULL, "show C++ kernel names demangled (default)"},
-	{O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL, "show names as recorded"},
-	{O_SORT, 0, "sort", CLI_NOARG, NULL,
-	 "sort the selected events by start time (default: file order)"},
-	{O_STRICT, 0, "strict", CLI_NOARG, NULL,
-	 "fail on a file that was not closed cleanly instead of\n"
-	 "reading what it holds"},
-	{0},
+    {O_KIND, 'k', "kind", CLI_REQARG, "K[,K...]",
+     "only these kinds: kernel, memcpy, memset, sync, alloc, free,\n"
+     "runtime, driver, range, marker, counter, overhead, dropped,\n"
+     "cpu_op"},
+    {O_NAME, 0, "name", CLI_REQARG, "SUBSTR",
+     "only events whose name (mangled or demangled) contains SUBSTR"},
+    {O_DEVICE, 'd', "device", CLI_REQARG, "N", "only events on GPU N"},
+    {O_STREAM, 's', "stream", CLI_REQARG, "N", "only events on stream N"},
+    {O_FROM, 0, "from", CLI_REQARG, "TIME", "only events that end at or after TIME"},
+    {O_TO, 0, "to", CLI_REQARG, "TIME", "only events that start at or before TIME"},
+    {O_LIMIT, 'n', "limit", CLI_REQARG, "N", "print at most N events"},
+    {O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default), json or csv"},
+    {O_DEMANGLE, 0, "demangle", CLI_NOARG, NULL, "show C++ kernel names demangled (default)"},
+    {O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL, "show names as recorded"},
+    {O_SORT, 0, "sort", CLI_NOARG, NULL,
+     "sort the selected events by start time (default: file order)"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL,
+     "fail on a file that was not closed cleanly instead of\n"
+     "reading what it holds"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "view",
-	.synopsis = "FILE [--kind K[,K...]] [--name SUBSTR] [--device N] [--stream N]\n"
-		    "[--from TIME] [--to TIME] [--limit N] [--format text|json|csv]\n"
-		    "[--demangle|--no-demangle] [--sort] [--strict]",
-	.description =
-		"List the events of an SBT trace, filtered. All filters must match. Text\n"
-		"columns: START (ms since the trace origin), DUR (us), KIND, DEV (GPU, '-' for\n"
-		"host events), STREAM (or T:tid for host events), CORR (correlation id), DETAILS\n"
-		"(kernel grid/block/registers/shared memory, copy bytes/direction/bandwidth,\n"
-		"memset bytes, sync type and event id, allocation address and bytes, API\n"
-		"callback id and return code, counter value, dropped count) and NAME, cut to\n"
-		"the terminal's width when standard output is a terminal.\n"
-		"\n"
-		"--format json prints a JSON array with one object per event holding every field\n"
-		"(names resolved); --format csv prints a header and one row per event (RFC 4180).\n"
-		"\n"
-		"Events are listed in file order: each block of the file is sorted by start time,\n"
-		"but blocks may overlap in time. --sort sorts by start time (with --limit N: the\n"
-		"N earliest events).",
-	.opts = opts,
-	.notes = "TIME is a number with a unit (ns, us, ms or s, e.g. 12.5ms) relative to the\n"
-		 "trace origin, the earliest event start in the file (with FILE '-', standard\n"
-		 "input, the first event's start); '@NS' is an absolute time in nanoseconds in\n"
-		 "the trace's clock. An event is in [--from, --to] when it overlaps it.",
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "view",
+    .synopsis = "FILE [--kind K[,K...]] [--name SUBSTR] [--device N] [--stream N]\n"
+		"[--from TIME] [--to TIME] [--limit N] [--format text|json|csv]\n"
+		"[--demangle|--no-demangle] [--sort] [--strict]",
+    .description =
+	"List the events of an SBT trace, filtered. All filters must match. Text\n"
+	"columns: START (ms since the trace origin), DUR (us), KIND, DEV (GPU, '-' for\n"
+	"host events), STREAM (or T:tid for host events), CORR (correlation id), DETAILS\n"
+	"(kernel grid/block/registers/shared memory, copy bytes/direction/bandwidth,\n"
+	"memset bytes, sync type and event id, allocation address and bytes, API\n"
+	"callback id and return code, counter value, dropped count) and NAME, cut to\n"
+	"the terminal's width when standard output is a terminal.\n"
+	"\n"
+	"--format json prints a JSON array with one object per event holding every field\n"
+	"(names resolved); --format csv prints a header and one row per event (RFC 4180).\n"
+	"\n"
+	"Events are listed in file order: each block of the file is sorted by start time,\n"
+	"but blocks may overlap in time. --sort sorts by start time (with --limit N: the\n"
+	"N earliest events).",
+    .opts = opts,
+    .notes = "TIME is a number with a unit (ns, us, ms or s, e.g. 12.5ms) relative to the\n"
+	     "trace origin, the earliest event start in the file (with FILE '-', standard\n"
+	     "input, the first event's start); '@NS' is an absolute time in nanoseconds in\n"
+	     "the trace's clock. An event is in [--from, --to] when it overlaps it.",
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 struct view {
@@ -103,8 +103,8 @@ struct view {
 	/* filters */
 	uint32_t kinds; /* bit per kind; 0: all */
 	const char *name;
-	int device; /* -1: any */
-	int64_t stream; /* -1: any */
+	int device;		 /* -1: any */
+	int64_t stream;		 /* -1: any */
 	uint64_t from_ns, to_ns; /* absolute, resolved after the first pass */
 	uint64_t from_rel, to_rel;
 	int from_abs, to_abs, have_from, have_to;
@@ -132,7 +132,8 @@ static int parse_kinds(struct view *v, const char *arg)
 		unsigned k = tsm_event_kind_from_name(tok);
 
 		if (k == TSM_EV_NONE)
-			return cli_usage_error(spec.name, "unknown event kind '%s' for --kind", tok);
+			return cli_usage_error(spec.name, "unknown event kind '%s' for --kind",
+					       tok);
 		v->kinds |= 1u << k;
 	}
 	if (!v->kinds)
@@ -145,16 +146,17 @@ static int parse_when(const char *arg, const char *opt, uint64_t *ns, int *abs)
 	if (arg[0] == '@') {
 		*abs = 1;
 		if (cli_parse_uint(arg + 1, UINT64_MAX, ns) < 0)
-			return cli_usage_error(spec.name, "bad time '%s' for --%s (@ takes nanoseconds)",
-					       arg, opt);
+			return cli_usage_error(
+			    spec.name, "bad time '%s' for --%s (@ takes nanoseconds)", arg, opt);
 		return 0;
 	}
 	*abs = 0;
 	if (cli_parse_time(arg, ns) < 0)
-		return cli_usage_error(spec.name,
-				       "bad time '%s' for --%s (a number with a unit: ns, us, ms, s; "
-				       "or @NS)",
-				       arg, opt);
+		return cli_usage_error(
+		    spec.name,
+		    "bad time '%s' for --%s (a number with a unit: ns, us, ms, s; "
+		    "or @NS)",
+		    arg, opt);
 	return 0;
 }
 
@@ -229,7 +231,8 @@ static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 			n += snprintf(buf + n, cap - (size_t)n, " dev %u->%u", m->src_device,
 				      m->dst_device);
 		if (dur && n > 0 && (size_t)n < cap)
-			snprintf(buf + n, cap - (size_t)n, gbps(m->bytes, dur) >= 1 ? " %.2f GB/s" : " %.3g GB/s",
+			snprintf(buf + n, cap - (size_t)n,
+				 gbps(m->bytes, dur) >= 1 ? " %.2f GB/s" : " %.3g GB/s",
 				 gbps(m->bytes, dur));
 		break;
 	}
@@ -239,7 +242,8 @@ static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 		break;
 	case TSM_EV_SYNC:
 		if (ev->u.sync.event_id)
-			snprintf(buf, cap, "%s event %llu", tsm_sync_type_name(ev->u.sync.sync_type),
+			snprintf(buf, cap, "%s event %llu",
+				 tsm_sync_type_name(ev->u.sync.sync_type),
 				 (unsigned long long)ev->u.sync.event_id);
 		else
 			snprintf(buf, cap, "%s", tsm_sync_type_name(ev->u.sync.sync_type));
@@ -257,7 +261,8 @@ static void details(struct view *v, const tsm_event *ev, char *buf, size_t cap)
 	case TSM_EV_NVTX_RANGE:
 	case TSM_EV_NVTX_MARK:
 		if (ev->u.nvtx.domain)
-			snprintf(buf, cap, "domain %s", name_cache_get(&v->names, ev->u.nvtx.domain));
+			snprintf(buf, cap, "domain %s",
+				 name_cache_get(&v->names, ev->u.nvtx.domain));
 		break;
 	case TSM_EV_COUNTER:
 		snprintf(buf, cap, "value %.10g", ev->u.counter.value);
@@ -323,7 +328,8 @@ static void text_event(struct view *v, const tsm_event *ev)
 			snprintf(fallback, sizeof(fallback), "[CUDA %s]",
 				 tsm_sync_type_name(ev->u.sync.sync_type));
 		else if (ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE)
-			snprintf(fallback, sizeof(fallback), "[CUDA %s]", tsm_event_kind_name(ev->kind));
+			snprintf(fallback, sizeof(fallback), "[CUDA %s]",
+				 tsm_event_kind_name(ev->kind));
 		else
 			fallback[0] = 0;
 		name = fallback;
@@ -353,10 +359,11 @@ static void json_event(struct view *v, const tsm_event *ev)
 		printf("\"device\": null, ");
 	else
 		printf("\"device\": %u, ", ev->device);
-	printf("\"context\": %u, \"stream\": %u, \"pid\": %u, \"tid\": %llu, \"correlation\": %llu, "
-	       "\"external\": %llu, \"flags\": %u, \"name\": ",
-	       ev->context, ev->stream, ev->pid, U64(ev->tid), U64(ev->correlation),
-	       U64(ev->external), ev->flags);
+	printf(
+	    "\"context\": %u, \"stream\": %u, \"pid\": %u, \"tid\": %llu, \"correlation\": %llu, "
+	    "\"external\": %llu, \"flags\": %u, \"name\": ",
+	    ev->context, ev->stream, ev->pid, U64(ev->tid), U64(ev->correlation), U64(ev->external),
+	    ev->flags);
 	json_str(f, name);
 	if (raw && strcmp(raw, name)) {
 		printf(", \"raw_name\": ");
@@ -369,13 +376,14 @@ static void json_event(struct view *v, const tsm_event *ev)
 	case TSM_EV_KERNEL: {
 		const tsm_kernel_info *k = &ev->u.kernel;
 
-		printf("\"grid\": [%u, %u, %u], \"block\": [%u, %u, %u], \"cluster\": [%u, %u, %u], "
-		       "\"regs_per_thread\": %u, \"static_smem_bytes\": %u, "
-		       "\"dynamic_smem_bytes\": %u, \"graph_id\": %u, \"graph_node_id\": %llu",
-		       k->grid[0], k->grid[1], k->grid[2], k->block[0], k->block[1], k->block[2],
-		       k->cluster[0], k->cluster[1], k->cluster[2], k->regs_per_thread,
-		       k->static_smem_bytes, k->dynamic_smem_bytes, k->graph_id,
-		       U64(k->graph_node_id));
+		printf(
+		    "\"grid\": [%u, %u, %u], \"block\": [%u, %u, %u], \"cluster\": [%u, %u, %u], "
+		    "\"regs_per_thread\": %u, \"static_smem_bytes\": %u, "
+		    "\"dynamic_smem_bytes\": %u, \"graph_id\": %u, \"graph_node_id\": %llu",
+		    k->grid[0], k->grid[1], k->grid[2], k->block[0], k->block[1], k->block[2],
+		    k->cluster[0], k->cluster[1], k->cluster[2], k->regs_per_thread,
+		    k->static_smem_bytes, k->dynamic_smem_bytes, k->graph_id,
+		    U64(k->graph_node_id));
 		break;
 	}
 	case TSM_EV_MEMCPY: {
@@ -384,9 +392,9 @@ static void json_event(struct view *v, const tsm_event *ev)
 		printf("\"bytes\": %llu, \"copy_kind\": \"%s\", \"src_kind\": \"%s\", "
 		       "\"dst_kind\": \"%s\", \"src_device\": %u, \"dst_device\": %u, "
 		       "\"graph_id\": %u, \"graph_node_id\": %llu, \"gbps\": ",
-		       U64(m->bytes), tsm_copy_kind_name(m->copy_kind), tsm_mem_kind_name(m->src_kind),
-		       tsm_mem_kind_name(m->dst_kind), m->src_device, m->dst_device, m->graph_id,
-		       U64(m->graph_node_id));
+		       U64(m->bytes), tsm_copy_kind_name(m->copy_kind),
+		       tsm_mem_kind_name(m->src_kind), tsm_mem_kind_name(m->dst_kind),
+		       m->src_device, m->dst_device, m->graph_id, U64(m->graph_node_id));
 		json_double(f, gbps(m->bytes, ev->end_ns - ev->start_ns));
 		break;
 	}
@@ -474,10 +482,10 @@ static void json_event(struct view *v, const tsm_event *ev)
 /* ---- CSV ---------------------------------------------------------------------- */
 
 static const char csv_header[] =
-	"kind,start_ns,end_ns,dur_ns,device,context,stream,pid,tid,correlation,external,flags,"
-	"flow_type,flow_id,name,raw_name,grid_x,grid_y,grid_z,block_x,block_y,block_z,"
-	"regs_per_thread,static_smem_bytes,dynamic_smem_bytes,bytes,copy_kind,src_kind,dst_kind,"
-	"gbps,value,mem_kind,sync_type,event_id,address,cbid,status,domain,count,source\n";
+    "kind,start_ns,end_ns,dur_ns,device,context,stream,pid,tid,correlation,external,flags,"
+    "flow_type,flow_id,name,raw_name,grid_x,grid_y,grid_z,block_x,block_y,block_z,"
+    "regs_per_thread,static_smem_bytes,dynamic_smem_bytes,bytes,copy_kind,src_kind,dst_kind,"
+    "gbps,value,mem_kind,sync_type,event_id,address,cbid,status,domain,count,source\n";
 
 static void csv_event(struct view *v, const tsm_event *ev)
 {
@@ -679,11 +687,11 @@ static int first_pass(struct view *v, uint64_t *count)
 static void resolve_window(struct view *v)
 {
 	if (v->have_from)
-		v->from_ns = v->from_abs ? v->from_rel
+		v->from_ns = v->from_abs			    ? v->from_rel
 			     : UINT64_MAX - v->origin < v->from_rel ? UINT64_MAX
 								    : v->origin + v->from_rel;
 	if (v->have_to)
-		v->to_ns = v->to_abs ? v->to_rel
+		v->to_ns = v->to_abs				? v->to_rel
 			   : UINT64_MAX - v->origin < v->to_rel ? UINT64_MAX
 								: v->origin + v->to_rel;
 }
@@ -723,8 +731,9 @@ static int run(struct view *v)
 		if (rc < 0)
 			return cli_lib_error(v->file, rc);
 		if (ti->recovered)
-			cli_warn(v->file, "file was not closed cleanly; recovered %llu events, "
-					  "discarded %llu bytes at the end",
+			cli_warn(v->file,
+				 "file was not closed cleanly; recovered %llu events, "
+				 "discarded %llu bytes at the end",
 				 U64(count), U64(ti->discarded_bytes));
 		resolve_window(v);
 		rc = tsm_reader_seek_ns(v->r, v->have_from ? v->from_ns : 0,
@@ -760,8 +769,9 @@ static int run(struct view *v)
 		return cli_lib_error(v->file, rc);
 	}
 	if (streaming && ti->recovered)
-		cli_warn(v->file, "file was not closed cleanly; recovered %llu events, discarded "
-				  "%llu bytes at the end",
+		cli_warn(v->file,
+			 "file was not closed cleanly; recovered %llu events, discarded "
+			 "%llu bytes at the end",
 			 U64(seen), U64(ti->discarded_bytes));
 	if (v->sort) {
 		qsort(so.items, so.n, sizeof(*so.items), cmp_item);
@@ -823,7 +833,8 @@ int cmd_view(int argc, char **argv)
 			break;
 		case O_LIMIT:
 			if (cli_parse_u64(a, &n) < 0 || !n) {
-				cli_usage_error(spec.name, "bad value '%s' for --limit (1 or more)", a);
+				cli_usage_error(spec.name, "bad value '%s' for --limit (1 or more)",
+						a);
 				goto usage;
 			}
 			v.limit = n;
@@ -831,7 +842,8 @@ int cmd_view(int argc, char **argv)
 		case O_FORMAT:
 			v.format = cli_parse_format(a, FMT_TEXT | FMT_JSON | FMT_CSV);
 			if (v.format < 0) {
-				cli_usage_error(spec.name, "bad format '%s' (text, json or csv)", a);
+				cli_usage_error(spec.name, "bad format '%s' (text, json or csv)",
+						a);
 				goto usage;
 			}
 			break;

@@ -20,12 +20,12 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"record", cmd_record, "record a trace (--simulate: the synthetic GPU) into an SBT file"},
-	{"info", cmd_info, "summarise a trace: time span, devices, streams, counts, bytes"},
-	{"dump", cmd_dump, "print every chunk and field of an SBT file with offsets"},
-	{"view", cmd_view, "list events, filtered by kind, name, device, stream, time"},
-	{"help", cmd_help, "show help for tracesmith or one of its commands"},
-	{"version", cmd_version, "show the version and the build's features"},
+    {"record", cmd_record, "record a trace (--simulate: the synthetic GPU) into an SBT file"},
+    {"info", cmd_info, "summarise a trace: time span, devices, streams, counts, bytes"},
+    {"dump", cmd_dump, "print every chunk and field of an SBT file with offsets"},
+    {"view", cmd_view, "list events, filtered by kind, name, device, stream, time"},
+    {"help", cmd_help, "show help for tracesmith or one of its commands"},
+    {"version", cmd_version, "show the version and the build's features"},
 };
 
 static const struct command *find(const char *name)
@@ -38,15 +38,17 @@ static const struct command *find(const char *name)
 
 void main_usage(FILE *out)
 {
-	fprintf(out, "usage: %s COMMAND [ARGS]\n"
-		     "       %s --help | --version\n\n"
-		     "TraceSmith records what a GPU did into a compact SBT trace file and reads it "
-		     "back.\n\ncommands:\n",
+	fprintf(out,
+		"usage: %s COMMAND [ARGS]\n"
+		"       %s --help | --version\n\n"
+		"TraceSmith records what a GPU did into a compact SBT trace file and reads it "
+		"back.\n\ncommands:\n",
 		CLI_PROG, CLI_PROG);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s%s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nRun '%s help COMMAND' (or '%s COMMAND --help') for a command's options.\n"
-		     "Exit status: 0 success, 1 failure (bad file, I/O error), 2 usage error.\n",
+	fprintf(out,
+		"\nRun '%s help COMMAND' (or '%s COMMAND --help') for a command's options.\n"
+		"Exit status: 0 success, 1 failure (bad file, I/O error), 2 usage error.\n",
 		CLI_PROG, CLI_PROG);
 }
 

@@ -45,7 +45,8 @@ void cli_parser_fini(struct cli_parser *p)
 static const struct cli_opt *find_long(const struct cli_spec *s, const char *name, size_t len)
 {
 	for (const struct cli_opt *o = s->opts; o && o->id; o++)
-		if (o->long_name && strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
+		if (o->long_name && strlen(o->long_name) == len &&
+		    !strncmp(o->long_name, name, len))
 			return o;
 	return NULL;
 }
@@ -102,7 +103,8 @@ int cli_next(struct cli_parser *p)
 				return CLI_ERROR;
 			}
 			if (o->arg == CLI_NOARG && eq) {
-				cli_usage_error(s->name, "option '--%s' takes no value", o->long_name);
+				cli_usage_error(s->name, "option '--%s' takes no value",
+						o->long_name);
 				return CLI_ERROR;
 			}
 			if (eq) {
@@ -379,8 +381,10 @@ int cli_parse_time(const char *s, uint64_t *ns)
 
 int cli_parse_format(const char *s, unsigned allowed)
 {
-	int f = !strcmp(s, "text") ? FMT_TEXT : !strcmp(s, "json") ? FMT_JSON
-						: !strcmp(s, "csv") ? FMT_CSV : 0;
+	int f = !strcmp(s, "text")   ? FMT_TEXT
+		: !strcmp(s, "json") ? FMT_JSON
+		: !strcmp(s, "csv")  ? FMT_CSV
+				     : 0;
 
 	return f && ((unsigned)f & allowed) ? f : -1;
 }

@@ -19,8 +19,8 @@
 #define CLI_PROG "tracesmith"
 
 /* Exit codes (see docs/man/tracesmith.1.md). */
-#define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_OK	   0
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 /* ---- option tables -------------------------------------------------- */
@@ -28,7 +28,7 @@
 enum cli_arg { CLI_NOARG, CLI_REQARG, CLI_OPTARG };
 
 struct cli_opt {
-	int id;                /* returned by cli_next; > 0 */
+	int id;		       /* returned by cli_next; > 0 */
 	char short_name;       /* 0: none */
 	const char *long_name; /* without "--" */
 	enum cli_arg arg;      /* CLI_OPTARG takes its value only as --name=VALUE */
@@ -38,27 +38,27 @@ struct cli_opt {
 
 /* Everything `tracesmith CMD --help` prints comes from here. */
 struct cli_spec {
-	const char *name;              /* "view" */
-	const char *synopsis;          /* "FILE [OPTIONS]"; lines separated by '\n' */
-	const char *description;      /* paragraph(s) after the synopsis */
-	const struct cli_opt *opts;    /* terminated by an entry with id 0 */
-	const char *notes;             /* printed after the options, may be NULL */
-	int min_pos, max_pos;          /* positional argument count limits; max -1: any */
+	const char *name;	    /* "view" */
+	const char *synopsis;	    /* "FILE [OPTIONS]"; lines separated by '\n' */
+	const char *description;    /* paragraph(s) after the synopsis */
+	const struct cli_opt *opts; /* terminated by an entry with id 0 */
+	const char *notes;	    /* printed after the options, may be NULL */
+	int min_pos, max_pos;	    /* positional argument count limits; max -1: any */
 };
 
 struct cli_parser {
 	const struct cli_spec *spec;
 	int argc;
 	char **argv;
-	int i;           /* next argv index */
-	int only_pos;    /* seen "--" */
+	int i;		 /* next argv index */
+	int only_pos;	 /* seen "--" */
 	const char *arg; /* argument of the option just returned, NULL if none */
-	char **pos;      /* positional arguments collected so far */
+	char **pos;	 /* positional arguments collected so far */
 	int npos;
 };
 
-#define CLI_DONE 0   /* all arguments consumed; positionals checked */
-#define CLI_HELP -1  /* -h / --help: the caller prints usage and exits 0 */
+#define CLI_DONE  0  /* all arguments consumed; positionals checked */
+#define CLI_HELP  -1 /* -h / --help: the caller prints usage and exits 0 */
 #define CLI_ERROR -2 /* a usage error was printed: exit EXIT_USAGE */
 
 /* argv[0] is the subcommand name. */
