@@ -61,6 +61,18 @@ typedef int (*tsm_sim_emit_fn)(const tsm_event *ev, void *user);
 TSM_API int tsm_sim_generate(tsm_writer *w, const tsm_sim_opts *opts, tsm_sim_emit_fn emit,
 			     void *user);
 
+/*
+ * Add the simulated machine to `w`: devices (H100 SXM properties),
+ * processes (pid, rank, command line) and trace metadata ("backend" =
+ * "sim", "preset", "seed", versions, "simulated"). tsm_sim_run does this
+ * itself; call it before writing events obtained from tsm_sim_generate.
+ * Notes: tsm_sim_generate accepts w == NULL (private intern tables,
+ * destroyed on return: ids are then valid only inside emit); an emit that
+ * returns a negative status stops the generation and is returned. Returns
+ * 0, TSM_INVAL (unknown preset, too many devices) or the writer's error.
+ */
+TSM_API int tsm_sim_describe(tsm_writer *w, const tsm_sim_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
