@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """tracesmith dump: the library's chunk listing, flags mapped, errors reported."""
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import CliTest, main, record, run, scratch  # noqa: E402
+from clitest import BIN, CliTest, main, record, run, scratch  # noqa: E402
 
 
 class TestDump(CliTest):
@@ -33,6 +34,13 @@ class TestDump(CliTest):
         self.assertGreater(len(both.out), max(len(ev.out), len(col.out)))
         # --events lists at least one line per event.
         self.assertGreaterEqual(len(ev.out.splitlines()) - len(plain.splitlines()), 2000)
+
+    def test_closed_pipe(self):
+        big = record("dump-big.sbt", events=20000)
+        p = subprocess.run("set -o pipefail; '%s' dump --events '%s' | head -1" % (BIN, big),
+                           shell=True, executable="/bin/bash", capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, b"")
 
     def test_missing(self):
         p = scratch("missing.sbt")

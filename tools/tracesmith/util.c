@@ -475,7 +475,7 @@ void progress_update(struct cli_progress *p, uint64_t done, const char *text)
 	cols = cli_term_cols(STDERR_FILENO);
 	if (cols <= 0)
 		cols = 80;
-	fprintf(stderr, "\r%s ", p->label);
+	fprintf(stderr, "\r%s", p->label);
 	if (p->total) {
 		uint64_t d = done > p->total ? p->total : done;
 		int filled;
@@ -485,7 +485,7 @@ void progress_update(struct cli_progress *p, uint64_t done, const char *text)
 			width = 50;
 		if (width >= 10) {
 			filled = (int)((double)d / (double)p->total * width);
-			fputc('[', stderr);
+			fputs(" [", stderr);
 			for (int i = 0; i < width; i++)
 				fputc(i < filled ? '#' : '.', stderr);
 			fputc(']', stderr);
