@@ -497,10 +497,12 @@ int tsm_sim_run(tsm_writer *w, const tsm_sim_opts *opts, tsm_capture_stats *stat
 		rc = TSM_FAIL(TSM_NOMEM, "sim: world");
 		goto out;
 	}
-	rc = tsm__sim_world_init(world, tb.strings, tb.stacks, tb.kvlists, opts);
+	/* Describe first: tsm_sim_describe + tsm_sim_generate on a fresh writer then
+	 * intern the same strings in the same order, so the ids match this run's. */
+	rc = tsm_sim_describe(w, opts);
 	if (rc < 0)
 		goto out;
-	rc = tsm_sim_describe(w, opts);
+	rc = tsm__sim_world_init(world, tb.strings, tb.stacks, tb.kvlists, opts);
 	if (rc < 0)
 		goto out;
 	rc = compute_quotas(world, quota);

@@ -540,15 +540,19 @@ static void iteration_tail(proc *s, uint64_t step_start, uint64_t step_ext, uint
 		counter(s, T_MAIN, N_COUNTER_RESERVED, (double)s->reserved);
 		s->last_reserved = s->reserved;
 	}
-	if (s->iter % 32 == 31 && m->quota) {
-		/* CUPTI handing over a full activity buffer: rare tracer overhead. */
+	if (s->iter % 32 == 31) {
+		/* CUPTI handing over a full activity buffer: rare tracer overhead. The
+		 * draw is made whether or not the event is wanted: masks never change
+		 * the random streams. */
 		uint64_t d = host_dur(s, 160 * US);
 
-		host_event(s, &e, T_MAIN, TSM_EV_OVERHEAD, s->v->name[N_OVERHEAD_FLUSH],
-			   m->now - d, m->now);
-		e.external = 0;
-		e.u.overhead.overhead_kind = TSM_OVERHEAD_BUFFER_FLUSH;
-		put(s, T_MAIN, &e);
+		if (m->quota) {
+			host_event(s, &e, T_MAIN, TSM_EV_OVERHEAD, s->v->name[N_OVERHEAD_FLUSH],
+				   m->now - d, m->now);
+			e.external = 0;
+			e.u.overhead.overhead_kind = TSM_OVERHEAD_BUFFER_FLUSH;
+			put(s, T_MAIN, &e);
+		}
 	}
 	m->now += host_dur(s, 1500);
 	if (m->quota) {
