@@ -64,8 +64,9 @@ class TestHelp(CliTest):
                 for short, long_ in re.findall(r"(-\w), (--[a-z-]+)", usage):
                     self.assertIn("`%s`, `%s" % (short, long_), section, path)
                 # The synopsis lines of the usage appear in the man page (modulo indentation).
-                syn = [l.split("tracesmith %s" % c, 1)[1].strip()
+                syn = [l.split("tracesmith %s" % c, 1)[-1].strip()
                        for l in usage.split("\n\n")[0].splitlines()]
+                self.assertTrue(syn)
                 man_syn = " ".join(man.split("## SYNOPSIS", 1)[1].split("## ", 1)[0].split())
                 for s in syn:
                     if s:

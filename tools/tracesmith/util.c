@@ -168,8 +168,12 @@ void cli_usage(const struct cli_spec *s, FILE *out)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 
-		fprintf(out, "%s %s %s %.*s\n", first ? "usage:" : "      ", CLI_PROG, s->name,
-			(int)n, p);
+		/* Continuation lines line up under the first argument. */
+		if (first)
+			fprintf(out, "usage: %s %s %.*s\n", CLI_PROG, s->name, (int)n, p);
+		else
+			fprintf(out, "%*s%.*s\n", (int)(strlen(CLI_PROG) + strlen(s->name) + 9), "",
+				(int)n, p);
 		first = 0;
 		p += n + (nl ? 1 : 0);
 	}
