@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture/sim/sim-internal.h"
 #include "check.h"
 #include "tracesmith/capture.h"
 
@@ -177,7 +178,8 @@ static void check_invariants(const char *what, const evbuf *b, tsm_writer *w)
 		if (e->kind == TSM_EV_SYNC && e->u.sync.sync_type == TSM_SYNC_STREAM_WAIT_EVENT) {
 			size_t j;
 
-			/* The matching record was emitted earlier and was reached before the wait ended. */
+			/* The matching record was emitted earlier and was reached before the wait
+			 * ended. */
 			for (j = i; j-- > 0;) {
 				const tsm_event *r = &b->ev[j];
 
@@ -187,8 +189,8 @@ static void check_invariants(const char *what, const evbuf *b, tsm_writer *w)
 					break;
 			}
 			if (j == (size_t)-1 || b->ev[j].start_ns > e->end_ns ||
-			    b->ev[j].flow_id != e->flow_id || b->ev[j].flow_type != TSM_FLOW_START ||
-			    e->flow_type != TSM_FLOW_END)
+			    b->ev[j].flow_id != e->flow_id ||
+			    b->ev[j].flow_type != TSM_FLOW_START || e->flow_type != TSM_FLOW_END)
 				bad_wait++;
 		}
 	}
@@ -305,8 +307,8 @@ static void test_exact_counts(void)
 		}
 	/* Overrides change the shape but not the count. */
 	{
-		tsm_sim_opts o = {.preset = "train", .max_events = 5000, .devices = 4,
-				  .host_threads = 4};
+		tsm_sim_opts o = {
+		    .preset = "train", .max_events = 5000, .devices = 4, .host_threads = 4};
 		evbuf b = {0};
 		uint32_t pids[8] = {0};
 		size_t npids = 0, pin_thread_events = 0;
@@ -339,6 +341,35 @@ static void test_exact_counts(void)
 		CHECK_RC(tsm_sim_generate(NULL, &o, collect, &b), TSM_INVAL);
 		CHECK_RC(tsm_sim_generate(NULL, &o, NULL, NULL), TSM_INVAL);
 	}
+}
+
+/* Every C++ kernel name is a valid Itanium mangling (when a demangler is built in). */
+static void test_kernel_names(void)
+{
+	char buf[4096];
+	const char *ref =
+	    "_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctorIfEESt5arra"
+	    "yIPcLm1EEEEviT0_T1_";
+	size_t mangled = 0;
+
+	if (tsm_demangle(ref, buf, sizeof(buf)) == ref) {
+		printf("test-sim: no demangler in this build, kernel names not checked\n");
+		return;
+	}
+	for (unsigned k = 0; k < K__COUNT; k++) {
+		const char *n = tsm__sim_kernels[k].name;
+		const char *d;
+
+		CHECK(n && *n);
+		if (!n || strncmp(n, "_Z", 2))
+			continue;
+		mangled++;
+		d = tsm_demangle(n, buf, sizeof(buf));
+		if (d == n || !strchr(d, '('))
+			fprintf(stderr, "kernel %u: '%s' does not demangle\n", k, n);
+		CHECK(d != n && strchr(d, '('));
+	}
+	CHECK(mangled > 20);
 }
 
 static void test_duration(void)
@@ -428,12 +459,14 @@ static void pipeline_case(const char *preset, uint64_t max_events, uint32_t host
 		qsort(got.ev, got.n, sizeof(*got.ev), cmp_event);
 		for (size_t i = 0; i < gen.n; i++) {
 			if (memcmp(&gen.ev[i], &got.ev[i], sizeof(tsm_event)) != 0 && !diff) {
-				const uint8_t *x = (const void *)&gen.ev[i], *y = (const void *)&got.ev[i];
+				const uint8_t *x = (const void *)&gen.ev[i],
+					      *y = (const void *)&got.ev[i];
 
 				for (size_t k = 0; k < sizeof(tsm_event); k++)
 					if (x[k] != y[k])
-						fprintf(stderr, "  event %zu kind %u byte %zu: %02x %02x\n", i,
-							gen.ev[i].kind, k, x[k], y[k]);
+						fprintf(stderr,
+							"  event %zu kind %u byte %zu: %02x %02x\n",
+							i, gen.ev[i].kind, k, x[k], y[k]);
 			}
 			diff += memcmp(&gen.ev[i], &got.ev[i], sizeof(tsm_event)) != 0;
 		}
@@ -460,8 +493,8 @@ out:
 static void test_pipeline(void)
 {
 	pipeline_case("tiny", 0, 0);
-	pipeline_case("train", 200000, 0);   /* 2 processes x 2 threads: 4 rings */
-	pipeline_case("train", 150000, 4);   /* 8 rings, pin-memory threads */
+	pipeline_case("train", 200000, 0);    /* 2 processes x 2 threads: 4 rings */
+	pipeline_case("train", 150000, 4);    /* 8 rings, pin-memory threads */
 	pipeline_case("multigpu", 300000, 0); /* 16 rings: more producers than cores */
 	pipeline_case("infer", 100, 2);
 }
@@ -497,6 +530,7 @@ int main(void)
 	test_exact_counts();
 	test_determinism();
 	test_every_preset();
+	test_kernel_names();
 	test_duration();
 	test_emit_error();
 	test_pipeline();

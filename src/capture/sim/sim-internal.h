@@ -22,10 +22,11 @@
 #include "common/internal.h"
 #include "tracesmith/capture.h"
 
-#define SIM_MAX_THREADS 4   /* simulated host threads per process */
-#define SIM_MAX_DEVICES 64  /* processes (one per GPU) */
-#define SIM_BASE_NS 1000000000000000ull /* first timestamp: ~11.6 days of uptime, multiple of 32 */
-#define SIM_GPU_TICK 32u    /* H100/H200 CUPTI GPU timestamps are multiples of 32 ns */
+#define SIM_MAX_THREADS 4		    /* simulated host threads per process */
+#define SIM_MAX_DEVICES 64		    /* processes (one per GPU) */
+#define SIM_BASE_NS	1000000000000000ull /* first timestamp: ~11.6 days of uptime, multiple of 32 \
+					     */
+#define SIM_GPU_TICK 32u /* H100/H200 CUPTI GPU timestamps are multiples of 32 ns */
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64 ------------------- */
 
@@ -79,32 +80,32 @@ static inline uint64_t sim_rng_below(sim_rng *r, uint64_t n)
 /* ---- runtime / driver API calls ------------------------------------- */
 
 /* Callback ids from CUDA 13 cupti_runtime_cbid.h / cupti_driver_cbid.h. */
-#define SIM_API_LIST(X)                                                                            \
-	X(LAUNCH, "cudaLaunchKernel", 211, 4600)                                                   \
-	X(LAUNCH_EXC, "cudaLaunchKernelExC", 430, 5200)                                            \
-	X(FUNC_ATTR, "cudaFuncGetAttributes", 15, 2400)                                            \
-	X(MEMCPY, "cudaMemcpy", 31, 9000)                                                          \
-	X(MEMCPY_ASYNC, "cudaMemcpyAsync", 41, 5600)                                               \
-	X(MEMCPY_PEER_ASYNC, "cudaMemcpyPeerAsync", 161, 6800)                                     \
-	X(MEMSET_ASYNC, "cudaMemsetAsync", 51, 3900)                                               \
-	X(EVENT_RECORD, "cudaEventRecord", 135, 2100)                                              \
-	X(STREAM_WAIT, "cudaStreamWaitEvent", 147, 1900)                                           \
-	X(STREAM_SYNC, "cudaStreamSynchronize", 131, 3000)                                         \
-	X(DEVICE_SYNC, "cudaDeviceSynchronize", 165, 8000)                                         \
-	X(MALLOC, "cudaMalloc", 20, 180000)                                                        \
-	X(FREE, "cudaFree", 22, 95000)                                                             \
-	X(HOST_ALLOC, "cudaHostAlloc", 27, 420000)                                                 \
-	X(GRAPH_LAUNCH, "cudaGraphLaunch", 311, 9500)                                              \
-	X(BEGIN_CAPTURE, "cudaStreamBeginCapture", 315, 6000)                                      \
-	X(END_CAPTURE, "cudaStreamEndCapture", 319, 45000)                                         \
-	X(GRAPH_INSTANTIATE, "cudaGraphInstantiate", 443, 2400000)                                 \
+#define SIM_API_LIST(X)                                            \
+	X(LAUNCH, "cudaLaunchKernel", 211, 4600)                   \
+	X(LAUNCH_EXC, "cudaLaunchKernelExC", 430, 5200)            \
+	X(FUNC_ATTR, "cudaFuncGetAttributes", 15, 2400)            \
+	X(MEMCPY, "cudaMemcpy", 31, 9000)                          \
+	X(MEMCPY_ASYNC, "cudaMemcpyAsync", 41, 5600)               \
+	X(MEMCPY_PEER_ASYNC, "cudaMemcpyPeerAsync", 161, 6800)     \
+	X(MEMSET_ASYNC, "cudaMemsetAsync", 51, 3900)               \
+	X(EVENT_RECORD, "cudaEventRecord", 135, 2100)              \
+	X(STREAM_WAIT, "cudaStreamWaitEvent", 147, 1900)           \
+	X(STREAM_SYNC, "cudaStreamSynchronize", 131, 3000)         \
+	X(DEVICE_SYNC, "cudaDeviceSynchronize", 165, 8000)         \
+	X(MALLOC, "cudaMalloc", 20, 180000)                        \
+	X(FREE, "cudaFree", 22, 95000)                             \
+	X(HOST_ALLOC, "cudaHostAlloc", 27, 420000)                 \
+	X(GRAPH_LAUNCH, "cudaGraphLaunch", 311, 9500)              \
+	X(BEGIN_CAPTURE, "cudaStreamBeginCapture", 315, 6000)      \
+	X(END_CAPTURE, "cudaStreamEndCapture", 319, 45000)         \
+	X(GRAPH_INSTANTIATE, "cudaGraphInstantiate", 443, 2400000) \
 	X(CU_LAUNCH, "cuLaunchKernel", 307, 3900)
 
 enum sim_api {
 #define SIM__API_ENUM(id, name, cbid, mean_ns) A_##id,
 	SIM_API_LIST(SIM__API_ENUM)
 #undef SIM__API_ENUM
-	A__COUNT
+	    A__COUNT
 };
 
 typedef struct sim_api_def {
@@ -125,69 +126,69 @@ typedef struct sim_kdef {
 	uint16_t regs;
 	uint32_t static_smem;
 	uint32_t dynamic_smem;
-	uint32_t mean_ns;    /* mean duration at the preset's reference shape */
-	uint16_t jitter_pm;  /* relative spread (standard deviation), in 1/1024 units */
-	uint8_t api;         /* enum sim_api used to launch it */
-	uint8_t gemm;        /* cuBLAS: preceded by cudaFuncGetAttributes, scaled by the preset */
+	uint32_t mean_ns;   /* mean duration at the preset's reference shape */
+	uint16_t jitter_pm; /* relative spread (standard deviation), in 1/1024 units */
+	uint8_t api;	    /* enum sim_api used to launch it */
+	uint8_t gemm;	    /* cuBLAS: preceded by cudaFuncGetAttributes, scaled by the preset */
 } sim_kdef;
 
-#define SIM_KERNEL_LIST(X)                                                                         \
-	X(EMBED_FWD)                                                                               \
-	X(LN_FWD)                                                                                  \
-	X(GEMM_QKV)                                                                                \
-	X(FLASH_FWD)                                                                               \
-	X(GEMM_PROJ)                                                                               \
-	X(ADD_BF16)                                                                                \
-	X(GEMM_FC1)                                                                                \
-	X(GELU_FWD)                                                                                \
-	X(GEMM_FC2)                                                                                \
-	X(GEMM_LMHEAD)                                                                             \
-	X(LOGSOFTMAX_FWD)                                                                          \
-	X(NLL_FWD)                                                                                 \
-	X(FILL_F32)                                                                                \
-	X(NLL_BWD)                                                                                 \
-	X(LOGSOFTMAX_BWD)                                                                          \
-	X(GEMM_DGRAD)                                                                              \
-	X(GEMM_WGRAD)                                                                              \
-	X(GEMM_DGRAD_BIG)                                                                          \
-	X(GEMM_WGRAD_BIG)                                                                          \
-	X(LN_BWD_INPUT)                                                                            \
-	X(LN_BWD_GAMMA)                                                                            \
-	X(GELU_BWD)                                                                                \
-	X(FLASH_BWD_DOT)                                                                           \
-	X(FLASH_BWD)                                                                               \
-	X(FLASH_BWD_CONVERT)                                                                       \
-	X(EMBED_BWD)                                                                               \
-	X(ADD_GRAD_F32)                                                                            \
-	X(MUL_BF16)                                                                                \
-	X(FOREACH_MUL)                                                                             \
-	X(FOREACH_ADD)                                                                             \
-	X(FOREACH_ADDCMUL)                                                                         \
-	X(FUSED_ADAMW)                                                                             \
-	X(NCCL_AR_F32)                                                                             \
-	X(NCCL_AR_BF16)                                                                            \
-	X(MLP_GEMM)                                                                                \
-	X(RELU)                                                                                    \
-	X(MEAN_REDUCE)                                                                             \
-	X(INF_RMSNORM)                                                                             \
-	X(INF_GEMM_QKV)                                                                            \
-	X(INF_ROTARY)                                                                              \
-	X(INF_FLASH_DECODE)                                                                        \
-	X(INF_FLASH_COMBINE)                                                                       \
-	X(INF_GEMM_O)                                                                              \
-	X(INF_ADD_RMSNORM)                                                                         \
-	X(INF_GEMM_GATEUP)                                                                         \
-	X(INF_SILU_MUL)                                                                            \
-	X(INF_GEMM_DOWN)                                                                           \
-	X(INF_GEMM_LMHEAD)                                                                         \
-	X(INF_ARGMAX)                                                                              \
+#define SIM_KERNEL_LIST(X)   \
+	X(EMBED_FWD)         \
+	X(LN_FWD)            \
+	X(GEMM_QKV)          \
+	X(FLASH_FWD)         \
+	X(GEMM_PROJ)         \
+	X(ADD_BF16)          \
+	X(GEMM_FC1)          \
+	X(GELU_FWD)          \
+	X(GEMM_FC2)          \
+	X(GEMM_LMHEAD)       \
+	X(LOGSOFTMAX_FWD)    \
+	X(NLL_FWD)           \
+	X(FILL_F32)          \
+	X(NLL_BWD)           \
+	X(LOGSOFTMAX_BWD)    \
+	X(GEMM_DGRAD)        \
+	X(GEMM_WGRAD)        \
+	X(GEMM_DGRAD_BIG)    \
+	X(GEMM_WGRAD_BIG)    \
+	X(LN_BWD_INPUT)      \
+	X(LN_BWD_GAMMA)      \
+	X(GELU_BWD)          \
+	X(FLASH_BWD_DOT)     \
+	X(FLASH_BWD)         \
+	X(FLASH_BWD_CONVERT) \
+	X(EMBED_BWD)         \
+	X(ADD_GRAD_F32)      \
+	X(MUL_BF16)          \
+	X(FOREACH_MUL)       \
+	X(FOREACH_ADD)       \
+	X(FOREACH_ADDCMUL)   \
+	X(FUSED_ADAMW)       \
+	X(NCCL_AR_F32)       \
+	X(NCCL_AR_BF16)      \
+	X(MLP_GEMM)          \
+	X(RELU)              \
+	X(MEAN_REDUCE)       \
+	X(INF_RMSNORM)       \
+	X(INF_GEMM_QKV)      \
+	X(INF_ROTARY)        \
+	X(INF_FLASH_DECODE)  \
+	X(INF_FLASH_COMBINE) \
+	X(INF_GEMM_O)        \
+	X(INF_ADD_RMSNORM)   \
+	X(INF_GEMM_GATEUP)   \
+	X(INF_SILU_MUL)      \
+	X(INF_GEMM_DOWN)     \
+	X(INF_GEMM_LMHEAD)   \
+	X(INF_ARGMAX)        \
 	X(INF_FLASH_PREFILL)
 
 enum sim_kernel {
 #define SIM__K_ENUM(id) K_##id,
 	SIM_KERNEL_LIST(SIM__K_ENUM)
 #undef SIM__K_ENUM
-	K__COUNT
+	    K__COUNT
 };
 
 extern const sim_kdef tsm__sim_kernels[K__COUNT];
@@ -274,17 +275,17 @@ extern const char *const tsm__sim_names[N__COUNT];
 enum sim_stack {
 	S_NONE,
 	S_LAUNCH_ELEMENTWISE, /* python -> libtorch_python -> at::native -> cudaLaunchKernel */
-	S_LAUNCH_GEMM,        /* ... -> cublasLt -> cudaLaunchKernelExC */
+	S_LAUNCH_GEMM,	      /* ... -> cublasLt -> cudaLaunchKernelExC */
 	S_LAUNCH_FLASH,
-	S_LAUNCH_BWD,         /* autograd engine thread: no Python frames */
+	S_LAUNCH_BWD, /* autograd engine thread: no Python frames */
 	S_GEMM_BWD,
 	S_MEMCPY_H2D,
 	S_MEMCPY_D2H,
 	S_MEMSET,
-	S_EVENT,              /* cudaEventRecord / cudaStreamWaitEvent from c10::cuda */
+	S_EVENT, /* cudaEventRecord / cudaStreamWaitEvent from c10::cuda */
 	S_SYNC,
-	S_MALLOC,             /* CUDACachingAllocator */
-	S_NCCL,               /* ProcessGroupNCCL from the DDP reducer */
+	S_MALLOC, /* CUDACachingAllocator */
+	S_NCCL,	  /* ProcessGroupNCCL from the DDP reducer */
 	S_OPTIMIZER,
 	S_GRAPH,
 	S_TRITON,
@@ -292,13 +293,7 @@ enum sim_stack {
 };
 
 /* Metadata lists attached to collective ops (record_param_comms). */
-enum sim_meta {
-	M_NONE,
-	M_DDP_BUCKET,
-	M_DDP_BUCKET_FIRST,
-	M_TP_ALLREDUCE,
-	M__COUNT
-};
+enum sim_meta { M_NONE, M_DDP_BUCKET, M_DDP_BUCKET_FIRST, M_TP_ALLREDUCE, M__COUNT };
 
 /* Everything interned once per run; read-only afterwards. */
 typedef struct sim_vocab {
@@ -324,12 +319,12 @@ typedef struct sim_preset {
 	uint32_t host_threads; /* per process */
 	uint32_t iterations;   /* natural length when max_events is 0 */
 	uint32_t layers;
-	uint32_t tp;           /* tensor-parallel group size (GPT) */
-	uint32_t bucket_layers; /* DDP: layers per gradient bucket */
+	uint32_t tp;		 /* tensor-parallel group size (GPT) */
+	uint32_t bucket_layers;	 /* DDP: layers per gradient bucket */
 	uint32_t gemm_scale_pct; /* GEMM durations relative to the kernel table */
 	uint32_t hidden;
-	uint64_t batch_bytes;  /* H2D input batch */
-	int p2p;               /* exchange activations with the TP neighbour (cudaMemcpyPeerAsync) */
+	uint64_t batch_bytes; /* H2D input batch */
+	int p2p;	      /* exchange activations with the TP neighbour (cudaMemcpyPeerAsync) */
 } sim_preset;
 
 const sim_preset *tsm__sim_preset_find(const char *name);
@@ -351,10 +346,10 @@ typedef struct sim_world {
 	const sim_preset *p;
 	uint64_t seed;
 	uint32_t ranks;
-	uint32_t threads;      /* host threads per process */
-	uint32_t tp;           /* tensor-parallel group size actually used (divides ranks) */
-	uint64_t max_events;   /* 0: natural length */
-	uint64_t end_ns;       /* absolute; UINT64_MAX: none */
+	uint32_t threads;    /* host threads per process */
+	uint32_t tp;	     /* tensor-parallel group size actually used (divides ranks) */
+	uint64_t max_events; /* 0: natural length */
+	uint64_t end_ns;     /* absolute; UINT64_MAX: none */
 	sim_vocab v;
 	uint32_t kmean[K__COUNT]; /* mean duration after the preset's scaling */
 	tsm_event ktmpl[K__COUNT];
@@ -364,8 +359,8 @@ typedef struct sim_world {
 int tsm__sim_world_init(sim_world *w, tsm_intern *strings, tsm_intern *stacks, tsm_intern *kvlists,
 			const tsm_sim_opts *opts);
 void tsm__sim_world_fini(sim_world *w);
-int tsm__sim_vocab_init(sim_vocab *v, const sim_world *w, tsm_intern *strings,
-			tsm_intern *stacks, tsm_intern *kvlists);
+int tsm__sim_vocab_init(sim_vocab *v, const sim_world *w, tsm_intern *strings, tsm_intern *stacks,
+			tsm_intern *kvlists);
 int tsm__sim_step_name(sim_world *w, uint64_t n, uint32_t *id);
 
 /* Process and thread identities (also used for tsm_writer_add_process). */

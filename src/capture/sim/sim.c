@@ -39,7 +39,7 @@
 
 #include "sim-internal.h"
 
-#define STEP_CHUNK 1024u
+#define STEP_CHUNK   1024u
 #define DEFAULT_RING 65536u
 
 static uint32_t gcd32(uint32_t a, uint32_t b)
@@ -162,7 +162,8 @@ int tsm__sim_step_name(sim_world *w, uint64_t n, uint32_t *id)
 			memcpy(ids, old, have * sizeof(*ids));
 		}
 		for (uint32_t i = have; i < cap; i++) {
-			snprintf(buf, sizeof(buf), "%s%u", tsm__sim_names[N_PROFILER_STEP_PREFIX], i);
+			snprintf(buf, sizeof(buf), "%s%u", tsm__sim_names[N_PROFILER_STEP_PREFIX],
+				 i);
 			rc = tsm_intern_str(st->strings, buf, &ids[i]);
 			if (rc < 0) {
 				tsm__free(ids);
@@ -210,9 +211,10 @@ static int compute_quotas(sim_world *w, uint64_t (*quota)[SIM_MAX_THREADS])
 		return TSM_FAIL(TSM_STATE, "sim: preset '%s' produces no events", w->p->name);
 	for (uint32_t r = 0; r < w->ranks; r++)
 		for (unsigned t = 0; t < SIM_MAX_THREADS; t++) {
-			quota[r][t] = t < w->threads ? (uint64_t)((unsigned __int128)w->max_events *
-								  weight[t] / total)
-						     : 0;
+			quota[r][t] =
+			    t < w->threads
+				? (uint64_t)((unsigned __int128)w->max_events * weight[t] / total)
+				: 0;
 			given += quota[r][t];
 		}
 	while (given < w->max_events)
@@ -317,25 +319,25 @@ int tsm_sim_describe(tsm_writer *w, const tsm_sim_opts *opts)
 	for (uint32_t d = 0; rc == 0 && d < ranks; d++) {
 		/* cudaGetDeviceProperties of an H100 SXM5 80GB (driver 570). */
 		tsm_device_info dev = {
-			.id = d,
-			.name = name,
-			.cc_major = 9,
-			.cc_minor = 0,
-			.sm_count = 132,
-			.core_clock_khz = 1980000,
-			.mem_clock_khz = 2619000,
-			.mem_bus_width_bits = 5120,
-			.l2_bytes = 52428800,
-			.max_threads_per_block = 1024,
-			.max_threads_per_sm = 2048,
-			.regs_per_block = 65536,
-			.regs_per_sm = 65536,
-			.smem_per_block_bytes = 49152,
-			.smem_per_block_optin_bytes = 232448,
-			.smem_per_sm_bytes = 233472,
-			.warp_size = 32,
-			.max_blocks_per_sm = 32,
-			.global_mem_bytes = 84987740160ull,
+		    .id = d,
+		    .name = name,
+		    .cc_major = 9,
+		    .cc_minor = 0,
+		    .sm_count = 132,
+		    .core_clock_khz = 1980000,
+		    .mem_clock_khz = 2619000,
+		    .mem_bus_width_bits = 5120,
+		    .l2_bytes = 52428800,
+		    .max_threads_per_block = 1024,
+		    .max_threads_per_sm = 2048,
+		    .regs_per_block = 65536,
+		    .regs_per_sm = 65536,
+		    .smem_per_block_bytes = 49152,
+		    .smem_per_block_optin_bytes = 232448,
+		    .smem_per_sm_bytes = 233472,
+		    .warp_size = 32,
+		    .max_blocks_per_sm = 32,
+		    .global_mem_bytes = 84987740160ull,
 		};
 
 		snprintf(buf, sizeof(buf), "GPU-5a1e%04x-0c1d-4b5e-9f00-sim%08x", d,
@@ -347,9 +349,9 @@ int tsm_sim_describe(tsm_writer *w, const tsm_sim_opts *opts)
 	for (uint32_t r = 0; rc == 0 && r < ranks; r++) {
 		sim_world tmp = {.p = p, .seed = opts->seed ? opts->seed : p->seed};
 		tsm_process_info proc = {
-			.pid = tsm__sim_pid(&tmp, r),
-			.rank = (int32_t)r,
-			.host = host,
+		    .pid = tsm__sim_pid(&tmp, r),
+		    .rank = (int32_t)r,
+		    .host = host,
 		};
 
 		rc = tsm_intern_str(tsm_writer_strings(w), "python3", &proc.name);
@@ -454,8 +456,8 @@ static int push_emit(const tsm_event *ev, void *user)
 	pr->credit--;
 	/* Cannot fail: the reservation guarantees room (see "Full rings"). */
 	return tsm_collector_push(pr->ring, ev) == 0 ? 0
-						       : TSM_FAIL(TSM_STATE, "sim: ring full "
-									     "despite reservation");
+						     : TSM_FAIL(TSM_STATE, "sim: ring full "
+									   "despite reservation");
 }
 
 static void *producer_main(void *arg)
@@ -543,7 +545,8 @@ int tsm_sim_run(tsm_writer *w, const tsm_sim_opts *opts, tsm_capture_stats *stat
 						     tsm__sim_tid(world, r, t));
 			nprod++;
 			if (pthread_create(&pr->pt, NULL, producer_main, pr) != 0) {
-				rc = TSM_FAIL(TSM_IO, "sim: cannot start producer thread %zu", nprod);
+				rc = TSM_FAIL(TSM_IO, "sim: cannot start producer thread %zu",
+					      nprod);
 				break;
 			}
 			pr->started = 1;

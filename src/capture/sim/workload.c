@@ -41,8 +41,8 @@ static const uint32_t stream_ids[ST__COUNT] = {7, 13, 24, 28};
 
 enum { T_MAIN, T_BWD, T_PIN0, T_PIN1 };
 
-#define US 1000ull
-#define MS 1000000ull
+#define US	1000ull
+#define MS	1000000ull
 #define TWO_MIB (2ull << 20)
 
 typedef struct sim_thread {
@@ -191,14 +191,14 @@ static inline void gpu_event(proc *s, tsm_event *e, unsigned kind, unsigned stre
 }
 
 SIM_INLINE void emit_api(proc *s, unsigned t, enum sim_api a, enum sim_stack st, uint64_t corr,
-		     uint64_t start, uint64_t end)
+			 uint64_t start, uint64_t end)
 {
 	tsm_event e;
 
 	if (!s->th[t].quota)
 		return;
-	host_event(s, &e, t, a == A_CU_LAUNCH ? TSM_EV_DRIVER : TSM_EV_RUNTIME, s->v->api[a],
-		   start, end);
+	host_event(s, &e, t, a == A_CU_LAUNCH ? TSM_EV_DRIVER : TSM_EV_RUNTIME, s->v->api[a], start,
+		   end);
 	e.correlation = corr;
 	e.stack = s->v->stack[st];
 	e.u.api.cbid = tsm__sim_apis[a].cbid;
@@ -311,17 +311,17 @@ static void launch(proc *s, unsigned t, enum sim_kernel k, unsigned stream)
 }
 
 /* Bandwidths in bytes per microsecond (= MB/s). */
-#define BW_H2D_PINNED 48000ull    /* PCIe Gen5 x16, pinned */
-#define BW_D2H_PAGEABLE 9000ull   /* staged through a pinned bounce buffer */
-#define BW_P2P 160000ull          /* NVLink 4 copy engine, one direction */
-#define BW_MEMSET 2400000ull
+#define BW_H2D_PINNED	48000ull  /* PCIe Gen5 x16, pinned */
+#define BW_D2H_PAGEABLE 9000ull	  /* staged through a pinned bounce buffer */
+#define BW_P2P		160000ull /* NVLink 4 copy engine, one direction */
+#define BW_MEMSET	2400000ull
 
 static void copy(proc *s, unsigned t, enum sim_api a, enum sim_stack st, unsigned stream,
 		 unsigned copy_kind, unsigned src_kind, unsigned dst_kind, uint64_t bytes,
 		 uint16_t dst_dev)
 {
 	sim_thread *th = &s->th[t];
-	uint64_t bw = copy_kind == TSM_COPY_H2D	 ? BW_H2D_PINNED
+	uint64_t bw = copy_kind == TSM_COPY_H2D	  ? BW_H2D_PINNED
 		      : copy_kind == TSM_COPY_P2P ? BW_P2P
 						  : BW_D2H_PAGEABLE;
 	int async = src_kind != TSM_MEM_PAGEABLE && dst_kind != TSM_MEM_PAGEABLE;
@@ -909,9 +909,8 @@ static void mlp_iteration(proc *s, uint64_t step_start, uint64_t step_ext, uint3
 /* ---- serving: prefill + CUDA-graph decode ---------------------------------- */
 
 static const enum sim_kernel decode_layer[] = {
-	K_INF_RMSNORM,	    K_INF_GEMM_QKV,   K_INF_ROTARY,   K_INF_FLASH_DECODE,
-	K_INF_FLASH_COMBINE, K_INF_GEMM_O,     K_INF_ADD_RMSNORM, K_INF_GEMM_GATEUP,
-	K_INF_SILU_MUL,	    K_INF_GEMM_DOWN,
+    K_INF_RMSNORM, K_INF_GEMM_QKV,    K_INF_ROTARY,	 K_INF_FLASH_DECODE, K_INF_FLASH_COMBINE,
+    K_INF_GEMM_O,  K_INF_ADD_RMSNORM, K_INF_GEMM_GATEUP, K_INF_SILU_MUL,     K_INF_GEMM_DOWN,
 };
 
 static void prefill(proc *s, unsigned t)
@@ -952,8 +951,8 @@ static void capture_graph(proc *s, unsigned t)
 		for (unsigned i = 0; i < TSM__ARRAY_SIZE(decode_layer); i++)
 			host_api(s, t, tsm__sim_kernels[decode_layer[i]].api,
 				 tsm__sim_kernels[decode_layer[i]].api == A_CU_LAUNCH
-					 ? S_TRITON
-					 : S_LAUNCH_GEMM);
+				     ? S_TRITON
+				     : S_LAUNCH_GEMM);
 	host_api(s, t, A_END_CAPTURE, S_GRAPH);
 	host_api(s, t, A_GRAPH_INSTANTIATE, S_GRAPH);
 	op_end(s, t, &a);
@@ -970,13 +969,13 @@ static void graph_replay(proc *s, unsigned t, uint32_t graph_id)
 	op_begin(s, t, N_GRAPH_REPLAY, &a);
 	a0 = th->now;
 	g = q32(max64(a0 + 2 * launch_latency(s), s->ready[ST_COMPUTE] + gpu_gap(s)));
-	th->now += host_dur(s, tsm__sim_apis[A_GRAPH_LAUNCH].mean_ns +
-				       (uint64_t)p->layers * 120);
+	th->now += host_dur(s, tsm__sim_apis[A_GRAPH_LAUNCH].mean_ns + (uint64_t)p->layers * 120);
 	emit_api(s, t, A_GRAPH_LAUNCH, S_GRAPH, c, a0, th->now);
 	for (unsigned l = 0; l < p->layers; l++) {
 		for (unsigned i = 0; i < TSM__ARRAY_SIZE(decode_layer); i++) {
 			enum sim_kernel k = decode_layer[i];
-			uint64_t d = q32(jit(&s->rg, s->w->kmean[k], tsm__sim_kernels[k].jitter_pm));
+			uint64_t d =
+			    q32(jit(&s->rg, s->w->kmean[k], tsm__sim_kernels[k].jitter_pm));
 
 			node++;
 			if (th->quota) {
