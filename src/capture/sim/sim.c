@@ -31,7 +31,9 @@
  * producer pushes. The collector counts an event as written after it
  * released it from the ring, so its count never runs ahead of the rings.
  * Unused reservations are returned when a producer finishes. A producer
- * denied a reservation yields, then sleeps briefly, and counts a wait.
+ * denied a reservation yields a few times, then sleeps 100 us (on a small
+ * machine spinning producers would steal the writer thread's core), and
+ * counts a wait.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -408,10 +410,10 @@ typedef struct producer {
 
 static void backoff(unsigned spins)
 {
-	if (spins < 16) {
+	if (spins < 4) {
 		sched_yield();
 	} else {
-		struct timespec ts = {0, 50000};
+		struct timespec ts = {0, 100000};
 
 		nanosleep(&ts, NULL);
 	}
