@@ -65,7 +65,7 @@ static const sim_preset presets[] = {
     },
     {
 	.name = "tiny",
-	.summary = "one short training step of a 2-layer MLP on 1 GPU, about 100 events "
+	.summary = "one short training step of a 3-layer MLP on 1 GPU, about 100 events "
 		   "(demos, golden files)",
 	.cmdline = "python3 tiny.py --steps 1",
 	.model = SIM_MODEL_MLP,
@@ -73,7 +73,7 @@ static const sim_preset presets[] = {
 	.devices = 1,
 	.host_threads = 1,
 	.iterations = 1,
-	.layers = 2,
+	.layers = 3,
 	.tp = 1,
 	.gemm_scale_pct = 100,
 	.hidden = 1024,
