@@ -86,21 +86,27 @@ struct tsm_ring {
 	unsigned batch;
 	void *raw; /* what tsm__malloc returned (recs and the ring share it) */
 
-	/* Line 1: producer. */
+	/* Line 1: the producer's published index, read by the consumer. */
 	alignas(TSM__CACHELINE) _Atomic uint64_t head;
-	_Atomic uint64_t wpos;
+
+	/* Line 2: producer-private state, written on every push. */
+	alignas(TSM__CACHELINE) _Atomic uint64_t wpos;
 	_Atomic uint64_t dropped;
 	uint64_t tail_cache;
 	unsigned staged;
 
-	/* Line 2: consumer. */
+	/* Line 3: the consumer's published index, read by the producer. */
 	alignas(TSM__CACHELINE) _Atomic uint64_t tail;
-	uint64_t head_cache;
+
+	/* Line 4: consumer-private state. */
+	alignas(TSM__CACHELINE) uint64_t head_cache;
 };
 
 _Static_assert(sizeof(struct tsm_ring) % TSM__CACHELINE == 0, "ring lines");
-_Static_assert(offsetof(struct tsm_ring, head) == TSM__CACHELINE, "producer line");
-_Static_assert(offsetof(struct tsm_ring, tail) == 2 * TSM__CACHELINE, "consumer line");
+_Static_assert(offsetof(struct tsm_ring, head) == 1 * TSM__CACHELINE, "head line");
+_Static_assert(offsetof(struct tsm_ring, wpos) == 2 * TSM__CACHELINE, "producer line");
+_Static_assert(offsetof(struct tsm_ring, tail) == 3 * TSM__CACHELINE, "tail line");
+_Static_assert(offsetof(struct tsm_ring, head_cache) == 4 * TSM__CACHELINE, "consumer line");
 
 int tsm_ring_create(size_t record_size, size_t capacity, unsigned batch, tsm_ring **out)
 {
