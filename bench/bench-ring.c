@@ -51,7 +51,7 @@ struct rec {
  * transfer; "prepared" records are written SRC_AHEAD pushes early, so only
  * the transfer is measured. Both are reported.
  */
-#define SRC 256
+#define SRC	  256
 #define SRC_AHEAD 128
 static _Alignas(64) struct rec src_recs[SRC];
 
@@ -172,7 +172,7 @@ static void init_src(void)
 static double run_ring(uint64_t n, size_t cap, unsigned batch, size_t min_batch, int fresh,
 		       struct run *out)
 {
-	struct run r = { .n = n, .cap = cap, .min_batch = min_batch ? min_batch : 1, .fresh = fresh };
+	struct run r = {.n = n, .cap = cap, .min_batch = min_batch ? min_batch : 1, .fresh = fresh};
 
 	init_src();
 	pthread_t pt, ct;
@@ -189,7 +189,8 @@ static double run_ring(uint64_t n, size_t cap, unsigned batch, size_t min_batch,
 	pthread_join(pt, NULL);
 	pthread_join(ct, NULL);
 	if (r.bad) {
-		fprintf(stderr, "bench-ring: %llu records out of order\n", (unsigned long long)r.bad);
+		fprintf(stderr, "bench-ring: %llu records out of order\n",
+			(unsigned long long)r.bad);
 		exit(1);
 	}
 	tsm_ring_destroy(r.ring);
@@ -300,7 +301,7 @@ int main(int argc, char **argv)
 {
 	uint64_t n = 50000000, sink = 0;
 	size_t cap = 16384, lag = 256;
-	struct run st = { 0 }, best_st = { 0 };
+	struct run st = {0}, best_st = {0};
 	double best = 1e30, pp;
 	struct row rows[9];
 	int nr = 0, quick = 0;
@@ -333,31 +334,31 @@ int main(int argc, char **argv)
 			best_st = st;
 		}
 	}
-	rows[nr++] = (struct row){ "ring, batch 32 (best of 3)", "ring_ns", best };
-	rows[nr++] = (struct row){ "memcpy 64 B/record, 1 thread (baseline)", "memcpy_ns",
-				   run_memcpy(n, cap, 0, &sink) };
+	rows[nr++] = (struct row){"ring, batch 32 (best of 3)", "ring_ns", best};
+	rows[nr++] = (struct row){"memcpy 64 B/record, 1 thread (baseline)", "memcpy_ns",
+				  run_memcpy(n, cap, 0, &sink)};
 	if (quick)
 		goto report;
-	rows[nr++] = (struct row){ "ring, batch 32, consumer polls tightly", "ring_tight_ns",
-				   run_ring(n / 2, cap, 32, 1, 0, NULL) };
-	rows[nr++] = (struct row){ "ring, batch 1", "ring_batch1_ns",
-				   run_ring(n / 2, cap, 1, lag, 0, NULL) };
-	rows[nr++] = (struct row){ "ring, batch 1, consumer polls tightly", "ring_batch1_tight_ns",
-				   run_ring(n / 5, cap, 1, 1, 0, NULL) };
-	rows[nr++] = (struct row){ "ring, batch 32, record built at push", "ring_fresh_ns",
-				   run_ring(n / 2, cap, 32, lag, 1, NULL) };
-	rows[nr++] = (struct row){ "memcpy, record built at copy", "memcpy_fresh_ns",
-				   run_memcpy(n / 2, cap, 1, &sink) };
-	rows[nr++] = (struct row){ "bulk memcpy of ring-sized blocks", "bulk_memcpy_ns",
-				   run_bulk(n, cap, &sink) };
+	rows[nr++] = (struct row){"ring, batch 32, consumer polls tightly", "ring_tight_ns",
+				  run_ring(n / 2, cap, 32, 1, 0, NULL)};
+	rows[nr++] =
+	    (struct row){"ring, batch 1", "ring_batch1_ns", run_ring(n / 2, cap, 1, lag, 0, NULL)};
+	rows[nr++] = (struct row){"ring, batch 1, consumer polls tightly", "ring_batch1_tight_ns",
+				  run_ring(n / 5, cap, 1, 1, 0, NULL)};
+	rows[nr++] = (struct row){"ring, batch 32, record built at push", "ring_fresh_ns",
+				  run_ring(n / 2, cap, 32, lag, 1, NULL)};
+	rows[nr++] = (struct row){"memcpy, record built at copy", "memcpy_fresh_ns",
+				  run_memcpy(n / 2, cap, 1, &sink)};
+	rows[nr++] = (struct row){"bulk memcpy of ring-sized blocks", "bulk_memcpy_ns",
+				  run_bulk(n, cap, &sink)};
 report:
-	rows[nr++] = (struct row){ "cache line ping-pong, one way", "line_transfer_ns", pp };
+	rows[nr++] = (struct row){"cache line ping-pong, one way", "line_transfer_ns", pp};
 
 	printf("bench-ring: %llu records of %d bytes, ring of %zu (%zu KiB), %d cpus%s\n",
 	       (unsigned long long)n, REC, cap, cap * REC / 1024, ncpu,
 	       ncpu < 2 ? " (one cpu: threads share it)"
-			: pin_ok ? ", producer on cpu 0, consumer on cpu 1"
-				 : " (pinning failed: threads float)");
+	       : pin_ok ? ", producer on cpu 0, consumer on cpu 1"
+			: " (pinning failed: threads float)");
 	printf("  consumer takes batches of >= %zu records unless noted (as the collector does)\n",
 	       lag);
 	printf("  %-42s %8s %8s\n", "case", "ns/rec", "GB/s");

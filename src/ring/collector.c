@@ -70,8 +70,8 @@
 #include "common/internal.h"
 #include "tracesmith/ring.h"
 
-#define SEG0 16u
-#define NSEG 40       /* 16 * (2^40 - 1) rings: more than memory allows */
+#define SEG0	  16u
+#define NSEG	  40   /* 16 * (2^40 - 1) rings: more than memory allows */
 #define DRAIN_MAX 1024 /* events per peek / write_batch call */
 
 struct cring {
@@ -79,9 +79,9 @@ struct cring {
 	_Atomic uint32_t pid; /* owner, for DROPPED records (set from any thread) */
 	_Atomic uint64_t tid;
 	/* Writer-thread private (then the stopping thread's, after the join). */
-	uint64_t consumed;    /* records taken out of the ring */
-	uint64_t drops_seen;  /* ring drops already written as DROPPED */
-	uint64_t rejected;    /* events the writer refused */
+	uint64_t consumed;   /* records taken out of the ring */
+	uint64_t drops_seen; /* ring drops already written as DROPPED */
+	uint64_t rejected;   /* events the writer refused */
 	uint64_t rejected_seen;
 	uint64_t last_end_ns; /* latest end_ns drained from this ring */
 };
@@ -107,8 +107,8 @@ struct tsm_collector {
 	uint64_t writer_base; /* writer's event count when the collector started */
 	uint64_t written;     /* events this collector got accepted, drop records included */
 	uint64_t last_end_ns; /* latest end_ns drained from any ring */
-	int dead;             /* the writer failed for good */
-	int dirty;            /* written since the last flush */
+	int dead;	      /* the writer failed for good */
+	int dirty;	      /* written since the last flush */
 
 	/* Statistics: written by the writer thread, read from any thread. */
 	_Atomic uint64_t st_events;
@@ -289,10 +289,10 @@ static void flush(tsm_collector *c)
 
 static void idle_wait(tsm_collector *c)
 {
-	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
+	struct pollfd pfd = {.fd = c->efd, .events = POLLIN};
 	struct timespec ts = {
-		.tv_sec = (time_t)(c->idle_sleep_ns / 1000000000u),
-		.tv_nsec = (long)(c->idle_sleep_ns % 1000000000u),
+	    .tv_sec = (time_t)(c->idle_sleep_ns / 1000000000u),
+	    .tv_nsec = (long)(c->idle_sleep_ns % 1000000000u),
 	};
 	uint64_t v;
 
@@ -339,7 +339,7 @@ static void free_collector(tsm_collector *c)
 
 int tsm_collector_start(tsm_writer *w, const tsm_collector_opts *opts, tsm_collector **out)
 {
-	tsm_collector_opts o = { 0 };
+	tsm_collector_opts o = {0};
 	tsm_writer_stats st;
 	sigset_t all, old;
 	tsm_collector *c;
@@ -354,7 +354,8 @@ int tsm_collector_start(tsm_writer *w, const tsm_collector_opts *opts, tsm_colle
 	if (!o.ring_capacity)
 		o.ring_capacity = 65536;
 	if (o.ring_capacity < 2 || (o.ring_capacity & (o.ring_capacity - 1)))
-		return TSM_FAIL(TSM_INVAL, "collector: ring capacity %zu is not a power of two >= 2",
+		return TSM_FAIL(TSM_INVAL,
+				"collector: ring capacity %zu is not a power of two >= 2",
 				o.ring_capacity);
 	c = tsm__calloc(1, sizeof(*c));
 	if (!c)

@@ -51,8 +51,8 @@ static void tmp_path(char *buf, size_t len, const char *what)
 
 static void sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u),
-			       .tv_nsec = (long)(ns % 1000000000u) };
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+			      .tv_nsec = (long)(ns % 1000000000u)};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -169,8 +169,8 @@ static void free_readback(struct readback *rb)
 }
 
 /* Run `np` producers through one collector into `path`. */
-static int run_producers(const char *path, const tsm_collector_opts *opts, unsigned np,
-			 uint64_t n, int retry, struct producer *prod, tsm_collector_stats *st)
+static int run_producers(const char *path, const tsm_collector_opts *opts, unsigned np, uint64_t n,
+			 int retry, struct producer *prod, tsm_collector_stats *st)
 {
 	pthread_barrier_t go;
 	tsm_collector *c = NULL;
@@ -190,8 +190,8 @@ static int run_producers(const char *path, const tsm_collector_opts *opts, unsig
 	}
 	pthread_barrier_init(&go, NULL, np + 1);
 	for (unsigned p = 0; p < np; p++) {
-		prod[p] = (struct producer){ .c = c, .id = p, .name = name, .n = n, .retry = retry,
-					     .go = &go };
+		prod[p] = (struct producer){
+		    .c = c, .id = p, .name = name, .n = n, .retry = retry, .go = &go};
 		CHECK(pthread_create(&prod[p].thread, NULL, produce, &prod[p]) == 0);
 	}
 	pthread_barrier_wait(&go);
@@ -210,7 +210,7 @@ static int run_producers(const char *path, const tsm_collector_opts *opts, unsig
 
 static void test_lossless(void)
 {
-	tsm_collector_opts opts = { .ring_capacity = 1024, .flush_interval_ns = 2000000 };
+	tsm_collector_opts opts = {.ring_capacity = 1024, .flush_interval_ns = 2000000};
 	struct producer prod[4];
 	tsm_collector_stats st;
 	struct readback rb;
@@ -252,7 +252,7 @@ out:
 
 static void test_overload(void)
 {
-	tsm_collector_opts opts = { .ring_capacity = 8, .publish_batch = 1 };
+	tsm_collector_opts opts = {.ring_capacity = 8, .publish_batch = 1};
 	struct producer prod[3];
 	tsm_collector_stats st;
 	struct readback rb;
@@ -303,9 +303,9 @@ static uint64_t events_in_file(const char *path)
 
 static void test_flush_and_wakeup(void)
 {
-	tsm_collector_opts opts = { .ring_capacity = 1024,
-				    .flush_interval_ns = 60ull * 1000000000u,
-				    .idle_sleep_ns = 2000000000u };
+	tsm_collector_opts opts = {.ring_capacity = 1024,
+				   .flush_interval_ns = 60ull * 1000000000u,
+				   .idle_sleep_ns = 2000000000u};
 	tsm_collector_stats st;
 	tsm_collector *c = NULL;
 	tsm_writer *w = NULL;
@@ -432,8 +432,8 @@ out:
 
 static void test_dead_writer(void)
 {
-	tsm_collector_opts opts = { .ring_capacity = 64, .flush_interval_ns = 1000000 };
-	tsm_collector_stats st = { 0 };
+	tsm_collector_opts opts = {.ring_capacity = 64, .flush_interval_ns = 1000000};
+	tsm_collector_stats st = {0};
 	tsm_collector *c = NULL;
 	tsm_writer *w = NULL;
 	tsm_ring *ring = NULL;
@@ -503,7 +503,7 @@ out:
 
 static void test_args(void)
 {
-	tsm_collector_opts bad = { .ring_capacity = 1000 };
+	tsm_collector_opts bad = {.ring_capacity = 1000};
 	tsm_collector *c = (tsm_collector *)&c;
 	tsm_writer *w = NULL;
 	tsm_ring *ring;

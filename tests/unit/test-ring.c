@@ -139,13 +139,13 @@ static void test_wrap_and_contiguity(void)
 	if (!r)
 		return;
 	for (int i = 0; i < 8; i++, next++)
-		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){ next, ~next }));
+		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){next, ~next}));
 	n = tsm_ring_peek(r, &base, 3);
 	CHECK_EQ_U64(n, 3);
 	tsm_ring_release(r, 3);
 	want = 3;
 	for (int i = 0; i < 3; i++, next++)
-		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){ next, ~next }));
+		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){next, ~next}));
 	/* Slots 3..7 are contiguous; the wrapped records 8..10 sit at slot 0. */
 	n = tsm_ring_peek(r, &p, 100);
 	CHECK_EQ_U64(n, 5);
@@ -173,8 +173,8 @@ static void test_wrap_and_contiguity(void)
 	tsm_ring_release(r, 1000);
 	CHECK_EQ_U64(tsm_ring_peek(r, &p, 100), 0);
 	for (int i = 0; i < 8; i++, next++)
-		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){ next, ~next }));
-	CHECK_RC(tsm_ring_try_push(r, (uint64_t[2]){ 0, 0 }), TSM_AGAIN);
+		CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){next, ~next}));
+	CHECK_RC(tsm_ring_try_push(r, (uint64_t[2]){0, 0}), TSM_AGAIN);
 	CHECK_EQ_U64(tsm_ring_dropped(r), 1);
 
 	/* Many laps through a small ring keep order. */
@@ -183,7 +183,7 @@ static void test_wrap_and_contiguity(void)
 	want = next;
 	for (int lap = 0; lap < 1000; lap++) {
 		for (int i = 0; i < 5; i++, next++)
-			CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){ next, ~next }));
+			CHECK_OK(tsm_ring_try_push(r, (uint64_t[2]){next, ~next}));
 		while ((n = tsm_ring_peek(r, &p, 2)) > 0) {
 			for (size_t i = 0; i < n; i++, want++) {
 				memcpy(&v, (const uint8_t *)p + i * 16, 8);
@@ -202,7 +202,7 @@ static void test_wrap_and_contiguity(void)
 /* Records become visible every `batch` pushes or on publish, not before. */
 static void test_publish_batching(void)
 {
-	uint64_t v[8] = { 0 };
+	uint64_t v[8] = {0};
 	const void *p;
 	tsm_ring *r;
 
@@ -240,7 +240,7 @@ static void test_publish_batching(void)
 		v[0] = i;
 		CHECK_OK(tsm_ring_try_push(r, v));
 	}
-	CHECK_EQ_U64(tsm_ring_peek(r, &p, 16), 5); /* 3..7; 8..10 staged */
+	CHECK_EQ_U64(tsm_ring_peek(r, &p, 16), 5);    /* 3..7; 8..10 staged */
 	CHECK_RC(tsm_ring_try_push(r, v), TSM_AGAIN); /* full: publishes 8..10 */
 	CHECK_EQ_U64(tsm_ring_dropped(r), 1);
 	tsm_ring_release(r, 5);
@@ -267,7 +267,7 @@ struct stress {
 	uint8_t *dropped_map;  /* producer writes, read after join */
 	uint8_t *received_map; /* consumer writes, read after join */
 	_Atomic int done;
-	uint64_t attempts, drops_seen;      /* producer's own counts */
+	uint64_t attempts, drops_seen; /* producer's own counts */
 	uint64_t received, bad_order, bad_sum, consumer_stalls;
 	int retry; /* producer retries a failed push instead of giving the record up */
 };
@@ -356,7 +356,7 @@ static void *consumer(void *arg)
 
 static void run_stress(uint64_t n, size_t capacity, unsigned batch, int retry)
 {
-	struct stress s = { .n = n, .retry = retry };
+	struct stress s = {.n = n, .retry = retry};
 	uint64_t missing = 0, both = 0, dropped_bits = 0;
 	pthread_t pt, ct;
 
