@@ -453,6 +453,21 @@ static int block_fail(tsm_reader *r, const char *fmt, const char *what, int col,
 			   col >= 0 ? " in column " : "", col >= 0 ? col_names[col] : "");
 }
 
+/* Lane of a GPU template (same (device, stream) -> same lane), as the writer numbers them. */
+static uint32_t find_lane(sbt_block *b, const tsm_event *t)
+{
+	uint64_t key = sbt_lane_key(t);
+	uint32_t mask = b->nlane_slots - 1, i;
+
+	for (i = (uint32_t)tsm__mix64(key) & mask; b->lane_slots[i]; i = (i + 1) & mask)
+		if (b->lane_key[b->lane_slots[i] - 1] == key)
+			return b->lane_slots[i] - 1;
+	b->lane_key[b->nlanes] = key;
+	b->lane_end[b->nlanes] = b->min_start;
+	b->lane_slots[i] = ++b->nlanes;
+	return b->nlanes - 1;
+}
+
 static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off)
 {
 	sbt_block *b = &r->blk;
@@ -488,13 +503,27 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 			cap *= 2;
 		tsm__free(b->tpls);
 		tsm__free(b->prev_dur);
+		tsm__free(b->tpl_lane);
+		tsm__free(b->lane_key);
+		tsm__free(b->lane_end);
+		tsm__free(b->lane_slots);
 		b->tpls = tsm__malloc(cap * sizeof(*b->tpls));
 		b->prev_dur = tsm__malloc(cap * sizeof(*b->prev_dur));
-		b->tpl_cap = b->tpls && b->prev_dur ? cap : 0;
+		b->tpl_lane = tsm__malloc(cap * sizeof(*b->tpl_lane));
+		b->lane_key = tsm__malloc(cap * sizeof(*b->lane_key));
+		b->lane_end = tsm__malloc(cap * sizeof(*b->lane_end));
+		b->lane_slots = tsm__malloc(2 * cap * sizeof(*b->lane_slots));
+		b->nlane_slots = 2 * cap;
+		b->tpl_cap = b->tpls && b->prev_dur && b->tpl_lane && b->lane_key && b->lane_end &&
+					     b->lane_slots
+				     ? cap
+				     : 0;
 		if (!b->tpl_cap)
 			return TSM_FAIL(TSM_NOMEM, "%llu templates", (unsigned long long)ntpl);
 	}
 	b->ntpl = (uint32_t)ntpl;
+	b->nlanes = 0;
+	memset(b->lane_slots, 0, b->nlane_slots * sizeof(*b->lane_slots));
 	for (uint32_t i = 0; i < b->ntpl; i++) {
 		tsm_event *t = &b->tpls[i];
 		unsigned kind = cur_u8(&c);
@@ -549,6 +578,7 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 		}
 		if (c.err)
 			return corrupt(r, off, type, &c, "template runs past the chunk");
+		b->tpl_lane[i] = t->device != TSM_DEVICE_NONE ? find_lane(b, t) : 0;
 	}
 	for (int i = 0; i < COL__COUNT; i++) {
 		b->col_len[i] = (size_t)cur_varint(&c);
@@ -566,7 +596,8 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 	}
 	b->n = (uint32_t)n;
 	b->i = 0;
-	b->prev_start[0] = b->prev_start[1] = b->min_start;
+	b->bn = b->bi = 0;
+	b->prev_start = b->min_start;
 	b->prev_corr[0] = b->prev_corr[1] = 0;
 	b->prev_ext[0] = b->prev_ext[1] = 0;
 	b->prev_flow = b->prev_vol = 0;
@@ -574,13 +605,12 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 	return 0;
 }
 
-static inline int id_decode(cursor *c, unsigned mode, uint64_t *prev, uint64_t *out)
+static inline uint64_t id_decode(cursor *c, unsigned mode, uint64_t *prev)
 {
 	uint64_t v;
 
 	switch (mode) {
 	case MODE_ZERO:
-		*out = 0;
 		return 0;
 	case MODE_NEXT:
 		v = *prev + 1;
@@ -591,87 +621,15 @@ static inline int id_decode(cursor *c, unsigned mode, uint64_t *prev, uint64_t *
 	default:
 		v = *prev + (uint64_t)unzigzag(cur_varint(c));
 	}
-	*out = v;
 	if (v)
 		*prev = v;
-	return 0;
+	return v;
 }
 
-int tsm__block_next(tsm_reader *r, const tsm_event **out)
+static int column_error(tsm_reader *r)
 {
 	sbt_block *b = &r->blk;
-	tsm_event *e = &b->ev;
-	uint64_t ti, sd, start, dur;
-	int64_t dd;
-	unsigned cls, sh;
-	uint8_t flg;
-	const kind_spec *ks;
 
-	if (b->i == b->n) {
-		for (int i = 0; i < COL__COUNT; i++)
-			if (b->col[i].p != b->col[i].end)
-				return block_fail(r, "trailing bytes", NULL, i, TSM_CORRUPT);
-		r->in_block = 0;
-		return TSM_END;
-	}
-	ti = cur_varint(&b->col[COL_TPL]);
-	if (TSM__UNLIKELY(ti >= b->ntpl)) {
-		if (b->col[COL_TPL].err)
-			goto col_err;
-		return block_fail(r, "template index out of range", NULL, COL_TPL, TSM_CORRUPT);
-	}
-	memcpy(e, &b->tpls[ti], sizeof(*e));
-	flg = cur_u8(&b->col[COL_FLG]);
-	if (TSM__UNLIKELY(flg & 0xf0))
-		return block_fail(r, "reserved flag bits set", NULL, COL_FLG, TSM_CORRUPT);
-	cls = e->device != TSM_DEVICE_NONE;
-	sh = b->shift[cls];
-	sd = cur_varint(&b->col[COL_START]);
-	if (TSM__UNLIKELY(sd > (UINT64_MAX >> sh) || (sd << sh) > b->max_end - b->prev_start[cls]))
-		return block_fail(r, "start time outside the block's range", NULL, COL_START,
-				  TSM_CORRUPT);
-	start = b->prev_start[cls] + (sd << sh);
-	b->prev_start[cls] = start;
-	dd = unzigzag(cur_varint(&b->col[COL_DUR]));
-	dur = (uint64_t)b->prev_dur[ti] + ((uint64_t)dd << sh);
-	if (TSM__UNLIKELY((int64_t)dur < 0 || dur > b->max_end - start))
-		return block_fail(r, "end time outside the block's range", NULL, COL_DUR,
-				  TSM_CORRUPT);
-	b->prev_dur[ti] = (int64_t)dur;
-	e->start_ns = start;
-	e->end_ns = start + dur;
-	id_decode(&b->col[COL_CORR], flg & 3, &b->prev_corr[cls], &e->correlation);
-	id_decode(&b->col[COL_EXT], (flg >> 2) & 3, &b->prev_ext[cls], &e->external);
-	if (e->flow_type) {
-		b->prev_flow += (uint64_t)unzigzag(cur_varint(&b->col[COL_FLOW]));
-		e->flow_id = b->prev_flow;
-	}
-	ks = &tsm__kind_specs[e->kind];
-	if (ks->has_vol) {
-		uint64_t v;
-		const uint8_t *d;
-
-		switch (ks->vol.coding) {
-		case F_DELTA:
-			b->prev_vol += (uint64_t)unzigzag(cur_varint(&b->col[COL_VOL]));
-			v = b->prev_vol;
-			break;
-		case F_DOUBLE:
-			d = cur_bytes(&b->col[COL_VOL], 8);
-			v = d ? tsm__get_le64(d) : 0;
-			break;
-		default:
-			v = cur_varint(&b->col[COL_VOL]);
-		}
-		field_set(e, &ks->vol, v);
-	}
-	for (int i = 0; i < COL__COUNT; i++)
-		if (TSM__UNLIKELY(b->col[i].err))
-			goto col_err;
-	b->i++;
-	*out = e;
-	return 0;
-col_err:
 	for (int i = 0; i < COL__COUNT; i++)
 		if (b->col[i].err)
 			return block_fail(r,
@@ -680,7 +638,168 @@ col_err:
 						  : "column ends before the block's last event",
 					  NULL, i,
 					  b->col[i].err == TSM_OVERFLOW ? TSM_OVERFLOW : TSM_CORRUPT);
-	return TSM_CORRUPT;
+	return 0;
+}
+
+/*
+ * Decode the next batch of events, column by column: each loop below runs
+ * over up to SBT_BATCH events with its decoder state in registers. The
+ * order of the loops follows the data dependencies of docs/format/sbt.md
+ * §6.3 (times need the template; ids need the flags).
+ */
+static int decode_batch(tsm_reader *r)
+{
+	sbt_block *b = &r->blk;
+	uint32_t m = b->n - b->i < SBT_BATCH ? b->n - b->i : SBT_BATCH, j;
+	tsm_event *ev = b->batch;
+	cursor *c;
+	int rc;
+
+	c = &b->col[COL_TPL];
+	for (j = 0; j < m; j++) {
+		uint64_t ti = cur_varint(c);
+
+		if (TSM__UNLIKELY(ti >= b->ntpl)) {
+			rc = column_error(r);
+			return rc ? rc
+				  : block_fail(r, "template index out of range", NULL, COL_TPL,
+					       TSM_CORRUPT);
+		}
+		b->btpl[j] = (uint32_t)ti;
+		memcpy(&ev[j], &b->tpls[ti], sizeof(*ev));
+	}
+
+	c = &b->col[COL_FLG];
+	if (TSM__UNLIKELY((size_t)(c->end - c->p) < m))
+		return block_fail(r, "column ends before the block's last event", NULL, COL_FLG,
+				  TSM_CORRUPT);
+	for (j = 0; j < m; j++)
+		if (TSM__UNLIKELY(c->p[j] & 0xf0))
+			return block_fail(r, "reserved flag bits set", NULL, COL_FLG, TSM_CORRUPT);
+
+	{
+		cursor *cs = &b->col[COL_START], *cd = &b->col[COL_DUR];
+		uint64_t prev_start = b->prev_start, max_end = b->max_end, min_start = b->min_start;
+
+		for (j = 0; j < m; j++) {
+			tsm_event *e = &ev[j];
+			uint32_t ti = b->btpl[j];
+			unsigned sh;
+			uint64_t v = cur_varint(cs), start, dur;
+
+			if (e->device != TSM_DEVICE_NONE) {
+				uint64_t *lane_end = &b->lane_end[b->tpl_lane[ti]];
+
+				sh = b->shift[CLASS_GPU];
+				start = *lane_end + ((uint64_t)unzigzag(v) << sh);
+				if (TSM__UNLIKELY(start - min_start > max_end - min_start))
+					goto bad_start;
+				dur = (uint64_t)b->prev_dur[ti] +
+				      ((uint64_t)unzigzag(cur_varint(cd)) << sh);
+				if (TSM__UNLIKELY(dur > max_end - start))
+					goto bad_end;
+				*lane_end = start + dur;
+			} else {
+				sh = b->shift[CLASS_HOST];
+				if (TSM__UNLIKELY(v > (max_end - prev_start) >> sh))
+					goto bad_start;
+				start = prev_start + (v << sh);
+				prev_start = start;
+				dur = (uint64_t)b->prev_dur[ti] +
+				      ((uint64_t)unzigzag(cur_varint(cd)) << sh);
+				if (TSM__UNLIKELY(dur > max_end - start))
+					goto bad_end;
+			}
+			b->prev_dur[ti] = (int64_t)dur;
+			e->start_ns = start;
+			e->end_ns = start + dur;
+		}
+		b->prev_start = prev_start;
+	}
+
+	{
+		cursor *cc = &b->col[COL_CORR], *ce = &b->col[COL_EXT];
+		const uint8_t *flg = b->col[COL_FLG].p;
+
+		for (j = 0; j < m; j++) {
+			tsm_event *e = &ev[j];
+			int cls = e->device != TSM_DEVICE_NONE;
+
+			e->correlation = id_decode(cc, flg[j] & 3, &b->prev_corr[cls]);
+			e->external = id_decode(ce, (flg[j] >> 2) & 3, &b->prev_ext[cls]);
+		}
+		b->col[COL_FLG].p += m;
+	}
+
+	for (j = 0; j < m; j++) {
+		tsm_event *e = &ev[j];
+		const kind_spec *ks;
+
+		if (e->flow_type) {
+			b->prev_flow += (uint64_t)unzigzag(cur_varint(&b->col[COL_FLOW]));
+			e->flow_id = b->prev_flow;
+		}
+		ks = &tsm__kind_specs[e->kind];
+		if (ks->has_vol) {
+			uint64_t v;
+			const uint8_t *d;
+
+			switch (ks->vol.coding) {
+			case F_DELTA:
+				b->prev_vol += (uint64_t)unzigzag(cur_varint(&b->col[COL_VOL]));
+				v = b->prev_vol;
+				break;
+			case F_DOUBLE:
+				d = cur_bytes(&b->col[COL_VOL], 8);
+				v = d ? tsm__get_le64(d) : 0;
+				break;
+			default:
+				v = cur_varint(&b->col[COL_VOL]);
+			}
+			field_set(e, &ks->vol, v);
+		}
+	}
+	rc = column_error(r);
+	if (rc)
+		return rc;
+	b->i += m;
+	b->bn = m;
+	b->bi = 0;
+	return 0;
+bad_start:
+	rc = column_error(r);
+	return rc ? rc
+		  : block_fail(r, "start time outside the block's range", NULL, COL_START,
+			       TSM_CORRUPT);
+bad_end:
+	rc = column_error(r);
+	return rc ? rc
+		  : block_fail(r, "end time outside the block's range", NULL, COL_DUR, TSM_CORRUPT);
+}
+
+int tsm__block_next(tsm_reader *r, const tsm_event **out)
+{
+	sbt_block *b = &r->blk;
+	int rc;
+
+	if (TSM__LIKELY(b->bi < b->bn)) {
+		*out = &b->batch[b->bi++];
+		return 0;
+	}
+	if (b->i == b->n) {
+		for (int i = 0; i < COL__COUNT; i++)
+			if (b->col[i].p != b->col[i].end)
+				return block_fail(r, "trailing bytes", NULL, i, TSM_CORRUPT);
+		r->in_block = 0;
+		return TSM_END;
+	}
+	rc = decode_batch(r);
+	if (rc < 0) {
+		r->in_block = 0;
+		return rc;
+	}
+	*out = &b->batch[b->bi++];
+	return 0;
 }
 
 /* ---- chunk stepping ---------------------------------------------------- */
@@ -1202,6 +1321,10 @@ void tsm_reader_close(tsm_reader *r)
 	tsm__free(r->index);
 	tsm__free(r->blk.tpls);
 	tsm__free(r->blk.prev_dur);
+	tsm__free(r->blk.tpl_lane);
+	tsm__free(r->blk.lane_key);
+	tsm__free(r->blk.lane_end);
+	tsm__free(r->blk.lane_slots);
 	tsm__buf_fini(&r->cbuf);
 	tsm__buf_fini(&r->rbuf);
 	tsm__zstd_free(NULL, r->zdctx);
@@ -1217,6 +1340,10 @@ int tsm_reader_next(tsm_reader *r, const tsm_event **ev)
 	sbt_step st;
 	int rc;
 
+	if (TSM__LIKELY(r->in_block && r->blk.bi < r->blk.bn)) {
+		*ev = &r->blk.batch[r->blk.bi++];
+		return 0;
+	}
 	for (;;) {
 		if (r->in_block) {
 			rc = tsm__block_next(r, ev);

@@ -23,8 +23,11 @@ typedef struct deftab {
 	uint32_t n, cap;
 } deftab;
 
+/* Events decoded per batch: each column is decoded for a whole batch in one tight loop. */
+#define SBT_BATCH 256
+
 typedef struct sbt_block {
-	uint32_t n, i;
+	uint32_t n, i; /* events in the block; events decoded so far */
 	uint64_t min_start, span, max_end;
 	uint8_t shift[2];
 	uint32_t ntpl;
@@ -33,9 +36,16 @@ typedef struct sbt_block {
 	uint32_t tpl_cap;
 	cursor col[COL__COUNT];
 	size_t col_len[COL__COUNT];
-	uint64_t prev_start[2], prev_corr[2], prev_ext[2], prev_flow, prev_vol;
+	uint64_t prev_start, prev_corr[2], prev_ext[2], prev_flow, prev_vol;
 	uint64_t chunk_off;
-	tsm_event ev;
+	/* GPU lanes: per template its lane; per lane the end of its last event */
+	uint32_t *tpl_lane;
+	uint64_t *lane_key, *lane_end;
+	uint32_t *lane_slots, nlane_slots, nlanes;
+	/* the current batch */
+	uint32_t bn, bi;
+	uint32_t btpl[SBT_BATCH];
+	tsm_event batch[SBT_BATCH];
 } sbt_block;
 
 /* What one step read: the chunk and, for definition chunks, the id range it added. */

@@ -37,7 +37,8 @@
 enum sbt_column {
 	COL_TPL,   /* varint template index */
 	COL_FLG,   /* one byte: correlation and external-id modes */
-	COL_START, /* varint (start - previous start of the class) >> shift */
+	COL_START, /* host: varint (start - previous host start) >> shift;
+		    * GPU: zigzag (start - end of the lane's previous event) >> shift */
 	COL_DUR,   /* zigzag ((dur - previous dur of the template) >> shift) */
 	COL_CORR,  /* zigzag (corr - previous corr of the class), mode EXPLICIT only */
 	COL_EXT,   /* zigzag (ext - previous ext of the class), mode EXPLICIT only */
@@ -60,6 +61,13 @@ enum sbt_id_mode {
 static inline int event_class(const tsm_event *ev)
 {
 	return ev->device != TSM_DEVICE_NONE;
+}
+
+/* GPU lanes: one per (device, stream). Start times of GPU events are coded as the gap since
+ * the previous event of their lane ended. */
+static inline uint64_t sbt_lane_key(const tsm_event *t)
+{
+	return ((uint64_t)t->device << 32) | t->stream;
 }
 
 /* Template mask bits: which common fields are present (non-default). */
@@ -217,15 +225,12 @@ static inline void cursor_init(cursor *c, const uint8_t *p, size_t n)
 	c->err = 0;
 }
 
-static inline uint64_t cur_varint(cursor *c)
+/* The careful decoder: any length, bounds and overflow checked byte by byte. */
+__attribute__((noinline, unused)) static uint64_t cur_varint_slow(cursor *c)
 {
 	const uint8_t *p = c->p;
 	uint64_t v = 0;
 
-	if (TSM__LIKELY(p < c->end && *p < 0x80)) {
-		c->p = p + 1;
-		return *p;
-	}
 	for (unsigned shift = 0; p < c->end; shift += 7) {
 		uint8_t b = *p++;
 
@@ -244,6 +249,45 @@ static inline uint64_t cur_varint(cursor *c)
 		c->err = TSM_TRUNCATED;
 	c->p = c->end;
 	return 0;
+}
+
+/*
+ * Varints of 1 to 4 bytes (nearly all of them) are decoded unrolled when
+ * at least 10 bytes remain, so no per-byte bounds check is needed; longer
+ * ones and the last bytes of a column take the careful path.
+ */
+__attribute__((always_inline)) static inline uint64_t cur_varint(cursor *c)
+{
+	const uint8_t *p = c->p;
+	uint64_t v, b;
+
+	if (TSM__UNLIKELY(c->end - p < 10))
+		return cur_varint_slow(c);
+	v = p[0];
+	if (TSM__LIKELY(v < 0x80)) {
+		c->p = p + 1;
+		return v;
+	}
+	v &= 0x7f;
+	b = p[1];
+	v |= (b & 0x7f) << 7;
+	if (b < 0x80) {
+		c->p = p + 2;
+		return v;
+	}
+	b = p[2];
+	v |= (b & 0x7f) << 14;
+	if (b < 0x80) {
+		c->p = p + 3;
+		return v;
+	}
+	b = p[3];
+	v |= (b & 0x7f) << 21;
+	if (b < 0x80) {
+		c->p = p + 4;
+		return v;
+	}
+	return cur_varint_slow(c);
 }
 
 static inline uint8_t cur_u8(cursor *c)

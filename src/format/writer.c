@@ -46,6 +46,8 @@
 typedef struct tpl_entry {
 	uint64_t hash;
 	int64_t prev_dur;
+	uint32_t lane; /* GPU templates: index of their (device, stream) lane */
+	uint32_t slot; /* its hash slot, cleared after the block */
 } tpl_entry;
 
 struct tsm_writer {
@@ -67,8 +69,8 @@ struct tsm_writer {
 	tsm_kv *meta;
 	size_t nmeta, meta_done, meta_cap;
 
-	/* the block being filled */
-	tsm_event *blk;
+	/* the block being filled, and its copy in start order */
+	tsm_event *blk, *sorted;
 	uint32_t nblk, cap;
 
 	/* encoding scratch, sized for cap */
@@ -82,6 +84,12 @@ struct tsm_writer {
 	uint32_t ntpl;
 	uint32_t *slots; /* template index + 1; 0 empty */
 	uint32_t nslots;
+	/* GPU lanes (device, stream) of the block: key, end of the lane's last event */
+	uint64_t *lane_key, *lane_end;
+	uint32_t *lane_slot;  /* per lane: its hash slot, cleared after the block */
+	uint32_t *lane_slots; /* lane index + 1; nslots of them */
+	uint32_t nlanes;
+	uint64_t blk_min_start;
 	tsm__buf cols[COL__COUNT];
 	tsm__buf tplbuf, payload;     /* scratch of definitions, INFO and INDX chunks */
 	tsm__buf blk_tpls, blk_payload; /* scratch of event blocks */
@@ -98,22 +106,38 @@ struct tsm_writer {
 	tsm_writer_stats st;
 };
 
-/* Per kind, a mask over the 48-byte union keeping only the template's static fields. */
-static uint64_t static_mask[TSM_EV__COUNT][6];
+/*
+ * Per kind, a mask over the event's 16 words keeping exactly the fields a
+ * template holds: start, end, correlation, external and flow_id words are
+ * cleared, reserved bytes and union bytes the kind does not store too.
+ * Templates are hashed and compared through it, with no copy per event.
+ */
+static uint64_t tpl_mask[TSM_EV__COUNT][16];
 static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
+
+#define W_START (offsetof(tsm_event, start_ns) / 8)
+#define W_END (offsetof(tsm_event, end_ns) / 8)
+#define W_CORR (offsetof(tsm_event, correlation) / 8)
+#define W_EXT (offsetof(tsm_event, external) / 8)
+#define W_FLOW (offsetof(tsm_event, flow_id) / 8)
+#define W_UNION (offsetof(tsm_event, u) / 8)
 
 static void make_masks(void)
 {
 	for (unsigned k = 1; k < TSM_EV__COUNT; k++) {
 		const kind_spec *ks = &tsm__kind_specs[k];
-		uint8_t m[48] = {0};
+		tsm_event m;
 
+		memset(&m, 0xff, sizeof(m));
+		m.start_ns = m.end_ns = m.correlation = m.external = m.flow_id = 0;
+		memset(m.reserved0, 0, sizeof(m.reserved0));
+		memset(&m.u, 0, sizeof(m.u));
 		for (unsigned i = 0; i < ks->nstatic; i++) {
 			const field_spec *f = &ks->statics[i];
 
-			memset(m + (f->offset - offsetof(tsm_event, u)), 0xff, f->width);
+			memset((uint8_t *)&m + f->offset, 0xff, f->width);
 		}
-		memcpy(static_mask[k], m, sizeof(m));
+		memcpy(tpl_mask[k], &m, sizeof(m));
 	}
 }
 
@@ -500,6 +524,11 @@ static void writer_free(tsm_writer *w)
 	tsm__free(w->procs);
 	tsm__free(w->meta);
 	tsm__free(w->blk);
+	tsm__free(w->sorted);
+	tsm__free(w->lane_key);
+	tsm__free(w->lane_end);
+	tsm__free(w->lane_slots);
+	tsm__free(w->lane_slot);
 	tsm__free(w->order);
 	tsm__free(w->order_tmp);
 	tsm__free(w->keys);
@@ -561,6 +590,11 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->producer = tsm__strdup(w->opts.producer ? w->opts.producer
 						   : "tracesmith " TSM_VERSION_STRING);
 	w->blk = tsm__malloc(sizeof(*w->blk) * cap);
+	w->sorted = tsm__malloc(sizeof(*w->sorted) * cap);
+	w->lane_key = tsm__malloc(sizeof(uint64_t) * cap);
+	w->lane_end = tsm__malloc(sizeof(uint64_t) * cap);
+	w->lane_slots = tsm__calloc(w->nslots, sizeof(uint32_t));
+	w->lane_slot = tsm__malloc(sizeof(uint32_t) * cap);
 	w->order = tsm__malloc(sizeof(uint32_t) * cap);
 	w->order_tmp = tsm__malloc(sizeof(uint32_t) * cap);
 	w->keys = tsm__malloc(sizeof(uint64_t) * cap);
@@ -571,7 +605,8 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->tpls = tsm__malloc(sizeof(tsm_event) * cap);
 	w->tpl_meta = tsm__malloc(sizeof(tpl_entry) * cap);
 	w->slots = tsm__calloc(w->nslots, sizeof(uint32_t));
-	if (!w->name || !w->producer || !w->blk || !w->order || !w->order_tmp || !w->keys ||
+	if (!w->name || !w->producer || !w->blk || !w->sorted || !w->lane_key || !w->lane_end ||
+	    !w->lane_slots || !w->lane_slot || !w->order || !w->order_tmp || !w->keys ||
 	    !w->keys_tmp || !w->ev_tpl || !w->ev_sd || !w->ev_dd || !w->tpls || !w->tpl_meta ||
 	    !w->slots) {
 		rc = TSM_FAIL(TSM_NOMEM, "writer buffers for %s (%u events per block)", name, cap);
@@ -630,105 +665,187 @@ tsm_intern *tsm_writer_kvlists(tsm_writer *w)
 
 /* ---- block encoding ---------------------------------------------------- */
 
-/* Stable LSD radix sort of the block by start time, 11 bits per pass. */
-static void sort_block(tsm_writer *w, uint64_t min_start, uint64_t max_start)
+/*
+ * Stable LSD radix sort of the block by start time. Each key packs
+ * (start - min_start) above the event's index, so one 8-byte value moves
+ * per element and pass and the order falls out of the low bits; the index
+ * bits need no pass (the input is in index order and LSD is stable).
+ * Digits are 14 bits; the histograms of every digit come from one read
+ * pass. A block whose time range does not fit beside the index (it
+ * spans hours) is sorted by sort_wide instead, on separate key and index
+ * arrays.
+ */
+#define RADIX_BITS 14
+#define RADIX_SIZE (1u << RADIX_BITS)
+
+/* The general case: 64-bit keys and a separate order array, 16 bits per pass. */
+static void sort_wide(tsm_writer *w, uint64_t min_start)
 {
 	uint32_t n = w->nblk, *o = w->order, *ot = w->order_tmp;
-	uint64_t *k = w->keys, *kt = w->keys_tmp, range = max_start - min_start;
+	uint64_t *k = w->keys, *kt = w->keys_tmp;
 
 	for (uint32_t i = 0; i < n; i++) {
 		k[i] = w->blk[i].start_ns - min_start;
 		o[i] = i;
 	}
-	for (unsigned shift = 0; shift < 64 && (range >> shift); shift += 11) {
-		uint32_t count[2048] = {0}, sum = 0;
+	for (unsigned sh = 0; sh < 64; sh += 16) {
+		static _Thread_local uint32_t count[65536];
+		uint32_t sum = 0;
+		uint64_t *tk;
+		uint32_t *to;
 
+		memset(count, 0, sizeof(count));
 		for (uint32_t i = 0; i < n; i++)
-			count[(k[i] >> shift) & 2047]++;
-		for (unsigned b = 0; b < 2048; b++) {
+			count[(k[i] >> sh) & 0xffff]++;
+		for (unsigned b = 0; b < 65536; b++) {
 			uint32_t c = count[b];
 
 			count[b] = sum;
 			sum += c;
 		}
 		for (uint32_t i = 0; i < n; i++) {
-			uint32_t d = count[(k[i] >> shift) & 2047]++;
+			uint32_t d = count[(k[i] >> sh) & 0xffff]++;
 
 			kt[d] = k[i];
 			ot[d] = o[i];
 		}
-		uint64_t *tk = k;
-		uint32_t *to = o;
-
+		tk = k;
 		k = kt;
 		kt = tk;
+		to = o;
 		o = ot;
 		ot = to;
 	}
-	if (o != w->order) {
-		memcpy(w->order, o, sizeof(uint32_t) * n);
+	/* four passes: the result is back in w->keys / w->order */
+}
+
+static void sort_block(tsm_writer *w, uint64_t min_start, uint64_t max_start)
+{
+	uint32_t n = w->nblk;
+	uint64_t range = max_start - min_start, *k = w->keys, *kt = w->keys_tmp;
+	unsigned ibits = 1, rbits = range ? 64 - (unsigned)__builtin_clzll(range) : 0, npass, p;
+	static _Thread_local uint32_t count[4][RADIX_SIZE];
+
+	while ((1u << ibits) < n)
+		ibits++;
+	if (rbits + ibits > 56) {
+		sort_wide(w, min_start);
+		return;
 	}
+	npass = (rbits + RADIX_BITS - 1) / RADIX_BITS;
+	memset(count, 0, sizeof(uint32_t) * RADIX_SIZE * npass);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t key = ((w->blk[i].start_ns - min_start) << ibits) | i;
+
+		k[i] = key;
+		key >>= ibits;
+		count[0][key & (RADIX_SIZE - 1)]++;
+		if (npass > 1)
+			count[1][(key >> RADIX_BITS) & (RADIX_SIZE - 1)]++;
+		if (npass > 2)
+			count[2][(key >> (2 * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+		if (npass > 3)
+			count[3][(key >> (3 * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+	}
+	for (p = 0; p < npass; p++) {
+		uint32_t sum = 0, *c = count[p];
+		unsigned sh = ibits + p * RADIX_BITS;
+		uint64_t *t;
+
+		if (c[(k[0] >> sh) & (RADIX_SIZE - 1)] == n)
+			continue; /* every key has the same digit */
+		for (unsigned b = 0; b < RADIX_SIZE; b++) {
+			uint32_t x = c[b];
+
+			c[b] = sum;
+			sum += x;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			kt[c[(k[i] >> sh) & (RADIX_SIZE - 1)]++] = k[i];
+		t = k;
+		k = kt;
+		kt = t;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		w->order[i] = (uint32_t)(k[i] & ((1u << ibits) - 1));
 }
 
-static inline void make_template(const tsm_event *e, tsm_event *t)
+static inline uint64_t word(const tsm_event *e, unsigned i)
 {
-	const uint64_t *m = static_mask[e->kind];
+	uint64_t x;
 
-	memset(t, 0, offsetof(tsm_event, u));
-	t->kind = e->kind;
-	t->flags = e->flags;
-	t->device = e->device;
-	t->name = e->name;
-	t->context = e->context;
-	t->stream = e->stream;
-	t->pid = e->pid;
-	t->stack = e->stack;
-	t->tid = e->tid;
-	t->meta = e->meta;
-	t->flow_type = e->flow_type;
-	for (int i = 0; i < 6; i++)
-		t->u.raw[i] = e->u.raw[i] & m[i];
+	memcpy(&x, (const uint8_t *)e + 8 * i, 8);
+	return x;
 }
 
-static inline uint64_t template_hash(const tsm_event *t)
-{
-	uint64_t w[16], a = 0x243f6a8885a308d3ULL, b = 0x13198a2e03707344ULL;
+/* Only these words of an event can be nonzero in a template (see tpl_mask). */
+#define TPL_WORDS(X) X(0) X(3) X(4) X(5) X(8) X(10) X(11) X(12) X(13) X(14) X(15)
 
-	memcpy(w, t, sizeof(w));
-	/* start, end, correlation, external and flow_id words are zero in a template */
-	a = (a ^ w[0]) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ w[3]) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ w[4]) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ w[5]) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ w[8]) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ w[10]) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ w[11]) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ w[12]) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ w[13]) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ w[14]) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ w[15]) * 0x9e3779b97f4a7c15ULL;
+/*
+ * The hash reads the words that tell templates apart in practice (kind,
+ * name, device, stream, pid, stack, thread, meta, the first payload words:
+ * grid, block / bytes / cbid); equality still compares every template word.
+ */
+static inline uint64_t template_hash(const tsm_event *e, const uint64_t *m)
+{
+	uint64_t a = word(e, 0) & m[0], b = word(e, 3) & m[3];
+
+	a = (a ^ (word(e, 4) & m[4])) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ (word(e, 5) & m[5])) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ (word(e, 8) & m[8])) * 0x9e3779b97f4a7c15ULL;
+	b = (b ^ (word(e, 10) & m[10])) * 0xc2b2ae3d27d4eb4fULL;
+	a = (a ^ (word(e, 11) & m[11])) * 0x9e3779b97f4a7c15ULL;
 	return tsm__mix64(a ^ (b >> 29) ^ (b << 35));
+}
+
+static inline int template_equal(const tsm_event *e, const uint64_t *m, const tsm_event *t)
+{
+	uint64_t d = 0;
+
+#define CMP_WORD(i) d |= (word(e, i) & m[i]) ^ word(t, i);
+	TPL_WORDS(CMP_WORD)
+#undef CMP_WORD
+	return d == 0;
+}
+
+/* The lane of a GPU template: its (device, stream), shared by all templates on that stream. */
+static uint32_t find_lane(tsm_writer *w, const tsm_event *t)
+{
+	uint64_t key = sbt_lane_key(t);
+	uint32_t mask = w->nslots - 1, i;
+
+	for (i = (uint32_t)tsm__mix64(key) & mask; w->lane_slots[i]; i = (i + 1) & mask)
+		if (w->lane_key[w->lane_slots[i] - 1] == key)
+			return w->lane_slots[i] - 1;
+	w->lane_key[w->nlanes] = key;
+	w->lane_end[w->nlanes] = w->blk_min_start;
+	w->lane_slot[w->nlanes] = i;
+	w->lane_slots[i] = ++w->nlanes;
+	return w->nlanes - 1;
 }
 
 static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 {
-	tsm_event t;
-	uint64_t h;
+	const uint64_t *m = tpl_mask[e->kind];
+	uint64_t h = template_hash(e, m), *t;
 	uint32_t i, mask = w->nslots - 1;
 
-	make_template(e, &t);
-	h = template_hash(&t);
 	for (i = (uint32_t)h & mask;; i = (i + 1) & mask) {
 		uint32_t s = w->slots[i];
 
 		if (!s)
 			break;
-		if (w->tpl_meta[s - 1].hash == h && !memcmp(&w->tpls[s - 1], &t, sizeof(t)))
+		if (w->tpl_meta[s - 1].hash == h && template_equal(e, m, &w->tpls[s - 1]))
 			return s - 1;
 	}
-	w->tpls[w->ntpl] = t;
+	t = (uint64_t *)(void *)&w->tpls[w->ntpl];
+	for (unsigned k = 0; k < 16; k++)
+		t[k] = word(e, k) & m[k];
 	w->tpl_meta[w->ntpl].hash = h;
 	w->tpl_meta[w->ntpl].prev_dur = 0;
+	w->tpl_meta[w->ntpl].slot = i;
+	w->tpl_meta[w->ntpl].lane =
+		event_class(&w->tpls[w->ntpl]) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
 	w->slots[i] = ++w->ntpl;
 	return w->ntpl - 1;
 }
@@ -792,7 +909,8 @@ static int encode_block(tsm_writer *w)
 {
 	uint32_t n = w->nblk;
 	uint64_t min_start = UINT64_MAX, max_start = 0, max_end = 0;
-	uint64_t prev_start[2], or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
+	uint64_t prev_start, or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
+	const tsm_event *ev;
 	uint64_t prev_flow = 0, prev_vol = 0;
 	unsigned shift[2];
 	int sorted = 1, rc;
@@ -813,26 +931,50 @@ static int encode_block(tsm_writer *w)
 		if (i && e->start_ns < w->blk[i - 1].start_ns)
 			sorted = 0;
 	}
-	if (sorted)
-		for (uint32_t i = 0; i < n; i++)
-			w->order[i] = i;
-	else
+	if (!sorted) {
+		/* Gather once into start order: both passes below then walk memory sequentially
+		 * (the permuted walk over a 2 MiB block missed the cache on every event). */
+		tsm_event *t;
+
 		sort_block(w, min_start, max_start);
+		for (uint32_t k = 0; k < n; k++)
+			w->sorted[k] = w->blk[w->order[k]];
+		t = w->blk;
+		w->blk = w->sorted;
+		w->sorted = t;
+	}
+	ev = w->blk;
 
 	/* Pass 1: templates, time deltas, common power-of-two factor per class. */
-	memset(w->slots, 0, sizeof(uint32_t) * w->nslots);
+	/* Empty the hash tables by clearing only the slots the previous block used. */
+	for (uint32_t i = 0; i < w->ntpl; i++)
+		w->slots[w->tpl_meta[i].slot] = 0;
+	for (uint32_t i = 0; i < w->nlanes; i++)
+		w->lane_slots[w->lane_slot[i]] = 0;
 	w->ntpl = 0;
-	prev_start[0] = prev_start[1] = min_start;
+	w->nlanes = 0;
+	w->blk_min_start = min_start;
+	prev_start = min_start;
 	for (uint32_t k = 0; k < n; k++) {
-		const tsm_event *e = &w->blk[w->order[k]];
+		const tsm_event *e = &ev[k];
 		uint32_t ti = find_template(w, e);
 		int cls = event_class(e);
 		int64_t dur = (int64_t)(e->end_ns - e->start_ns);
 		int64_t dd = dur - w->tpl_meta[ti].prev_dur;
-		uint64_t sd = e->start_ns - prev_start[cls];
+		uint64_t sd;
 
+		if (cls == CLASS_GPU) {
+			/* GPU: the gap since the previous op on this stream ended (may be < 0). */
+			uint64_t *end = &w->lane_end[w->tpl_meta[ti].lane];
+
+			sd = e->start_ns - *end;
+			*end = e->end_ns;
+		} else {
+			/* Host: the delta since the previous host event started (>= 0, sorted). */
+			sd = e->start_ns - prev_start;
+			prev_start = e->start_ns;
+		}
 		w->tpl_meta[ti].prev_dur = dur;
-		prev_start[cls] = e->start_ns;
 		w->ev_tpl[k] = ti;
 		w->ev_sd[k] = sd;
 		w->ev_dd[k] = dd;
@@ -850,7 +992,7 @@ static int encode_block(tsm_writer *w)
 		c[i] = w->cols[i].data;
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		const tsm_event *e = &w->blk[w->order[k]];
+		const tsm_event *e = &ev[k];
 		const tsm_event *t = &w->tpls[w->ev_tpl[k]];
 		const kind_spec *ks = &tsm__kind_specs[e->kind];
 		int cls = event_class(e);
@@ -859,7 +1001,9 @@ static int encode_block(tsm_writer *w)
 
 		c[COL_TPL] += varint_put(c[COL_TPL], w->ev_tpl[k]);
 		*c[COL_FLG]++ = (uint8_t)(cm | (em << 2));
-		c[COL_START] += varint_put(c[COL_START], w->ev_sd[k] >> shift[cls]);
+		c[COL_START] += varint_put(c[COL_START],
+					   cls == CLASS_GPU ? zigzag((int64_t)w->ev_sd[k] >> shift[cls])
+							    : w->ev_sd[k] >> shift[cls]);
 		c[COL_DUR] += varint_put(c[COL_DUR], zigzag(w->ev_dd[k] >> shift[cls]));
 		if (cm == MODE_EXPLICIT)
 			c[COL_CORR] += varint_put(c[COL_CORR],
@@ -943,7 +1087,7 @@ static int check_id(tsm_writer *w, uint32_t id, uint32_t *known, tsm_intern *t, 
 			w->name, what, id, *known);
 }
 
-static int validate(tsm_writer *w, const tsm_event *e)
+static int validate_slow(tsm_writer *w, const tsm_event *e)
 {
 	int rc;
 
@@ -966,6 +1110,21 @@ static int validate(tsm_writer *w, const tsm_event *e)
 	if (rc == 0 && (e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK))
 		rc = check_id(w, e->u.nvtx.domain, &w->str_known, w->strings, "string");
 	return rc;
+}
+
+/* One combined test for the common case; the slow path says what is wrong (or refreshes the
+ * cached id counts and finds nothing wrong). */
+static inline int validate(tsm_writer *w, const tsm_event *e)
+{
+	unsigned nvtx = e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK;
+
+	if (TSM__LIKELY(((unsigned)e->kind - 1u < TSM_EV__COUNT - 1u) & (e->end_ns >= e->start_ns) &
+			(e->end_ns - e->start_ns <= (UINT64_MAX >> 2)) &
+			(e->flow_type <= TSM_FLOW_STEP) & (e->name <= w->str_known) &
+			(e->stack <= w->stk_known) & (e->meta <= w->kv_known) &
+			(!nvtx | (e->u.nvtx.domain <= w->str_known))))
+		return 0;
+	return validate_slow(w, e);
 }
 
 int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
