@@ -2,18 +2,23 @@
 /*
  * Lock-free single-producer / single-consumer ring of fixed-size records.
  *
- * Layout. Three 64-byte cache lines of indices, then the record array:
+ * Layout. Five 64-byte cache lines, then the record array:
  *
  *   line 0  read-only after create: recs, record_size, mask, capacity, batch
- *   line 1  producer-owned: head (published), wpos, tail_cache, staged, dropped
- *   line 2  consumer-owned: tail, head_cache
+ *   line 1  producer writes, consumer reads: head (the published index)
+ *   line 2  producer-private: wpos, dropped, tail_cache, staged
+ *   line 3  consumer writes, producer reads: tail (the published index)
+ *   line 4  consumer-private: head_cache
  *   recs    capacity * record_size bytes, 64-byte aligned
  *
- * The producer writes only line 1 and the slots it fills; the consumer
- * writes only line 2. Each side reads the other's line only when its cached
- * copy of the peer index says it cannot make progress (producer: the ring
- * looks full; consumer: the ring looks empty or shorter than asked), so in
- * steady state a line crosses cores once per batch, not once per record.
+ * The producer writes lines 1-2 and the slots it fills; the consumer writes
+ * lines 3-4. Each side reads the other's published index only when its
+ * cached copy says it cannot make progress (producer: the ring looks full;
+ * consumer: the ring looks empty or shorter than asked), so in steady state
+ * an index line crosses cores once per batch, not once per record. The
+ * published index is kept apart from the per-push private state because a
+ * consumer that polls `head` pulls head's line into its cache: if wpos and
+ * staged lived there, every push would have to take the line back.
  *
  * Indices are free-running 64-bit counters: slot = counter & mask. The
  * number of records in the ring is simply head - tail (unsigned, so it is
