@@ -743,7 +743,6 @@ static void gpt_iteration(proc *s, uint64_t step_start, uint64_t step_ext, uint3
 	unsigned buckets = (p->layers + p->bucket_layers - 1) / p->bucket_layers + 1;
 	opf a, b, c;
 
-	zero_grad(s, T_MAIN, buckets, (uint64_t)p->hidden * p->hidden * 12 * 4 / tp);
 	op_begin(s, T_MAIN, N_DATALOADER, &a);
 	host_work(s, T_MAIN, 210 * US);
 	op_end(s, T_MAIN, &a);
@@ -856,6 +855,9 @@ static void gpt_iteration(proc *s, uint64_t step_start, uint64_t step_ext, uint3
 	s->th[T_MAIN].now = max64(s->th[T_MAIN].now, s->th[tb].now + host_dur(s, 9 * US));
 
 	optimizer_step(s, T_MAIN, 2);
+	/* loss.backward(); optimizer.step(); optimizer.zero_grad(): DDP's gradient buckets are
+	 * zeroed after the step, ready for the next backward pass. */
+	zero_grad(s, T_MAIN, buckets, (uint64_t)p->hidden * p->hidden * 12 * 4 / tp);
 	if (first)
 		s->allocated += (uint64_t)p->hidden * p->hidden * 12 * p->layers * 8 / tp;
 	loss_item(s, T_MAIN);
