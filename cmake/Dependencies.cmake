@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Optional dependencies: zstd, libunwind, CUPTI. Each is AUTO (use if found), ON (required) or OFF.
+# Optional dependencies: zstd, zlib, libunwind, CUPTI. Each is AUTO (use if found), ON (required) or OFF.
 include(CheckCSourceCompiles)
 set(TSM_FEATURE_DEFINES "")
 set(TSM_DEP_LIBS "")
@@ -23,6 +23,21 @@ if(NOT TSM_WITH_ZSTD STREQUAL "OFF")
     list(APPEND TSM_DEP_INCLUDES ${ZSTD_INCLUDE_DIR})
   else()
     tsm_dep_missing(ZSTD ${TSM_WITH_ZSTD})
+  endif()
+endif()
+
+# zlib (zlib1g-dev): .gz export output and .gz import input
+set(TSM_HAVE_ZLIB OFF)
+if(NOT TSM_WITH_ZLIB STREQUAL "OFF")
+  find_path(ZLIB_INCLUDE_DIR zlib.h)
+  find_library(ZLIB_LIBRARY z)
+  if(ZLIB_INCLUDE_DIR AND ZLIB_LIBRARY)
+    set(TSM_HAVE_ZLIB ON)
+    list(APPEND TSM_FEATURE_DEFINES TSM_HAVE_ZLIB=1)
+    list(APPEND TSM_DEP_LIBS ${ZLIB_LIBRARY})
+    list(APPEND TSM_DEP_INCLUDES ${ZLIB_INCLUDE_DIR})
+  else()
+    tsm_dep_missing(ZLIB ${TSM_WITH_ZLIB})
   endif()
 endif()
 

@@ -9,5 +9,7 @@
 #include "format.h"
 #include "ring.h"
 #include "capture.h"
+#include "export.h"
+#include "import.h"
 
 #endif

@@ -16,6 +16,8 @@ int cmd_dump(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* Main usage (the command list) to `out`; used by `help` and `--help`. */
 void main_usage(FILE *out);

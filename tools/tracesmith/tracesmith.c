@@ -24,6 +24,8 @@ static const struct command {
     {"info", cmd_info, "summarise a trace: time span, devices, streams, counts, bytes"},
     {"dump", cmd_dump, "print every chunk and field of an SBT file with offsets"},
     {"view", cmd_view, "list events, filtered by kind, name, device, stream, time"},
+    {"export", cmd_export, "write a trace as Perfetto protobuf, Chrome JSON or Kineto JSON"},
+    {"import", cmd_import, "convert a Kineto (torch.profiler) or Chrome trace JSON to SBT"},
     {"help", cmd_help, "show help for tracesmith or one of its commands"},
     {"version", cmd_version, "show the version and the build's features"},
 };

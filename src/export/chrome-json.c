@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Chrome trace JSON export (chrome://tracing, Perfetto UI's JSON importer).
+ *
+ * {"displayTimeUnit": "ns", "otherData": {...}, "traceEvents": [ ... ]},
+ * one event per line. Processes: one per host process (its pid) and one
+ * per GPU (pid 1000000 + n, named "GPU 0: NVIDIA H100" or "rank 1 GPU 0").
+ * GPU threads are named by stream and kind class ("stream 7: compute",
+ * "stream 13: copy H2D", "memory ops", "synchronisation"), so copies and
+ * kernels of one stream sit on separate rows; slices that overlap without
+ * nesting go to extra rows ("stream 7: compute #2") instead of being
+ * mangled by the viewer. process_name / thread_name / sort-index metadata
+ * ("M") are written the first time a process or thread appears. Complete
+ * events ("X") carry every field of the event in "args" (kernel grid,
+ * block, shared memory, registers; copy bytes, direction, bandwidth;
+ * correlation, external id, ...). Flows are "s" / "f" pairs with
+ * "bp": "e": host API call -> GPU work (cat "ac2g", id = correlation)
+ * and event record -> stream wait (cat "sync", id = flow id); both ends
+ * are written when the end is reached, so every "f" has its "s".
+ * Times are microseconds with three decimals (exact ns).
+ */
+#include <stdio.h>
+
+#include "export/export-internal.h"
+
+#define GPU_PID_BASE 1000000u
+
+struct cj {
+	tsm__xctx *x;
+	tsm__sink *s;
+	tsm__jw_cache names;
+	uint32_t ngpu;
+};
+
+static int meta_line(struct cj *c, const char *what, uint64_t pid, uint64_t tid, const char *key,
+		     const char *sval, int64_t ival)
+{
+	tsm__sink *s = c->s;
+	char *p;
+	int rc = tsm__sink_room(s, 1024);
+
+	if (rc < 0)
+		return rc;
+	p = jw_cur(s);
+	JW_LIT(p, ",\n{\"ph\": \"M\", \"name\": \"");
+	memcpy(p, what, strlen(what));
+	p += strlen(what);
+	JW_LIT(p, "\", \"pid\": ");
+	p = tsm__jw_u64(p, pid);
+	JW_LIT(p, ", \"tid\": ");
+	p = tsm__jw_u64(p, tid);
+	JW_LIT(p, ", \"args\": {\"");
+	memcpy(p, key, strlen(key));
+	p += strlen(key);
+	JW_LIT(p, "\": ");
+	jw_set(s, p);
+	if (sval) {
+		rc = tsm__jw_str(s, sval, strlen(sval));
+		if (rc < 0)
+			return rc;
+		p = jw_cur(s);
+	} else {
+		p = tsm__jw_i64(p, ival);
+	}
+	JW_LIT(p, "}}");
+	jw_set(s, p);
+	return 0;
+}
+
+/* pid/tid of an event (creating process and thread metadata on first use). */
+static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, uint64_t *tid)
+{
+	tsm__xctx *x = c->x;
+	struct xtrack *t;
+	int created, rc, host = tsm__xis_host(ev);
+	char name[640];
+
+	if (host) {
+		*pid = ev->pid;
+		t = tsm__xtrack_get(x, 1, ev->pid, &created);
+		if (!t)
+			return TSM_FAIL(TSM_NOMEM, "chrome: tracks");
+		if (created) {
+			size_t n;
+			const tsm_process_info *pi = tsm_reader_processes(x->r, &n);
+			const char *pname = "process";
+			int rank = -1;
+
+			for (size_t i = 0; i < n; i++)
+				if (pi[i].pid == ev->pid) {
+					if (pi[i].name)
+						pname = tsm__xstr(x, pi[i].name, NULL);
+					rank = pi[i].rank;
+				}
+			if (rank >= 0)
+				snprintf(name, sizeof(name), "%.500s (rank %d)", pname, rank);
+			else
+				snprintf(name, sizeof(name), "%.500s", pname);
+			rc = meta_line(c, "process_name", *pid, 0, "name", name, 0);
+			if (rc < 0)
+				return rc;
+		}
+		t = tsm__xtrack_get(x, 2 | ((uint64_t)ev->pid << 8), ev->tid, &created);
+		if (!t)
+			return TSM_FAIL(TSM_NOMEM, "chrome: tracks");
+		if (created)
+			t->id = ev->tid;
+	} else {
+		int rank = tsm__xrank(x, ev->pid);
+		uint64_t owner = rank >= 0 ? (1ULL << 40) | (uint64_t)rank : ev->pid;
+		unsigned cls = tsm__xclass(ev);
+		struct xtrack *g = tsm__xtrack_get(x, 3, (owner << 16) | ev->device, &created);
+
+		if (!g)
+			return TSM_FAIL(TSM_NOMEM, "chrome: tracks");
+		if (created) {
+			const tsm_device_info *d = tsm__xdevice(x, ev->device);
+			const char *dn = d && d->name ? tsm__xstr(x, d->name, NULL) : "";
+
+			g->id = GPU_PID_BASE + c->ngpu++;
+			if (rank >= 0)
+				snprintf(name, sizeof(name), "rank %d GPU %u%s%.500s", rank, ev->device,
+					 *dn ? ": " : "", dn);
+			else
+				snprintf(name, sizeof(name), "GPU %u%s%.500s", ev->device,
+					 *dn ? ": " : "", dn);
+			rc = meta_line(c, "process_name", g->id, 0, "name", name, 0);
+			if (rc >= 0)
+				rc = meta_line(c, "process_sort_index", g->id, 0, "sort_index", NULL,
+					       (int64_t)g->id);
+			if (rc < 0)
+				return rc;
+		}
+		*pid = g->id;
+		if (cls == XC_MEMORY && ev->kind != TSM_EV_MEMSET)
+			t = tsm__xtrack_get(x, 4 | (g->id << 8), 0xFFFFFFFFull << 8 | cls, &created);
+		else
+			t = tsm__xtrack_get(x, 4 | (g->id << 8), (uint64_t)ev->stream << 8 | cls,
+					    &created);
+		if (!t)
+			return TSM_FAIL(TSM_NOMEM, "chrome: tracks");
+		if (created) {
+			t->aux = cls;
+			t->id = ((uint64_t)ev->stream << 4 | cls) * 64;
+			if (cls == XC_MEMORY && ev->kind != TSM_EV_MEMSET)
+				t->id = (0xFFFFFFull << 4 | cls) * 64;
+		}
+	}
+	if (slice) {
+		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 1, &created);
+		if (rc < 0)
+			return rc;
+		if (rc >= 64)
+			rc = 63; /* beyond 64 rows per track, share the last one */
+		if (created && rc > 0)
+			x->st.overlap_lanes++;
+		*tid = t->id + (uint64_t)rc;
+		if (created && (!host || rc > 0)) {
+			if (host)
+				snprintf(name, sizeof(name), "thread %llu #%d",
+					 (unsigned long long)ev->tid, rc + 1);
+			else if (t->aux == XC_MEMORY && ev->kind != TSM_EV_MEMSET)
+				snprintf(name, sizeof(name), "memory ops%s", rc ? " #2+" : "");
+			else if (rc)
+				snprintf(name, sizeof(name), "stream %u: %s #%d", ev->stream,
+					 tsm__xclass_name(t->aux), rc + 1);
+			else
+				snprintf(name, sizeof(name), "stream %u: %s", ev->stream,
+					 tsm__xclass_name(t->aux));
+			rc = meta_line(c, "thread_name", *pid, *tid, "name", name, 0);
+			if (rc < 0)
+				return rc;
+		}
+	} else {
+		*tid = t->id;
+		if (!t->used && !host) {
+			snprintf(name, sizeof(name),
+				 t->aux == XC_MEMORY && ev->kind != TSM_EV_MEMSET ? "memory ops"
+										   : "stream %u: %s",
+				 ev->stream, tsm__xclass_name(t->aux));
+			rc = meta_line(c, "thread_name", *pid, *tid, "name", name, 0);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	t->used = 1;
+	return 0;
+}
+
+#define ARGU(key, v)                                                                               \
+	do {                                                                                       \
+		JW_LIT(p, ", \"" key "\": ");                                                      \
+		p = tsm__jw_u64(p, (v));                                                           \
+	} while (0)
+#define ARGS(key, v)                                                                               \
+	do {                                                                                       \
+		JW_LIT(p, ", \"" key "\": ");                                                      \
+		p = tsm__jw_escape(p, (v), strlen(v));                                             \
+	} while (0)
+
+static int write_flow(struct cj *c, const char *cat, uint64_t id, const struct xflow *from,
+		      uint64_t to_pid, uint64_t to_tid, uint64_t to_ts)
+{
+	tsm__sink *s = c->s;
+	char *p;
+	int rc = tsm__sink_room(s, 512);
+
+	if (rc < 0)
+		return rc;
+	p = jw_cur(s);
+	JW_LIT(p, ",\n{\"ph\": \"s\", \"cat\": \"");
+	memcpy(p, cat, strlen(cat));
+	p += strlen(cat);
+	JW_LIT(p, "\", \"name\": \"");
+	memcpy(p, cat, strlen(cat));
+	p += strlen(cat);
+	JW_LIT(p, "\", \"id\": ");
+	p = tsm__jw_u64(p, id);
+	JW_LIT(p, ", \"pid\": ");
+	p = tsm__jw_u64(p, from->pid);
+	JW_LIT(p, ", \"tid\": ");
+	p = tsm__jw_u64(p, from->tid);
+	JW_LIT(p, ", \"ts\": ");
+	p = tsm__jw_us3(p, from->ts);
+	JW_LIT(p, "},\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"");
+	memcpy(p, cat, strlen(cat));
+	p += strlen(cat);
+	JW_LIT(p, "\", \"name\": \"");
+	memcpy(p, cat, strlen(cat));
+	p += strlen(cat);
+	JW_LIT(p, "\", \"id\": ");
+	p = tsm__jw_u64(p, id);
+	JW_LIT(p, ", \"pid\": ");
+	p = tsm__jw_u64(p, to_pid);
+	JW_LIT(p, ", \"tid\": ");
+	p = tsm__jw_u64(p, to_tid);
+	JW_LIT(p, ", \"ts\": ");
+	p = tsm__jw_us3(p, to_ts);
+	JW_LIT(p, "}");
+	jw_set(s, p);
+	c->x->st.flows++;
+	return 0;
+}
+
+static const char *cat_of(const tsm_event *ev)
+{
+	switch (ev->kind) {
+	case TSM_EV_KERNEL: return "kernel";
+	case TSM_EV_MEMCPY: return "gpu_memcpy";
+	case TSM_EV_MEMSET: return "gpu_memset";
+	case TSM_EV_SYNC: return "cuda_sync";
+	case TSM_EV_RUNTIME: return "cuda_runtime";
+	case TSM_EV_DRIVER: return "cuda_driver";
+	case TSM_EV_CPU_OP: return "cpu_op";
+	case TSM_EV_NVTX_RANGE:
+	case TSM_EV_NVTX_MARK: return tsm__xis_host(ev) ? "user_annotation" : "gpu_user_annotation";
+	case TSM_EV_OVERHEAD: return "overhead";
+	case TSM_EV_ALLOC: return "alloc";
+	case TSM_EV_FREE: return "free";
+	case TSM_EV_DROPPED: return "dropped";
+	default: return "counter";
+	}
+}
+
+static int write_event(struct cj *c, const tsm_event *ev)
+{
+	tsm__xctx *x = c->x;
+	tsm__sink *s = c->s;
+	int slice = tsm__xis_slice(ev), counter = ev->kind == TSM_EV_COUNTER, rc;
+	uint64_t pid = 0, tid = 0;
+	uint32_t len;
+	const char *name;
+	char *p;
+	const tsm_kv *kv = NULL;
+	size_t nkv = 0;
+	struct xflow *fl;
+
+	rc = place(c, ev, slice && !counter, &pid, &tid);
+	if (rc < 0)
+		return rc;
+	rc = tsm__sink_room(s, 256);
+	if (rc < 0)
+		return rc;
+	p = jw_cur(s);
+	JW_LIT(p, ",\n{\"ph\": \"");
+	*p++ = counter ? 'C' : slice ? 'X' : 'i';
+	JW_LIT(p, "\", \"cat\": \"");
+	{
+		const char *ct = cat_of(ev);
+
+		memcpy(p, ct, strlen(ct));
+		p += strlen(ct);
+	}
+	JW_LIT(p, "\", \"name\": ");
+	jw_set(s, p);
+	if (ev->name) {
+		if (x->demangle) {
+			name = tsm__xname(x, ev->name, &len);
+			rc = tsm__jw_str(s, name, len);
+		} else {
+			size_t n;
+			const char *raw = tsm__xstr(x, ev->name, &n);
+			const char *e = tsm__jw_cache_get(&c->names, ev->name, raw, n, &len);
+
+			rc = e ? tsm__xput(s, e, len) : TSM_FAIL(TSM_NOMEM, "chrome: names");
+		}
+	} else {
+		const char *k = ev->kind == TSM_EV_SYNC ? tsm_sync_type_name(ev->u.sync.sync_type)
+							: tsm_event_kind_name(ev->kind);
+
+		rc = tsm__jw_str(s, k, strlen(k));
+	}
+	if (rc < 0 || (rc = tsm__sink_room(s, 2048)) < 0)
+		return rc;
+	p = jw_cur(s);
+	JW_LIT(p, ", \"pid\": ");
+	p = tsm__jw_u64(p, pid);
+	JW_LIT(p, ", \"tid\": ");
+	p = tsm__jw_u64(p, tid);
+	JW_LIT(p, ", \"ts\": ");
+	p = tsm__jw_us3(p, ev->start_ns);
+	if (slice && !counter) {
+		JW_LIT(p, ", \"dur\": ");
+		p = tsm__jw_us3(p, ev->end_ns - ev->start_ns);
+	} else if (!counter) {
+		JW_LIT(p, ", \"s\": \"t\"");
+	}
+	JW_LIT(p, ", \"args\": {");
+	if (counter) {
+		JW_LIT(p, "\"value\": ");
+		p = tsm__jw_double(p, ev->u.counter.value);
+	} else {
+		JW_LIT(p, "\"kind\": \"");
+		{
+			const char *k = tsm_event_kind_name(ev->kind);
+
+			memcpy(p, k, strlen(k));
+			p += strlen(k);
+		}
+		*p++ = '"';
+		if (ev->correlation)
+			ARGU("correlation", ev->correlation);
+		if (ev->external)
+			ARGU("External id", ev->external);
+		if (ev->device != TSM_DEVICE_NONE) {
+			ARGU("device", ev->device);
+			ARGU("context", ev->context);
+			ARGU("stream", ev->stream);
+		}
+		if (!tsm__xis_host(ev))
+			ARGU("process", ev->pid);
+	}
+	switch (ev->kind) {
+	case TSM_EV_KERNEL: {
+		const tsm_kernel_info *k = &ev->u.kernel;
+
+		JW_LIT(p, ", \"grid\": [");
+		p = tsm__jw_u64(p, k->grid[0]);
+		JW_LIT(p, ", ");
+		p = tsm__jw_u64(p, k->grid[1]);
+		JW_LIT(p, ", ");
+		p = tsm__jw_u64(p, k->grid[2]);
+		JW_LIT(p, "], \"block\": [");
+		p = tsm__jw_u64(p, k->block[0]);
+		JW_LIT(p, ", ");
+		p = tsm__jw_u64(p, k->block[1]);
+		JW_LIT(p, ", ");
+		p = tsm__jw_u64(p, k->block[2]);
+		*p++ = ']';
+		ARGU("registers per thread", k->regs_per_thread);
+		ARGU("shared memory", (uint64_t)k->static_smem_bytes + k->dynamic_smem_bytes);
+		ARGU("static shared memory", k->static_smem_bytes);
+		ARGU("dynamic shared memory", k->dynamic_smem_bytes);
+		if (k->graph_id) {
+			ARGU("graph id", k->graph_id);
+			ARGU("graph node id", k->graph_node_id);
+		}
+		break;
+	}
+	case TSM_EV_MEMCPY: {
+		uint64_t d = ev->end_ns - ev->start_ns;
+
+		ARGU("bytes", ev->u.memcpy.bytes);
+		JW_LIT(p, ", \"memory bandwidth (GB/s)\": ");
+		p = tsm__jw_double(p, d ? (double)ev->u.memcpy.bytes / (double)d : 0.0);
+		ARGS("copy kind", tsm_copy_kind_name(ev->u.memcpy.copy_kind));
+		ARGS("src kind", tsm_mem_kind_name(ev->u.memcpy.src_kind));
+		ARGS("dst kind", tsm_mem_kind_name(ev->u.memcpy.dst_kind));
+		if (ev->u.memcpy.copy_kind == TSM_COPY_P2P) {
+			ARGU("src device", ev->u.memcpy.src_device);
+			ARGU("dst device", ev->u.memcpy.dst_device);
+		}
+		break;
+	}
+	case TSM_EV_MEMSET: {
+		uint64_t d = ev->end_ns - ev->start_ns;
+
+		ARGU("bytes", ev->u.memset.bytes);
+		JW_LIT(p, ", \"memory bandwidth (GB/s)\": ");
+		p = tsm__jw_double(p, d ? (double)ev->u.memset.bytes / (double)d : 0.0);
+		ARGU("value", ev->u.memset.value);
+		ARGS("memory kind", tsm_mem_kind_name(ev->u.memset.mem_kind));
+		break;
+	}
+	case TSM_EV_SYNC:
+		ARGS("sync type", tsm_sync_type_name(ev->u.sync.sync_type));
+		ARGU("event id", ev->u.sync.event_id);
+		break;
+	case TSM_EV_ALLOC:
+	case TSM_EV_FREE:
+		ARGU("address", ev->u.memory.address);
+		ARGU("bytes", ev->u.memory.bytes);
+		ARGS("memory kind", tsm_mem_kind_name(ev->u.memory.mem_kind));
+		break;
+	case TSM_EV_RUNTIME:
+	case TSM_EV_DRIVER:
+		ARGU("cbid", ev->u.api.cbid);
+		JW_LIT(p, ", \"status\": ");
+		p = tsm__jw_i64(p, ev->u.api.status);
+		break;
+	case TSM_EV_OVERHEAD:
+		ARGU("overhead kind", ev->u.overhead.overhead_kind);
+		break;
+	case TSM_EV_DROPPED:
+		ARGU("count", ev->u.dropped.count);
+		ARGS("source", tsm_drop_source_name(ev->u.dropped.source));
+		break;
+	default:
+		break;
+	}
+	if (ev->flow_type)
+		ARGU("flow id", ev->flow_id);
+	jw_set(s, p);
+	if (ev->kind == TSM_EV_NVTX_RANGE || ev->kind == TSM_EV_NVTX_MARK) {
+		if (ev->u.nvtx.domain) {
+			size_t n;
+			const char *d = tsm__xstr(x, ev->u.nvtx.domain, &n);
+
+			rc = tsm__xput(s, ", \"domain\": ", 12);
+			if (rc >= 0)
+				rc = tsm__jw_str(s, d, n);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (ev->meta)
+		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
+	for (size_t i = 0; i < nkv; i++) {
+		size_t n;
+		const char *k = tsm__xstr(x, kv[i].key, &n);
+
+		rc = tsm__xput(s, ", ", 2);
+		if (rc >= 0)
+			rc = tsm__jw_str(s, k, n);
+		if (rc >= 0)
+			rc = tsm__xput(s, ": ", 2);
+		if (rc >= 0 && (rc = tsm__sink_room(s, 64)) >= 0) {
+			p = jw_cur(s);
+			if (kv[i].type == TSM_KV_INT) {
+				jw_set(s, tsm__jw_i64(p, kv[i].v.i));
+			} else if (kv[i].type == TSM_KV_DOUBLE) {
+				jw_set(s, tsm__jw_double(p, kv[i].v.d));
+			} else {
+				const char *v = tsm__xstr(x, (uint32_t)kv[i].v.str, &n);
+
+				rc = tsm__jw_str(s, v, n);
+			}
+		}
+		if (rc < 0)
+			return rc;
+	}
+	rc = tsm__xput(s, "}}", 2);
+	if (rc < 0)
+		return rc;
+
+	/* Flows: both ends written when the end is reached. */
+	if (ev->correlation) {
+		uint64_t key = tsm__xflow_key_corr(ev->pid, ev->correlation);
+
+		if (ev->kind == TSM_EV_RUNTIME || ev->kind == TSM_EV_DRIVER) {
+			tsm__xflow_start(x, key, ev->start_ns, (uint32_t)pid, tid);
+		} else if (!tsm__xis_host(ev) && ev->kind != TSM_EV_ALLOC && ev->kind != TSM_EV_FREE) {
+			fl = tsm__xflow_take(x, key);
+			if (fl)
+				rc = write_flow(c, "ac2g", ev->correlation, fl, pid, tid, ev->start_ns);
+			else
+				x->st.flows_unmatched++;
+		}
+	}
+	if (rc >= 0 && ev->flow_type && ev->flow_id) {
+		uint64_t key = tsm__xflow_key_id(ev->pid, ev->flow_id);
+
+		if (ev->flow_type == TSM_FLOW_START) {
+			tsm__xflow_start(x, key, ev->start_ns, (uint32_t)pid, tid);
+		} else {
+			fl = tsm__xflow_take(x, key);
+			if (fl) {
+				struct xflow from = *fl;
+
+				rc = write_flow(c, "sync", ev->flow_id, &from, pid, tid, ev->start_ns);
+				if (ev->flow_type == TSM_FLOW_STEP)
+					tsm__xflow_start(x, key, ev->start_ns, (uint32_t)pid, tid);
+			} else {
+				x->st.flows_unmatched++;
+			}
+		}
+	}
+	return rc;
+}
+
+int tsm__export_chrome(tsm__xctx *x)
+{
+	struct cj c;
+	const tsm_event *ev;
+	const tsm_trace_info *ti = tsm_reader_info(x->r);
+	char *p;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.x = x;
+	c.s = &x->out;
+	rc = tsm__sink_room(c.s, 1024);
+	if (rc < 0)
+		return rc;
+	p = jw_cur(c.s);
+	JW_LIT(p, "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"producer\": ");
+	jw_set(c.s, p);
+	rc = tsm__jw_str(c.s, ti->producer ? ti->producer : "", ti->producer ? strlen(ti->producer) : 0);
+	if (rc >= 0)
+		rc = tsm__xput(c.s, ", \"clock\": ", 11);
+	if (rc >= 0)
+		rc = tsm__jw_str(c.s, tsm_clock_name(ti->clock), strlen(tsm_clock_name(ti->clock)));
+	if (rc >= 0) {
+		static const char tail[] = ", \"exporter\": \"tracesmith " TSM_VERSION_STRING "\"},\n"
+					   "\"traceEvents\": [\n{\"ph\": \"M\", \"name\": \"process_name\", "
+					   "\"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"tracesmith\"}}";
+
+		rc = tsm__xput(c.s, tail, sizeof(tail) - 1);
+	}
+	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
+		rc = write_event(&c, ev);
+	if (rc == TSM_END)
+		rc = tsm__xput(c.s, "\n]}\n", 4);
+	tsm__jw_cache_fini(&c.names);
+	return rc;
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared machinery of the exporters: the export context, the time-order
+ * merge of the reader's blocks (source), track and lane bookkeeping for
+ * overlapping slices, the bounded flow table, display names.
+ */
+#ifndef TSM_EXPORT_INTERNAL_H
+#define TSM_EXPORT_INTERNAL_H
+
+#include "tracesmith/export.h"
+
+#include "export/json-writer.h"
+#include "export/sink.h"
+
+/* One block's events, sorted by start, consumed from i. */
+struct xrun {
+	tsm_event *ev;
+	size_t n, i, cap;
+};
+
+/* One lane of a track: a stack of open slices' end times (innermost on top). */
+struct xlane {
+	uint64_t *ends;
+	uint32_t n, cap;
+	uint64_t id; /* Perfetto track uuid / JSON tid of this lane */
+};
+
+/* A track: a GPU stream (per kind class for Chrome), a host thread, a counter. */
+struct xtrack {
+	uint64_t k1, k2; /* key */
+	uint64_t id;     /* Perfetto uuid of lane 0 / JSON tid */
+	uint32_t nlanes;
+	struct xlane *lanes;
+	uint32_t used;
+	uint32_t aux;    /* exporter's own use */
+	double value;    /* memory-in-use counters */
+};
+
+/* A flow start remembered until its end shows up (direct-mapped, bounded). */
+struct xflow {
+	uint64_t key; /* 0: empty */
+	uint64_t ts;
+	uint64_t tid;
+	uint32_t pid;
+};
+
+#define XFLOW_SLOTS (1u << 18)
+
+typedef struct tsm__xctx {
+	tsm_reader *r;
+	tsm_export_opts o;
+	tsm_export_stats st;
+	tsm__sink out;
+	unsigned format;
+	int demangle;
+	uint64_t in_total;
+
+	/* merge */
+	struct xrun *runs;
+	size_t nruns, runs_cap;
+	struct xrun *spare;
+	size_t nspare;
+	tsm_event pending;
+	int have_pending, reader_done;
+	uint64_t watermark;
+	uint64_t *idx_off, *idx_sufmin;
+	size_t nidx;
+	uint64_t last_block;
+	uint64_t buffered;
+
+	/* tracks */
+	struct xtrack *tracks;
+	size_t ntracks, tracks_cap;
+	uint32_t *track_hash;
+	size_t track_hash_cap;
+
+	/* flows */
+	struct xflow *flows;
+
+	/* display names by string id */
+	char **names;
+	uint32_t *name_lens;
+	size_t names_cap;
+} tsm__xctx;
+
+/* Next event in start-time order that passes the filters; TSM_END at the end. */
+int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
+
+/* The track with key (k1, k2); *created set when new. NULL on NOMEM. */
+struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *created);
+
+/*
+ * Lane of `t` for a slice [start, end]: the first lane whose open slices
+ * all end at or before `start` or enclose the new slice; a new lane when
+ * none does (*created set). Ends at or before `start` are popped first
+ * when `pop` is set (JSON exporters; Perfetto pops through its end heap).
+ * Returns the lane index or a negative status.
+ */
+int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, int *created);
+
+/* Flow table: remember a start; find-and-remove a start. */
+void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid);
+struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key);
+/* Flow keys: host API call -> GPU work (by process and correlation), and explicit flows. */
+static inline uint64_t tsm__xflow_key_corr(uint32_t pid, uint64_t corr)
+{
+	uint64_t k = tsm__mix64(((uint64_t)pid << 40) ^ corr ^ 0x9E3779B97F4A7C15ULL);
+	return k ? k : 1;
+}
+static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
+{
+	uint64_t k = tsm__mix64(((uint64_t)pid << 40) ^ flow_id ^ 0xC2B2AE3D27D4EB4FULL);
+	return k ? k : 1;
+}
+
+/* Display name of string id (demangled when the export demangles); "" for 0. */
+const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len);
+/* Raw string by id ("" for 0 / undefined). */
+const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len);
+
+/* Rank of a process (-1: none). */
+int tsm__xrank(tsm__xctx *x, uint32_t pid);
+const tsm_device_info *tsm__xdevice(tsm__xctx *x, uint32_t id);
+
+/* Progress report (called from the merge when a block is read). */
+void tsm__xprogress(tsm__xctx *x);
+
+/* Kind classes of GPU tracks ("compute", "copy H2D", ...). */
+enum xclass {
+	XC_COMPUTE,
+	XC_COPY_H2D,
+	XC_COPY_D2H,
+	XC_COPY_D2D,
+	XC_COPY_P2P,
+	XC_COPY_H2H,
+	XC_COPY_OTHER,
+	XC_MEMORY,
+	XC_SYNC,
+	XC__COUNT
+};
+unsigned tsm__xclass(const tsm_event *ev);
+const char *tsm__xclass_name(unsigned c);
+
+/* Is the event a duration slice (vs an instant)? */
+static inline int tsm__xis_slice(const tsm_event *ev)
+{
+	switch (ev->kind) {
+	case TSM_EV_NVTX_MARK:
+	case TSM_EV_COUNTER:
+	case TSM_EV_DROPPED:
+	case TSM_EV_ALLOC:
+	case TSM_EV_FREE:
+		return 0;
+	case TSM_EV_SYNC:
+		return ev->end_ns > ev->start_ns;
+	default:
+		return 1;
+	}
+}
+
+/* Host-side event (runs on a host thread track)? */
+static inline int tsm__xis_host(const tsm_event *ev)
+{
+	if (ev->device == TSM_DEVICE_NONE)
+		return 1;
+	switch (ev->kind) {
+	case TSM_EV_RUNTIME:
+	case TSM_EV_DRIVER:
+	case TSM_EV_NVTX_RANGE:
+	case TSM_EV_NVTX_MARK:
+	case TSM_EV_CPU_OP:
+	case TSM_EV_OVERHEAD:
+	case TSM_EV_DROPPED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int tsm__export_perfetto(tsm__xctx *x);
+int tsm__export_chrome(tsm__xctx *x);
+int tsm__export_kineto(tsm__xctx *x);
+
+/* Copy bytes of any size into the sink (room handled). */
+static inline int tsm__xput(tsm__sink *s, const void *p, size_t n)
+{
+	if (TSM__LIKELY(n <= 4096)) {
+		int rc = tsm__sink_room(s, n + JW_SLACK);
+
+		if (rc < 0)
+			return rc;
+		memcpy(s->buf + s->len, p, n);
+		s->len += n;
+		return 0;
+	}
+	return tsm__sink_put(s, p, n);
+}
+
+#endif

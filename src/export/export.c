@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Export driver and the machinery the three exporters share.
+ *
+ * Time order. The SBT reader returns events block by block; each block is
+ * sorted by start time but blocks may overlap (a producer thread that
+ * lagged). Perfetto wants every sequence in timestamp order (slice begin
+ * and end packets interleave), and lane assignment for overlapping slices
+ * needs start order too, so the source merges blocks: each block is copied
+ * into a run, and the smallest head among the runs is released only while
+ * it starts before the watermark, the smallest start of any block not yet
+ * read. With the file's index the watermark is exact: the suffix minimum
+ * of the indexed blocks' min_start, looked up by the block's chunk offset.
+ * Without an index (a torn file, a pipe) the next block's first start is
+ * used, which is exact unless a later block reaches further back; such an
+ * event is still exported, merely out of order. Memory is bounded by the
+ * blocks that overlap in time (stats.max_buffered), never by the trace.
+ *
+ * Lanes. Slices on one track must nest for Perfetto (and for a readable
+ * Chrome view). An event goes to the first lane of its track where it
+ * nests or follows; otherwise a new lane (a child track "stream 7 #2") is
+ * made, so overlapping kernels are all kept, never dropped.
+ *
+ * Flows. A host API call and its GPU work share a correlation id; an
+ * event record and the stream waiting on it share a flow id. The flow
+ * table is direct-mapped (XFLOW_SLOTS entries): a start is remembered
+ * until its end takes it; a newer start landing in the same slot evicts
+ * it, and the evicted flow's end then counts as unmatched. Memory stays
+ * constant whatever the trace size.
+ */
+#include <stdio.h>
+
+#include "export/export-internal.h"
+#include "format/reader.h"
+
+void tsm_export_opts_init(tsm_export_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->gzip = -1;
+	o->device = -1;
+	o->stream = -1;
+	o->demangle = -1;
+}
+
+static const char *const format_names[] = {"auto", "perfetto", "chrome", "kineto"};
+
+const char *tsm_export_format_name(unsigned format)
+{
+	return format < TSM__ARRAY_SIZE(format_names) && format ? format_names[format] : "?";
+}
+
+unsigned tsm_export_format_from_name(const char *name)
+{
+	if (!name)
+		return TSM_EXPORT_AUTO;
+	for (unsigned i = 1; i < TSM__ARRAY_SIZE(format_names); i++)
+		if (!strcmp(name, format_names[i]))
+			return i;
+	if (!strcmp(name, "pftrace") || !strcmp(name, "protobuf"))
+		return TSM_EXPORT_PERFETTO;
+	if (!strcmp(name, "json"))
+		return TSM_EXPORT_CHROME;
+	return TSM_EXPORT_AUTO;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+
+	return n >= m && !strncmp(s + n - m, suffix, m);
+}
+
+int tsm_export_format_from_path(const char *path, unsigned *format, int *gzip)
+{
+	size_t n = path ? strlen(path) : 0;
+	unsigned f = TSM_EXPORT_AUTO;
+	int gz = 0;
+
+	if (ends_with(path, n, ".gz")) {
+		gz = 1;
+		n -= 3;
+	}
+	if (ends_with(path, n, ".pt.trace.json") || ends_with(path, n, ".kineto.json"))
+		f = TSM_EXPORT_KINETO;
+	else if (ends_with(path, n, ".json"))
+		f = TSM_EXPORT_CHROME;
+	else if (ends_with(path, n, ".pftrace") || ends_with(path, n, ".perfetto-trace") ||
+		 ends_with(path, n, ".pb"))
+		f = TSM_EXPORT_PERFETTO;
+	if (format)
+		*format = f;
+	if (gzip)
+		*gzip = gz;
+	return f ? 0 : TSM_NOT_FOUND;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
+{
+	const char *s = id ? tsm_reader_string(x->r, id) : NULL;
+
+	if (!s)
+		s = "";
+	if (len)
+		*len = strlen(s);
+	return s;
+}
+
+const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len)
+{
+	const char *raw;
+	size_t n;
+
+	if (!id) {
+		*len = 0;
+		return "";
+	}
+	if (id >= x->names_cap) {
+		size_t cap = x->names_cap ? x->names_cap : 1024;
+		char **nn;
+		uint32_t *nl;
+
+		while (cap <= id)
+			cap *= 2;
+		nn = tsm__realloc(x->names, cap * sizeof(*nn));
+		if (!nn)
+			goto raw;
+		x->names = nn;
+		nl = tsm__realloc(x->name_lens, cap * sizeof(*nl));
+		if (!nl)
+			goto raw;
+		x->name_lens = nl;
+		memset(x->names + x->names_cap, 0, (cap - x->names_cap) * sizeof(*nn));
+		memset(x->name_lens + x->names_cap, 0, (cap - x->names_cap) * sizeof(*nl));
+		x->names_cap = cap;
+	}
+	if (!x->names[id]) {
+		char buf[4096];
+		const char *d;
+
+		raw = tsm__xstr(x, id, &n);
+		d = x->demangle ? tsm_demangle(raw, buf, sizeof(buf)) : raw;
+		x->names[id] = tsm__strdup(d);
+		if (!x->names[id])
+			goto raw;
+		x->name_lens[id] = (uint32_t)strlen(d);
+	}
+	*len = x->name_lens[id];
+	return x->names[id];
+raw:
+	raw = tsm__xstr(x, id, &n);
+	*len = (uint32_t)n;
+	return raw;
+}
+
+int tsm__xrank(tsm__xctx *x, uint32_t pid)
+{
+	size_t n;
+	const tsm_process_info *p = tsm_reader_processes(x->r, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i].pid == pid)
+			return p[i].rank;
+	return -1;
+}
+
+const tsm_device_info *tsm__xdevice(tsm__xctx *x, uint32_t id)
+{
+	size_t n;
+	const tsm_device_info *d = tsm_reader_devices(x->r, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (d[i].id == id)
+			return &d[i];
+	return NULL;
+}
+
+/* ---- kind classes ----------------------------------------------------------- */
+
+static const char *const class_names[XC__COUNT] = {
+	"compute", "copy H2D", "copy D2H", "copy D2D", "copy P2P",
+	"copy H2H", "copy", "memory ops", "synchronisation",
+};
+
+unsigned tsm__xclass(const tsm_event *ev)
+{
+	switch (ev->kind) {
+	case TSM_EV_KERNEL:
+		return XC_COMPUTE;
+	case TSM_EV_MEMCPY:
+		switch (ev->u.memcpy.copy_kind) {
+		case TSM_COPY_H2D: return XC_COPY_H2D;
+		case TSM_COPY_D2H: return XC_COPY_D2H;
+		case TSM_COPY_D2D: return XC_COPY_D2D;
+		case TSM_COPY_P2P: return XC_COPY_P2P;
+		case TSM_COPY_H2H: return XC_COPY_H2H;
+		default: return XC_COPY_OTHER;
+		}
+	case TSM_EV_MEMSET:
+	case TSM_EV_ALLOC:
+	case TSM_EV_FREE:
+		return XC_MEMORY;
+	default:
+		return XC_SYNC;
+	}
+}
+
+const char *tsm__xclass_name(unsigned c)
+{
+	return c < XC__COUNT ? class_names[c] : "?";
+}
+
+/* ---- tracks and lanes -------------------------------------------------------- */
+
+static uint32_t track_slot(const tsm__xctx *x, uint64_t k1, uint64_t k2)
+{
+	return (uint32_t)(tsm__mix64(k1 * 0x9E3779B97F4A7C15ULL ^ k2) & (x->track_hash_cap - 1));
+}
+
+struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *created)
+{
+	uint32_t s;
+
+	*created = 0;
+	if (x->track_hash_cap) {
+		for (s = track_slot(x, k1, k2);; s = (s + 1) & (uint32_t)(x->track_hash_cap - 1)) {
+			uint32_t i = x->track_hash[s];
+
+			if (!i)
+				break;
+			if (x->tracks[i - 1].k1 == k1 && x->tracks[i - 1].k2 == k2)
+				return &x->tracks[i - 1];
+		}
+	}
+	if (x->ntracks == x->tracks_cap) {
+		size_t cap = x->tracks_cap ? 2 * x->tracks_cap : 64;
+		struct xtrack *nt = tsm__realloc(x->tracks, cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		x->tracks = nt;
+		x->tracks_cap = cap;
+	}
+	if (2 * (x->ntracks + 1) > x->track_hash_cap) {
+		size_t cap = x->track_hash_cap ? 2 * x->track_hash_cap : 256;
+		uint32_t *nh = tsm__calloc(cap, sizeof(*nh));
+
+		if (!nh)
+			return NULL;
+		tsm__free(x->track_hash);
+		x->track_hash = nh;
+		x->track_hash_cap = cap;
+		for (size_t i = 0; i < x->ntracks; i++) {
+			uint32_t t = track_slot(x, x->tracks[i].k1, x->tracks[i].k2);
+
+			while (x->track_hash[t])
+				t = (t + 1) & (uint32_t)(cap - 1);
+			x->track_hash[t] = (uint32_t)(i + 1);
+		}
+	}
+	for (s = track_slot(x, k1, k2); x->track_hash[s];
+	     s = (s + 1) & (uint32_t)(x->track_hash_cap - 1))
+		;
+	memset(&x->tracks[x->ntracks], 0, sizeof(x->tracks[0]));
+	x->tracks[x->ntracks].k1 = k1;
+	x->tracks[x->ntracks].k2 = k2;
+	x->track_hash[s] = (uint32_t)(++x->ntracks);
+	*created = 1;
+	return &x->tracks[x->ntracks - 1];
+}
+
+static int lane_push(struct xlane *l, uint64_t end)
+{
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? 2 * l->cap : 8;
+		uint64_t *ne = tsm__realloc(l->ends, cap * sizeof(*ne));
+
+		if (!ne)
+			return TSM_FAIL(TSM_NOMEM, "slice stack");
+		l->ends = ne;
+		l->cap = cap;
+	}
+	l->ends[l->n++] = end;
+	return 0;
+}
+
+int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, int *created)
+{
+	struct xlane *nl;
+	uint32_t i;
+	int rc;
+
+	*created = 0;
+	for (i = 0; i < t->nlanes; i++) {
+		struct xlane *l = &t->lanes[i];
+
+		if (pop)
+			while (l->n && l->ends[l->n - 1] <= start)
+				l->n--;
+		if (!l->n || l->ends[l->n - 1] >= end)
+			break;
+	}
+	if (i == t->nlanes) {
+		nl = tsm__realloc(t->lanes, (t->nlanes + 1) * sizeof(*nl));
+		if (!nl)
+			return TSM_FAIL(TSM_NOMEM, "track lanes");
+		t->lanes = nl;
+		memset(&t->lanes[t->nlanes], 0, sizeof(*nl));
+		t->nlanes++;
+		*created = 1;
+	}
+	rc = lane_push(&t->lanes[i], end);
+	return rc < 0 ? rc : (int)i;
+}
+
+/* ---- flows ------------------------------------------------------------------- */
+
+void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid)
+{
+	struct xflow *f = &x->flows[key & (XFLOW_SLOTS - 1)];
+
+	f->key = key;
+	f->ts = ts;
+	f->pid = pid;
+	f->tid = tid;
+}
+
+struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key)
+{
+	struct xflow *f = &x->flows[key & (XFLOW_SLOTS - 1)];
+
+	if (f->key != key)
+		return NULL;
+	f->key = 0;
+	return f;
+}
+
+/* ---- the time-order merge ---------------------------------------------------- */
+
+static int keep(const tsm__xctx *x, const tsm_event *ev)
+{
+	const tsm_export_opts *o = &x->o;
+
+	if (o->kind_mask && !(o->kind_mask & (1u << ev->kind)))
+		return 0;
+	if (ev->end_ns < o->from_ns)
+		return 0;
+	if (o->to_ns && ev->start_ns > o->to_ns)
+		return 0;
+	if (o->device >= 0 && ev->device != (uint32_t)o->device)
+		return 0;
+	if (o->stream >= 0 && ev->stream != (uint64_t)o->stream)
+		return 0;
+	return 1;
+}
+
+/* Smallest start of the block at chunk offset `off` and every block after it. */
+static uint64_t watermark_for(const tsm__xctx *x, uint64_t off, uint64_t fallback)
+{
+	size_t lo = 0, hi = x->nidx;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (x->idx_off[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < x->nidx && x->idx_off[lo] == off)
+		return x->idx_sufmin[lo] < fallback ? x->idx_sufmin[lo] : fallback;
+	return fallback;
+}
+
+static int load_index(tsm__xctx *x)
+{
+	const tsm_reader *r = x->r;
+	size_t n = 0;
+
+	if (!r->info.has_index || !r->nindex)
+		return 0;
+	x->idx_off = tsm__malloc(r->nindex * sizeof(uint64_t));
+	x->idx_sufmin = tsm__malloc(r->nindex * sizeof(uint64_t));
+	if (!x->idx_off || !x->idx_sufmin)
+		return TSM_FAIL(TSM_NOMEM, "export: index of %zu blocks", r->nindex);
+	for (size_t i = 0; i < r->nindex; i++) {
+		if (r->index[i].type != SBT_EVTB)
+			continue;
+		x->idx_off[n] = r->index[i].off;
+		x->idx_sufmin[n] = r->index[i].min_start;
+		n++;
+	}
+	for (size_t i = n; i-- > 1;)
+		if (x->idx_sufmin[i] < x->idx_sufmin[i - 1])
+			x->idx_sufmin[i - 1] = x->idx_sufmin[i];
+	x->nidx = n;
+	return 0;
+}
+
+static int run_append(struct xrun *run, const tsm_event *ev)
+{
+	if (run->n == run->cap) {
+		size_t cap = run->cap ? 2 * run->cap : 4096;
+		tsm_event *ne = tsm__realloc(run->ev, cap * sizeof(*ne));
+
+		if (!ne)
+			return TSM_FAIL(TSM_NOMEM, "export: merge buffer of %zu events", cap);
+		run->ev = ne;
+		run->cap = cap;
+	}
+	run->ev[run->n++] = *ev;
+	return 0;
+}
+
+void tsm__xprogress(tsm__xctx *x)
+{
+	if (x->o.progress)
+		x->o.progress(tsm_reader_info(x->r)->file_bytes, x->in_total, x->o.progress_user);
+}
+
+/* Read one whole block (plus the first event of the next) into a new run. */
+static int read_block(tsm__xctx *x)
+{
+	struct xrun *run;
+	const tsm_event *ev;
+	uint64_t block;
+	int rc;
+
+	if (!x->have_pending) {
+		rc = tsm_reader_next(x->r, &ev);
+		if (rc == TSM_END) {
+			x->reader_done = 1;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		x->st.events_read++;
+		x->pending = *ev;
+		x->have_pending = 1;
+	}
+	if (x->nruns == x->runs_cap) {
+		size_t cap = x->runs_cap ? 2 * x->runs_cap : 8;
+		struct xrun *nr = tsm__realloc(x->runs, cap * sizeof(*nr));
+
+		if (!nr)
+			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
+		x->runs = nr;
+		x->runs_cap = cap;
+	}
+	run = &x->runs[x->nruns++];
+	if (x->nspare) {
+		*run = x->spare[--x->nspare];
+	} else {
+		memset(run, 0, sizeof(*run));
+	}
+	run->n = run->i = 0;
+	block = tsm_reader_info(x->r)->block_count;
+	if (keep(x, &x->pending) && (rc = run_append(run, &x->pending)) < 0)
+		return rc;
+	x->have_pending = 0;
+	for (;;) {
+		rc = tsm_reader_next(x->r, &ev);
+		if (rc == TSM_END) {
+			x->reader_done = 1;
+			x->watermark = UINT64_MAX;
+			break;
+		}
+		if (rc < 0)
+			return rc;
+		x->st.events_read++;
+		if (tsm_reader_info(x->r)->block_count != block) {
+			x->pending = *ev;
+			x->have_pending = 1;
+			x->watermark = watermark_for(x, x->r->blk.chunk_off, ev->start_ns);
+			break;
+		}
+		if (keep(x, ev) && (rc = run_append(run, ev)) < 0)
+			return rc;
+	}
+	x->buffered += run->n;
+	if (x->buffered > x->st.max_buffered)
+		x->st.max_buffered = x->buffered;
+	tsm__xprogress(x);
+	return 0;
+}
+
+static void retire_run(tsm__xctx *x, size_t i)
+{
+	struct xrun done = x->runs[i];
+
+	x->runs[i] = x->runs[--x->nruns];
+	if (x->nspare < 4 && (x->spare || (x->spare = tsm__calloc(4, sizeof(*x->spare))))) {
+		x->spare[x->nspare++] = done;
+	} else {
+		tsm__free(done.ev);
+	}
+}
+
+int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
+{
+	int rc;
+
+	for (;;) {
+		size_t best = SIZE_MAX;
+		uint64_t best_start = UINT64_MAX;
+
+		for (size_t i = 0; i < x->nruns;) {
+			struct xrun *run = &x->runs[i];
+
+			if (run->i == run->n) {
+				retire_run(x, i);
+				continue;
+			}
+			if (run->ev[run->i].start_ns < best_start) {
+				best_start = run->ev[run->i].start_ns;
+				best = i;
+			}
+			i++;
+		}
+		if (best != SIZE_MAX && (x->reader_done || best_start < x->watermark)) {
+			*out = &x->runs[best].ev[x->runs[best].i++];
+			x->buffered--;
+			x->st.events_written++;
+			return 0;
+		}
+		if (x->reader_done)
+			return TSM_END;
+		rc = read_block(x);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* ---- driver -------------------------------------------------------------------- */
+
+static void xctx_fini(tsm__xctx *x)
+{
+	for (size_t i = 0; i < x->nruns; i++)
+		tsm__free(x->runs[i].ev);
+	for (size_t i = 0; i < x->nspare; i++)
+		tsm__free(x->spare[i].ev);
+	tsm__free(x->runs);
+	tsm__free(x->spare);
+	tsm__free(x->idx_off);
+	tsm__free(x->idx_sufmin);
+	for (size_t i = 0; i < x->ntracks; i++) {
+		for (uint32_t l = 0; l < x->tracks[i].nlanes; l++)
+			tsm__free(x->tracks[i].lanes[l].ends);
+		tsm__free(x->tracks[i].lanes);
+	}
+	tsm__free(x->tracks);
+	tsm__free(x->track_hash);
+	tsm__free(x->flows);
+	for (size_t i = 0; i < x->names_cap; i++)
+		tsm__free(x->names[i]);
+	tsm__free(x->names);
+	tsm__free(x->name_lens);
+}
+
+int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts *opts,
+		      tsm_export_stats *stats)
+{
+	tsm__xctx *x;
+	unsigned fmt = TSM_EXPORT_AUTO;
+	int gz = 0, rc, rc2;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!r || !out_path)
+		return TSM_FAIL(TSM_INVAL, "export: no reader or output path");
+	x = tsm__calloc(1, sizeof(*x));
+	if (!x)
+		return TSM_FAIL(TSM_NOMEM, "export context");
+	if (opts)
+		x->o = *opts;
+	else
+		tsm_export_opts_init(&x->o);
+	x->r = r;
+	tsm_export_format_from_path(out_path, &fmt, &gz);
+	x->format = x->o.format ? x->o.format : fmt;
+	if (x->o.gzip >= 0)
+		gz = x->o.gzip;
+	if (x->format < TSM_EXPORT_PERFETTO || x->format > TSM_EXPORT_KINETO) {
+		rc = TSM_FAIL(TSM_INVAL,
+			      "%s: cannot tell the export format from the name (use .pftrace, "
+			      ".json, .pt.trace.json, optionally + .gz, or set the format)",
+			      out_path);
+		goto out;
+	}
+	x->demangle = x->o.demangle >= 0 ? x->o.demangle : x->format != TSM_EXPORT_KINETO;
+	x->in_total = tsm_reader_info(r)->file_bytes;
+	if (r->seekable && r->file_size)
+		x->in_total = r->file_size;
+	x->flows = tsm__calloc(XFLOW_SLOTS, sizeof(*x->flows));
+	if (!x->flows) {
+		rc = TSM_FAIL(TSM_NOMEM, "export: flow table");
+		goto out;
+	}
+	rc = load_index(x);
+	if (rc < 0)
+		goto out;
+	if (x->o.from_ns || x->o.to_ns) {
+		rc = tsm_reader_seek_ns(r, x->o.from_ns, x->o.to_ns ? x->o.to_ns : UINT64_MAX);
+		if (rc < 0)
+			goto out;
+	}
+	rc = tsm__sink_open(&x->out, out_path,
+			    gz ? (x->o.gzip_level > 0 ? x->o.gzip_level : 6) : 0);
+	if (rc < 0)
+		goto out;
+	switch (x->format) {
+	case TSM_EXPORT_PERFETTO:
+		rc = tsm__export_perfetto(x);
+		break;
+	case TSM_EXPORT_CHROME:
+		rc = tsm__export_chrome(x);
+		break;
+	default:
+		rc = tsm__export_kineto(x);
+		break;
+	}
+	x->st.bytes_uncompressed = x->out.in_bytes + x->out.len;
+	rc2 = tsm__sink_close(&x->out);
+	if (!rc)
+		rc = rc2;
+	x->st.bytes_written = x->out.out_bytes;
+	x->st.tracks = x->ntracks;
+out:
+	if (stats)
+		*stats = x->st;
+	tsm__sink_close(&x->out);
+	xctx_fini(x);
+	tsm__free(x);
+	return rc;
+}
+
+int tsm_export_file(const char *in_path, const char *out_path, const tsm_export_opts *opts,
+		    tsm_export_stats *stats)
+{
+	tsm_reader *r = NULL;
+	int rc;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	rc = tsm_reader_open(in_path, 0, &r);
+	if (rc < 0)
+		return rc;
+	rc = tsm_export_reader(r, out_path, opts, stats);
+	tsm_reader_close(r);
+	return rc;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Streaming JSON writer shared by the Chrome and Kineto exporters: text
+ * goes straight into a tsm__sink. Strings are escaped per RFC 8259 (",
+ * backslash, control characters as \n \t ... or \u00XX); bytes that are
+ * not valid UTF-8 become U+FFFD so that every output parses. Integers are
+ * formatted by hand (no printf in the hot path); times in microseconds
+ * with exactly three decimals, as Kineto writes them.
+ */
+#ifndef TSM_EXPORT_JSON_WRITER_H
+#define TSM_EXPORT_JSON_WRITER_H
+
+#include "export/sink.h"
+
+/* Room a caller may assume after jw_room() for fixed-size fields. */
+#define JW_SLACK 256
+
+static inline int jw_room(tsm__sink *s, size_t n)
+{
+	return tsm__sink_room(s, n);
+}
+
+static inline char *jw_cur(tsm__sink *s)
+{
+	return (char *)s->buf + s->len;
+}
+
+static inline void jw_set(tsm__sink *s, char *p)
+{
+	s->len = (size_t)((uint8_t *)p - s->buf);
+}
+
+/* Literal text (a C string constant); needs room. */
+#define JW_LIT(p, lit)                                                                             \
+	do {                                                                                       \
+		memcpy((p), (lit), sizeof(lit) - 1);                                               \
+		(p) += sizeof(lit) - 1;                                                            \
+	} while (0)
+
+char *tsm__jw_u64(char *p, uint64_t v);
+char *tsm__jw_i64(char *p, int64_t v);
+/* ns as microseconds with three decimals: 1234567 -> "1234.567" */
+char *tsm__jw_us3(char *p, uint64_t ns);
+/* A double that reads back as the same double; always has '.', 'e' or is
+ * "null" (NaN, infinities) so importers can tell it from an integer. */
+char *tsm__jw_double(char *p, double d);
+
+/* Escaped length of `s` (n bytes) including the quotes; used to size caches. */
+size_t tsm__jw_escaped_len(const char *s, size_t n);
+/* Write `s` quoted and escaped at p (room: tsm__jw_escaped_len bytes). */
+char *tsm__jw_escape(char *p, const char *s, size_t n);
+/* Write a quoted escaped string of any length through the sink. */
+int tsm__jw_str(tsm__sink *s, const char *str, size_t n);
+
+/*
+ * Cache of escaped strings by string id: names repeat millions of times,
+ * so each is escaped once and then copied. Entries are "\"...\"".
+ */
+typedef struct tsm__jw_cache {
+	char **s;
+	uint32_t *len;
+	size_t cap;
+} tsm__jw_cache;
+
+/* The escaped form of string `id` (text `str` of `n` bytes); NULL on NOMEM. */
+const char *tsm__jw_cache_get(tsm__jw_cache *c, uint32_t id, const char *str, size_t n,
+			      uint32_t *len);
+void tsm__jw_cache_fini(tsm__jw_cache *c);
+
+#endif

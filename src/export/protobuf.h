@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A minimal protobuf wire-format encoder (no schema, no runtime library):
+ * varints, zigzag, fixed64, doubles, length-delimited bytes, and nested
+ * messages whose length is back-filled. See protobuf.c for the nesting
+ * scheme. Encoders write at a cursor `uint8_t *p` and get the advanced
+ * cursor back; the caller guarantees room (the sink's tsm__sink_room).
+ */
+#ifndef TSM_EXPORT_PROTOBUF_H
+#define TSM_EXPORT_PROTOBUF_H
+
+#include <stdint.h>
+#include <string.h>
+
+enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
+
+/* Longest encoding of a tag or a 64-bit varint. */
+#define PB_MAX_VARINT 10
+/* Bytes reserved for a nested message length (lengths < 2^28). */
+#define PB_NEST_RESERVE 4
+#define PB_MAX_NESTED (1u << 28)
+
+static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint8_t *pb_tag(uint8_t *p, uint32_t field, unsigned wire)
+{
+	return pb_varint(p, ((uint64_t)field << 3) | wire);
+}
+
+static inline uint8_t *pb_uint(uint8_t *p, uint32_t field, uint64_t v)
+{
+	return pb_varint(pb_tag(p, field, PB_VARINT), v);
+}
+
+/* int32/int64 fields: negative values take ten bytes, as protobuf says. */
+static inline uint8_t *pb_int(uint8_t *p, uint32_t field, int64_t v)
+{
+	return pb_varint(pb_tag(p, field, PB_VARINT), (uint64_t)v);
+}
+
+static inline uint8_t *pb_fixed64(uint8_t *p, uint32_t field, uint64_t v)
+{
+	p = pb_tag(p, field, PB_I64);
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+static inline uint8_t *pb_double(uint8_t *p, uint32_t field, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	return pb_fixed64(p, field, v);
+}
+
+static inline uint8_t *pb_bytes(uint8_t *p, uint32_t field, const void *data, size_t n)
+{
+	p = pb_varint(pb_tag(p, field, PB_LEN), n);
+	memcpy(p, data, n);
+	return p + n;
+}
+
+/* Start a nested message: write the tag, reserve the length, return the
+ * cursor; keep it as `mark` for pb_end. */
+static inline uint8_t *pb_begin(uint8_t *p, uint32_t field, uint8_t **mark)
+{
+	p = pb_tag(p, field, PB_LEN);
+	*mark = p;
+	return p + PB_NEST_RESERVE;
+}
+
+/* Close a nested message opened at `mark`; returns the new cursor. */
+uint8_t *tsm__pb_end(uint8_t *mark, uint8_t *p);
+#define pb_end tsm__pb_end
+
+#endif

@@ -1,0 +1,1449 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kineto / Chrome trace JSON -> SBT (see include/tracesmith/import.h for
+ * the contract and docs/design/export.md for the mapping table).
+ *
+ * Recursive descent over the pull tokenizer of json-reader.c, one level
+ * per JSON container that matters (top object, traceEvents array, one
+ * event object, its args object); everything else is skipped with the
+ * iterative, depth-bounded skipper. Each event object is assembled into
+ * `struct rec` (strings in one reusable arena), mapped to a tsm_event and
+ * handed to the SBT writer, then forgotten: the only state that outlives
+ * an event is small and bounded (the correlation -> host pid table, the
+ * processes seen, the drop reasons), so multi-GB inputs import in a few
+ * MiB of memory.
+ *
+ * GPU events in Kineto carry pid = device and tid = stream; their host
+ * process is not in the record. It is inferred as the pid of the runtime
+ * call with the same correlation when that call came earlier in the file
+ * (a direct-mapped table of 2^16 correlations), else the last host pid
+ * seen; the Kineto exporter mirrors this rule and writes a "process" arg
+ * only where the inference would be wrong, so round trips are exact.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "import/json-reader.h"
+#include "tracesmith/import.h"
+
+#define MAX_ARGS 256
+#define CORR_SLOTS (1u << 16)
+#define MAX_REASONS 32
+
+enum { A_INT = 1, A_DBL, A_STR, A_DIM, A_RAW, A_BOOL };
+
+struct arg {
+	uint32_t key, key_len; /* offsets into rec.text */
+	int type;
+	int64_t i;
+	double d;
+	uint32_t s, s_len;
+	uint64_t dim[3];
+	int ndim;
+	uint8_t used;
+};
+
+struct rec {
+	tsm__buf text;
+	uint32_t ph, cat, name; /* offsets; UINT32_MAX: absent */
+	uint32_t ph_len, cat_len, name_len;
+	int has_pid, pid_num, has_tid, tid_num, has_ts, has_dur;
+	int64_t pid;
+	uint64_t tid;
+	uint64_t ts_ns, dur_ns;
+	struct arg args[MAX_ARGS];
+	int nargs;
+};
+
+struct reason {
+	char what[48];
+	uint64_t count;
+};
+
+struct imp {
+	jreader j;
+	const char *in_name;
+	const char *out_path;
+	const tsm_import_opts *opts;
+	tsm_writer *w;
+	int own_writer;
+	tsm_import_stats st;
+	struct rec rec;
+	tsm__buf scratch;
+	/* deferred header facts (writer opened lazily to take baseTimeNanoseconds) */
+	int64_t base_ns;
+	int have_base;
+	int rank;
+	char *backend;
+	int64_t world_size;
+	/* processes seen (host pids) with names */
+	struct proc {
+		uint32_t pid;
+		uint32_t name; /* string id */
+		int host;      /* seen as the pid of a host event (GPU "processes" are not) */
+	} *procs;
+	size_t nprocs, procs_cap;
+	uint64_t *corr_key;
+	uint32_t *corr_pid;
+	uint32_t last_host_pid;
+	struct reason reasons[MAX_REASONS];
+	int nreasons;
+	uint64_t last_ts;
+	tsm_device_info *devs;
+	char **dev_names; /* name, uuid per device (before the writer opens) */
+	size_t ndevs;
+	struct pending_meta {
+		char *key;
+		int type;
+		int64_t i;
+		double d;
+		char *s;
+	} *pmeta;
+	size_t npmeta;
+};
+
+static const char *rtext(const struct rec *r, uint32_t off)
+{
+	return (const char *)r->text.data + off;
+}
+
+static int rstore(struct imp *im, const char *s, size_t n, uint32_t *off)
+{
+	struct rec *r = &im->rec;
+
+	*off = (uint32_t)r->text.len;
+	if (tsm__buf_append(&r->text, s, n) < 0 || tsm__buf_append(&r->text, "", 1) < 0)
+		return TSM_FAIL(TSM_NOMEM, "%s: event text", im->in_name);
+	return 0;
+}
+
+static void drop(struct imp *im, const char *what)
+{
+	int i;
+
+	im->st.dropped++;
+	for (i = 0; i < im->nreasons; i++)
+		if (!strcmp(im->reasons[i].what, what))
+			break;
+	if (i == im->nreasons) {
+		if (im->nreasons == MAX_REASONS)
+			i = MAX_REASONS - 1; /* "other" bucket: the last one */
+		else
+			snprintf(im->reasons[im->nreasons++].what, sizeof(im->reasons[0].what), "%s",
+				 what);
+	}
+	im->reasons[i].count++;
+}
+
+/* ---- numbers ----------------------------------------------------------------------- */
+
+/* Decimal microseconds text -> ns exactly (digits past the 3rd decimal rounded). */
+static int us_to_ns(struct imp *im, const char *s, uint64_t *ns)
+{
+	uint64_t ip = 0, frac = 0;
+	int nfrac = 0, round_up = 0;
+	const char *p = s;
+
+	if (*p == '-')
+		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: negative time %s", im->in_name, s);
+	if (strpbrk(p, "eE")) {
+		double d = strtod(p, NULL) * 1000.0;
+
+		if (!(d >= 0 && d < 1.8e19))
+			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name,
+				       s);
+		*ns = (uint64_t)(d + 0.5);
+		return 0;
+	}
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (ip > (UINT64_MAX / 1000 - 9) / 10)
+			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name,
+				       s);
+		ip = ip * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (nfrac < 3) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				nfrac++;
+			} else if (nfrac == 3) {
+				round_up = *p >= '5';
+				nfrac++;
+			}
+		}
+	}
+	while (nfrac < 3) {
+		frac *= 10;
+		nfrac++;
+	}
+	*ns = ip * 1000 + frac + (uint64_t)round_up;
+	return 0;
+}
+
+/* Integer text -> int64 (1 ok, 0 not an integer that fits). */
+static int num_int(const char *s, int64_t *v)
+{
+	char *end;
+	long long x;
+
+	if (strpbrk(s, ".eE"))
+		return 0;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno || *end)
+		return 0;
+	*v = x;
+	return 1;
+}
+
+/* ---- event object --------------------------------------------------------------------- */
+
+static int expect(struct imp *im, int want, const char *what)
+{
+	int tok = tsm__jr_next(&im->j);
+
+	if (tok < 0)
+		return tok;
+	if (tok == want)
+		return 0;
+	if (tok == J_EOF)
+		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off, "%s: input ends where %s was expected",
+				   im->in_name, what);
+	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: %s expected", im->in_name, what);
+}
+
+/* After a member: ',' (1: more) or the closing token (0). */
+static int next_member(struct imp *im, int close, const char *where)
+{
+	int tok = tsm__jr_next(&im->j);
+
+	if (tok < 0)
+		return tok;
+	if (tok == J_COMMA)
+		return 1;
+	if (tok == close)
+		return 0;
+	if (tok == J_EOF)
+		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off, "%s: input ends inside %s",
+				   im->in_name, where);
+	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: ',' or '%c' expected in %s", im->in_name,
+		       close == J_OBJ_END ? '}' : ']', where);
+}
+
+static int parse_args(struct imp *im)
+{
+	struct rec *r = &im->rec;
+	int tok, more;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_OBJ_END)
+		return 0;
+	for (;;) {
+		struct arg *a;
+		uint32_t koff;
+		int rc;
+
+		if (tok != J_STR)
+			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+							  "%s: input ends inside args", im->in_name)
+					    : JR_FAIL(&im->j, TSM_CORRUPT,
+						      "%s: not JSON: a key was expected in args",
+						      im->in_name);
+		rc = rstore(im, im->j.str, im->j.str_len, &koff);
+		if (rc < 0)
+			return rc;
+		a = r->nargs < MAX_ARGS ? &r->args[r->nargs] : NULL;
+		if (a) {
+			memset(a, 0, sizeof(*a));
+			a->key = koff;
+			a->key_len = (uint32_t)im->j.str_len;
+		}
+		rc = expect(im, J_COLON, "':'");
+		if (rc < 0)
+			return rc;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+		if (!a) {
+			rc = tsm__jr_skip(&im->j, tok);
+			if (rc < 0)
+				return rc;
+		} else if (tok == J_STR) {
+			a->type = A_STR;
+			rc = rstore(im, im->j.str, im->j.str_len, &a->s);
+			a->s_len = (uint32_t)im->j.str_len;
+		} else if (tok == J_NUM) {
+			if (num_int(im->j.str, &a->i)) {
+				a->type = A_INT;
+			} else {
+				a->type = A_DBL;
+				a->d = strtod(im->j.str, NULL);
+			}
+		} else if (tok == J_TRUE || tok == J_FALSE) {
+			a->type = A_BOOL;
+			a->i = tok == J_TRUE;
+		} else if (tok == J_NULL) {
+			a->type = 0;
+		} else {
+			/* Arrays of up to three integers are dims (grid, block); other
+			 * containers are kept as their JSON text. */
+			tsm__buf_reset(&im->scratch);
+			rc = tsm__jr_capture(&im->j, tok, &im->scratch);
+			if (rc < 0)
+				return rc;
+			if (tok == J_ARR) {
+				const char *p = (const char *)im->scratch.data + 1;
+				const char *e = (const char *)im->scratch.data + im->scratch.len - 1;
+				int ok = 1;
+
+				a->ndim = 0;
+				while (p < e && ok) {
+					char *q;
+
+					if (a->ndim == 3 || *p < '0' || *p > '9') {
+						ok = 0;
+						break;
+					}
+					errno = 0;
+					a->dim[a->ndim++] = strtoull(p, &q, 10);
+					if (errno || (q < e && *q != ','))
+						ok = 0;
+					p = q < e ? q + 2 : q;
+				}
+				if (ok && a->ndim) {
+					a->type = A_DIM;
+					goto next;
+				}
+			}
+			a->type = A_RAW;
+			rc = rstore(im, (const char *)im->scratch.data, im->scratch.len, &a->s);
+			a->s_len = (uint32_t)im->scratch.len;
+		}
+		if (rc < 0)
+			return rc;
+next:
+		if (a)
+			r->nargs++;
+		more = next_member(im, J_OBJ_END, "args");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+static int parse_event(struct imp *im)
+{
+	struct rec *r = &im->rec;
+	int tok, more, rc;
+
+	tsm__buf_reset(&r->text);
+	r->ph = r->cat = r->name = UINT32_MAX;
+	r->has_pid = r->has_tid = r->has_ts = r->has_dur = 0;
+	r->pid_num = r->tid_num = 0;
+	r->nargs = 0;
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_OBJ_END)
+		return 0;
+	for (;;) {
+		char key[16];
+		size_t kl;
+
+		if (tok != J_STR)
+			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+							  "%s: input ends inside an event", im->in_name)
+					    : JR_FAIL(&im->j, TSM_CORRUPT,
+						      "%s: not JSON: a key was expected in an event",
+						      im->in_name);
+		kl = im->j.str_len < sizeof(key) - 1 ? im->j.str_len : sizeof(key) - 1;
+		memcpy(key, im->j.str, kl);
+		key[kl] = 0;
+		if (im->j.str_len >= sizeof(key))
+			key[0] = 0;
+		rc = expect(im, J_COLON, "':'");
+		if (rc < 0)
+			return rc;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+		if (!strcmp(key, "args") && tok == J_OBJ) {
+			im->j.depth += 3;
+			rc = parse_args(im);
+			im->j.depth -= 3;
+		} else if ((!strcmp(key, "ph") || !strcmp(key, "cat") || !strcmp(key, "name")) &&
+			   tok == J_STR) {
+			uint32_t off;
+
+			rc = rstore(im, im->j.str, im->j.str_len, &off);
+			if (key[0] == 'p') {
+				r->ph = off;
+				r->ph_len = (uint32_t)im->j.str_len;
+			} else if (key[0] == 'c') {
+				r->cat = off;
+				r->cat_len = (uint32_t)im->j.str_len;
+			} else {
+				r->name = off;
+				r->name_len = (uint32_t)im->j.str_len;
+			}
+		} else if (!strcmp(key, "pid") || !strcmp(key, "tid")) {
+			int is_pid = key[0] == 'p';
+			int64_t v = 0;
+			int num = tok == J_NUM;
+
+			if (num && !num_int(im->j.str, &v))
+				return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: %s %s is not an integer "
+								       "that fits",
+					       im->in_name, key, im->j.str);
+			if (num && is_pid && (v < INT32_MIN || v > UINT32_MAX))
+				return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: pid %s out of range",
+					       im->in_name, im->j.str);
+			if (tok == J_STR) {
+				/* Kineto writes some ids as strings ("Spans", or "490"). */
+				char *end;
+
+				errno = 0;
+				v = strtoll(im->j.str, &end, 10);
+				num = im->j.str_len && !*end && !errno && v >= INT32_MIN &&
+				      v <= UINT32_MAX;
+			} else if (tok != J_NUM) {
+				rc = tsm__jr_skip(&im->j, tok);
+				if (rc < 0)
+					return rc;
+			}
+			if (is_pid) {
+				r->has_pid = 1;
+				r->pid_num = num;
+				r->pid = v;
+			} else {
+				r->has_tid = 1;
+				r->tid_num = num;
+				r->tid = (uint64_t)v;
+			}
+		} else if ((!strcmp(key, "ts") || !strcmp(key, "dur")) && tok == J_NUM) {
+			uint64_t ns = 0;
+
+			rc = us_to_ns(im, im->j.str, &ns);
+			if (rc < 0)
+				return rc;
+			if (key[0] == 't') {
+				r->has_ts = 1;
+				r->ts_ns = ns;
+			} else {
+				r->has_dur = 1;
+				r->dur_ns = ns;
+			}
+		} else if (!strcmp(key, "ts") || !strcmp(key, "dur")) {
+			return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"%s\" must be a number", im->in_name,
+				       key);
+		} else {
+			rc = tsm__jr_skip(&im->j, tok);
+		}
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_OBJ_END, "an event");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+/* ---- writer -------------------------------------------------------------------------- */
+
+static int intern(struct imp *im, const char *s, size_t n, uint32_t *id);
+
+static int open_writer(struct imp *im)
+{
+	tsm_writer_opts wo;
+	int rc;
+
+	if (im->w)
+		return 0;
+	memset(&wo, 0, sizeof(wo));
+	wo.clock = TSM_CLOCK_IMPORTED;
+	wo.realtime_offset_ns = im->have_base ? im->base_ns : 0;
+	wo.zstd_level = im->opts ? im->opts->zstd_level : 0;
+	wo.block_events = im->opts ? im->opts->block_events : 0;
+	wo.producer = "tracesmith import";
+	rc = tsm_writer_open(im->out_path, &wo, &im->w);
+	if (rc < 0)
+		return rc;
+	im->own_writer = 1;
+	for (size_t i = 0; i < im->ndevs; i++) {
+		const char *n = im->dev_names[2 * i], *u = im->dev_names[2 * i + 1];
+
+		if (n && (rc = intern(im, n, strlen(n), &im->devs[i].name)) < 0)
+			return rc;
+		if (u && (rc = intern(im, u, strlen(u), &im->devs[i].uuid)) < 0)
+			return rc;
+		rc = tsm_writer_add_device(im->w, &im->devs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < im->npmeta; i++) {
+		struct pending_meta *m = &im->pmeta[i];
+
+		rc = m->type == A_STR ? tsm_writer_add_meta_str(im->w, m->key, m->s)
+				      : tsm_writer_add_meta_int(im->w, m->key, m->i);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int add_meta_str(struct imp *im, const char *key, const char *val)
+{
+	struct pending_meta *m;
+
+	if (im->w)
+		return tsm_writer_add_meta_str(im->w, key, val);
+	m = tsm__realloc(im->pmeta, (im->npmeta + 1) * sizeof(*m));
+	if (!m)
+		return TSM_FAIL(TSM_NOMEM, "import: metadata");
+	im->pmeta = m;
+	m = &im->pmeta[im->npmeta];
+	memset(m, 0, sizeof(*m));
+	m->type = A_STR;
+	m->key = tsm__strdup(key);
+	m->s = tsm__strdup(val);
+	im->npmeta++;
+	if (!m->key || !m->s)
+		return TSM_FAIL(TSM_NOMEM, "import: metadata");
+	return 0;
+}
+
+static int add_meta_int(struct imp *im, const char *key, int64_t v)
+{
+	struct pending_meta *m;
+
+	if (im->w)
+		return tsm_writer_add_meta_int(im->w, key, v);
+	m = tsm__realloc(im->pmeta, (im->npmeta + 1) * sizeof(*m));
+	if (!m)
+		return TSM_FAIL(TSM_NOMEM, "import: metadata");
+	im->pmeta = m;
+	m = &im->pmeta[im->npmeta];
+	memset(m, 0, sizeof(*m));
+	m->type = A_INT;
+	m->key = tsm__strdup(key);
+	m->i = v;
+	im->npmeta++;
+	return m->key ? 0 : TSM_FAIL(TSM_NOMEM, "import: metadata");
+}
+
+static int intern(struct imp *im, const char *s, size_t n, uint32_t *id)
+{
+	if (!n) {
+		*id = 0;
+		return 0;
+	}
+	return tsm_intern_add(tsm_writer_strings(im->w), s, n, id);
+}
+
+static struct arg *find_arg(struct rec *r, const char *key)
+{
+	for (int i = 0; i < r->nargs; i++)
+		if (!r->args[i].used && !strcmp(rtext(r, r->args[i].key), key))
+			return &r->args[i];
+	return NULL;
+}
+
+/* Integer arg (consumed); 1 found, 0 absent, negative: wrong type / range. */
+static int arg_u64(struct imp *im, const char *key, uint64_t max, uint64_t *v)
+{
+	struct arg *a = find_arg(&im->rec, key);
+
+	if (!a)
+		return 0;
+	if (a->type == A_DBL && a->d >= 0 && a->d <= (double)max && a->d == (double)(uint64_t)a->d) {
+		*v = (uint64_t)a->d;
+		a->used = 1;
+		return 1;
+	}
+	if ((a->type != A_INT && a->type != A_BOOL) || a->i < 0 || (uint64_t)a->i > max)
+		return 0; /* leave it as metadata rather than failing the whole import */
+	*v = (uint64_t)a->i;
+	a->used = 1;
+	return 1;
+}
+
+static int arg_i64(struct imp *im, const char *key, int64_t *v)
+{
+	struct arg *a = find_arg(&im->rec, key);
+
+	if (!a || a->type != A_INT)
+		return 0;
+	*v = a->i;
+	a->used = 1;
+	return 1;
+}
+
+static const char *arg_str(struct imp *im, const char *key)
+{
+	struct arg *a = find_arg(&im->rec, key);
+
+	if (!a || a->type != A_STR)
+		return NULL;
+	a->used = 1;
+	return rtext(&im->rec, a->s);
+}
+
+static int arg_dim(struct imp *im, const char *key, uint64_t d[3], uint64_t max)
+{
+	struct arg *a = find_arg(&im->rec, key);
+
+	if (!a || a->type != A_DIM)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		d[i] = i < a->ndim ? a->dim[i] : 1;
+		if (d[i] > max)
+			return 0;
+	}
+	a->used = 1;
+	return 1;
+}
+
+static unsigned name_lookup(const char *s, const char *(*fn)(unsigned), unsigned count)
+{
+	if (!s)
+		return 0;
+	for (unsigned i = 0; i < count; i++)
+		if (!strcmp(fn(i), s))
+			return i;
+	return 0;
+}
+
+/* Remaining args -> interned metadata list. */
+static int build_meta(struct imp *im, uint32_t *meta)
+{
+	struct rec *r = &im->rec;
+	tsm_kv kv[MAX_ARGS];
+	size_t n = 0;
+	int rc;
+
+	*meta = 0;
+	for (int i = 0; i < r->nargs; i++) {
+		struct arg *a = &r->args[i];
+		tsm_kv *k = &kv[n];
+		uint32_t id;
+
+		if (a->used || !a->type)
+			continue;
+		memset(k, 0, sizeof(*k));
+		rc = intern(im, rtext(r, a->key), a->key_len, &k->key);
+		if (rc < 0)
+			return rc;
+		switch (a->type) {
+		case A_INT:
+		case A_BOOL:
+			k->type = TSM_KV_INT;
+			k->v.i = a->i;
+			break;
+		case A_DBL:
+			k->type = TSM_KV_DOUBLE;
+			k->v.d = a->d;
+			break;
+		case A_DIM: {
+			char buf[96];
+			int m = 0;
+
+			m += snprintf(buf + m, sizeof(buf) - (size_t)m, "[");
+			for (int d = 0; d < a->ndim; d++)
+				m += snprintf(buf + m, sizeof(buf) - (size_t)m, "%s%llu", d ? ", " : "",
+					      (unsigned long long)a->dim[d]);
+			snprintf(buf + m, sizeof(buf) - (size_t)m, "]");
+			k->type = TSM_KV_STR;
+			rc = intern(im, buf, strlen(buf), &id);
+			if (rc < 0)
+				return rc;
+			k->v.str = id;
+			break;
+		}
+		default:
+			k->type = TSM_KV_STR;
+			rc = tsm_intern_add(tsm_writer_strings(im->w), rtext(r, a->s), a->s_len, &id);
+			if (rc < 0)
+				return rc;
+			k->v.str = id;
+			break;
+		}
+		n++;
+	}
+	if (!n)
+		return 0;
+	return tsm_intern_add(tsm_writer_kvlists(im->w), kv, n * sizeof(tsm_kv), meta);
+}
+
+static int note_proc(struct imp *im, uint32_t pid, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < im->nprocs; i++)
+		if (im->procs[i].pid == pid)
+			break;
+	if (i == im->nprocs) {
+		if (im->nprocs == im->procs_cap) {
+			size_t cap = im->procs_cap ? 2 * im->procs_cap : 8;
+			struct proc *np;
+
+			if (cap > 65536)
+				return 0; /* enough: names of further processes are not kept */
+			np = tsm__realloc(im->procs, cap * sizeof(*np));
+			if (!np)
+				return TSM_FAIL(TSM_NOMEM, "import: processes");
+			im->procs = np;
+			im->procs_cap = cap;
+		}
+		im->procs[i].pid = pid;
+		im->procs[i].name = 0;
+		im->procs[i].host = 0;
+		im->nprocs++;
+	}
+	if (!name)
+		im->procs[i].host = 1;
+	if (name && !im->procs[i].name)
+		return intern(im, name, strlen(name), &im->procs[i].name);
+	return 0;
+}
+
+static unsigned kind_of(struct rec *r, const char *cat, const char *ph, int *host)
+{
+	*host = 1;
+	if (!strcmp(ph, "C"))
+		return TSM_EV_COUNTER;
+	if (!strcmp(cat, "kernel") || !strcmp(cat, "Kernel"))
+		return *host = 0, TSM_EV_KERNEL;
+	if (!strcmp(cat, "gpu_memcpy") || !strcmp(cat, "Memcpy"))
+		return *host = 0, TSM_EV_MEMCPY;
+	if (!strcmp(cat, "gpu_memset") || !strcmp(cat, "Memset"))
+		return *host = 0, TSM_EV_MEMSET;
+	if (!strcmp(cat, "cuda_sync"))
+		return *host = 0, TSM_EV_SYNC;
+	if (!strcmp(cat, "cuda_runtime") || !strcmp(cat, "Runtime"))
+		return TSM_EV_RUNTIME;
+	if (!strcmp(cat, "cuda_driver") || !strcmp(cat, "Driver"))
+		return TSM_EV_DRIVER;
+	if (!strcmp(cat, "user_annotation"))
+		return !strcmp(ph, "X") ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
+	if (!strcmp(cat, "gpu_user_annotation"))
+		return *host = 0, !strcmp(ph, "X") ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
+	if (!strcmp(cat, "overhead"))
+		return TSM_EV_OVERHEAD;
+	if (!strcmp(cat, "dropped"))
+		return TSM_EV_DROPPED;
+	if (r->name != UINT32_MAX && !strcmp(rtext(r, r->name), "[memory]"))
+		return TSM_EV_ALLOC;
+	if (!strcmp(ph, "X"))
+		return TSM_EV_CPU_OP; /* cpu_op and any other category of complete event */
+	if (!strcmp(ph, "i") || !strcmp(ph, "I"))
+		return TSM_EV_NVTX_MARK;
+	return TSM_EV_NONE;
+}
+
+static int map_event(struct imp *im)
+{
+	struct rec *r = &im->rec;
+	const char *ph = r->ph != UINT32_MAX ? rtext(r, r->ph) : "";
+	const char *cat = r->cat != UINT32_MAX ? rtext(r, r->cat) : "";
+	tsm_event ev;
+	unsigned kind;
+	int host, rc;
+	uint64_t v, d3[3];
+	int64_t iv;
+	const char *s;
+
+	if (!strcmp(ph, "M")) {
+		const char *name = r->name != UINT32_MAX ? rtext(r, r->name) : "";
+
+		im->st.metadata++;
+		if (!strcmp(name, "process_name") && r->pid_num && (s = arg_str(im, "name"))) {
+			rc = open_writer(im);
+			if (rc < 0)
+				return rc;
+			return note_proc(im, (uint32_t)r->pid, s);
+		}
+		return 0;
+	}
+	if (!strcmp(ph, "s") || !strcmp(ph, "f") || !strcmp(ph, "t")) {
+		if (!strcmp(cat, "ac2g")) {
+			im->st.flows++;
+			return 0;
+		}
+		drop(im, "flow record (not ac2g)");
+		return 0;
+	}
+	if (!r->has_ts) {
+		drop(im, "record without ts");
+		return 0;
+	}
+	if (!r->pid_num) {
+		drop(im, "record whose pid is not a number");
+		return 0;
+	}
+	if (!strcmp(ph, "B") || !strcmp(ph, "E")) {
+		drop(im, "B/E record");
+		return 0;
+	}
+	kind = kind_of(r, cat, ph, &host);
+	if (kind == TSM_EV_NONE) {
+		drop(im, "unknown phase");
+		return 0;
+	}
+	rc = open_writer(im);
+	if (rc < 0)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = (uint8_t)kind;
+	ev.flags = TSM_EVF_IMPORTED;
+	ev.start_ns = r->ts_ns;
+	if (r->has_dur && (kind != TSM_EV_NVTX_MARK && kind != TSM_EV_COUNTER)) {
+		if (r->dur_ns > UINT64_MAX - r->ts_ns)
+			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: ts + dur out of range", im->in_name);
+		ev.end_ns = r->ts_ns + r->dur_ns;
+	} else {
+		ev.end_ns = ev.start_ns;
+	}
+	ev.device = TSM_DEVICE_NONE;
+	if (r->name != UINT32_MAX && kind != TSM_EV_ALLOC) {
+		rc = intern(im, rtext(r, r->name), r->name_len, &ev.name);
+		if (rc < 0)
+			return rc;
+	}
+	if (arg_u64(im, "External id", UINT64_MAX, &v) > 0)
+		ev.external = v;
+	if (arg_u64(im, "correlation", UINT64_MAX, &v) > 0)
+		ev.correlation = v;
+	if (kind == TSM_EV_ALLOC) {
+		int64_t bytes = 0, dev = -1;
+		const char *mk;
+
+		arg_i64(im, "Bytes", &bytes);
+		if (arg_i64(im, "Device Id", &dev) && dev >= 0 && dev < TSM_DEVICE_NONE)
+			ev.device = (uint16_t)dev;
+		s = arg_str(im, "kind");
+		if ((s && !strcmp(s, "free")) || bytes < 0)
+			ev.kind = TSM_EV_FREE;
+		ev.u.memory.bytes = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
+		if (arg_u64(im, "Addr", UINT64_MAX, &v) > 0)
+			ev.u.memory.address = v;
+		mk = arg_str(im, "memory kind");
+		ev.u.memory.mem_kind =
+		    (uint8_t)name_lookup(mk, (const char *(*)(unsigned))tsm_mem_kind_name, TSM_MEM__COUNT);
+		/* Kineto's running totals and device type are derived: not kept. */
+		find_arg(r, "Total Reserved") && (find_arg(r, "Total Reserved")->used = 1);
+		find_arg(r, "Total Allocated") && (find_arg(r, "Total Allocated")->used = 1);
+		find_arg(r, "Device Type") && (find_arg(r, "Device Type")->used = 1);
+		if (r->name != UINT32_MAX && strcmp(rtext(r, r->name), "[memory]")) {
+			rc = intern(im, rtext(r, r->name), r->name_len, &ev.name);
+			if (rc < 0)
+				return rc;
+		}
+		host = 1;
+	}
+	if (host) {
+		ev.pid = (uint32_t)r->pid;
+		ev.tid = r->has_tid && r->tid_num ? r->tid : 0;
+		if (kind != TSM_EV_ALLOC && arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+			ev.device = (uint16_t)v;
+		if (arg_u64(im, "context", UINT32_MAX, &v) > 0)
+			ev.context = (uint32_t)v;
+		if (arg_u64(im, "stream", UINT32_MAX, &v) > 0)
+			ev.stream = (uint32_t)v;
+		im->last_host_pid = ev.pid;
+		if (kind != TSM_EV_ALLOC && kind != TSM_EV_FREE) {
+			rc = note_proc(im, ev.pid, NULL);
+			if (rc < 0)
+				return rc;
+		}
+	} else {
+		uint32_t slot = (uint32_t)(tsm__mix64(ev.correlation) & (CORR_SLOTS - 1));
+
+		ev.device = r->pid >= 0 && r->pid < TSM_DEVICE_NONE ? (uint16_t)r->pid : 0;
+		ev.stream = r->has_tid && r->tid_num ? (uint32_t)r->tid : 0;
+		if (arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+			ev.device = (uint16_t)v;
+		if (arg_u64(im, "context", UINT32_MAX, &v) > 0)
+			ev.context = (uint32_t)v;
+		if (arg_u64(im, "stream", UINT32_MAX, &v) > 0)
+			ev.stream = (uint32_t)v;
+		ev.pid = ev.correlation && im->corr_key[slot] == ev.correlation ? im->corr_pid[slot]
+										: im->last_host_pid;
+		if (arg_i64(im, "process", &iv))
+			ev.pid = (uint32_t)iv;
+		if (arg_u64(im, "thread", UINT64_MAX, &v) > 0)
+			ev.tid = v;
+	}
+	if ((kind == TSM_EV_RUNTIME || kind == TSM_EV_DRIVER) && ev.correlation) {
+		uint32_t slot = (uint32_t)(tsm__mix64(ev.correlation) & (CORR_SLOTS - 1));
+
+		im->corr_key[slot] = ev.correlation;
+		im->corr_pid[slot] = ev.pid;
+	}
+	switch (ev.kind) {
+	case TSM_EV_KERNEL: {
+		tsm_kernel_info *k = &ev.u.kernel;
+		uint64_t smem = 0, dsmem = 0;
+
+		if (arg_dim(im, "grid", d3, UINT32_MAX))
+			for (int i = 0; i < 3; i++)
+				k->grid[i] = (uint32_t)d3[i];
+		if (arg_dim(im, "block", d3, UINT16_MAX))
+			for (int i = 0; i < 3; i++)
+				k->block[i] = (uint16_t)d3[i];
+		if (arg_dim(im, "cluster", d3, UINT8_MAX))
+			for (int i = 0; i < 3; i++)
+				k->cluster[i] = (uint8_t)d3[i];
+		if (arg_u64(im, "registers per thread", UINT16_MAX, &v) > 0)
+			k->regs_per_thread = (uint16_t)v;
+		arg_u64(im, "shared memory", UINT32_MAX, &smem);
+		arg_u64(im, "dynamic shared memory", UINT32_MAX, &dsmem);
+		if (dsmem > smem)
+			dsmem = smem;
+		k->static_smem_bytes = (uint32_t)(smem - dsmem);
+		k->dynamic_smem_bytes = (uint32_t)dsmem;
+		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+			k->graph_id = (uint32_t)v;
+		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+			k->graph_node_id = v;
+		break;
+	}
+	case TSM_EV_MEMCPY: {
+		tsm_memcpy_info *c = &ev.u.memcpy;
+		const char *ck = arg_str(im, "copy kind");
+		const char *name = r->name != UINT32_MAX ? rtext(r, r->name) : "";
+
+		if (arg_u64(im, "bytes", UINT64_MAX, &v) > 0)
+			c->bytes = v;
+		c->copy_kind = (uint8_t)name_lookup(
+		    ck, (const char *(*)(unsigned))tsm_copy_kind_name, TSM_COPY__COUNT);
+		if (!ck) {
+			/* Kineto names copies "Memcpy HtoD (Pageable -> Device)". */
+			static const char *const dirs[] = {"", "HtoD", "DtoH", "DtoD", "HtoH", "PtoP"};
+
+			for (unsigned i = 1; i < TSM__ARRAY_SIZE(dirs); i++)
+				if (strstr(name, dirs[i]))
+					c->copy_kind = (uint8_t)i;
+		}
+		c->src_kind = (uint8_t)name_lookup(arg_str(im, "src kind"),
+						   (const char *(*)(unsigned))tsm_mem_kind_name,
+						   TSM_MEM__COUNT);
+		c->dst_kind = (uint8_t)name_lookup(arg_str(im, "dst kind"),
+						   (const char *(*)(unsigned))tsm_mem_kind_name,
+						   TSM_MEM__COUNT);
+		c->src_device = c->dst_device = ev.device;
+		if (arg_u64(im, "src device", UINT16_MAX, &v) > 0)
+			c->src_device = (uint16_t)v;
+		if (arg_u64(im, "dst device", UINT16_MAX, &v) > 0)
+			c->dst_device = (uint16_t)v;
+		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+			c->graph_id = (uint32_t)v;
+		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+			c->graph_node_id = v;
+		find_arg(r, "memory bandwidth (GB/s)") &&
+		    (find_arg(r, "memory bandwidth (GB/s)")->used = 1);
+		break;
+	}
+	case TSM_EV_MEMSET:
+		if (arg_u64(im, "bytes", UINT64_MAX, &v) > 0)
+			ev.u.memset.bytes = v;
+		if (arg_u64(im, "value", UINT32_MAX, &v) > 0)
+			ev.u.memset.value = (uint32_t)v;
+		ev.u.memset.mem_kind = (uint8_t)name_lookup(
+		    arg_str(im, "memory kind"), (const char *(*)(unsigned))tsm_mem_kind_name,
+		    TSM_MEM__COUNT);
+		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+			ev.u.memset.graph_id = (uint32_t)v;
+		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+			ev.u.memset.graph_node_id = v;
+		find_arg(r, "memory bandwidth (GB/s)") &&
+		    (find_arg(r, "memory bandwidth (GB/s)")->used = 1);
+		break;
+	case TSM_EV_SYNC:
+		ev.u.sync.sync_type = (uint8_t)name_lookup(
+		    arg_str(im, "sync type"), (const char *(*)(unsigned))tsm_sync_type_name,
+		    TSM_SYNC__COUNT);
+		if (arg_u64(im, "event id", UINT64_MAX, &v) > 0)
+			ev.u.sync.event_id = v;
+		if (r->name != UINT32_MAX && !strcmp(rtext(r, r->name), "sync"))
+			ev.name = 0; /* the exporter's stand-in for an unnamed event */
+		break;
+	case TSM_EV_RUNTIME:
+	case TSM_EV_DRIVER:
+		if (arg_u64(im, "cbid", UINT32_MAX, &v) > 0)
+			ev.u.api.cbid = (uint32_t)v;
+		if (arg_i64(im, "status", &iv) && iv >= INT32_MIN && iv <= INT32_MAX)
+			ev.u.api.status = (int32_t)iv;
+		break;
+	case TSM_EV_NVTX_RANGE:
+	case TSM_EV_NVTX_MARK:
+		if (arg_u64(im, "color", UINT32_MAX, &v) > 0)
+			ev.u.nvtx.color = (uint32_t)v;
+		if (arg_u64(im, "category", UINT32_MAX, &v) > 0)
+			ev.u.nvtx.category = (uint32_t)v;
+		if ((s = arg_str(im, "domain"))) {
+			rc = intern(im, s, strlen(s), &ev.u.nvtx.domain);
+			if (rc < 0)
+				return rc;
+		}
+		break;
+	case TSM_EV_OVERHEAD:
+		if (arg_u64(im, "overhead kind", 255, &v) > 0)
+			ev.u.overhead.overhead_kind = (uint8_t)v;
+		break;
+	case TSM_EV_DROPPED:
+		if (arg_u64(im, "count", UINT64_MAX, &v) > 0)
+			ev.u.dropped.count = v;
+		ev.u.dropped.source = (uint8_t)name_lookup(
+		    arg_str(im, "source"), (const char *(*)(unsigned))tsm_drop_source_name, 8);
+		break;
+	case TSM_EV_COUNTER: {
+		struct arg *a = find_arg(r, "value");
+
+		if (!a) /* Chrome counters: the first numeric series */
+			for (int i = 0; i < r->nargs && !a; i++)
+				if (r->args[i].type == A_INT || r->args[i].type == A_DBL)
+					a = &r->args[i];
+		if (a && (a->type == A_INT || a->type == A_DBL)) {
+			ev.u.counter.value = a->type == A_INT ? (double)a->i : a->d;
+			a->used = 1;
+		}
+		if (arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+			ev.device = (uint16_t)v;
+		break;
+	}
+	default:
+		break;
+	}
+	if (arg_u64(im, "flow id", UINT64_MAX, &v) > 0) {
+		s = arg_str(im, "flow type");
+		ev.flow_id = v;
+		ev.flow_type = !s ? TSM_FLOW_START
+			       : !strcmp(s, "start") ? TSM_FLOW_START
+			       : !strcmp(s, "end") ? TSM_FLOW_END : TSM_FLOW_STEP;
+	}
+	if (arg_u64(im, "flags", 0xFF, &v) > 0)
+		ev.flags |= (uint8_t)v;
+	if (kind == TSM_EV_CPU_OP && strcmp(cat, "cpu_op") && *cat) {
+		/* Keep the category of a generic complete event. */
+		if (r->nargs < MAX_ARGS) {
+			struct arg *a = &r->args[r->nargs++];
+			uint32_t off;
+
+			memset(a, 0, sizeof(*a));
+			rc = rstore(im, "category", 8, &off);
+			if (rc < 0)
+				return rc;
+			a->key = off;
+			a->key_len = 8;
+			a->type = A_STR;
+			a->s = r->cat;
+			a->s_len = r->cat_len;
+		}
+	}
+	rc = build_meta(im, &ev.meta);
+	if (rc < 0)
+		return rc;
+	if (ev.end_ns > im->last_ts)
+		im->last_ts = ev.end_ns;
+	rc = tsm_writer_write(im->w, &ev);
+	if (rc < 0)
+		return rc;
+	im->st.events++;
+	return 0;
+}
+
+/* ---- top level ----------------------------------------------------------------------- */
+
+static int parse_events(struct imp *im)
+{
+	int tok, more, rc;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_ARR_END)
+		return 0;
+	for (;;) {
+		im->st.records++;
+		if (tok == J_OBJ) {
+			im->j.depth = 2;
+			rc = parse_event(im);
+			if (rc < 0)
+				return rc;
+			rc = map_event(im);
+		} else {
+			rc = tsm__jr_skip(&im->j, tok);
+			if (rc >= 0)
+				drop(im, "traceEvents element that is not an object");
+		}
+		if (rc < 0)
+			return rc;
+		if ((im->st.records & 0xFFFF) == 0 && im->opts && im->opts->progress)
+			im->opts->progress(im->j.raw_bytes, 0, im->opts->progress_user);
+		more = next_member(im, J_ARR_END, "traceEvents");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+static int parse_device(struct imp *im)
+{
+	tsm_device_info d;
+	uint64_t v;
+	int rc;
+	const char *name, *uuid;
+
+	memset(&d, 0, sizeof(d));
+	tsm__buf_reset(&im->rec.text);
+	im->rec.nargs = 0;
+	im->j.depth = 2;
+	rc = parse_args(im); /* same shape: an object of scalars */
+	if (rc < 0)
+		return rc;
+#define DEVF(key, field)                                                                           \
+	if (arg_u64(im, key, UINT64_MAX, &v) > 0)                                                  \
+		d.field = (__typeof__(d.field))v;
+	DEVF("id", id)
+	DEVF("totalGlobalMem", global_mem_bytes)
+	DEVF("computeMajor", cc_major)
+	DEVF("computeMinor", cc_minor)
+	DEVF("maxThreadsPerBlock", max_threads_per_block)
+	DEVF("maxThreadsPerMultiprocessor", max_threads_per_sm)
+	DEVF("regsPerBlock", regs_per_block)
+	DEVF("warpSize", warp_size)
+	DEVF("sharedMemPerBlock", smem_per_block_bytes)
+	DEVF("numSms", sm_count)
+	DEVF("regsPerMultiprocessor", regs_per_sm)
+	DEVF("sharedMemPerBlockOptin", smem_per_block_optin_bytes)
+	DEVF("sharedMemPerMultiprocessor", smem_per_sm_bytes)
+	DEVF("clockRateKHz", core_clock_khz)
+	DEVF("memoryClockRateKHz", mem_clock_khz)
+	DEVF("memoryBusWidth", mem_bus_width_bits)
+	DEVF("l2CacheSize", l2_bytes)
+	DEVF("maxBlocksPerMultiprocessor", max_blocks_per_sm)
+#undef DEVF
+	/* Names are interned when the writer opens (it opens at "traceEvents", so that a
+	 * baseTimeNanoseconds written before it still sets the realtime offset). */
+	name = arg_str(im, "name");
+	uuid = arg_str(im, "uuid");
+	if (im->w) {
+		if (name && (rc = intern(im, name, strlen(name), &d.name)) < 0)
+			return rc;
+		if (uuid && (rc = intern(im, uuid, strlen(uuid), &d.uuid)) < 0)
+			return rc;
+		rc = tsm_writer_add_device(im->w, &d);
+		if (rc < 0)
+			return rc;
+	} else {
+		tsm_device_info *nd = tsm__realloc(im->devs, (im->ndevs + 1) * sizeof(*nd));
+		char **nn = tsm__realloc(im->dev_names, 2 * (im->ndevs + 1) * sizeof(*nn));
+
+		if (nd)
+			im->devs = nd;
+		if (nn)
+			im->dev_names = nn;
+		if (!nd || !nn)
+			return TSM_FAIL(TSM_NOMEM, "import: devices");
+		im->devs[im->ndevs] = d;
+		nn[2 * im->ndevs] = name ? tsm__strdup(name) : NULL;
+		nn[2 * im->ndevs + 1] = uuid ? tsm__strdup(uuid) : NULL;
+		im->ndevs++;
+	}
+	im->st.devices++;
+	return 0;
+}
+
+static int parse_devices(struct imp *im, int tok)
+{
+	int more, rc;
+
+	if (tok != J_ARR)
+		return tsm__jr_skip(&im->j, tok);
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_ARR_END)
+		return 0;
+	for (;;) {
+		if (tok == J_OBJ)
+			rc = parse_device(im);
+		else
+			rc = tsm__jr_skip(&im->j, tok);
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_ARR_END, "deviceProperties");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+static int parse_top_object(struct imp *im)
+{
+	int tok, more, rc;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_OBJ_END)
+		return 0;
+	for (;;) {
+		char *key;
+
+		if (tok != J_STR)
+			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+							  "%s: input ends inside the top object",
+							  im->in_name)
+					    : JR_FAIL(&im->j, TSM_CORRUPT,
+						      "%s: not JSON: a key was expected", im->in_name);
+		key = tsm__strdup(im->j.str);
+		if (!key)
+			return TSM_FAIL(TSM_NOMEM, "import: key");
+		rc = expect(im, J_COLON, "':'");
+		if (rc >= 0)
+			rc = tok = tsm__jr_next(&im->j);
+		if (rc >= 0) {
+			im->j.depth = 1;
+			if (!strcmp(key, "traceEvents")) {
+				if (tok != J_ARR) {
+					rc = JR_FAIL(&im->j, TSM_CORRUPT,
+						     "%s: \"traceEvents\" must be an array",
+						     im->in_name);
+				} else {
+					rc = open_writer(im);
+					if (rc >= 0)
+						rc = parse_events(im);
+				}
+			} else if (!strcmp(key, "deviceProperties")) {
+				rc = parse_devices(im, tok);
+			} else if (!strcmp(key, "distributedInfo") && tok == J_OBJ) {
+				int64_t v;
+				const char *be;
+
+				tsm__buf_reset(&im->rec.text);
+				im->rec.nargs = 0;
+				rc = parse_args(im);
+				if (rc >= 0 && arg_i64(im, "rank", &v) && v >= 0 && v <= INT32_MAX)
+					im->rank = (int)v;
+				if (rc >= 0 && arg_i64(im, "world_size", &v))
+					rc = add_meta_int(im, "world_size", v);
+				if (rc >= 0 && (be = arg_str(im, "backend")))
+					rc = add_meta_str(im, "distributed backend", be);
+			} else if (!strcmp(key, "baseTimeNanoseconds") && tok == J_NUM) {
+				int64_t v;
+
+				if (!num_int(im->j.str, &v))
+					rc = JR_FAIL(&im->j, TSM_TOO_LARGE,
+						     "%s: baseTimeNanoseconds %s does not fit",
+						     im->in_name, im->j.str);
+				else if (im->w)
+					rc = add_meta_int(im, "baseTimeNanoseconds", v);
+				else {
+					im->base_ns = v;
+					im->have_base = 1;
+				}
+			} else if (tok == J_STR) {
+				if (strcmp(key, "displayTimeUnit") && strcmp(key, "traceName"))
+					rc = add_meta_str(im, key, im->j.str);
+			} else if (tok == J_NUM) {
+				int64_t v;
+
+				if (strcmp(key, "schemaVersion") && num_int(im->j.str, &v))
+					rc = add_meta_int(im, key, v);
+				else if (strcmp(key, "schemaVersion"))
+					rc = add_meta_str(im, key, im->j.str);
+			} else {
+				rc = tsm__jr_skip(&im->j, tok);
+			}
+		}
+		tsm__free(key);
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_OBJ_END, "the top object");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+static int finish(struct imp *im)
+{
+	int rc = open_writer(im);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0, nhost = 0; i < im->nprocs; i++) {
+		tsm_process_info p;
+
+		if (!im->procs[i].host)
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.pid = im->procs[i].pid;
+		p.rank = nhost++ == 0 ? im->rank : -1;
+		p.name = im->procs[i].name;
+		rc = tsm_writer_add_process(im->w, &p);
+		if (rc < 0)
+			return rc;
+	}
+	if (im->st.dropped) {
+		tsm_event ev;
+		tsm_kv kv[MAX_REASONS];
+
+		memset(&ev, 0, sizeof(ev));
+		memset(kv, 0, sizeof(kv));
+		ev.kind = TSM_EV_DROPPED;
+		ev.flags = TSM_EVF_IMPORTED;
+		ev.device = TSM_DEVICE_NONE;
+		ev.start_ns = ev.end_ns = im->last_ts;
+		ev.u.dropped.count = im->st.dropped;
+		ev.u.dropped.source = TSM_DROP_IMPORT;
+		for (int i = 0; i < im->nreasons; i++) {
+			kv[i].type = TSM_KV_INT;
+			kv[i].v.i = (int64_t)im->reasons[i].count;
+			rc = intern(im, im->reasons[i].what, strlen(im->reasons[i].what), &kv[i].key);
+			if (rc < 0)
+				return rc;
+		}
+		rc = tsm_intern_add(tsm_writer_kvlists(im->w), kv, (size_t)im->nreasons * sizeof(tsm_kv),
+				    &ev.meta);
+		if (rc >= 0)
+			rc = intern(im, "import: unmapped records", 24, &ev.name);
+		if (rc >= 0)
+			rc = tsm_writer_write(im->w, &ev);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int run(struct imp *im)
+{
+	int tok, rc;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_EOF)
+		return TSM_FAIL_AT(TSM_EMPTY, 0, "%s: no JSON in the input", im->in_name);
+	im->j.depth = 1;
+	if (tok == J_OBJ)
+		rc = parse_top_object(im);
+	else if (tok == J_ARR)
+		rc = open_writer(im) < 0 ? tsm_last_error_status() : parse_events(im);
+	else
+		return JR_FAIL(&im->j, TSM_CORRUPT,
+			       "%s: not a trace: the JSON must be an object or an array",
+			       im->in_name);
+	if (rc < 0)
+		return rc;
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok != J_EOF)
+		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: data after the end of the JSON value",
+			       im->in_name);
+	return finish(im);
+}
+
+static void imp_fini(struct imp *im)
+{
+	tsm__buf_fini(&im->rec.text);
+	tsm__buf_fini(&im->scratch);
+	tsm__free(im->procs);
+	tsm__free(im->corr_key);
+	tsm__free(im->corr_pid);
+	for (size_t i = 0; i < 2 * im->ndevs && im->dev_names; i++)
+		tsm__free(im->dev_names[i]);
+	tsm__free(im->dev_names);
+	tsm__free(im->devs);
+	for (size_t i = 0; i < im->npmeta; i++) {
+		tsm__free(im->pmeta[i].key);
+		tsm__free(im->pmeta[i].s);
+	}
+	tsm__free(im->pmeta);
+	tsm__free(im->backend);
+}
+
+static int imp_init(struct imp *im, const char *name)
+{
+	memset(im, 0, sizeof(*im));
+	im->in_name = name;
+	im->rank = -1;
+	im->corr_key = tsm__calloc(CORR_SLOTS, sizeof(*im->corr_key));
+	im->corr_pid = tsm__calloc(CORR_SLOTS, sizeof(*im->corr_pid));
+	if (!im->corr_key || !im->corr_pid)
+		return TSM_FAIL(TSM_NOMEM, "import: correlation table");
+	return 0;
+}
+
+int tsm_import_file(const char *in_path, const char *out_path, const tsm_import_opts *opts,
+		    tsm_import_stats *stats)
+{
+	struct imp *im = tsm__malloc(sizeof(*im));
+	int rc, rc2;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!im)
+		return TSM_FAIL(TSM_NOMEM, "import state");
+	rc = imp_init(im, in_path);
+	im->out_path = out_path;
+	im->opts = opts;
+	if (rc >= 0)
+		rc = tsm__jr_open_file(&im->j, in_path);
+	if (rc >= 0)
+		rc = run(im);
+	if (im->w) {
+		rc2 = tsm_writer_close(im->w);
+		if (rc >= 0)
+			rc = rc2;
+	}
+	im->st.input_bytes = im->j.raw_bytes;
+	im->st.json_bytes = im->j.base + im->j.pos;
+	if (stats)
+		*stats = im->st;
+	tsm__jr_close(&im->j);
+	imp_fini(im);
+	tsm__free(im);
+	return rc;
+}
+
+int tsm_import_mem(const void *data, size_t size, const char *name, tsm_writer *w,
+		   tsm_import_stats *stats)
+{
+	struct imp *im = tsm__malloc(sizeof(*im));
+	int rc;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!im)
+		return TSM_FAIL(TSM_NOMEM, "import state");
+	rc = imp_init(im, name ? name : "memory");
+	im->w = w;
+	if (rc >= 0)
+		rc = tsm__jr_open_mem(&im->j, data, size, im->in_name);
+	if (rc >= 0)
+		rc = run(im);
+	im->st.input_bytes = size;
+	im->st.json_bytes = im->j.base + im->j.pos;
+	if (stats)
+		*stats = im->st;
+	tsm__jr_close(&im->j);
+	imp_fini(im);
+	tsm__free(im);
+	return rc;
+}
