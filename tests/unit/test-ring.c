@@ -9,8 +9,8 @@
  * every sequence number must be in exactly one of the two bitmaps and
  * attempts == received + dropped == tsm_ring_pushed + tsm_ring_dropped.
  *
- * Record count: argv[1] or $TSM_RING_STRESS_N; default 8M (2M under
- * ThreadSanitizer, which is ~10x slower).
+ * Record count: argv[1] or $TSM_RING_STRESS_N; else 1M when TSM_TEST_SCALE=small
+ * (the sanitizer suites); else 8M (2M under ThreadSanitizer, ~10x slower).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -412,6 +412,8 @@ int main(int argc, char **argv)
 		n = strtoull(argv[1], NULL, 0);
 	else if (env && *env)
 		n = strtoull(env, NULL, 0);
+	else if (getenv("TSM_TEST_SCALE") && !strcmp(getenv("TSM_TEST_SCALE"), "small"))
+		n = 1u << 20; /* sanitizer suites: still a million records */
 	if (n < 1000)
 		n = 1000;
 
