@@ -11,5 +11,7 @@
 #include "capture.h"
 #include "export.h"
 #include "import.h"
+#include "timeline.h"
+#include "analysis.h"
 
 #endif
