@@ -279,7 +279,26 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	}
 	LIT("\", \"name\": ");
 	jw_set(s, p);
-	rc = put_name(k, ev, memory ? "[memory]" : tsm_event_kind_name(ev->kind));
+	{
+		/* Unnamed events get Kineto's style of name ("Memcpy HtoD (Pinned -> Device)");
+		 * the "no name" arg tells the importer to leave the name empty again. */
+		char fb[96];
+
+		if (memory)
+			snprintf(fb, sizeof(fb), "[memory]");
+		else if (ev->kind == TSM_EV_MEMCPY)
+			snprintf(fb, sizeof(fb), "Memcpy %s (%s -> %s)",
+				 tsm_copy_kind_name(ev->u.memcpy.copy_kind),
+				 tsm_mem_kind_name(ev->u.memcpy.src_kind),
+				 tsm_mem_kind_name(ev->u.memcpy.dst_kind));
+		else if (ev->kind == TSM_EV_MEMSET)
+			snprintf(fb, sizeof(fb), "Memset (%s)", tsm_mem_kind_name(ev->u.memset.mem_kind));
+		else if (ev->kind == TSM_EV_SYNC)
+			snprintf(fb, sizeof(fb), "%s", tsm_sync_type_name(ev->u.sync.sync_type));
+		else
+			snprintf(fb, sizeof(fb), "%s", tsm_event_kind_name(ev->kind));
+		rc = put_name(k, ev, fb);
+	}
 	if (rc < 0)
 		return rc;
 	rc = tsm__sink_room(s, 1024);
@@ -287,7 +306,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 		return rc;
 	p = jw_cur(s);
 	LIT(", \"pid\": ");
-	if (host || memory) {
+	if (host || memory || counter) {
 		p = tsm__jw_i64(p, (int32_t)ev->pid);
 		LIT(", \"tid\": ");
 		p = tsm__jw_u64(p, ev->tid);
@@ -492,6 +511,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	}
 
 	/* Fields Kineto has no place for, only when the importer cannot infer them. */
+	if ((memory || counter) && ev->external)
+		ARG_U("External id", ev->external);
 	if (host || memory || counter) {
 		if (ev->kind != TSM_EV_RUNTIME && ev->kind != TSM_EV_DRIVER && ev->correlation)
 			ARG_U("correlation", ev->correlation);
@@ -515,6 +536,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	}
 	if (ev->flags & ~TSM_EVF_IMPORTED)
 		ARG_U("flags", ev->flags & ~TSM_EVF_IMPORTED);
+	if (!ev->name && !memory)
+		ARG_U("no name", 1);
 	jw_set(s, p);
 	for (size_t i = 0; i < nkv; i++) {
 		if (used[i])

@@ -971,8 +971,6 @@ static int map_event(struct imp *im)
 		    TSM_SYNC__COUNT);
 		if (arg_u64(im, "event id", UINT64_MAX, &v) > 0)
 			ev.u.sync.event_id = v;
-		if (r->name != UINT32_MAX && !strcmp(rtext(r, r->name), "sync"))
-			ev.name = 0; /* the exporter's stand-in for an unnamed event */
 		break;
 	case TSM_EV_RUNTIME:
 	case TSM_EV_DRIVER:
@@ -1030,6 +1028,8 @@ static int map_event(struct imp *im)
 	}
 	if (arg_u64(im, "flags", 0xFF, &v) > 0)
 		ev.flags |= (uint8_t)v;
+	if (arg_u64(im, "no name", 1, &v) > 0 && v)
+		ev.name = 0; /* the exporter's stand-in name for an unnamed event */
 	if (kind == TSM_EV_CPU_OP && strcmp(cat, "cpu_op") && *cat) {
 		/* Keep the category of a generic complete event. */
 		if (r->nargs < MAX_ARGS) {

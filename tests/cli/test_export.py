@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: Apache-2.0
+"""tracesmith export: Perfetto protobuf (decoded by protoc against Perfetto's schema and checked
+by pftrace_check), Chrome JSON and Kineto JSON (parsed by Python's json module and checked by
+json_check), .gz outputs, format selection, filters, escaping of every name, errors."""
+import gzip
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import CliTest, record, run, scratch  # noqa: E402
+import json_check  # noqa: E402
+import pftrace_check  # noqa: E402
+
+NEED_PROTOC = "protoc or ../shared/third_party/perfetto missing (apt-get install protobuf-compiler)"
+
+
+class TestPerfetto(CliTest):
+    def setUp(self):
+        if not pftrace_check.available():
+            self.skipTest(NEED_PROTOC)
+
+    def test_train_trace_is_valid(self):
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("train.pftrace")
+        r = run("export", src, "-o", out)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("perfetto", r.err)
+        s = pftrace_check.check(out)
+        self.assertGreater(s["track_events"], 20000)  # begins, ends, instants, counters
+        self.assertGreater(s["flows"], 1000)  # host API -> GPU work, record -> wait
+        self.assertGreater(s["tracks"], 6)
+
+    def test_every_preset_is_valid(self):
+        for preset in ("infer", "multigpu", "tiny"):
+            with self.subTest(preset=preset):
+                src = record("exp-%s.sbt" % preset, "--simulate=" + preset, events=5000)
+                out = scratch("%s.pftrace" % preset)
+                r = run("export", src, "-o", out, "-q")
+                self.assertEqual(r.rc, 0, r)
+                self.assertEqual(r.err, "")
+                pftrace_check.check(out)
+
+    def test_gzip_is_the_same_protobuf(self):
+        src = record("exp-train.sbt", events=20000)
+        plain, gz = scratch("g.pftrace"), scratch("g.pftrace.gz")
+        self.assertEqual(run("export", src, "-o", plain, "-q").rc, 0)
+        self.assertEqual(run("export", src, "-o", gz, "-q").rc, 0)
+        with open(plain, "rb") as f, gzip.open(gz, "rb") as g:
+            self.assertEqual(f.read(), g.read())
+
+    def test_checker_catches_a_broken_file(self):
+        # The checker must be able to fail: cut a valid file in the middle of a packet.
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("cut.pftrace")
+        self.assertEqual(run("export", src, "-o", out, "-q").rc, 0)
+        with open(out, "rb") as f:
+            data = f.read()
+        with open(out, "wb") as f:
+            f.write(data[: len(data) // 2 + 3])
+        with self.assertRaises(pftrace_check.CheckError):
+            pftrace_check.check(out)
+
+    def test_kernel_names_demangled_and_annotated(self):
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("names.pftrace")
+        self.assertEqual(run("export", src, "-o", out, "-q").rc, 0)
+        names = pftrace_check.check(out)["names"]
+        self.assertFalse([n for n in names if n.startswith("_Z")], "mangled names left")
+        text = pftrace_check.decode(out)
+        for a in ("grid", "block", "registers per thread", "bytes", "memory bandwidth (GB/s)",
+                  "correlation", "stream"):
+            self.assertIn('name: "%s"' % a, text)
+        self.assertIn("memory in use", text)
+
+
+class TestJson(CliTest):
+    def test_chrome(self):
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("train.json")
+        r = run("export", src, "-o", out)
+        self.assertEqual(r.rc, 0, r)
+        c = json_check.check_chrome(out)
+        self.assertGreater(c["flows"], 1000)
+        rows = {e["args"]["name"] for e in c["json"]["traceEvents"]
+                if e.get("ph") == "M" and e["name"] == "thread_name"}
+        self.assertTrue(any(": compute" in n for n in rows), rows)
+        self.assertTrue(any(": copy H2D" in n for n in rows), rows)
+        self.assertTrue(any("sync" in e.get("cat", "") for e in c["json"]["traceEvents"]
+                            if e.get("ph") == "s"))
+
+    def test_kineto(self):
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("train.pt.trace.json")
+        r = run("export", src, "-o", out)
+        self.assertEqual(r.rc, 0, r)
+        k = json_check.check_kineto(out)
+        for cat in ("kernel", "gpu_memcpy", "gpu_memset", "cuda_runtime", "cpu_op",
+                    "user_annotation"):
+            self.assertIn(cat, k["counts"])
+        self.assertGreater(k["flows"], 1000)
+        self.assertIn('"rank": 0', k["text"])
+        steps = [e for e in k["json"]["traceEvents"] if e.get("cat") == "user_annotation"
+                 and e["name"].startswith("ProfilerStep#")]
+        self.assertTrue(steps)
+
+    def test_gzip_json(self):
+        src = record("exp-tiny.sbt", "--simulate=tiny", events=5000)
+        for name, check in (("t.json.gz", json_check.check_chrome),
+                            ("t.pt.trace.json.gz", json_check.check_kineto)):
+            out = scratch(name)
+            self.assertEqual(run("export", src, "-o", out, "-q").rc, 0)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(2), b"\x1f\x8b")
+            check(out)
+
+    def test_format_option_and_stdout(self):
+        src = record("exp-tiny.sbt", "--simulate=tiny", events=5000)
+        r = run("export", src, "-o", "-", "--format", "kineto", "-q")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("traceEvents", json.loads(r.out))
+        r = run("export", src, "-o", scratch("x.out"), "--format", "chrome", "-q")
+        self.assertEqual(r.rc, 0, r)
+        json_check.check_chrome(scratch("x.out"))
+
+    def test_filters(self):
+        src = record("exp-multi.sbt", "--simulate=multigpu", events=20000)
+        out = scratch("k.pt.trace.json")
+        self.assertEqual(run("export", src, "-o", out, "-q", "--kind", "kernel",
+                             "--device", "1").rc, 0)
+        evs = [e for e in json_check.check_kineto(out)["json"]["traceEvents"] if e["ph"] == "X"]
+        self.assertTrue(evs)
+        self.assertEqual({e["cat"] for e in evs}, {"kernel"})
+        self.assertEqual({e["pid"] for e in evs}, {1})
+        full = [e for e in json_check.check_kineto(out)["json"]["traceEvents"]]
+        out2 = scratch("w.json")
+        self.assertEqual(run("export", src, "-o", out2, "-q", "--from", "1ms", "--to",
+                             "2ms").rc, 0)
+        win = [e for e in json_check.check_chrome(out2)["json"]["traceEvents"] if e["ph"] == "X"]
+        self.assertTrue(win)
+        first = json.loads(run("view", src, "--sort", "--limit", "1", "--format", "json").out)
+        origin_us = first[0]["start_ns"] / 1000.0
+        for e in win:  # every event overlaps [origin + 1 ms, origin + 2 ms]
+            self.assertLessEqual(e["ts"], origin_us + 2000 + 0.001)
+            self.assertGreaterEqual(e["ts"] + e["dur"], origin_us + 1000 - 0.001)
+        self.assertTrue(full)
+
+    def test_escaping_of_every_name(self):
+        # Names with quotes, backslashes, control characters, non-ASCII and invalid UTF-8
+        # come in through the importer and must come out as valid JSON / protobuf.
+        weird = ['quote " back \\ slash', "tab\tnl\ncr\r", "bell\x07 nul-ish \x01",
+                 "unicode \u00e9\u4e2d\U0001F600", "lone surrogate \ud800 x"]
+        evs = []
+        for i, n in enumerate(weird):
+            evs.append({"ph": "X", "cat": "cpu_op", "name": n, "pid": 1, "tid": 1,
+                        "ts": 1000.0 + i, "dur": 0.5, "args": {"k\"ey": n}})
+        src_json = scratch("weird.json")
+        with open(src_json, "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(json.dumps({"traceEvents": evs}))
+        sbt = scratch("weird.sbt")
+        r = run("import", src_json, "-o", sbt, "-q")
+        self.assertEqual(r.rc, 0, r)
+        for out, check in (("weird-out.json", json_check.check_chrome),
+                           ("weird-out.pt.trace.json", json_check.check_kineto)):
+            self.assertEqual(run("export", sbt, "-o", scratch(out), "-q").rc, 0)
+            got = {e["name"] for e in check(scratch(out))["json"]["traceEvents"]
+                   if e.get("cat") == "cpu_op"}
+            for n in weird[:4]:
+                self.assertIn(n, got)
+            self.assertIn("lone surrogate \ufffd x", got)
+        if pftrace_check.available():
+            self.assertEqual(run("export", sbt, "-o", scratch("weird.pftrace"), "-q").rc, 0)
+            pftrace_check.check(scratch("weird.pftrace"))
+
+
+class TestErrors(CliTest):
+    def test_unknown_extension(self):
+        src = record("exp-tiny.sbt", "--simulate=tiny", events=5000)
+        self.assertUsageError(run("export", src, "-o", scratch("x.txt")), "export")
+        self.assertUsageError(run("export", src), "export")
+        self.assertUsageError(run("export", src, "-o", scratch("a.json"), "--format", "xml"),
+                              "export")
+        self.assertUsageError(run("export", src, "-o", scratch("a.json"), "--kind", "bogus"),
+                              "export")
+
+    def test_bad_input(self):
+        bad = scratch("notsbt.sbt")
+        with open(bad, "wb") as f:
+            f.write(b"this is not an SBT file at all, just text\n" * 4)
+        r = run("export", bad, "-o", scratch("y.json"))
+        self.assertEqual(r.rc, 1, r)
+        self.assertTrue(r.err.startswith("tracesmith: %s: " % bad), r)
+        self.assertEqual(len(r.err.splitlines()), 1, r)
+
+    def test_unwritable_output(self):
+        src = record("exp-tiny.sbt", "--simulate=tiny", events=5000)
+        r = run("export", src, "-o", "/nonexistent-dir/x.json")
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("/nonexistent-dir/x.json", r.err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: Apache-2.0
+"""tracesmith import: the real torch.profiler fixture (../shared/fixtures/kineto) round trip
+fixture -> SBT -> Kineto (same kernels, runtime calls and cpu ops: names, counts, ts/dur to the
+ns, correlation, External id), SBT -> Kineto -> import (identical events), gzip input, bare
+array form, unmapped records counted, and bad inputs that must fail cleanly with an offset."""
+import collections
+import gzip
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import SRC, CliTest, record, run, scratch  # noqa: E402
+import json_check  # noqa: E402
+
+SHARED = os.environ.get("TSM_SHARED_DIR") or os.path.join(SRC, "..", "shared")
+FIXTURE = os.path.join(SHARED, "fixtures", "kineto", "h200-matmul-relu.json.gz")
+
+
+def view_events(path):
+    r = run("view", path, "--sort", "--format", "json", "--no-demangle")
+    if r.rc != 0:
+        raise AssertionError(r)
+    evs = json.loads(r.out)
+    for e in evs:
+        e.pop("flags", None)  # the importer adds TSM_EVF_IMPORTED
+        e.pop("stack", None)  # call stacks have no place in Kineto JSON
+    return sorted(evs, key=lambda e: json.dumps(e, sort_keys=True))
+
+
+def key_events(d):
+    out = collections.Counter()
+    for e in d["traceEvents"]:
+        if e.get("ph") == "X" and e.get("cat") in ("kernel", "cuda_runtime", "cpu_op"):
+            a = e.get("args", {})
+            out[(e["cat"], e["name"], e["ts"], e["dur"], a.get("correlation"),
+                 a.get("External id"))] += 1
+    return out
+
+
+class TestFixture(CliTest):
+    def setUp(self):
+        if not os.path.exists(FIXTURE):
+            self.skipTest("fixture %s missing (../shared not present)" % FIXTURE)
+
+    def test_round_trip(self):
+        sbt = scratch("fix.sbt")
+        r = run("import", FIXTURE, "-o", sbt)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("imported 3,003 events", r.err)
+        self.assertIn("3 records not mapped", r.err)
+        out = scratch("fix.pt.trace.json")
+        self.assertEqual(run("export", sbt, "-o", out, "-q").rc, 0)
+        with gzip.open(FIXTURE, "rb") as f:
+            raw = f.read().decode()
+        a = json.loads(raw)
+        b = json_check.check_kineto(out)["json"]
+        ka, kb = key_events(a), key_events(b)
+        self.assertEqual(sum(n for k, n in ka.items() if k[0] == "kernel"), 800)
+        self.assertEqual(sum(ka.values()), 3002)
+        self.assertEqual(ka, kb)
+        # ts/dur strings survive byte for byte (exact ns conversion, three decimals).
+        for e in b["traceEvents"][:200]:
+            if e.get("cat") == "kernel":
+                self.assertIn('"ts": %.3f, "dur": %.3f' % (e["ts"], e["dur"]), raw)
+        # Kernel args in Kineto's order, the derived ones kept as metadata.
+        k0 = next(e for e in b["traceEvents"] if e.get("cat") == "kernel")
+        k0a = next(e for e in a["traceEvents"] if e.get("cat") == "kernel")
+        self.assertEqual(list(k0["args"].items()), list(k0a["args"].items()))
+        self.assertEqual(b["deviceProperties"][0]["name"], "NVIDIA H200")
+        self.assertEqual(b["baseTimeNanoseconds"], a["baseTimeNanoseconds"])
+        # ac2g flows: one per kernel whose launch is in the trace.
+        fa = sum(1 for e in b["traceEvents"] if e.get("ph") == "f")
+        self.assertGreaterEqual(fa, 798)
+
+    def test_info_after_import(self):
+        sbt = scratch("fix2.sbt")
+        self.assertEqual(run("import", FIXTURE, "-o", sbt, "-q").rc, 0)
+        r = run("view", sbt, "--kind", "dropped", "--format", "json")
+        self.assertEqual(r.rc, 0, r)
+        d = json.loads(r.out)
+        self.assertEqual(len(d), 1)
+        self.assertEqual(d[0]["args"]["count"], 3)
+
+
+class TestRoundTrip(CliTest):
+    def test_sbt_kineto_sbt_identical_events(self):
+        for preset in ("train", "multigpu", "tiny"):
+            with self.subTest(preset=preset):
+                src = record("rt-%s.sbt" % preset, "--simulate=" + preset, events=8000)
+                js = scratch("rt-%s.pt.trace.json" % preset)
+                back = scratch("rt-%s-back.sbt" % preset)
+                self.assertEqual(run("export", src, "-o", js, "-q").rc, 0)
+                json_check.check_kineto(js)
+                r = run("import", js, "-o", back, "-q")
+                self.assertEqual(r.rc, 0, r)
+                a, b = view_events(src), view_events(back)
+                self.assertEqual(len(a), len(b))
+                for x, y in zip(a, b):
+                    self.assertEqual(x, y)
+
+    def test_gzip_and_array_form(self):
+        src = record("rt-tiny.sbt", "--simulate=tiny", events=8000)
+        gz = scratch("rt.pt.trace.json.gz")
+        self.assertEqual(run("export", src, "-o", gz, "-q").rc, 0)
+        back = scratch("rt-gz.sbt")
+        self.assertEqual(run("import", gz, "-o", back, "-q").rc, 0)
+        self.assertEqual(view_events(src), view_events(back))
+        arr = scratch("arr.json")
+        with open(arr, "w") as f:
+            json.dump([{"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7,
+                        "ts": 1.5, "dur": 2.25, "args": {"correlation": 5, "grid": [2, 1, 1]}},
+                       {"ph": "B", "name": "b", "pid": 1, "tid": 1, "ts": 1},
+                       {"ph": "X", "name": "span", "pid": "Spans", "tid": 1, "ts": 1, "dur": 1}],
+                      f)
+        r = run("import", arr, "-o", scratch("arr.sbt"))
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("2 records not mapped", r.err)
+        ev = json.loads(run("view", scratch("arr.sbt"), "--format", "json").out)
+        k = [e for e in ev if e["kind"] == "kernel"][0]
+        self.assertEqual((k["start_ns"], k["dur_ns"], k["correlation"]), (1500, 2250, 5))
+
+
+class TestBadInput(CliTest):
+    CASES = [
+        ("truncated", b'{"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "ts": 1'),
+        ("not-json", b"\x00\x01 hello"),
+        ("wrong-type", b'{"traceEvents": {"ph": "X"}}'),
+        ("ts-string", b'{"traceEvents": [{"ph": "X", "pid": 1, "tid": 1, "ts": "soon"}]}'),
+        ("huge-number", b'{"traceEvents": [{"ph": "X", "pid": 1, "tid": 1, "ts": 1e400}]}'),
+        ("huge-pid", b'{"traceEvents": [{"ph": "X", "pid": 123456789012345678901234567890,'
+                     b' "tid": 1, "ts": 1}]}'),
+        ("deep", b'{"traceEvents": [{"args": {"a": ' + b"[" * 100000 + b"]" * 100000 + b"}}]}"),
+        ("bad-escape", b'{"traceEvents": [{"name": "\\q"}]}'),
+        ("trailing", b'{"traceEvents": []} {}'),
+        ("empty", b""),
+        ("bad-gzip", b"\x1f\x8b\x08\x00garbage-garbage-garbage"),
+    ]
+
+    def test_bad_inputs_fail_cleanly(self):
+        for name, data in self.CASES:
+            with self.subTest(case=name):
+                path = scratch("bad-%s.json" % name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                r = run("import", path, "-o", scratch("bad.sbt"))
+                self.assertEqual(r.rc, 1, r)
+                lines = r.err.splitlines()
+                self.assertEqual(len(lines), 1, r)
+                self.assertTrue(lines[0].startswith("tracesmith: %s: " % path), r)
+                if name not in ("empty",):
+                    self.assertRegex(lines[0], r"\(offset \d+\)$")
+
+    def test_usage(self):
+        self.assertUsageError(run("import"), "import")
+        self.assertUsageError(run("import", "-", "--zstd=99"), "import")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
