@@ -18,7 +18,9 @@
  *           call depends on the last op issued (largest correlation below
  *           the call's) on the synchronised stream, on every stream of the
  *           device (device sync) or on the event's record (event sync).
- *           These few edges are kept in a table sorted by the waiting call.
+ *           A synchronous memcpy record (no TSM_EVF_ASYNC flag) makes its own
+ *           call wait for it the same way. These few edges are kept in a table
+ *           sorted by the waiting call.
  * No edge ever comes from comparing times.
  *
  * Correlation lookup: per process, a direct table indexed by
@@ -365,6 +367,17 @@ static int host_syncs(tsm_timeline *tl, struct join *j)
 			if (rc < 0)
 				goto out;
 		}
+	}
+	/* A synchronous copy (no TSM_EVF_ASYNC: pageable memory) returns only once the copy is
+	 * done: the call waits for its own op. */
+	for (size_t i = 0; i < tl->nops; i++) {
+		const tsm_tl_op *op = &tl->ops[i];
+
+		if (op->cls != TSM_OPC_COPY || (op->flags & TSM_EVF_ASYNC) || op->api == TL_NONE)
+			continue;
+		rc = add_sedge(tl, &cap, op->api, (uint32_t)i);
+		if (rc < 0)
+			goto out;
 	}
 	if (tl->nsedges)
 		qsort(tl->sedges, tl->nsedges, sizeof(*tl->sedges), cmp_sedge);

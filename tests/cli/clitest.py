@@ -21,7 +21,7 @@ if not SCRATCH:
 shutil.rmtree(SCRATCH, ignore_errors=True)
 os.makedirs(SCRATCH)
 
-COMMANDS = ["record", "info", "dump", "view", "help", "version"]
+COMMANDS = ["record", "info", "dump", "view", "help", "version", "stats", "timeline", "report"]
 
 
 class Result:

@@ -102,6 +102,7 @@ static inline size_t fx_events(tsm_event *ev)
 	ev[n++].u.sync.event_id = 7;
 	ev[n++] = fx_gpu(TSM_EV_KERNEL, 0, 2, N_GEMM, 5, 140, 200);
 	ev[n] = fx_gpu(TSM_EV_MEMCPY, 0, 1, 0, 6, 150, 210);
+	ev[n].flags = TSM_EVF_ASYNC;
 	ev[n].u.memcpy.bytes = 1000;
 	ev[n++].u.memcpy.copy_kind = TSM_COPY_H2D;
 	ev[n] = fx_gpu(TSM_EV_SYNC, 0, 2, 0, 7, 44, 200);

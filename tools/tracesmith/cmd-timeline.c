@@ -68,17 +68,24 @@ static int parse_when(const char *arg, const char *opt, uint64_t *ns, int *abs)
 	return 0;
 }
 
-/* Tick label in the window's unit. */
-static void tick_label(char *b, size_t cap, uint64_t ns, uint64_t span)
+/*
+ * Tick label: the unit suits the offset from the trace start (`end`), the
+ * decimals the window's length (`span`), so that neighbouring ticks differ.
+ */
+static void tick_label(char *b, size_t cap, uint64_t ns, uint64_t end, uint64_t span)
 {
-	if (span >= 10000000000ull)
-		snprintf(b, cap, "%.1fs", (double)ns / 1e9);
-	else if (span >= 10000000ull)
-		snprintf(b, cap, "%.1fms", (double)ns / 1e6);
-	else if (span >= 10000ull)
-		snprintf(b, cap, "%.1fus", (double)ns / 1e3);
-	else
-		snprintf(b, cap, "%lluns", (unsigned long long)ns);
+	static const struct {
+		const char *name;
+		double ns;
+	} units[] = {{"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1}};
+	double step = (double)span / 8;
+	int u = 0, d = 0;
+
+	while (u < 3 && (double)end < 10 * units[u].ns)
+		u++;
+	for (double q = units[u].ns; d < 6 && q > step && units[u].ns > 1; q /= 10)
+		d++;
+	snprintf(b, cap, "%.*f%s", d, (double)ns / units[u].ns, units[u].name);
 }
 
 static void draw_lane(const tsm_timeline *tl, const tsm_tl_lane *l, uint64_t from, uint64_t to,
@@ -290,7 +297,7 @@ int cmd_timeline(int argc, char **argv)
 							 (uint64_t)cols);
 				size_t n;
 
-				tick_label(t, sizeof(t), at, to - origin);
+				tick_label(t, sizeof(t), at, to - origin, to - from);
 				n = strlen(t);
 				if ((size_t)x + n > (size_t)cols + 8)
 					break;
