@@ -44,7 +44,7 @@ struct xflow {
 	uint32_t pid;
 };
 
-#define XFLOW_SLOTS (1u << 18)
+#define XFLOW_SLOTS (1u << 16)
 
 typedef struct tsm__xctx {
 	tsm_reader *r;
@@ -55,11 +55,12 @@ typedef struct tsm__xctx {
 	int demangle;
 	uint64_t in_total;
 
-	/* merge */
-	struct xrun *runs;
+	/* merge: a min-heap of runs by head start; runs are heap-allocated (stable) */
+	struct xrun **runs;
 	size_t nruns, runs_cap;
-	struct xrun *spare;
+	struct xrun *spare[4];
 	size_t nspare;
+	struct xrun *retire; /* exhausted run whose last event was just returned */
 	tsm_event pending;
 	int have_pending, reader_done;
 	uint64_t watermark;

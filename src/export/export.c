@@ -23,9 +23,9 @@
  *
  * Flows. A host API call and its GPU work share a correlation id; an
  * event record and the stream waiting on it share a flow id. The flow
- * table is direct-mapped (XFLOW_SLOTS entries): a start is remembered
- * until its end takes it; a newer start landing in the same slot evicts
- * it, and the evicted flow's end then counts as unmatched. Memory stays
+ * table has XFLOW_SLOTS entries in 4-way buckets: a start is remembered
+ * until its end takes it; a newer start landing in a full bucket evicts
+ * the oldest, and the evicted flow's end then counts as unmatched. Memory stays
  * constant whatever the trace size.
  */
 #include <stdio.h>
@@ -318,8 +318,17 @@ int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, i
 
 void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid)
 {
-	struct xflow *f = &x->flows[key & (XFLOW_SLOTS - 1)];
+	/* 4-way buckets: an empty or same-key slot, else evict the oldest start. */
+	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)], *f = &b[0];
 
+	for (int i = 0; i < 4; i++) {
+		if (!b[i].key || b[i].key == key) {
+			f = &b[i];
+			break;
+		}
+		if (b[i].ts < f->ts)
+			f = &b[i];
+	}
 	f->key = key;
 	f->ts = ts;
 	f->pid = pid;
@@ -328,12 +337,14 @@ void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uin
 
 struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key)
 {
-	struct xflow *f = &x->flows[key & (XFLOW_SLOTS - 1)];
+	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)];
 
-	if (f->key != key)
-		return NULL;
-	f->key = 0;
-	return f;
+	for (int i = 0; i < 4; i++)
+		if (b[i].key == key) {
+			b[i].key = 0;
+			return &b[i];
+		}
+	return NULL;
 }
 
 /* ---- the time-order merge ---------------------------------------------------- */
@@ -419,6 +430,51 @@ void tsm__xprogress(tsm__xctx *x)
 		x->o.progress(tsm_reader_info(x->r)->file_bytes, x->in_total, x->o.progress_user);
 }
 
+static int run_less(const struct xrun *a, const struct xrun *b)
+{
+	return a->ev[a->i].start_ns < b->ev[b->i].start_ns;
+}
+
+static void heap_down(tsm__xctx *x, size_t i)
+{
+	struct xrun *r = x->runs[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= x->nruns)
+			break;
+		if (c + 1 < x->nruns && run_less(x->runs[c + 1], x->runs[c]))
+			c++;
+		if (!run_less(x->runs[c], r))
+			break;
+		x->runs[i] = x->runs[c];
+		i = c;
+	}
+	x->runs[i] = r;
+}
+
+static void heap_up(tsm__xctx *x, size_t i)
+{
+	struct xrun *r = x->runs[i];
+
+	while (i > 0 && run_less(r, x->runs[(i - 1) / 2])) {
+		x->runs[i] = x->runs[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	x->runs[i] = r;
+}
+
+static void run_release(tsm__xctx *x, struct xrun *run)
+{
+	if (x->nspare < TSM__ARRAY_SIZE(x->spare)) {
+		x->spare[x->nspare++] = run;
+	} else {
+		tsm__free(run->ev);
+		tsm__free(run);
+	}
+}
+
 /* Read one whole block (plus the first event of the next) into a new run. */
 static int read_block(tsm__xctx *x)
 {
@@ -441,33 +497,34 @@ static int read_block(tsm__xctx *x)
 	}
 	if (x->nruns == x->runs_cap) {
 		size_t cap = x->runs_cap ? 2 * x->runs_cap : 8;
-		struct xrun *nr = tsm__realloc(x->runs, cap * sizeof(*nr));
+		struct xrun **nr = tsm__realloc(x->runs, cap * sizeof(*nr));
 
 		if (!nr)
 			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
 		x->runs = nr;
 		x->runs_cap = cap;
 	}
-	run = &x->runs[x->nruns++];
 	if (x->nspare) {
-		*run = x->spare[--x->nspare];
+		run = x->spare[--x->nspare];
 	} else {
-		memset(run, 0, sizeof(*run));
+		run = tsm__calloc(1, sizeof(*run));
+		if (!run)
+			return TSM_FAIL(TSM_NOMEM, "export: merge run");
 	}
 	run->n = run->i = 0;
 	block = tsm_reader_info(x->r)->block_count;
-	if (keep(x, &x->pending) && (rc = run_append(run, &x->pending)) < 0)
-		return rc;
+	rc = keep(x, &x->pending) ? run_append(run, &x->pending) : 0;
 	x->have_pending = 0;
-	for (;;) {
+	while (rc >= 0) {
 		rc = tsm_reader_next(x->r, &ev);
 		if (rc == TSM_END) {
+			rc = 0;
 			x->reader_done = 1;
 			x->watermark = UINT64_MAX;
 			break;
 		}
 		if (rc < 0)
-			return rc;
+			break;
 		x->st.events_read++;
 		if (tsm_reader_info(x->r)->block_count != block) {
 			x->pending = *ev;
@@ -475,9 +532,15 @@ static int read_block(tsm__xctx *x)
 			x->watermark = watermark_for(x, x->r->blk.chunk_off, ev->start_ns);
 			break;
 		}
-		if (keep(x, ev) && (rc = run_append(run, ev)) < 0)
-			return rc;
+		if (keep(x, ev))
+			rc = run_append(run, ev);
 	}
+	if (rc < 0 || !run->n) {
+		run_release(x, run);
+		return rc;
+	}
+	x->runs[x->nruns++] = run;
+	heap_up(x, x->nruns - 1);
 	x->buffered += run->n;
 	if (x->buffered > x->st.max_buffered)
 		x->st.max_buffered = x->buffered;
@@ -485,44 +548,32 @@ static int read_block(tsm__xctx *x)
 	return 0;
 }
 
-static void retire_run(tsm__xctx *x, size_t i)
-{
-	struct xrun done = x->runs[i];
-
-	x->runs[i] = x->runs[--x->nruns];
-	if (x->nspare < 4 && (x->spare || (x->spare = tsm__calloc(4, sizeof(*x->spare))))) {
-		x->spare[x->nspare++] = done;
-	} else {
-		tsm__free(done.ev);
-	}
-}
-
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 {
 	int rc;
 
+	if (x->retire) {
+		run_release(x, x->retire);
+		x->retire = NULL;
+	}
 	for (;;) {
-		size_t best = SIZE_MAX;
-		uint64_t best_start = UINT64_MAX;
+		if (x->nruns) {
+			struct xrun *top = x->runs[0];
 
-		for (size_t i = 0; i < x->nruns;) {
-			struct xrun *run = &x->runs[i];
-
-			if (run->i == run->n) {
-				retire_run(x, i);
-				continue;
+			if (x->reader_done || top->ev[top->i].start_ns < x->watermark) {
+				*out = &top->ev[top->i++];
+				if (top->i == top->n) {
+					x->retire = top; /* *out stays valid until the next call */
+					x->runs[0] = x->runs[--x->nruns];
+					if (x->nruns)
+						heap_down(x, 0);
+				} else {
+					heap_down(x, 0);
+				}
+				x->buffered--;
+				x->st.events_written++;
+				return 0;
 			}
-			if (run->ev[run->i].start_ns < best_start) {
-				best_start = run->ev[run->i].start_ns;
-				best = i;
-			}
-			i++;
-		}
-		if (best != SIZE_MAX && (x->reader_done || best_start < x->watermark)) {
-			*out = &x->runs[best].ev[x->runs[best].i++];
-			x->buffered--;
-			x->st.events_written++;
-			return 0;
 		}
 		if (x->reader_done)
 			return TSM_END;
@@ -536,12 +587,19 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 
 static void xctx_fini(tsm__xctx *x)
 {
-	for (size_t i = 0; i < x->nruns; i++)
-		tsm__free(x->runs[i].ev);
-	for (size_t i = 0; i < x->nspare; i++)
-		tsm__free(x->spare[i].ev);
+	for (size_t i = 0; i < x->nruns; i++) {
+		tsm__free(x->runs[i]->ev);
+		tsm__free(x->runs[i]);
+	}
+	for (size_t i = 0; i < x->nspare; i++) {
+		tsm__free(x->spare[i]->ev);
+		tsm__free(x->spare[i]);
+	}
+	if (x->retire) {
+		tsm__free(x->retire->ev);
+		tsm__free(x->retire);
+	}
 	tsm__free(x->runs);
-	tsm__free(x->spare);
 	tsm__free(x->idx_off);
 	tsm__free(x->idx_sufmin);
 	for (size_t i = 0; i < x->ntracks; i++) {

@@ -40,6 +40,8 @@ struct kj {
 	uint32_t *corr_pid; /* direct-mapped: correlation -> host pid (mirrors the importer) */
 	uint64_t *corr_key;
 	double *mem_total;  /* per device: bytes allocated */
+	uint64_t last_key;  /* thread / stream of the previous event (note_tracks) */
+	int have_last;
 	size_t mem_cap;
 };
 
@@ -284,7 +286,9 @@ static int write_event(struct kj *k, const tsm_event *ev)
 		 * the "no name" arg tells the importer to leave the name empty again. */
 		char fb[96];
 
-		if (memory)
+		if (ev->name && !memory)
+			fb[0] = 0; /* not used: the event has a name */
+		else if (memory)
 			snprintf(fb, sizeof(fb), "[memory]");
 		else if (ev->kind == TSM_EV_MEMCPY)
 			snprintf(fb, sizeof(fb), "Memcpy %s (%s -> %s)",
@@ -871,6 +875,13 @@ static int note_tracks(struct kj *k, const tsm_event *ev)
 	struct xtrack *t;
 	int created;
 	int host = tsm__xis_host(ev) || ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE;
+	uint64_t key = host ? ((uint64_t)ev->pid << 32 ^ ev->tid) : (1ULL << 63 | (uint64_t)ev->device << 32 | ev->stream);
+
+	/* Consecutive events mostly share their thread or stream: skip the lookups. */
+	if (k->have_last && key == k->last_key)
+		return 0;
+	k->have_last = 1;
+	k->last_key = key;
 
 	if (host) {
 		if (!tsm__xtrack_get(x, 1, ev->pid, &created))

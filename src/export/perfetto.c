@@ -505,7 +505,7 @@ static uint8_t *an_uint(uint8_t *p, unsigned name, uint64_t v)
 {
 	uint8_t *m;
 
-	p = pb_begin(p, F_TE_ANNOT, &m);
+	p = pb_begin1(p, F_TE_ANNOT, &m);
 	p = pb_uint(p, F_DA_NAME_IID, name);
 	p = pb_uint(p, F_DA_UINT, v);
 	return pb_end(m, p);
@@ -515,7 +515,7 @@ static uint8_t *an_int(uint8_t *p, uint64_t name, int64_t v)
 {
 	uint8_t *m;
 
-	p = pb_begin(p, F_TE_ANNOT, &m);
+	p = pb_begin1(p, F_TE_ANNOT, &m);
 	p = pb_uint(p, F_DA_NAME_IID, name);
 	p = pb_int(p, F_DA_INT, v);
 	return pb_end(m, p);
@@ -525,7 +525,7 @@ static uint8_t *an_double(uint8_t *p, uint64_t name, double v)
 {
 	uint8_t *m;
 
-	p = pb_begin(p, F_TE_ANNOT, &m);
+	p = pb_begin1(p, F_TE_ANNOT, &m);
 	p = pb_uint(p, F_DA_NAME_IID, name);
 	p = pb_double(p, F_DA_DOUBLE, v);
 	return pb_end(m, p);
@@ -535,7 +535,7 @@ static uint8_t *an_str(uint8_t *p, uint64_t name, const char *s, size_t n)
 {
 	uint8_t *m;
 
-	p = pb_begin(p, F_TE_ANNOT, &m);
+	p = pb_begin1(p, F_TE_ANNOT, &m);
 	p = pb_uint(p, F_DA_NAME_IID, name);
 	p = pb_str(p, F_DA_STRING, s, n, META_STR_MAX);
 	return pb_end(m, p);
@@ -543,11 +543,18 @@ static uint8_t *an_str(uint8_t *p, uint64_t name, const char *s, size_t n)
 
 static uint8_t *an_dim3(uint8_t *p, unsigned name, uint64_t a, uint64_t b, uint64_t c)
 {
-	char buf[80];
-	int n = snprintf(buf, sizeof(buf), "[%llu, %llu, %llu]", (unsigned long long)a,
-			 (unsigned long long)b, (unsigned long long)c);
+	char buf[80], *q = buf;
 
-	return an_str(p, name, buf, (size_t)n);
+	*q++ = '[';
+	q = tsm__jw_u64(q, a);
+	*q++ = ',';
+	*q++ = ' ';
+	q = tsm__jw_u64(q, b);
+	*q++ = ',';
+	*q++ = ' ';
+	q = tsm__jw_u64(q, c);
+	*q++ = ']';
+	return an_str(p, name, buf, (size_t)(q - buf));
 }
 
 static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)

@@ -16,9 +16,10 @@ enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 
 /* Longest encoding of a tag or a 64-bit varint. */
 #define PB_MAX_VARINT 10
-/* Bytes reserved for a nested message length (lengths < 2^28). */
-#define PB_NEST_RESERVE 4
-#define PB_MAX_NESTED (1u << 28)
+/* A nested message reserves 1 byte for its length (debug annotations: short bodies) or 2
+ * (packets, track events: bodies under 16 KiB); pb_end moves the body when the varint needs
+ * another size. The caller's room must include PB_NEST_SLACK bytes per open message. */
+#define PB_NEST_SLACK 4
 
 static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
 {
@@ -69,17 +70,36 @@ static inline uint8_t *pb_bytes(uint8_t *p, uint32_t field, const void *data, si
 	return p + n;
 }
 
-/* Start a nested message: write the tag, reserve the length, return the
- * cursor; keep it as `mark` for pb_end. */
-static inline uint8_t *pb_begin(uint8_t *p, uint32_t field, uint8_t **mark)
+/* Start a nested message: write the tag, reserve `reserve` (1 or 2) length bytes, return the
+ * cursor; keep `mark` for pb_end. The reserve is stored in the first reserved byte. */
+static inline uint8_t *pb_begin_n(uint8_t *p, uint32_t field, uint8_t **mark, unsigned reserve)
 {
 	p = pb_tag(p, field, PB_LEN);
 	*mark = p;
-	return p + PB_NEST_RESERVE;
+	*p = (uint8_t)reserve;
+	return p + reserve;
 }
+#define pb_begin(p, field, mark) pb_begin_n((p), (field), (mark), 2)
+#define pb_begin1(p, field, mark) pb_begin_n((p), (field), (mark), 1)
+
+uint8_t *tsm__pb_end_slow(uint8_t *mark, uint8_t *p, size_t len, unsigned reserve);
 
 /* Close a nested message opened at `mark`; returns the new cursor. */
-uint8_t *tsm__pb_end(uint8_t *mark, uint8_t *p);
-#define pb_end tsm__pb_end
+static inline uint8_t *pb_end(uint8_t *mark, uint8_t *p)
+{
+	unsigned reserve = mark[0];
+	size_t len = (size_t)(p - mark) - reserve;
+
+	if (reserve == 1 && len < 0x80) {
+		mark[0] = (uint8_t)len;
+		return p;
+	}
+	if (reserve == 2 && len >= 0x80 && len < 0x4000) {
+		mark[0] = (uint8_t)(len | 0x80);
+		mark[1] = (uint8_t)(len >> 7);
+		return p;
+	}
+	return tsm__pb_end_slow(mark, p, len, reserve);
+}
 
 #endif

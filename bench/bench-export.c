@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench-export: export and import speed, and the size table.
+ *
+ *   bench-export [--events N] [--dir DIR] [--fixture PATH] [--size-events N]
+ *
+ * Records N simulated events (default 10M, preset train, as `tracesmith
+ * record --simulate --events N` does: rings + collector) into DIR (default
+ * /tmp), then, single-threaded, in one run:
+ *   - baseline: tsm_reader_next over the file (what every exporter must at
+ *     least do: read and decode the events);
+ *   - perfetto / chrome / kineto: tsm_export_file to /dev/null, events/s
+ *     and the ratio to the baseline read rate;
+ *   - import: tsm_import_file of the Kineto JSON just exported (written to
+ *     a file first), MB/s of JSON; and the tokenizer alone over the same
+ *     bytes (the parser's ceiling), MB/s;
+ *   - sizes for the same events (a second, smaller trace of --size-events,
+ *     default 1M, so that gzip at level 6 stays quick): SBT, SBT+zstd,
+ *     .pftrace, .pftrace.gz, Chrome JSON, JSON.gz, Kineto JSON; and for the
+ *     torch.profiler fixture (--fixture, default ../shared/...): its JSON
+ *     size vs our SBT after import.
+ * Rates are the best of 3 runs. Output: a table and a JSON line.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tracesmith/tracesmith.h"
+
+#include "import/json-reader.h"
+
+static double now_s(void)
+{
+	return (double)tsm_now_ns() / 1e9;
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "bench-export: %s: %s: %s\n", what, tsm_strerror(rc), tsm_last_error());
+	exit(1);
+}
+
+static uint64_t fsize(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void record(const char *path, uint64_t n, int zstd)
+{
+	tsm_writer *w = NULL;
+	tsm_writer_opts wo = {.zstd_level = zstd, .clock = TSM_CLOCK_SIMULATED};
+	tsm_sim_opts so = {.max_events = n};
+	int rc = tsm_writer_open(path, &wo, &w);
+
+	if (rc < 0)
+		die(path, rc);
+	rc = tsm_sim_run(w, &so, NULL);
+	if (rc < 0)
+		die("simulate", rc);
+	rc = tsm_writer_close(w);
+	if (rc < 0)
+		die(path, rc);
+}
+
+static double read_rate(const char *path, uint64_t *n)
+{
+	double best = 1e30;
+
+	for (int k = 0; k < 3; k++) {
+		tsm_reader *r = NULL;
+		const tsm_event *ev;
+		uint64_t cnt = 0, sum = 0;
+		double t0 = now_s();
+		int rc = tsm_reader_open(path, 0, &r);
+
+		if (rc < 0)
+			die(path, rc);
+		while ((rc = tsm_reader_next(r, &ev)) == 0) {
+			cnt++;
+			sum += ev->end_ns - ev->start_ns;
+		}
+		tsm_reader_close(r);
+		if (rc < 0)
+			die(path, rc);
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+		*n = cnt + (sum & 0); /* keep the loop */
+	}
+	return (double)*n / best;
+}
+
+static double export_rate(const char *in, const char *out, unsigned fmt, uint64_t *n)
+{
+	double best = 1e30;
+	tsm_export_opts o;
+	tsm_export_stats st;
+
+	tsm_export_opts_init(&o);
+	o.format = fmt;
+	o.gzip = 0;
+	for (int k = 0; k < 3; k++) {
+		double t0 = now_s();
+		int rc = tsm_export_file(in, out, &o, &st);
+
+		if (rc < 0)
+			die(out, rc);
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+		*n = st.events_written;
+	}
+	return (double)*n / best;
+}
+
+static double import_rate(const char *in, const char *out, uint64_t *bytes)
+{
+	double best = 1e30;
+	tsm_import_stats st;
+
+	for (int k = 0; k < 3; k++) {
+		double t0 = now_s();
+		int rc = tsm_import_file(in, out, NULL, &st);
+
+		if (rc < 0)
+			die(in, rc);
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+		*bytes = st.json_bytes;
+	}
+	return (double)*bytes / best;
+}
+
+static double tokenize_rate(const char *in, uint64_t *bytes)
+{
+	double best = 1e30;
+
+	for (int k = 0; k < 3; k++) {
+		jreader j;
+		double t0 = now_s();
+		int rc = tsm__jr_open_file(&j, in), tok;
+		uint64_t ntok = 0;
+
+		if (rc < 0)
+			die(in, rc);
+		while ((tok = tsm__jr_next(&j)) > 0)
+			ntok++;
+		if (tok < 0)
+			die(in, tok);
+		*bytes = j.base + j.pos;
+		tsm__jr_close(&j);
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+		(void)ntok;
+	}
+	return (double)*bytes / best;
+}
+
+static uint64_t export_size(const char *in, const char *out)
+{
+	tsm_export_stats st;
+	int rc = tsm_export_file(in, out, NULL, &st);
+
+	if (rc < 0)
+		die(out, rc);
+	return st.bytes_written;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t nevents = 10000000, size_events = 1000000, n, bytes;
+	const char *dir = "/tmp", *fixture = NULL;
+	char big[512], small[512], smallz[512], out[600];
+	double base, rp, rc_, rk, ri, rt;
+	uint64_t s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json = 0, f_sbt = 0, f_sbtz = 0;
+	char fixdef[512];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--events") && i + 1 < argc)
+			nevents = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--size-events") && i + 1 < argc)
+			size_events = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+			dir = argv[++i];
+		else if (!strcmp(argv[i], "--fixture") && i + 1 < argc)
+			fixture = argv[++i];
+		else {
+			fprintf(stderr, "usage: bench-export [--events N] [--size-events N] [--dir DIR] "
+					"[--fixture PATH]\n");
+			return 2;
+		}
+	}
+	if (getenv("TSM_TEST_SCALE") && !strcmp(getenv("TSM_TEST_SCALE"), "small")) {
+		nevents = 200000;
+		size_events = 100000;
+	}
+	snprintf(big, sizeof(big), "%s/bench-export-%" PRIu64 ".sbt", dir, nevents);
+	snprintf(small, sizeof(small), "%s/bench-export-size.sbt", dir);
+	snprintf(smallz, sizeof(smallz), "%s/bench-export-size-zstd.sbt", dir);
+	if (fsize(big) == 0)
+		record(big, nevents, 0);
+	printf("bench-export: %" PRIu64 " simulated events (preset train), %s\n", nevents, big);
+
+	base = read_rate(big, &n);
+	rp = export_rate(big, "/dev/null", TSM_EXPORT_PERFETTO, &n);
+	rc_ = export_rate(big, "/dev/null", TSM_EXPORT_CHROME, &n);
+	rk = export_rate(big, "/dev/null", TSM_EXPORT_KINETO, &n);
+	snprintf(out, sizeof(out), "%s/bench-export.pt.trace.json", dir);
+	{
+		tsm_export_opts o;
+
+		tsm_export_opts_init(&o);
+		o.gzip = 0;
+		if ((n = (uint64_t)tsm_export_file(big, out, &o, NULL)) != 0)
+			die(out, (int)n);
+	}
+	snprintf(small, sizeof(small), "%s/bench-export-import.sbt", dir);
+	ri = import_rate(out, small, &bytes);
+	rt = tokenize_rate(out, &bytes);
+	unlink(out);
+	unlink(small);
+
+	printf("\n%-34s %14s %10s\n", "operation", "rate", "vs read");
+	printf("%-34s %11.2f M/s %9.2fx\n", "SBT read (baseline), events", base / 1e6, 1.0);
+	printf("%-34s %11.2f M/s %9.2fx\n", "export perfetto (.pftrace), events", rp / 1e6, rp / base);
+	printf("%-34s %11.2f M/s %9.2fx\n", "export chrome JSON, events", rc_ / 1e6, rc_ / base);
+	printf("%-34s %11.2f M/s %9.2fx\n", "export kineto JSON, events", rk / 1e6, rk / base);
+	printf("%-34s %10.1f MB/s\n", "import kineto JSON -> SBT", ri / 1e6);
+	printf("%-34s %10.1f MB/s\n", "JSON tokenizer alone", rt / 1e6);
+
+	/* Size table. */
+	snprintf(small, sizeof(small), "%s/bench-export-size.sbt", dir);
+	record(small, size_events, 0);
+	record(smallz, size_events, 3);
+	s_sbt = fsize(small);
+	s_sbtz = fsize(smallz);
+#define SZ(var, ext)                                                                               \
+	snprintf(out, sizeof(out), "%s/bench-export-size" ext, dir);                               \
+	var = export_size(small, out);                                                             \
+	unlink(out);
+	SZ(s_pf, ".pftrace")
+	SZ(s_pfgz, ".pftrace.gz")
+	SZ(s_cj, ".json")
+	SZ(s_cjgz, ".json.gz")
+	SZ(s_kj, ".pt.trace.json")
+	unlink(small);
+	unlink(smallz);
+	if (!fixture) {
+		snprintf(fixdef, sizeof(fixdef), "%s",
+			 "../shared/fixtures/kineto/h200-matmul-relu.json.gz");
+		fixture = fsize(fixdef) ? fixdef : "/work/shared/fixtures/kineto/h200-matmul-relu.json.gz";
+	}
+	if (fsize(fixture)) {
+		tsm_import_stats st;
+		tsm_import_opts io = {.zstd_level = 3};
+
+		snprintf(out, sizeof(out), "%s/bench-export-fixture.sbt", dir);
+		if (tsm_import_file(fixture, out, NULL, &st) == 0) {
+			f_json = st.json_bytes;
+			f_sbt = fsize(out);
+		}
+		if (tsm_import_file(fixture, out, &io, &st) == 0)
+			f_sbtz = fsize(out);
+		unlink(out);
+	}
+	printf("\nsizes for %" PRIu64 " simulated events        bytes   bytes/event\n", size_events);
+#define ROW(name, v) printf("%-30s %14" PRIu64 " %12.2f\n", name, v, (double)(v) / (double)size_events)
+	ROW("SBT", s_sbt);
+	ROW("SBT + zstd -3", s_sbtz);
+	ROW(".pftrace", s_pf);
+	ROW(".pftrace.gz", s_pfgz);
+	ROW("Chrome JSON", s_cj);
+	ROW("Chrome JSON.gz", s_cjgz);
+	ROW("Kineto JSON", s_kj);
+	if (f_json)
+		printf("fixture (torch.profiler, H200): Kineto JSON %" PRIu64 " bytes, SBT after import "
+		       "%" PRIu64 " bytes (%.1fx smaller), SBT+zstd %" PRIu64 " (%.1fx)\n",
+		       f_json, f_sbt, (double)f_json / (double)f_sbt, f_sbtz,
+		       (double)f_json / (double)f_sbtz);
+	printf("{\"bench\": \"export\", \"events\": %" PRIu64 ", \"read_meps\": %.2f, "
+	       "\"perfetto_meps\": %.2f, \"chrome_meps\": %.2f, \"kineto_meps\": %.2f, "
+	       "\"import_mbps\": %.1f, \"tokenizer_mbps\": %.1f, \"size_events\": %" PRIu64
+	       ", \"sbt\": %" PRIu64 ", \"sbt_zstd\": %" PRIu64 ", \"pftrace\": %" PRIu64
+	       ", \"pftrace_gz\": %" PRIu64 ", \"chrome_json\": %" PRIu64 ", \"chrome_json_gz\": %" PRIu64
+	       ", \"kineto_json\": %" PRIu64 ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
+	       ", \"fixture_sbt_zstd\": %" PRIu64 "}\n",
+	       nevents, base / 1e6, rp / 1e6, rc_ / 1e6, rk / 1e6, ri / 1e6, rt / 1e6, size_events,
+	       s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json, f_sbt, f_sbtz);
+	return 0;
+}
