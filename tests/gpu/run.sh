@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Run on a machine with an NVIDIA GPU: build everything (with the CUDA test programs) in
+# build-gpu, run every GPU test and the launch-overhead benchmark, and print a short table last.
+# Logs and results go to $OUT when set (the device tool), else build-gpu/gpu-results.
+#   tests/gpu/run.sh [SOURCE_DIR]      (default: this checkout)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=${1:-$(cd "$here/../.." && pwd)}
+build=${TSM_GPU_BUILD:-$root/build-gpu}
+out=${OUT:-$build/gpu-results}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; } \
+	| tee "$out/device.txt"
+echo "python3: $(command -v python3); cmake: $(cmake --version | head -n1); nvcc: $(nvcc --version | tail -n1)"
+
+t0=$(date +%s)
+if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSM_BUILD_GPU_TESTS=ON \
+	-DTSM_BUILD_FUZZ=OFF >"$out/cmake.log" 2>&1; then
+	tail -n 40 "$out/cmake.log"; exit 1
+fi
+if ! cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1; then
+	grep -E "error|Error" "$out/build.log" | head -n 40; exit 1
+fi
+echo "built in $(( $(date +%s) - t0 )) s"
+
+export TRACESMITH=$build/bin/tracesmith TSM_GPU_BIN=$build/tests/gpu/bin
+export TSM_GPU_SCRATCH=$build/gpu-scratch TSM_SOURCE_DIR=$root
+tests=(streams memcpy tiny graph nvtx signal-term signal-kill stacks conflict torch)
+: >"$out/results.txt"
+: >"$out/tests.log"
+for t in "${tests[@]}"; do
+	s=$(date +%s.%N)
+	line=$(python3 "$here/gpu_test.py" "$t" 2>"$build/test-$t.log")
+	rc=$?
+	echo "$line" >>"$build/test-$t.log"
+	{ echo "=== $t"; cat "$build/test-$t.log"; } >>"$out/tests.log"
+	case $rc in 0) r=PASS ;; 77) r=SKIP ;; *) r=FAIL ;; esac
+	printf '%-12s %-4s %5.1fs  %.300s\n' "$t" "$r" "$(awk "BEGIN{print $(date +%s.%N) - $s}")" \
+		"${line#*: }" >>"$out/results.txt"
+	echo "--- $t: $r"; tail -n 12 "$build/test-$t.log" | cut -c1-400
+done
+
+python3 "$root/bench/launch/run-launch-bench.py" "$build/bin/tracesmith" \
+	"$build/bin/bench-launch" "$build/bin/libtsm-launch-floor.so" --rounds 5 \
+	--json "$out/bench.json" >"$out/bench.txt" 2>&1
+echo "bench exit $?"
+
+# A sample trace for the lead to look at on this machine.
+cp "$TSM_GPU_SCRATCH/streams.sbt" "$out/sample-streams.sbt" 2>/dev/null || true
+
+echo
+echo "==== GPU: $(head -n1 "$out/device.txt")"
+cat "$out/results.txt"
+echo "==== launch overhead"
+head -n 8 "$out/bench.txt"
