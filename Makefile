@@ -16,6 +16,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := demo
+MAKEFLAGS += --no-print-directory
 
 JOBS ?= 2
 CMAKE ?= cmake
