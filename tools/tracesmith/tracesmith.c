@@ -20,7 +20,7 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-    {"record", cmd_record, "record a trace (--simulate: the synthetic GPU) into an SBT file"},
+    {"record", cmd_record, "record a CUDA command (-- CMD) or the simulated GPU into SBT files"},
     {"info", cmd_info, "summarise a trace: time span, devices, streams, counts, bytes"},
     {"dump", cmd_dump, "print every chunk and field of an SBT file with offsets"},
     {"view", cmd_view, "list events, filtered by kind, name, device, stream, time"},
