@@ -175,13 +175,14 @@ static size_t chrome_json(char *buf, size_t cap, const tsm_event *e, tsm_writer 
 			 (unsigned long long)e->correlation, (unsigned long long)e->external);
 
 	if (e->kind == TSM_EV_KERNEL)
-		n += snprintf(buf + n, cap - (size_t)n,
-			      ",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],\"registers per thread\":%u,"
-			      "\"shared memory\":%u",
-			      e->u.kernel.grid[0], e->u.kernel.grid[1], e->u.kernel.grid[2],
-			      e->u.kernel.block[0], e->u.kernel.block[1], e->u.kernel.block[2],
-			      e->u.kernel.regs_per_thread,
-			      e->u.kernel.static_smem_bytes + e->u.kernel.dynamic_smem_bytes);
+		n += snprintf(
+		    buf + n, cap - (size_t)n,
+		    ",\"grid\":[%u,%u,%u],\"block\":[%u,%u,%u],\"registers per thread\":%u,"
+		    "\"shared memory\":%u",
+		    e->u.kernel.grid[0], e->u.kernel.grid[1], e->u.kernel.grid[2],
+		    e->u.kernel.block[0], e->u.kernel.block[1], e->u.kernel.block[2],
+		    e->u.kernel.regs_per_thread,
+		    e->u.kernel.static_smem_bytes + e->u.kernel.dynamic_smem_bytes);
 	else if (e->kind == TSM_EV_MEMCPY || e->kind == TSM_EV_MEMSET)
 		n += snprintf(buf + n, cap - (size_t)n, ",\"bytes\":%llu",
 			      (unsigned long long)e->u.memcpy.bytes);
@@ -214,8 +215,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--zstd") && i + 1 < argc)
 			zlevel = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench-format [--events N] [--preset NAME] [--dir DIR] "
-					"[--zstd LEVEL]\n");
+			fprintf(stderr,
+				"usage: bench-format [--events N] [--preset NAME] [--dir DIR] "
+				"[--zstd LEVEL]\n");
 			return 2;
 		}
 	}
@@ -290,22 +292,23 @@ int main(int argc, char **argv)
 	unlink(path);
 	unlink(pathz);
 	pipe_raw = pipeline_size(path, preset, s.n, 0);
-	pipe_z = tsm_build_features() & TSM_FEATURE_ZSTD ? pipeline_size(pathz, preset, s.n, zlevel)
-							 : 0;
+	pipe_z =
+	    tsm_build_features() & TSM_FEATURE_ZSTD ? pipeline_size(pathz, preset, s.n, zlevel) : 0;
 
 	printf("bench-format: %zu events, preset %s, generated in %.2f s (%.1f M events/s)\n", s.n,
 	       preset, t_gen, s.n / t_gen / 1e6);
 	printf("%-34s %12s %13s\n", "measure", "value", "% of baseline");
 	printf("%-34s %9.1f M/s %13s\n", "write (no zstd), events/s", s.n / t_w / 1e6, "");
-	printf("%-34s %9.1f M/s %12.1f%%\n", "  baseline: memcpy of 128 B records", s.n / t_copy / 1e6,
-	       100.0 * t_copy / t_w);
+	printf("%-34s %9.1f M/s %12.1f%%\n", "  baseline: memcpy of 128 B records",
+	       s.n / t_copy / 1e6, 100.0 * t_copy / t_w);
 	printf("%-34s %9.1f M/s %13s\n", "read (no zstd), events/s", s.n / t_r / 1e6, "");
 	printf("%-34s %9.1f M/s %12.1f%%\n", "  baseline: sum over memory array", s.n / t_sum / 1e6,
 	       100.0 * t_sum / t_r);
 	printf("%-34s %10.2f B %13s\n", "size, no zstd, bytes/event", (double)size_raw / s.n, "");
 	printf("%-34s %10.2f B %13s\n", "  (event blocks only, bytes/event)", raw_pe, "");
 	if (size_z) {
-		printf("%-34s %10.2f B %13s\n", "size, zstd, bytes/event", (double)size_z / s.n, "");
+		printf("%-34s %10.2f B %13s\n", "size, zstd, bytes/event", (double)size_z / s.n,
+		       "");
 		printf("%-34s %9.1f M/s %13s\n", "write (zstd), events/s", s.n / t_wz / 1e6, "");
 		printf("%-34s %9.1f M/s %13s\n", "read (zstd), events/s", s.n / t_rz / 1e6, "");
 	}

@@ -21,13 +21,13 @@ extern "C" {
 
 /* Simulation workload description. */
 typedef struct tsm_sim_opts {
-	const char *preset;     /* NULL or "train": see tsm_sim_preset_names() */
-	uint64_t seed;          /* 0: the preset's default seed */
-	uint64_t max_events;    /* stop after exactly this many events; 0: preset default */
-	uint64_t duration_ns;   /* stop when simulated time passes this; 0: no limit */
-	uint32_t devices;       /* 0: preset default */
-	uint32_t host_threads;  /* producer threads (one ring each); 0: preset default */
-	int drop_when_full;     /* 1: drop and count like the agent; 0: wait for room */
+	const char *preset;    /* NULL or "train": see tsm_sim_preset_names() */
+	uint64_t seed;	       /* 0: the preset's default seed */
+	uint64_t max_events;   /* stop after exactly this many events; 0: preset default */
+	uint64_t duration_ns;  /* stop when simulated time passes this; 0: no limit */
+	uint32_t devices;      /* 0: preset default */
+	uint32_t host_threads; /* producer threads (one ring each); 0: preset default */
+	int drop_when_full;    /* 1: drop and count like the agent; 0: wait for room */
 } tsm_sim_opts;
 
 /* NULL-terminated list of preset names; the first is the default. */
@@ -36,9 +36,9 @@ TSM_API const char *const *tsm_sim_preset_names(void);
 TSM_API const char *tsm_sim_preset_summary(const char *preset);
 
 typedef struct tsm_capture_stats {
-	uint64_t events;   /* events produced */
-	uint64_t dropped;  /* events dropped in rings */
-	uint64_t waits;    /* times a producer found its ring full and waited */
+	uint64_t events;      /* events produced */
+	uint64_t dropped;     /* events dropped in rings */
+	uint64_t waits;	      /* times a producer found its ring full and waited */
 	uint64_t sim_span_ns; /* simulated time covered */
 } tsm_capture_stats;
 

@@ -21,41 +21,41 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define TSM_API __attribute__((visibility("default")))
+#define TSM_API		 __attribute__((visibility("default")))
 #define TSM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define TSM_API
 #define TSM_PRINTF(a, b)
 #endif
 
-#define TSM_VERSION_MAJOR 0
-#define TSM_VERSION_MINOR 1
-#define TSM_VERSION_PATCH 0
+#define TSM_VERSION_MAJOR  0
+#define TSM_VERSION_MINOR  1
+#define TSM_VERSION_PATCH  0
 #define TSM_VERSION_STRING "0.1.0"
 
 /*
  * The one list of statuses. X(NAME, value, message). Negative values are
  * errors, 0 is success, positive values are outcomes that are not errors.
  */
-#define TSM_STATUS_LIST(X)                                                                         \
-	X(OK, 0, "success")                                                                        \
-	X(END, 1, "end of data")                                                                   \
-	X(AGAIN, 2, "try again")                                                                   \
-	X(NOMEM, -1, "out of memory")                                                              \
-	X(INVAL, -2, "invalid argument")                                                           \
-	X(IO, -3, "input/output error")                                                            \
-	X(EMPTY, -4, "empty file")                                                                 \
-	X(BAD_MAGIC, -5, "not an SBT file")                                                        \
-	X(VERSION, -6, "unsupported format version")                                               \
-	X(TRUNCATED, -7, "truncated data")                                                         \
-	X(CHECKSUM, -8, "checksum mismatch")                                                       \
-	X(CORRUPT, -9, "corrupt data")                                                             \
-	X(UNDEFINED, -10, "reference to an undefined id")                                          \
-	X(OVERFLOW, -11, "integer overflow in varint")                                             \
-	X(TOO_LARGE, -12, "size out of range")                                                     \
-	X(UNSUPPORTED, -13, "unsupported feature")                                                 \
-	X(STATE, -14, "operation not valid in this state")                                         \
-	X(UNAVAILABLE, -15, "backend unavailable")                                                 \
+#define TSM_STATUS_LIST(X)                                 \
+	X(OK, 0, "success")                                \
+	X(END, 1, "end of data")                           \
+	X(AGAIN, 2, "try again")                           \
+	X(NOMEM, -1, "out of memory")                      \
+	X(INVAL, -2, "invalid argument")                   \
+	X(IO, -3, "input/output error")                    \
+	X(EMPTY, -4, "empty file")                         \
+	X(BAD_MAGIC, -5, "not an SBT file")                \
+	X(VERSION, -6, "unsupported format version")       \
+	X(TRUNCATED, -7, "truncated data")                 \
+	X(CHECKSUM, -8, "checksum mismatch")               \
+	X(CORRUPT, -9, "corrupt data")                     \
+	X(UNDEFINED, -10, "reference to an undefined id")  \
+	X(OVERFLOW, -11, "integer overflow in varint")     \
+	X(TOO_LARGE, -12, "size out of range")             \
+	X(UNSUPPORTED, -13, "unsupported feature")         \
+	X(STATE, -14, "operation not valid in this state") \
+	X(UNAVAILABLE, -15, "backend unavailable")         \
 	X(NOT_FOUND, -16, "not found")
 
 enum tsm_status {
@@ -103,9 +103,9 @@ TSM_API void tsm_set_allocator(const tsm_allocator *a);
 TSM_API const char *tsm_version(void);
 
 /* Build features, TSM_FEATURE_* bits. */
-#define TSM_FEATURE_ZSTD (1u << 0)
+#define TSM_FEATURE_ZSTD      (1u << 0)
 #define TSM_FEATURE_LIBUNWIND (1u << 1)
-#define TSM_FEATURE_CUPTI (1u << 2)
+#define TSM_FEATURE_CUPTI     (1u << 2)
 TSM_API unsigned tsm_build_features(void);
 
 /* Monotonic clock in ns (CLOCK_MONOTONIC_RAW where available). */

@@ -38,20 +38,20 @@ extern "C" {
 #define TSM_DEVICE_NONE 0xFFFFu
 
 /* Event kinds. Values are part of the SBT format: never renumber. */
-#define TSM_EVENT_KIND_LIST(X)                                                                     \
-	X(KERNEL, 1, "kernel")                                                                     \
-	X(MEMCPY, 2, "memcpy")                                                                     \
-	X(MEMSET, 3, "memset")                                                                     \
-	X(SYNC, 4, "sync")                                                                         \
-	X(ALLOC, 5, "alloc")                                                                       \
-	X(FREE, 6, "free")                                                                         \
-	X(RUNTIME, 7, "runtime")                                                                   \
-	X(DRIVER, 8, "driver")                                                                     \
-	X(NVTX_RANGE, 9, "range")                                                                  \
-	X(NVTX_MARK, 10, "marker")                                                                 \
-	X(COUNTER, 11, "counter")                                                                  \
-	X(OVERHEAD, 12, "overhead")                                                                \
-	X(DROPPED, 13, "dropped")                                                                  \
+#define TSM_EVENT_KIND_LIST(X)      \
+	X(KERNEL, 1, "kernel")      \
+	X(MEMCPY, 2, "memcpy")      \
+	X(MEMSET, 3, "memset")      \
+	X(SYNC, 4, "sync")          \
+	X(ALLOC, 5, "alloc")        \
+	X(FREE, 6, "free")          \
+	X(RUNTIME, 7, "runtime")    \
+	X(DRIVER, 8, "driver")      \
+	X(NVTX_RANGE, 9, "range")   \
+	X(NVTX_MARK, 10, "marker")  \
+	X(COUNTER, 11, "counter")   \
+	X(OVERHEAD, 12, "overhead") \
+	X(DROPPED, 13, "dropped")   \
 	X(CPU_OP, 14, "cpu_op")
 
 enum tsm_event_kind {
@@ -59,7 +59,7 @@ enum tsm_event_kind {
 #define TSM__KIND_ENUM(name, value, text) TSM_EV_##name = value,
 	TSM_EVENT_KIND_LIST(TSM__KIND_ENUM)
 #undef TSM__KIND_ENUM
-	TSM_EV__COUNT
+	    TSM_EV__COUNT
 };
 
 /* Memcpy direction. */
@@ -89,11 +89,11 @@ enum tsm_mem_kind {
 /* Synchronisation record type. */
 enum tsm_sync_type {
 	TSM_SYNC_UNKNOWN = 0,
-	TSM_SYNC_EVENT = 1,             /* cudaEventSynchronize */
+	TSM_SYNC_EVENT = 1,		/* cudaEventSynchronize */
 	TSM_SYNC_STREAM_WAIT_EVENT = 2, /* cudaStreamWaitEvent: stream waits for event_id */
-	TSM_SYNC_STREAM = 3,            /* cudaStreamSynchronize */
-	TSM_SYNC_CONTEXT = 4,           /* cudaDeviceSynchronize / cuCtxSynchronize */
-	TSM_SYNC_EVENT_RECORD = 5,      /* cudaEventRecord reached on the GPU */
+	TSM_SYNC_STREAM = 3,		/* cudaStreamSynchronize */
+	TSM_SYNC_CONTEXT = 4,		/* cudaDeviceSynchronize / cuCtxSynchronize */
+	TSM_SYNC_EVENT_RECORD = 5,	/* cudaEventRecord reached on the GPU */
 	TSM_SYNC__COUNT
 };
 
@@ -105,10 +105,10 @@ enum tsm_flow_type {
 };
 
 /* tsm_event.flags */
-#define TSM_EVF_ASYNC (1u << 0)     /* memcpy/memset/alloc is asynchronous */
-#define TSM_EVF_GRAPH (1u << 1)     /* launched as part of a CUDA graph */
+#define TSM_EVF_ASYNC	    (1u << 0) /* memcpy/memset/alloc is asynchronous */
+#define TSM_EVF_GRAPH	    (1u << 1) /* launched as part of a CUDA graph */
 #define TSM_EVF_COOPERATIVE (1u << 2)
-#define TSM_EVF_IMPORTED (1u << 3)  /* converted from another trace format */
+#define TSM_EVF_IMPORTED    (1u << 3) /* converted from another trace format */
 
 typedef struct tsm_kernel_info {
 	uint32_t grid[3];
@@ -163,14 +163,14 @@ typedef struct tsm_memory_info {
 
 /* RUNTIME and DRIVER API calls. */
 typedef struct tsm_api_info {
-	uint32_t cbid;   /* CUPTI callback id */
-	int32_t status;  /* return code (cudaError_t / CUresult) */
+	uint32_t cbid;	/* CUPTI callback id */
+	int32_t status; /* return code (cudaError_t / CUresult) */
 } tsm_api_info;
 
 /* NVTX_RANGE and NVTX_MARK. */
 typedef struct tsm_nvtx_info {
 	uint32_t domain; /* string id of the NVTX domain, 0: default domain */
-	uint32_t color;  /* ARGB, 0: none */
+	uint32_t color;	 /* ARGB, 0: none */
 	uint32_t category;
 	uint32_t reserved0;
 } tsm_nvtx_info;
@@ -200,15 +200,15 @@ typedef struct tsm_dropped_info {
 } tsm_dropped_info;
 
 enum tsm_drop_source {
-	TSM_DROP_RING = 1,        /* a producer's ring was full */
-	TSM_DROP_CUPTI = 2,       /* CUPTI reported dropped activity records */
-	TSM_DROP_WRITER = 3,      /* the writer could not keep up or failed */
-	TSM_DROP_IMPORT = 4,      /* an importer skipped records it could not map */
+	TSM_DROP_RING = 1,   /* a producer's ring was full */
+	TSM_DROP_CUPTI = 2,  /* CUPTI reported dropped activity records */
+	TSM_DROP_WRITER = 3, /* the writer could not keep up or failed */
+	TSM_DROP_IMPORT = 4, /* an importer skipped records it could not map */
 };
 
 typedef struct tsm_event {
-	uint8_t kind;   /* enum tsm_event_kind */
-	uint8_t flags;  /* TSM_EVF_* */
+	uint8_t kind;  /* enum tsm_event_kind */
+	uint8_t flags; /* TSM_EVF_* */
 	uint16_t device;
 	uint32_t name;
 	uint64_t start_ns;
@@ -247,8 +247,8 @@ enum tsm_kv_type {
 };
 
 typedef struct tsm_kv {
-	uint32_t key;   /* string id */
-	uint8_t type;   /* enum tsm_kv_type */
+	uint32_t key; /* string id */
+	uint8_t type; /* enum tsm_kv_type */
 	uint8_t reserved0[3];
 	union {
 		int64_t i;
@@ -262,8 +262,8 @@ typedef struct tsm_frame {
 	uint64_t pc;
 	uint32_t function; /* string id, 0: unknown */
 	uint32_t module;   /* string id of the shared object, 0: unknown */
-	uint32_t file;     /* string id, 0: unknown */
-	uint32_t line;     /* 0: unknown */
+	uint32_t file;	   /* string id, 0: unknown */
+	uint32_t line;	   /* 0: unknown */
 } tsm_frame;
 
 /* Device properties (one per GPU of the trace). */
@@ -292,10 +292,10 @@ typedef struct tsm_device_info {
 /* A traced process. */
 typedef struct tsm_process_info {
 	uint32_t pid;
-	int32_t rank;     /* -1: none */
-	uint32_t name;    /* string id */
+	int32_t rank;	  /* -1: none */
+	uint32_t name;	  /* string id */
 	uint32_t cmdline; /* string id */
-	uint32_t host;    /* string id */
+	uint32_t host;	  /* string id */
 	uint32_t reserved0;
 } tsm_process_info;
 
@@ -303,9 +303,9 @@ typedef struct tsm_process_info {
 TSM_API const char *tsm_event_kind_name(unsigned kind);
 /* Kind from its name ("kernel", "memcpy", ...); TSM_EV_NONE if unknown. */
 TSM_API unsigned tsm_event_kind_from_name(const char *name);
-TSM_API const char *tsm_copy_kind_name(unsigned copy_kind);  /* "HtoD", ... */
-TSM_API const char *tsm_mem_kind_name(unsigned mem_kind);    /* "device", ... */
-TSM_API const char *tsm_sync_type_name(unsigned sync_type);  /* "stream_wait_event", ... */
+TSM_API const char *tsm_copy_kind_name(unsigned copy_kind); /* "HtoD", ... */
+TSM_API const char *tsm_mem_kind_name(unsigned mem_kind);   /* "device", ... */
+TSM_API const char *tsm_sync_type_name(unsigned sync_type); /* "stream_wait_event", ... */
 TSM_API const char *tsm_drop_source_name(unsigned source);
 
 /* True for kinds that execute on a GPU (kernel, memcpy, memset, GPU-side sync). */

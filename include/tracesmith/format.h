@@ -29,30 +29,30 @@ enum tsm_clock {
 	TSM_CLOCK_UNKNOWN = 0,
 	TSM_CLOCK_MONOTONIC_RAW = 1, /* Linux CLOCK_MONOTONIC_RAW, ns */
 	TSM_CLOCK_MONOTONIC = 2,     /* Linux CLOCK_MONOTONIC, ns */
-	TSM_CLOCK_REALTIME = 3,      /* ns since the Unix epoch */
-	TSM_CLOCK_CUPTI = 4,         /* cuptiGetTimestamp(), ns */
+	TSM_CLOCK_REALTIME = 3,	     /* ns since the Unix epoch */
+	TSM_CLOCK_CUPTI = 4,	     /* cuptiGetTimestamp(), ns */
 	TSM_CLOCK_SIMULATED = 5,     /* the simulation backend's virtual clock, ns */
-	TSM_CLOCK_IMPORTED = 6,      /* times taken from an imported trace, ns */
+	TSM_CLOCK_IMPORTED = 6,	     /* times taken from an imported trace, ns */
 };
 
 TSM_API const char *tsm_clock_name(unsigned clock);
 
 /* Trace-wide facts, from the INFO chunk and what the reader learned. */
 typedef struct tsm_trace_info {
-	uint16_t major, minor;         /* format version of the file */
-	uint32_t required_features;    /* TSM_SBT_REQ_* */
-	uint32_t clock;                /* enum tsm_clock */
-	int64_t realtime_offset_ns;    /* CLOCK_REALTIME = ts + offset; 0: unknown */
-	uint64_t created_realtime_ns;  /* when the writer opened the file */
-	const char *producer;          /* "tracesmith 0.1.0 sim:train", borrowed */
+	uint16_t major, minor;	      /* format version of the file */
+	uint32_t required_features;   /* TSM_SBT_REQ_* */
+	uint32_t clock;		      /* enum tsm_clock */
+	int64_t realtime_offset_ns;   /* CLOCK_REALTIME = ts + offset; 0: unknown */
+	uint64_t created_realtime_ns; /* when the writer opened the file */
+	const char *producer;	      /* "tracesmith 0.1.0 sim:train", borrowed */
 	/* Reader-side facts: */
-	int has_index;                 /* footer and index were found and valid */
-	int recovered;                 /* the tail was torn: see discarded_bytes */
-	uint64_t discarded_bytes;      /* bytes after the last complete chunk */
-	uint64_t file_bytes;           /* bytes consumed so far (whole file at end) */
-	uint64_t chunk_count;          /* chunks read so far */
-	uint64_t block_count;          /* event blocks read so far */
-	uint64_t indexed_events;       /* events the footer announces, 0 without index */
+	int has_index;		  /* footer and index were found and valid */
+	int recovered;		  /* the tail was torn: see discarded_bytes */
+	uint64_t discarded_bytes; /* bytes after the last complete chunk */
+	uint64_t file_bytes;	  /* bytes consumed so far (whole file at end) */
+	uint64_t chunk_count;	  /* chunks read so far */
+	uint64_t block_count;	  /* event blocks read so far */
+	uint64_t indexed_events;  /* events the footer announces, 0 without index */
 } tsm_trace_info;
 
 #define TSM_SBT_REQ_ZSTD (1u << 0) /* some chunks are zstd-compressed */
@@ -62,16 +62,16 @@ typedef struct tsm_trace_info {
 typedef struct tsm_writer tsm_writer;
 
 typedef struct tsm_writer_opts {
-	uint32_t block_events;      /* events per block; 0: TSM_WRITER_DEFAULT_BLOCK */
-	int zstd_level;             /* 0: no compression; 1..19: zstd level (TSM_UNSUPPORTED without zstd) */
-	uint32_t clock;             /* enum tsm_clock */
-	int64_t realtime_offset_ns; /* see tsm_trace_info */
-	const char *producer;       /* copied; NULL: "tracesmith VERSION" */
+	uint32_t block_events; /* events per block; 0: TSM_WRITER_DEFAULT_BLOCK */
+	int zstd_level; /* 0: no compression; 1..19: zstd level (TSM_UNSUPPORTED without zstd) */
+	uint32_t clock; /* enum tsm_clock */
+	int64_t realtime_offset_ns;   /* see tsm_trace_info */
+	const char *producer;	      /* copied; NULL: "tracesmith VERSION" */
 	uint64_t created_realtime_ns; /* 0: now (set it for byte-reproducible files) */
 } tsm_writer_opts;
 
 #define TSM_WRITER_DEFAULT_BLOCK 16384u
-#define TSM_WRITER_MAX_BLOCK (1u << 20)
+#define TSM_WRITER_MAX_BLOCK	 (1u << 20)
 
 /*
  * Create `path` (truncating it) and write the header and INFO chunk.
@@ -121,11 +121,11 @@ TSM_API int tsm_writer_add_meta_int(tsm_writer *w, const char *key, int64_t valu
 TSM_API int tsm_writer_flush(tsm_writer *w);
 
 typedef struct tsm_writer_stats {
-	uint64_t events;        /* events written (accepted by tsm_writer_write) */
-	uint64_t blocks;        /* event blocks written */
-	uint64_t bytes;         /* bytes handed to the kernel so far */
+	uint64_t events;	  /* events written (accepted by tsm_writer_write) */
+	uint64_t blocks;	  /* event blocks written */
+	uint64_t bytes;		  /* bytes handed to the kernel so far */
 	uint64_t raw_block_bytes; /* event block payload bytes before compression */
-	uint64_t dropped;       /* sum of DROPPED event counts seen */
+	uint64_t dropped;	  /* sum of DROPPED event counts seen */
 	uint64_t per_kind[TSM_EV__COUNT];
 } tsm_writer_stats;
 
@@ -193,7 +193,7 @@ TSM_API void tsm_reader_close(tsm_reader *r);
 
 /* ---- dump ------------------------------------------------------------ */
 
-#define TSM_DUMP_EVENTS (1u << 0)  /* decode every event of every block */
+#define TSM_DUMP_EVENTS	 (1u << 0) /* decode every event of every block */
 #define TSM_DUMP_COLUMNS (1u << 1) /* print block column sizes and templates */
 
 /*

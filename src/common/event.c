@@ -7,10 +7,9 @@ _Static_assert(sizeof(tsm_event) == 128, "tsm_event is a 128-byte record");
 _Static_assert(sizeof(tsm_kv) == 16, "tsm_kv has no padding");
 _Static_assert(sizeof(tsm_frame) == 24, "tsm_frame has no padding");
 
-static const char *const kind_names[TSM_EV__COUNT] = {
-	[TSM_EV_NONE] = "none",
+static const char *const kind_names[TSM_EV__COUNT] = {[TSM_EV_NONE] = "none",
 #define X(name, value, text) [value] = text,
-	TSM_EVENT_KIND_LIST(X)
+						      TSM_EVENT_KIND_LIST(X)
 #undef X
 };
 
@@ -47,18 +46,18 @@ const char *tsm_copy_kind_name(unsigned k)
 
 const char *tsm_mem_kind_name(unsigned k)
 {
-	static const char *const n[TSM_MEM__COUNT] = {
-		"unknown", "pageable", "pinned", "device", "array", "managed", "device_static",
-		"managed_static"};
+	static const char *const n[TSM_MEM__COUNT] = {"unknown",       "pageable",	"pinned",
+						      "device",	       "array",		"managed",
+						      "device_static", "managed_static"};
 
 	return k < TSM_MEM__COUNT ? n[k] : "?";
 }
 
 const char *tsm_sync_type_name(unsigned k)
 {
-	static const char *const n[TSM_SYNC__COUNT] = {
-		"unknown", "event_sync", "stream_wait_event", "stream_sync", "context_sync",
-		"event_record"};
+	static const char *const n[TSM_SYNC__COUNT] = {"unknown",	    "event_sync",
+						       "stream_wait_event", "stream_sync",
+						       "context_sync",	    "event_record"};
 
 	return k < TSM_SYNC__COUNT ? n[k] : "?";
 }

@@ -22,13 +22,13 @@
 #include "tracesmith/intern.h"
 
 #define SEG_BASE_SHIFT 10
-#define NSEGS 19
-#define ARENA_BLOCK (64u << 10)
+#define NSEGS	       19
+#define ARENA_BLOCK    (64u << 10)
 
 typedef struct entry {
 	uint32_t len;
 	uint32_t reserved; /* keeps data 8-byte aligned: stacks and kv lists are typed arrays */
-	uint8_t data[];    /* len bytes + NUL */
+	uint8_t data[];	   /* len bytes + NUL */
 } entry;
 
 typedef struct slot {
@@ -184,12 +184,14 @@ int tsm_intern_add(tsm_intern *t, const void *data, size_t len, uint32_t *id)
 		}
 	}
 	if (n >= TSM_INTERN_MAX_ENTRIES) {
-		rc = TSM_FAIL(TSM_TOO_LARGE, "more than %u interned entries", TSM_INTERN_MAX_ENTRIES);
+		rc = TSM_FAIL(TSM_TOO_LARGE, "more than %u interned entries",
+			      TSM_INTERN_MAX_ENTRIES);
 		goto out;
 	}
 	seg_of(n, &k, &off);
 	if (!atomic_load_explicit(&t->segs[k], memory_order_relaxed)) {
-		_Atomic(entry *) *seg = tsm__calloc((size_t)1 << (k + SEG_BASE_SHIFT), sizeof(*seg));
+		_Atomic(entry *) *seg =
+		    tsm__calloc((size_t)1 << (k + SEG_BASE_SHIFT), sizeof(*seg));
 
 		if (!seg) {
 			rc = TSM_FAIL(TSM_NOMEM, "intern directory segment %u", k);

@@ -16,9 +16,9 @@
 #include "tracesmith/common.h"
 
 #define TSM__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define TSM__LIKELY(x) __builtin_expect(!!(x), 1)
-#define TSM__UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define TSM__CACHELINE 64
+#define TSM__LIKELY(x)	   __builtin_expect(!!(x), 1)
+#define TSM__UNLIKELY(x)   __builtin_expect(!!(x), 0)
+#define TSM__CACHELINE	   64
 
 /*
  * Record a failure detail for this thread and return `status`, so that
@@ -26,7 +26,7 @@
  * TSM_FAIL_AT also records the byte offset in the input.
  */
 int tsm__fail(int status, int64_t offset, const char *fmt, ...) TSM_PRINTF(3, 4);
-#define TSM_FAIL(status, ...) tsm__fail((status), -1, __VA_ARGS__)
+#define TSM_FAIL(status, ...)		 tsm__fail((status), -1, __VA_ARGS__)
 #define TSM_FAIL_AT(status, offset, ...) tsm__fail((status), (int64_t)(offset), __VA_ARGS__)
 
 /* Prefix the current detail with "prefix: " (adds context on the way up). */

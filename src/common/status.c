@@ -20,8 +20,8 @@ static _Thread_local struct {
 const char *tsm_status_name(int status)
 {
 	switch (status) {
-#define X(name, value, msg)                                                                        \
-	case value:                                                                                \
+#define X(name, value, msg) \
+	case value:         \
 		return #name;
 		TSM_STATUS_LIST(X)
 #undef X
@@ -32,8 +32,8 @@ const char *tsm_status_name(int status)
 const char *tsm_strerror(int status)
 {
 	switch (status) {
-#define X(name, value, msg)                                                                        \
-	case value:                                                                                \
+#define X(name, value, msg) \
+	case value:         \
 		return msg;
 		TSM_STATUS_LIST(X)
 #undef X
@@ -100,15 +100,15 @@ const char *tsm_version(void)
 {
 	return TSM_VERSION_STRING
 #ifdef TSM_HAVE_ZSTD
-		" +zstd"
+	    " +zstd"
 #endif
 #ifdef TSM_HAVE_LIBUNWIND
-		" +libunwind"
+	    " +libunwind"
 #endif
 #ifdef TSM_HAVE_CUPTI
-		" +cupti"
+	    " +cupti"
 #endif
-		;
+	    ;
 }
 
 unsigned tsm_build_features(void)

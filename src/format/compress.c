@@ -39,12 +39,14 @@ int tsm__zstd_decompress(void **ctx, const uint8_t *src, size_t n, size_t raw_si
 		if (!*ctx)
 			return TSM_FAIL(TSM_NOMEM, "zstd decompression context");
 	}
-	rc = tsm__buf_reserve(out, raw_size);
+	/* At least one byte: a frame that declares 0 bytes still needs a valid destination. */
+	rc = tsm__buf_reserve(out, raw_size ? raw_size : 1);
 	if (rc < 0)
 		return rc;
 	r = ZSTD_decompressDCtx(*ctx, out->data + out->len, raw_size, src, n);
 	if (ZSTD_isError(r))
-		return TSM_FAIL(TSM_CORRUPT, "zstd frame does not decode: %s", ZSTD_getErrorName(r));
+		return TSM_FAIL(TSM_CORRUPT, "zstd frame does not decode: %s",
+				ZSTD_getErrorName(r));
 	if (r != raw_size)
 		return TSM_FAIL(TSM_CORRUPT, "zstd frame decodes to %zu bytes, header says %zu", r,
 				raw_size);
@@ -67,7 +69,8 @@ int tsm__zstd_compress(void **ctx, int level, const uint8_t *src, size_t n, tsm_
 
 int tsm__zstd_decompress(void **ctx, const uint8_t *src, size_t n, size_t raw_size, tsm__buf *out)
 {
-	return TSM_FAIL(TSM_UNSUPPORTED, "zstd-compressed chunk, but this build has no zstd support");
+	return TSM_FAIL(TSM_UNSUPPORTED,
+			"zstd-compressed chunk, but this build has no zstd support");
 }
 
 void tsm__zstd_free(void *cctx, void *dctx)

@@ -125,7 +125,8 @@ static void dump_defs(FILE *out, const tsm_reader *r, const sbt_step *st)
 
 			fprintf(out, "    stack %u frames %zu\n", st->first_id + i, n);
 			for (size_t k = 0; k < n; k++) {
-				fprintf(out, "      frame %zu pc 0x%" PRIx64 " function ", k, f[k].pc);
+				fprintf(out, "      frame %zu pc 0x%" PRIx64 " function ", k,
+					f[k].pc);
 				put_sid(out, r, f[k].function);
 				fprintf(out, " module ");
 				put_sid(out, r, f[k].module);
@@ -168,9 +169,9 @@ static void dump_defs(FILE *out, const tsm_reader *r, const sbt_step *st)
 				d->cc_major, d->cc_minor, d->sm_count, d->core_clock_khz,
 				d->mem_clock_khz, d->mem_bus_width_bits, d->l2_bytes,
 				d->max_threads_per_block, d->max_threads_per_sm, d->regs_per_block,
-				d->regs_per_sm, d->smem_per_block_bytes, d->smem_per_block_optin_bytes,
-				d->smem_per_sm_bytes, d->warp_size, d->max_blocks_per_sm,
-				d->global_mem_bytes);
+				d->regs_per_sm, d->smem_per_block_bytes,
+				d->smem_per_block_optin_bytes, d->smem_per_sm_bytes, d->warp_size,
+				d->max_blocks_per_sm, d->global_mem_bytes);
 		}
 		break;
 	case SBT_PROC:
@@ -223,8 +224,8 @@ static int dump_block(FILE *out, tsm_reader *r, unsigned flags, uint64_t *nevent
 		}
 	while ((rc = tsm__block_next(r, &e)) == 0) {
 		if (flags & TSM_DUMP_EVENTS) {
-			fprintf(out, "    event %" PRIu64 " start_ns %" PRIu64 " dur_ns %" PRIu64, i,
-				e->start_ns, e->end_ns - e->start_ns);
+			fprintf(out, "    event %" PRIu64 " start_ns %" PRIu64 " dur_ns %" PRIu64,
+				i, e->start_ns, e->end_ns - e->start_ns);
 			if (e->correlation)
 				fprintf(out, " correlation %" PRIu64, e->correlation);
 			if (e->external)
@@ -262,8 +263,9 @@ int tsm_sbt_dump(const char *path, FILE *out, unsigned flags)
 		info->required_features & TSM_SBT_REQ_ZSTD ? " (zstd)" : "", r->optional_features,
 		r->header_crc);
 	fprintf(out, "0x%08" PRIx64 " chunk INFO\n", (uint64_t)r->header_size);
-	fprintf(out, "    clock %u (%s) realtime_offset_ns %" PRId64 " created_realtime_ns %" PRIu64
-		     " producer ",
+	fprintf(out,
+		"    clock %u (%s) realtime_offset_ns %" PRId64 " created_realtime_ns %" PRIu64
+		" producer ",
 		info->clock, tsm_clock_name(info->clock), info->realtime_offset_ns,
 		info->created_realtime_ns);
 	put_str(out, info->producer);
@@ -297,7 +299,8 @@ int tsm_sbt_dump(const char *path, FILE *out, unsigned flags)
 			(tsm__fourcc_str(st.type, t), t), st.size, st.flags);
 		if (st.flags & SBT_CHUNK_ZSTD)
 			fprintf(out, " (zstd, raw %u)", st.raw_size);
-		fprintf(out, " crc 0x%08x%s\n", st.crc, st.skipped ? " (skipped: unknown type)" : "");
+		fprintf(out, " crc 0x%08x%s\n", st.crc,
+			st.skipped ? " (skipped: unknown type)" : "");
 		if (st.type == SBT_EVTB) {
 			nblocks++;
 			rc = dump_block(out, r, flags, &nevents);
@@ -324,8 +327,9 @@ int tsm_sbt_dump(const char *path, FILE *out, unsigned flags)
 	if (rc == TSM_END) {
 		rc = 0;
 		if (info->recovered)
-			fprintf(out, "end: no footer (writer did not finish); discarded %" PRIu64
-				     " bytes of a torn tail\n",
+			fprintf(out,
+				"end: no footer (writer did not finish); discarded %" PRIu64
+				" bytes of a torn tail\n",
 				info->discarded_bytes);
 		fprintf(out, "total chunks %" PRIu64 " blocks %" PRIu64 " events %" PRIu64 "\n",
 			nchunks, nblocks, nevents);

@@ -193,10 +193,10 @@ static int undefined(tsm_reader *r, uint64_t off, uint32_t type, const char *wha
 			   chunk_name(type, t), what, (unsigned long long)id);
 }
 
-#define CHECK_SID(id, what)                                                                        \
-	do {                                                                                       \
-		if ((id) > r->strings.n)                                                           \
-			return undefined(r, off, type, what, (id));                                \
+#define CHECK_SID(id, what)                                         \
+	do {                                                        \
+		if ((id) > r->strings.n)                            \
+			return undefined(r, off, type, what, (id)); \
 	} while (0)
 
 static int read_kv(tsm_reader *r, cursor *c, tsm_kv *kv, uint64_t off, uint32_t type)
@@ -266,8 +266,9 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 		if (c.err)
 			return corrupt(r, off, type, &c, "bad definition header");
 		if (first != (uint64_t)t->n + 1)
-			return corrupt(r, off, type, NULL, "definitions out of order (first id is not "
-							   "the next id)");
+			return corrupt(r, off, type, NULL,
+				       "definitions out of order (first id is not "
+				       "the next id)");
 		if (count > len)
 			return corrupt(r, off, type, NULL, "definition count exceeds the chunk");
 		st->first_id = (uint32_t)first;
@@ -275,17 +276,20 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 		for (uint64_t i = 0; i < count; i++) {
 			if (type == SBT_STRS) {
 				uint64_t n = cur_varint(&c);
-				const uint8_t *s = c.err || n > len ? NULL : cur_bytes(&c, (size_t)n);
+				const uint8_t *s =
+				    c.err || n > len ? NULL : cur_bytes(&c, (size_t)n);
 
 				if (!s)
-					return corrupt(r, off, type, &c, "string runs past the chunk");
+					return corrupt(r, off, type, &c,
+						       "string runs past the chunk");
 				rc = deftab_add(r, t, s, (size_t)n);
 			} else if (type == SBT_STKS) {
 				uint64_t n = cur_varint(&c), pc = 0;
 				tsm_frame *f;
 
 				if (c.err || n > len)
-					return corrupt(r, off, type, &c, "stack runs past the chunk");
+					return corrupt(r, off, type, &c,
+						       "stack runs past the chunk");
 				f = tsm__calloc(n ? n : 1, sizeof(*f));
 				if (!f)
 					return TSM_FAIL(TSM_NOMEM, "stack of %llu frames",
@@ -311,7 +315,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 				}
 				if (c.err) {
 					tsm__free(f);
-					return corrupt(r, off, type, &c, "stack runs past the chunk");
+					return corrupt(r, off, type, &c,
+						       "stack runs past the chunk");
 				}
 				rc = deftab_add(r, t, f, (size_t)n * sizeof(*f));
 				tsm__free(f);
@@ -320,7 +325,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 				tsm_kv *kv;
 
 				if (c.err || n > len)
-					return corrupt(r, off, type, &c, "list runs past the chunk");
+					return corrupt(r, off, type, &c,
+						       "list runs past the chunk");
 				kv = tsm__calloc(n ? n : 1, sizeof(*kv));
 				if (!kv)
 					return TSM_FAIL(TSM_NOMEM, "metadata list");
@@ -349,7 +355,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 			tsm_device_info *d;
 
 			if (c.err || nf < 20 || nf > len)
-				return corrupt(r, off, type, &c, "device record has too few fields");
+				return corrupt(r, off, type, &c,
+					       "device record has too few fields");
 			for (uint64_t k = 0; k < nf; k++) {
 				uint64_t v = cur_varint(&c);
 
@@ -357,7 +364,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 					f[k] = v;
 			}
 			if (c.err)
-				return corrupt(r, off, type, &c, "device record runs past the chunk");
+				return corrupt(r, off, type, &c,
+					       "device record runs past the chunk");
 			CHECK_SID(f[1], "device name string");
 			CHECK_SID(f[2], "device uuid string");
 			rc = grow((void **)&r->devs, r->ndevs, &r->devs_cap, sizeof(*r->devs));
@@ -365,26 +373,26 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 				return rc;
 			d = &r->devs[r->ndevs++];
 			*d = (tsm_device_info){
-				.id = (uint32_t)f[0],
-				.name = (uint32_t)f[1],
-				.uuid = (uint32_t)f[2],
-				.cc_major = (uint16_t)f[3],
-				.cc_minor = (uint16_t)f[4],
-				.sm_count = (uint32_t)f[5],
-				.core_clock_khz = (uint32_t)f[6],
-				.mem_clock_khz = (uint32_t)f[7],
-				.mem_bus_width_bits = (uint32_t)f[8],
-				.l2_bytes = (uint32_t)f[9],
-				.max_threads_per_block = (uint32_t)f[10],
-				.max_threads_per_sm = (uint32_t)f[11],
-				.regs_per_block = (uint32_t)f[12],
-				.regs_per_sm = (uint32_t)f[13],
-				.smem_per_block_bytes = (uint32_t)f[14],
-				.smem_per_block_optin_bytes = (uint32_t)f[15],
-				.smem_per_sm_bytes = (uint32_t)f[16],
-				.warp_size = (uint32_t)f[17],
-				.max_blocks_per_sm = (uint32_t)f[18],
-				.global_mem_bytes = f[19],
+			    .id = (uint32_t)f[0],
+			    .name = (uint32_t)f[1],
+			    .uuid = (uint32_t)f[2],
+			    .cc_major = (uint16_t)f[3],
+			    .cc_minor = (uint16_t)f[4],
+			    .sm_count = (uint32_t)f[5],
+			    .core_clock_khz = (uint32_t)f[6],
+			    .mem_clock_khz = (uint32_t)f[7],
+			    .mem_bus_width_bits = (uint32_t)f[8],
+			    .l2_bytes = (uint32_t)f[9],
+			    .max_threads_per_block = (uint32_t)f[10],
+			    .max_threads_per_sm = (uint32_t)f[11],
+			    .regs_per_block = (uint32_t)f[12],
+			    .regs_per_sm = (uint32_t)f[13],
+			    .smem_per_block_bytes = (uint32_t)f[14],
+			    .smem_per_block_optin_bytes = (uint32_t)f[15],
+			    .smem_per_sm_bytes = (uint32_t)f[16],
+			    .warp_size = (uint32_t)f[17],
+			    .max_blocks_per_sm = (uint32_t)f[18],
+			    .global_mem_bytes = f[19],
 			};
 		}
 		break;
@@ -398,7 +406,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 			uint64_t nf = cur_varint(&c), f[5] = {0};
 
 			if (c.err || nf < 5 || nf > len)
-				return corrupt(r, off, type, &c, "process record has too few fields");
+				return corrupt(r, off, type, &c,
+					       "process record has too few fields");
 			for (uint64_t k = 0; k < nf; k++) {
 				uint64_t v = cur_varint(&c);
 
@@ -406,7 +415,8 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 					f[k] = v;
 			}
 			if (c.err)
-				return corrupt(r, off, type, &c, "process record runs past the chunk");
+				return corrupt(r, off, type, &c,
+					       "process record runs past the chunk");
 			CHECK_SID(f[2], "process name string");
 			CHECK_SID(f[3], "process command line string");
 			CHECK_SID(f[4], "process host string");
@@ -414,11 +424,11 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 			if (rc < 0)
 				return rc;
 			r->procs[r->nprocs++] = (tsm_process_info){
-				.pid = (uint32_t)f[0],
-				.rank = (int32_t)unzigzag(f[1]),
-				.name = (uint32_t)f[2],
-				.cmdline = (uint32_t)f[3],
-				.host = (uint32_t)f[4],
+			    .pid = (uint32_t)f[0],
+			    .rank = (int32_t)unzigzag(f[1]),
+			    .name = (uint32_t)f[2],
+			    .cmdline = (uint32_t)f[3],
+			    .host = (uint32_t)f[4],
 			};
 		}
 		break;
@@ -486,9 +496,10 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 	if (c.err)
 		return corrupt(r, off, type, &c, "block header runs past the chunk");
 	if (n == 0 || n > SBT_MAX_BLOCK_EVENTS)
-		return TSM_FAIL_AT(TSM_TOO_LARGE, off, "%s: chunk EVTB: %llu events in a block "
-						       "(1..%u)", r->name, (unsigned long long)n,
-				   SBT_MAX_BLOCK_EVENTS);
+		return TSM_FAIL_AT(TSM_TOO_LARGE, off,
+				   "%s: chunk EVTB: %llu events in a block "
+				   "(1..%u)",
+				   r->name, (unsigned long long)n, SBT_MAX_BLOCK_EVENTS);
 	if (ntpl == 0 || ntpl > n)
 		return corrupt(r, off, type, NULL, "template count not in 1..events");
 	if (b->shift[0] > 62 || b->shift[1] > 62)
@@ -515,9 +526,9 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 		b->lane_slots = tsm__malloc(2 * cap * sizeof(*b->lane_slots));
 		b->nlane_slots = 2 * cap;
 		b->tpl_cap = b->tpls && b->prev_dur && b->tpl_lane && b->lane_key && b->lane_end &&
-					     b->lane_slots
-				     ? cap
-				     : 0;
+				     b->lane_slots
+				 ? cap
+				 : 0;
 		if (!b->tpl_cap)
 			return TSM_FAIL(TSM_NOMEM, "%llu templates", (unsigned long long)ntpl);
 	}
@@ -540,12 +551,13 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 		if (mask & ~(uint64_t)TPL__ALL)
 			return corrupt(r, off, type, NULL, "template field mask has unknown bits");
 		t->kind = (uint8_t)kind;
-#define GET(bit, field, max)                                                                       \
-	if (mask & (bit)) {                                                                        \
-		v = cur_varint(&c);                                                                \
-		if (v > (max))                                                                     \
-			return corrupt(r, off, type, &c, "template field " #field " out of range"); \
-		t->field = v;                                                              \
+#define GET(bit, field, max)                                                      \
+	if (mask & (bit)) {                                                       \
+		v = cur_varint(&c);                                               \
+		if (v > (max))                                                    \
+			return corrupt(r, off, type, &c,                          \
+				       "template field " #field " out of range"); \
+		t->field = v;                                                     \
 	}
 		GET(TPL_FLAGS, flags, 0xff);
 		GET(TPL_DEVICE, device, 0xfffe);
@@ -574,7 +586,8 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 			if (f->coding == F_STRID && v > r->strings.n)
 				return undefined(r, off, type, f->name, v);
 			if (field_set(t, f, v) < 0)
-				return corrupt(r, off, type, NULL, "template payload field out of range");
+				return corrupt(r, off, type, NULL,
+					       "template payload field out of range");
 		}
 		if (c.err)
 			return corrupt(r, off, type, &c, "template runs past the chunk");
@@ -632,12 +645,12 @@ static int column_error(tsm_reader *r)
 
 	for (int i = 0; i < COL__COUNT; i++)
 		if (b->col[i].err)
-			return block_fail(r,
-					  b->col[i].err == TSM_OVERFLOW
-						  ? "varint longer than 64 bits"
-						  : "column ends before the block's last event",
-					  NULL, i,
-					  b->col[i].err == TSM_OVERFLOW ? TSM_OVERFLOW : TSM_CORRUPT);
+			return block_fail(
+			    r,
+			    b->col[i].err == TSM_OVERFLOW
+				? "varint longer than 64 bits"
+				: "column ends before the block's last event",
+			    NULL, i, b->col[i].err == TSM_OVERFLOW ? TSM_OVERFLOW : TSM_CORRUPT);
 	return 0;
 }
 
@@ -853,9 +866,10 @@ static int read_payload(tsm_reader *r, sbt_step *st, const uint8_t *hdr)
 	crc = tsm__crc32c(0, hdr, 12);
 	crc = tsm__crc32c(crc, r->cbuf.data, st->size);
 	if (crc != st->crc)
-		return TSM_FAIL_AT(TSM_CHECKSUM, st->off,
-				   "%s: chunk %s of %u bytes: CRC-32C is 0x%08x, header says 0x%08x",
-				   r->name, chunk_name(st->type, t), st->size, crc, st->crc);
+		return TSM_FAIL_AT(
+		    TSM_CHECKSUM, st->off,
+		    "%s: chunk %s of %u bytes: CRC-32C is 0x%08x, header says 0x%08x", r->name,
+		    chunk_name(st->type, t), st->size, crc, st->crc);
 	r->payload = r->cbuf.data;
 	r->payload_len = st->size;
 	st->raw_size = st->size;
@@ -946,9 +960,8 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 	st->crc = tsm__get_le32(hdr + 12);
 	r->info.chunk_count++;
 	if (st->size > SBT_MAX_CHUNK)
-		return TSM_FAIL_AT(TSM_TOO_LARGE, st->off,
-				   "%s: chunk %s claims %u bytes (max %u)", r->name,
-				   chunk_name(st->type, t), st->size, SBT_MAX_CHUNK);
+		return TSM_FAIL_AT(TSM_TOO_LARGE, st->off, "%s: chunk %s claims %u bytes (max %u)",
+				   r->name, chunk_name(st->type, t), st->size, SBT_MAX_CHUNK);
 	if ((st->flags & ~SBT_CHUNK_ZSTD) || tsm__get_le16(hdr + 10))
 		return TSM_FAIL_AT(TSM_CORRUPT, st->off, "%s: chunk %s has unknown flag bits 0x%x",
 				   r->name, chunk_name(st->type, t),
@@ -961,9 +974,8 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 	/* Decide whether the payload is needed. */
 	if ((is_def(st->type) && st->off < r->defs_upto) ||
 	    (st->type == SBT_EVTB && r->filtering && r->index && r->seekable &&
-	     (!index_find(r, st->off) ||
-	      !range_overlaps(r, index_find(r, st->off)->min_start,
-			      index_find(r, st->off)->max_end))) ||
+	     (!index_find(r, st->off) || !range_overlaps(r, index_find(r, st->off)->min_start,
+							 index_find(r, st->off)->max_end))) ||
 	    st->type == SBT_INFO || (st->type == SBT_INDX && r->index)) {
 		got = skip_bytes(r, st->size);
 		if (got < 0)
@@ -1018,9 +1030,10 @@ static int read_header(tsm_reader *r)
 	if (memcmp(h, SBT_MAGIC, got < 8 ? (size_t)got : 8))
 		return TSM_FAIL_AT(TSM_BAD_MAGIC, 0, "%s: no SBT magic at the start", r->name);
 	if (got < 12)
-		return TSM_FAIL_AT(TSM_TRUNCATED, got, "%s: file ends inside the header (%lld of %u "
-						       "bytes)", r->name, (long long)got,
-				   SBT_HEADER_SIZE);
+		return TSM_FAIL_AT(TSM_TRUNCATED, got,
+				   "%s: file ends inside the header (%lld of %u "
+				   "bytes)",
+				   r->name, (long long)got, SBT_HEADER_SIZE);
 	major = tsm__get_le16(h + 10);
 	r->info.major = major;
 	r->info.minor = tsm__get_le16(h + 12);
@@ -1029,9 +1042,10 @@ static int read_header(tsm_reader *r)
 				   "%s: format version %u.%u; this reader supports %u.x", r->name,
 				   major, r->info.minor, TSM_SBT_MAJOR);
 	if (got < (int64_t)SBT_HEADER_SIZE)
-		return TSM_FAIL_AT(TSM_TRUNCATED, got, "%s: file ends inside the header (%lld of %u "
-						       "bytes)", r->name, (long long)got,
-				   SBT_HEADER_SIZE);
+		return TSM_FAIL_AT(TSM_TRUNCATED, got,
+				   "%s: file ends inside the header (%lld of %u "
+				   "bytes)",
+				   r->name, (long long)got, SBT_HEADER_SIZE);
 	r->header_size = tsm__get_le16(h + 8);
 	r->header_flags = tsm__get_le16(h + 14);
 	r->header_crc = tsm__get_le32(h + 28);
@@ -1150,7 +1164,8 @@ static int parse_index(tsm_reader *r, const uint8_t *p, size_t len, uint64_t idx
 			prev_min = e->min_start;
 		}
 		if (c.err || e->off < prev_off || e->off >= idx_off || (i && e->off == prev_off))
-			return corrupt(r, idx_off, SBT_INDX, &c, "entry offsets out of order or range");
+			return corrupt(r, idx_off, SBT_INDX, &c,
+				       "entry offsets out of order or range");
 		prev_off = e->off;
 	}
 	if (c.p != c.end)
@@ -1196,9 +1211,9 @@ static int read_index(tsm_reader *r)
 	st.crc = tsm__get_le32(hdr + 12);
 	if (st.type != SBT_INDX || st.flags ||
 	    idx_off + SBT_CHUNK_HEADER + st.size != r->file_size - SBT_FOOTER_SIZE)
-		return TSM_FAIL_AT(TSM_CORRUPT, idx_off,
-				   "%s: footer does not point at an INDX chunk ending at the footer",
-				   r->name);
+		return TSM_FAIL_AT(
+		    TSM_CORRUPT, idx_off,
+		    "%s: footer does not point at an INDX chunk ending at the footer", r->name);
 	saved = r->flags;
 	r->flags |= TSM_READ_STRICT;
 	rc = read_payload(r, &st, hdr);
@@ -1370,7 +1385,8 @@ int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 
 	if (!r->seekable) {
 		if (r->returned_events)
-			return TSM_FAIL(TSM_STATE, "%s: cannot seek in a stream after reading from it",
+			return TSM_FAIL(TSM_STATE,
+					"%s: cannot seek in a stream after reading from it",
 					r->name);
 		r->from_ns = from_ns;
 		r->to_ns = to_ns;

@@ -52,13 +52,13 @@ typedef struct sbt_block {
 typedef struct sbt_step {
 	uint64_t off;
 	uint32_t type;
-	uint32_t size;     /* stored payload bytes */
+	uint32_t size; /* stored payload bytes */
 	uint16_t flags;
 	uint32_t crc;
-	uint32_t raw_size; /* payload bytes after decompression */
+	uint32_t raw_size;	  /* payload bytes after decompression */
 	uint32_t first_id, count; /* STRS/STKS/KVLS/DEVS/PROC/META: what it defined */
-	int skipped;       /* already processed, filtered out, or unknown type */
-	int is_footer;     /* this step read the footer (type 0) */
+	int skipped;		  /* already processed, filtered out, or unknown type */
+	int is_footer;		  /* this step read the footer (type 0) */
 } sbt_step;
 
 struct arena_blk;
@@ -68,7 +68,7 @@ struct tsm_reader {
 	char *name;
 	unsigned flags;
 	uint64_t file_size; /* seekable files only */
-	uint64_t pos;       /* offset of the next chunk */
+	uint64_t pos;	    /* offset of the next chunk */
 	uint64_t first_chunk_off;
 	uint64_t data_end;  /* with an index: where INDX starts; else UINT64_MAX */
 	uint64_t defs_upto; /* definition chunks before this offset are loaded */
@@ -109,7 +109,8 @@ struct tsm_reader {
 /* Read and process the next chunk. Returns 0 (see *st), TSM_END, or an error. */
 int tsm__reader_step(tsm_reader *r, sbt_step *st);
 
-/* Decode the next event of the current block: 0, TSM_END (block done, fully checked), or an error. */
+/* Decode the next event of the current block: 0, TSM_END (block done, fully checked), or an error.
+ */
 int tsm__block_next(tsm_reader *r, const tsm_event **ev);
 
 #endif

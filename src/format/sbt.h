@@ -10,18 +10,18 @@
 #include "common/internal.h"
 #include "tracesmith/format.h"
 
-#define SBT_MAGIC "\x89SBT\r\n\x1a\n"
-#define SBT_FOOTER_MAGIC "\x89SBTEND\n"
-#define SBT_HEADER_SIZE 32u
-#define SBT_HEADER_MAX 4096u
-#define SBT_CHUNK_HEADER 16u
-#define SBT_FOOTER_SIZE 32u
-#define SBT_MAX_CHUNK (256u << 20)  /* stored or raw payload */
+#define SBT_MAGIC	     "\x89SBT\r\n\x1a\n"
+#define SBT_FOOTER_MAGIC     "\x89SBTEND\n"
+#define SBT_HEADER_SIZE	     32u
+#define SBT_HEADER_MAX	     4096u
+#define SBT_CHUNK_HEADER     16u
+#define SBT_FOOTER_SIZE	     32u
+#define SBT_MAX_CHUNK	     (256u << 20) /* stored or raw payload */
 #define SBT_MAX_BLOCK_EVENTS TSM_WRITER_MAX_BLOCK
-#define SBT_CHUNK_ZSTD 0x0001u
-#define SBT_KNOWN_REQ TSM_SBT_REQ_ZSTD
+#define SBT_CHUNK_ZSTD	     0x0001u
+#define SBT_KNOWN_REQ	     TSM_SBT_REQ_ZSTD
 
-#define SBT_FOURCC(a, b, c, d)                                                                     \
+#define SBT_FOURCC(a, b, c, d) \
 	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 #define SBT_INFO SBT_FOURCC('I', 'N', 'F', 'O')
 #define SBT_STRS SBT_FOURCC('S', 'T', 'R', 'S')
@@ -49,15 +49,15 @@ enum sbt_column {
 
 /* COL_FLG modes (2 bits each: correlation in bits 0-1, external id in bits 2-3). */
 enum sbt_id_mode {
-	MODE_ZERO = 0,     /* the id is 0 */
-	MODE_NEXT = 1,     /* previous + 1 */
+	MODE_ZERO = 0,	   /* the id is 0 */
+	MODE_NEXT = 1,	   /* previous + 1 */
 	MODE_EXPLICIT = 2, /* zigzag delta in the column */
-	MODE_SAME = 3,     /* same as previous */
+	MODE_SAME = 3,	   /* same as previous */
 };
 
 /* Timing classes: host-side events and GPU events have their own time bases. */
 #define CLASS_HOST 0
-#define CLASS_GPU 1
+#define CLASS_GPU  1
 static inline int event_class(const tsm_event *ev)
 {
 	return ev->device != TSM_DEVICE_NONE;
@@ -92,8 +92,8 @@ enum {
  * byte offset in tsm_event, its width, and its coding.
  */
 enum field_coding {
-	F_UINT,   /* varint */
-	F_SINT,   /* zigzag varint */
+	F_UINT,	  /* varint */
+	F_SINT,	  /* zigzag varint */
 	F_STRID,  /* varint string id, must be defined */
 	F_DOUBLE, /* 8 bytes little-endian IEEE-754 (volatile only) */
 	F_DELTA,  /* zigzag varint delta against the previous value in the block (volatile only) */
@@ -102,8 +102,8 @@ enum field_coding {
 typedef struct field_spec {
 	const char *name; /* as printed by dump and the spec */
 	uint16_t offset;  /* offsetof(tsm_event, ...) */
-	uint8_t width;    /* 1, 2, 4 or 8 */
-	uint8_t coding;   /* enum field_coding */
+	uint8_t width;	  /* 1, 2, 4 or 8 */
+	uint8_t coding;	  /* enum field_coding */
 } field_spec;
 
 #define SBT_MAX_FIELDS 14

@@ -40,7 +40,7 @@
 
 #include "sbt.h"
 
-#define OUT_HIGH_WATER (1u << 20)
+#define OUT_HIGH_WATER	 (1u << 20)
 #define DEFS_CHUNK_BYTES (1u << 20)
 
 typedef struct tpl_entry {
@@ -59,7 +59,7 @@ struct tsm_writer {
 	int err; /* first error; sticky */
 
 	tsm_intern *strings, *stacks, *kvlists;
-	uint32_t str_done, stk_done, kv_done;    /* ids already in the file */
+	uint32_t str_done, stk_done, kv_done;	 /* ids already in the file */
 	uint32_t str_known, stk_known, kv_known; /* cached counts for validation */
 
 	tsm_device_info *devs;
@@ -91,7 +91,7 @@ struct tsm_writer {
 	uint32_t nlanes;
 	uint64_t blk_min_start;
 	tsm__buf cols[COL__COUNT];
-	tsm__buf tplbuf, payload;     /* scratch of definitions, INFO and INDX chunks */
+	tsm__buf tplbuf, payload;	/* scratch of definitions, INFO and INDX chunks */
 	tsm__buf blk_tpls, blk_payload; /* scratch of event blocks */
 	tsm__buf zbuf, out;
 	void *zctx;
@@ -116,10 +116,10 @@ static uint64_t tpl_mask[TSM_EV__COUNT][16];
 static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
 
 #define W_START (offsetof(tsm_event, start_ns) / 8)
-#define W_END (offsetof(tsm_event, end_ns) / 8)
-#define W_CORR (offsetof(tsm_event, correlation) / 8)
-#define W_EXT (offsetof(tsm_event, external) / 8)
-#define W_FLOW (offsetof(tsm_event, flow_id) / 8)
+#define W_END	(offsetof(tsm_event, end_ns) / 8)
+#define W_CORR	(offsetof(tsm_event, correlation) / 8)
+#define W_EXT	(offsetof(tsm_event, external) / 8)
+#define W_FLOW	(offsetof(tsm_event, flow_id) / 8)
 #define W_UNION (offsetof(tsm_event, u) / 8)
 
 static void make_masks(void)
@@ -181,7 +181,8 @@ static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size
 		tsm__buf_reset(&w->zbuf);
 		rc = tsm__buf_append(&w->zbuf, pre, np);
 		if (rc == 0)
-			rc = tsm__zstd_compress(&w->zctx, w->opts.zstd_level, payload, len, &w->zbuf);
+			rc = tsm__zstd_compress(&w->zctx, w->opts.zstd_level, payload, len,
+						&w->zbuf);
 		if (rc < 0)
 			return rc;
 		if (w->zbuf.len < len) {
@@ -216,7 +217,8 @@ static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size
 		if (rc == 0 && type == SBT_EVTB) {
 			rc = buf_varint(&w->idx, nevents);
 			if (rc == 0)
-				rc = buf_varint(&w->idx, zigzag((int64_t)(min_start - w->idx_prev_min)));
+				rc = buf_varint(&w->idx,
+						zigzag((int64_t)(min_start - w->idx_prev_min)));
 			if (rc == 0)
 				rc = buf_varint(&w->idx, max_end - min_start);
 			w->idx_prev_min = min_start;
@@ -323,7 +325,8 @@ static int emit_defs(tsm_writer *w)
 				rc = buf_varint(&w->tplbuf, zigzag((int64_t)(f[i].pc - prev)));
 				prev = f[i].pc;
 				if (rc == 0)
-					rc = check_sid(w, f[i].function, nstr, "stack frame function");
+					rc = check_sid(w, f[i].function, nstr,
+						       "stack frame function");
 				if (rc == 0)
 					rc = check_sid(w, f[i].module, nstr, "stack frame module");
 				if (rc == 0)
@@ -362,7 +365,8 @@ static int emit_defs(tsm_writer *w)
 
 			n = len / sizeof(tsm_kv);
 			if (len % sizeof(tsm_kv))
-				return TSM_FAIL(TSM_INVAL, "%s: metadata list %u is %zu bytes, not pairs",
+				return TSM_FAIL(TSM_INVAL,
+						"%s: metadata list %u is %zu bytes, not pairs",
 						w->name, id, len);
 			rc = buf_varint(&w->tplbuf, n);
 			for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -498,8 +502,8 @@ static int write_header_and_info(tsm_writer *w)
 		rc = buf_varint(b, zigzag(w->opts.realtime_offset_ns));
 	if (rc == 0)
 		rc = buf_varint(b, w->opts.created_realtime_ns
-					   ? w->opts.created_realtime_ns
-					   : (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+				       ? w->opts.created_realtime_ns
+				       : (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 	if (rc == 0)
 		rc = buf_varint(b, plen);
 	if (rc == 0)
@@ -579,16 +583,18 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 		goto out;
 	}
 	if (w->opts.zstd_level > 0 && !(tsm_build_features() & TSM_FEATURE_ZSTD)) {
-		rc = TSM_FAIL(TSM_UNSUPPORTED, "%s: zstd compression asked for, but this build has "
-					       "no zstd", name);
+		rc = TSM_FAIL(TSM_UNSUPPORTED,
+			      "%s: zstd compression asked for, but this build has "
+			      "no zstd",
+			      name);
 		goto out;
 	}
 	w->cap = cap;
 	for (w->nslots = 64; w->nslots < 2 * cap; w->nslots *= 2)
 		;
 	w->name = tsm__strdup(name);
-	w->producer = tsm__strdup(w->opts.producer ? w->opts.producer
-						   : "tracesmith " TSM_VERSION_STRING);
+	w->producer =
+	    tsm__strdup(w->opts.producer ? w->opts.producer : "tracesmith " TSM_VERSION_STRING);
 	w->blk = tsm__malloc(sizeof(*w->blk) * cap);
 	w->sorted = tsm__malloc(sizeof(*w->sorted) * cap);
 	w->lane_key = tsm__malloc(sizeof(uint64_t) * cap);
@@ -845,7 +851,7 @@ static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 	w->tpl_meta[w->ntpl].prev_dur = 0;
 	w->tpl_meta[w->ntpl].slot = i;
 	w->tpl_meta[w->ntpl].lane =
-		event_class(&w->tpls[w->ntpl]) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
+	    event_class(&w->tpls[w->ntpl]) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
 	w->slots[i] = ++w->ntpl;
 	return w->ntpl - 1;
 }
@@ -871,8 +877,8 @@ static int encode_template(tsm__buf *b, const tsm_event *t)
 		return rc;
 	b->data[b->len++] = t->kind;
 	b->len += varint_put(b->data + b->len, mask);
-#define PUT(bit, v)                                                                                \
-	if (mask & (bit))                                                                          \
+#define PUT(bit, v)       \
+	if (mask & (bit)) \
 		b->len += varint_put(b->data + b->len, (v));
 	PUT(TPL_FLAGS, t->flags);
 	PUT(TPL_DEVICE, t->device);
@@ -889,7 +895,8 @@ static int encode_template(tsm__buf *b, const tsm_event *t)
 		const field_spec *f = &ks->statics[i];
 		uint64_t v = field_get(t, f);
 
-		b->len += varint_put(b->data + b->len, f->coding == F_SINT ? zigzag((int64_t)v) : v);
+		b->len +=
+		    varint_put(b->data + b->len, f->coding == F_SINT ? zigzag((int64_t)v) : v);
 	}
 	return 0;
 }
@@ -1001,22 +1008,23 @@ static int encode_block(tsm_writer *w)
 
 		c[COL_TPL] += varint_put(c[COL_TPL], w->ev_tpl[k]);
 		*c[COL_FLG]++ = (uint8_t)(cm | (em << 2));
-		c[COL_START] += varint_put(c[COL_START],
-					   cls == CLASS_GPU ? zigzag((int64_t)w->ev_sd[k] >> shift[cls])
-							    : w->ev_sd[k] >> shift[cls]);
+		c[COL_START] += varint_put(
+		    c[COL_START], cls == CLASS_GPU ? zigzag((int64_t)w->ev_sd[k] >> shift[cls])
+						   : w->ev_sd[k] >> shift[cls]);
 		c[COL_DUR] += varint_put(c[COL_DUR], zigzag(w->ev_dd[k] >> shift[cls]));
 		if (cm == MODE_EXPLICIT)
-			c[COL_CORR] += varint_put(c[COL_CORR],
-						  zigzag((int64_t)(e->correlation - prev_corr[cls])));
+			c[COL_CORR] += varint_put(
+			    c[COL_CORR], zigzag((int64_t)(e->correlation - prev_corr[cls])));
 		if (e->correlation)
 			prev_corr[cls] = e->correlation;
 		if (em == MODE_EXPLICIT)
-			c[COL_EXT] += varint_put(c[COL_EXT],
-						 zigzag((int64_t)(e->external - prev_ext[cls])));
+			c[COL_EXT] +=
+			    varint_put(c[COL_EXT], zigzag((int64_t)(e->external - prev_ext[cls])));
 		if (e->external)
 			prev_ext[cls] = e->external;
 		if (t->flow_type) {
-			c[COL_FLOW] += varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow_id - prev_flow)));
+			c[COL_FLOW] +=
+			    varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow_id - prev_flow)));
 			prev_flow = e->flow_id;
 		}
 		if (ks->has_vol) {
@@ -1024,7 +1032,8 @@ static int encode_block(tsm_writer *w)
 
 			switch (ks->vol.coding) {
 			case F_DELTA:
-				c[COL_VOL] += varint_put(c[COL_VOL], zigzag((int64_t)(v - prev_vol)));
+				c[COL_VOL] +=
+				    varint_put(c[COL_VOL], zigzag((int64_t)(v - prev_vol)));
 				prev_vol = v;
 				break;
 			case F_DOUBLE:
@@ -1160,16 +1169,16 @@ int tsm_writer_write_batch(tsm_writer *w, const tsm_event *evs, size_t n)
 	return 0;
 }
 
-#define GROW(arr, n, cap)                                                                          \
-	do {                                                                                       \
-		if ((n) == (cap)) {                                                                \
-			size_t nc_ = (cap) ? (cap) * 2 : 8;                                        \
-			void *p_ = tsm__realloc((arr), nc_ * sizeof(*(arr)));                      \
-			if (!p_)                                                                   \
-				return TSM_FAIL(TSM_NOMEM, "writer definitions");                  \
-			(arr) = p_;                                                                \
-			(cap) = nc_;                                                               \
-		}                                                                                  \
+#define GROW(arr, n, cap)                                                         \
+	do {                                                                      \
+		if ((n) == (cap)) {                                               \
+			size_t nc_ = (cap) ? (cap)*2 : 8;                         \
+			void *p_ = tsm__realloc((arr), nc_ * sizeof(*(arr)));     \
+			if (!p_)                                                  \
+				return TSM_FAIL(TSM_NOMEM, "writer definitions"); \
+			(arr) = p_;                                               \
+			(cap) = nc_;                                              \
+		}                                                                 \
 	} while (0)
 
 int tsm_writer_add_device(tsm_writer *w, const tsm_device_info *dev)

@@ -38,17 +38,29 @@ static void put(tsm_event *e)
 
 int main(int argc, char **argv)
 {
-	tsm_writer_opts o = {.block_events = 24, .clock = TSM_CLOCK_SIMULATED,
+	tsm_writer_opts o = {.block_events = 24,
+			     .clock = TSM_CLOCK_SIMULATED,
 			     .realtime_offset_ns = 1763769600000000000LL - 1000000000000LL,
-			     .producer = "tracesmith golden", .created_realtime_ns = 1763769600000000000ULL};
+			     .producer = "tracesmith golden",
+			     .created_realtime_ns = 1763769600000000000ULL};
 	uint64_t t = 1000000000000ULL; /* 1000 s on the simulated clock */
-	tsm_device_info dev = {.id = 0, .cc_major = 9, .cc_minor = 0, .sm_count = 132,
-			       .core_clock_khz = 1980000, .mem_clock_khz = 2619000,
-			       .mem_bus_width_bits = 5120, .l2_bytes = 52428800,
-			       .max_threads_per_block = 1024, .max_threads_per_sm = 2048,
-			       .regs_per_block = 65536, .regs_per_sm = 65536,
-			       .smem_per_block_bytes = 49152, .smem_per_block_optin_bytes = 232448,
-			       .smem_per_sm_bytes = 233472, .warp_size = 32, .max_blocks_per_sm = 32,
+	tsm_device_info dev = {.id = 0,
+			       .cc_major = 9,
+			       .cc_minor = 0,
+			       .sm_count = 132,
+			       .core_clock_khz = 1980000,
+			       .mem_clock_khz = 2619000,
+			       .mem_bus_width_bits = 5120,
+			       .l2_bytes = 52428800,
+			       .max_threads_per_block = 1024,
+			       .max_threads_per_sm = 2048,
+			       .regs_per_block = 65536,
+			       .regs_per_sm = 65536,
+			       .smem_per_block_bytes = 49152,
+			       .smem_per_block_optin_bytes = 232448,
+			       .smem_per_sm_bytes = 233472,
+			       .warp_size = 32,
+			       .max_blocks_per_sm = 32,
 			       .global_mem_bytes = 85520809984ULL};
 	tsm_process_info proc = {.pid = 4242, .rank = 0};
 	tsm_frame frames[3];
@@ -102,29 +114,52 @@ int main(int argc, char **argv)
 
 	/* One training step: range, op, launches with their kernels, copies, sync, memory. */
 	memset(&e, 0, sizeof(e));
-	e = (tsm_event){.kind = TSM_EV_NVTX_RANGE, .device = TSM_DEVICE_NONE, .pid = 4242,
-			.tid = 4242, .name = step, .start_ns = t, .end_ns = t + 900000};
+	e = (tsm_event){.kind = TSM_EV_NVTX_RANGE,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4242,
+			.name = step,
+			.start_ns = t,
+			.end_ns = t + 900000};
 	e.u.nvtx.domain = dom;
 	e.u.nvtx.color = 0xff76b900u;
 	put(&e);
-	e = (tsm_event){.kind = TSM_EV_CPU_OP, .device = TSM_DEVICE_NONE, .pid = 4242, .tid = 4242,
-			.name = S("aten::mm"), .start_ns = t + 1000, .end_ns = t + 40000,
-			.external = 1, .meta = meta};
+	e = (tsm_event){.kind = TSM_EV_CPU_OP,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4242,
+			.name = S("aten::mm"),
+			.start_ns = t + 1000,
+			.end_ns = t + 40000,
+			.external = 1,
+			.meta = meta};
 	put(&e);
 	for (int i = 0; i < 6; i++) {
 		uint64_t a = t + 2000 + (uint64_t)i * 6000;
 		uint64_t g = (t + 20000 + (uint64_t)i * 40000) & ~31ULL;
 
-		e = (tsm_event){.kind = TSM_EV_RUNTIME, .device = TSM_DEVICE_NONE, .pid = 4242,
-				.tid = 4242, .name = launch, .start_ns = a, .end_ns = a + 3100 + i,
-				.correlation = 10 + (uint64_t)i, .external = i < 3 ? 1 : 2,
+		e = (tsm_event){.kind = TSM_EV_RUNTIME,
+				.device = TSM_DEVICE_NONE,
+				.pid = 4242,
+				.tid = 4242,
+				.name = launch,
+				.start_ns = a,
+				.end_ns = a + 3100 + i,
+				.correlation = 10 + (uint64_t)i,
+				.external = i < 3 ? 1 : 2,
 				.stack = stack};
 		e.u.api.cbid = 211;
 		put(&e);
-		e = (tsm_event){.kind = TSM_EV_KERNEL, .device = 0, .context = 1, .stream = 7,
-				.pid = 4242, .name = i % 2 ? relu : gemm, .start_ns = g,
+		e = (tsm_event){.kind = TSM_EV_KERNEL,
+				.device = 0,
+				.context = 1,
+				.stream = 7,
+				.pid = 4242,
+				.name = i % 2 ? relu : gemm,
+				.start_ns = g,
 				.end_ns = g + (i % 2 ? 4096 : 32768 + 32 * (uint64_t)i),
-				.correlation = 10 + (uint64_t)i, .external = i < 3 ? 1 : 2};
+				.correlation = 10 + (uint64_t)i,
+				.external = i < 3 ? 1 : 2};
 		e.u.kernel.grid[0] = i % 2 ? 1024 : 132;
 		e.u.kernel.grid[1] = e.u.kernel.grid[2] = 1;
 		e.u.kernel.block[0] = i % 2 ? 128 : 384;
@@ -141,45 +176,80 @@ int main(int argc, char **argv)
 
 		switch (i) {
 		case 0:
-			e = (tsm_event){.kind = TSM_EV_MEMCPY, .device = 0, .context = 1, .stream = 13,
-					.pid = 4242, .start_ns = g, .end_ns = g + 12800,
-					.correlation = 100, .flags = TSM_EVF_ASYNC};
+			e = (tsm_event){.kind = TSM_EV_MEMCPY,
+					.device = 0,
+					.context = 1,
+					.stream = 13,
+					.pid = 4242,
+					.start_ns = g,
+					.end_ns = g + 12800,
+					.correlation = 100,
+					.flags = TSM_EVF_ASYNC};
 			e.u.memcpy.bytes = 67108864;
 			e.u.memcpy.copy_kind = TSM_COPY_H2D;
 			e.u.memcpy.src_kind = TSM_MEM_PINNED;
 			e.u.memcpy.dst_kind = TSM_MEM_DEVICE;
 			break;
 		case 1:
-			e = (tsm_event){.kind = TSM_EV_MEMSET, .device = 0, .context = 1, .stream = 7,
-					.pid = 4242, .start_ns = g, .end_ns = g + 1024,
+			e = (tsm_event){.kind = TSM_EV_MEMSET,
+					.device = 0,
+					.context = 1,
+					.stream = 7,
+					.pid = 4242,
+					.start_ns = g,
+					.end_ns = g + 1024,
 					.correlation = 101};
 			e.u.memset.bytes = 4096;
 			e.u.memset.mem_kind = TSM_MEM_DEVICE;
 			break;
 		case 2:
-			e = (tsm_event){.kind = TSM_EV_SYNC, .device = 0, .context = 1, .stream = 7,
-					.pid = 4242, .start_ns = g, .end_ns = g, .correlation = 102,
-					.flow_type = TSM_FLOW_START, .flow_id = 5};
+			e = (tsm_event){.kind = TSM_EV_SYNC,
+					.device = 0,
+					.context = 1,
+					.stream = 7,
+					.pid = 4242,
+					.start_ns = g,
+					.end_ns = g,
+					.correlation = 102,
+					.flow_type = TSM_FLOW_START,
+					.flow_id = 5};
 			e.u.sync.sync_type = TSM_SYNC_EVENT_RECORD;
 			e.u.sync.event_id = 3;
 			break;
 		case 3:
-			e = (tsm_event){.kind = TSM_EV_SYNC, .device = 0, .context = 1, .stream = 21,
-					.pid = 4242, .start_ns = g, .end_ns = g + 64, .correlation = 103,
-					.flow_type = TSM_FLOW_END, .flow_id = 5};
+			e = (tsm_event){.kind = TSM_EV_SYNC,
+					.device = 0,
+					.context = 1,
+					.stream = 21,
+					.pid = 4242,
+					.start_ns = g,
+					.end_ns = g + 64,
+					.correlation = 103,
+					.flow_type = TSM_FLOW_END,
+					.flow_id = 5};
 			e.u.sync.sync_type = TSM_SYNC_STREAM_WAIT_EVENT;
 			e.u.sync.event_id = 3;
 			break;
 		case 4:
-			e = (tsm_event){.kind = TSM_EV_ALLOC, .device = 0, .pid = 4242, .tid = 4242,
-					.start_ns = g + 7, .end_ns = g + 2007, .correlation = 104};
+			e = (tsm_event){.kind = TSM_EV_ALLOC,
+					.device = 0,
+					.pid = 4242,
+					.tid = 4242,
+					.start_ns = g + 7,
+					.end_ns = g + 2007,
+					.correlation = 104};
 			e.u.memory.address = 0x7f3a40000000ULL;
 			e.u.memory.bytes = 2097152;
 			e.u.memory.mem_kind = TSM_MEM_DEVICE;
 			break;
 		default:
-			e = (tsm_event){.kind = TSM_EV_FREE, .device = 0, .pid = 4242, .tid = 4242,
-					.start_ns = g + 9, .end_ns = g + 1509, .correlation = 105};
+			e = (tsm_event){.kind = TSM_EV_FREE,
+					.device = 0,
+					.pid = 4242,
+					.tid = 4242,
+					.start_ns = g + 9,
+					.end_ns = g + 1509,
+					.correlation = 105};
 			e.u.memory.address = 0x7f3a40000000ULL;
 			e.u.memory.bytes = 2097152;
 			e.u.memory.mem_kind = TSM_MEM_DEVICE;
@@ -187,27 +257,48 @@ int main(int argc, char **argv)
 		}
 		put(&e);
 	}
-	e = (tsm_event){.kind = TSM_EV_DRIVER, .device = TSM_DEVICE_NONE, .pid = 4242, .tid = 4243,
-			.name = S("cuLaunchKernel"), .start_ns = t + 3, .end_ns = t + 2900,
+	e = (tsm_event){.kind = TSM_EV_DRIVER,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4243,
+			.name = S("cuLaunchKernel"),
+			.start_ns = t + 3,
+			.end_ns = t + 2900,
 			.correlation = 106};
 	e.u.api.cbid = 307;
 	e.u.api.status = 0;
 	put(&e);
-	e = (tsm_event){.kind = TSM_EV_NVTX_MARK, .device = TSM_DEVICE_NONE, .pid = 4242,
-			.tid = 4242, .name = S("checkpoint saved"), .start_ns = t + 5, .end_ns = t + 5};
+	e = (tsm_event){.kind = TSM_EV_NVTX_MARK,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4242,
+			.name = S("checkpoint saved"),
+			.start_ns = t + 5,
+			.end_ns = t + 5};
 	put(&e);
-	e = (tsm_event){.kind = TSM_EV_COUNTER, .device = 0, .pid = 4242,
-			.name = S("gpu_memory_allocated_bytes"), .start_ns = t + 4000,
+	e = (tsm_event){.kind = TSM_EV_COUNTER,
+			.device = 0,
+			.pid = 4242,
+			.name = S("gpu_memory_allocated_bytes"),
+			.start_ns = t + 4000,
 			.end_ns = t + 4000};
 	e.u.counter.value = 2097152.5;
 	put(&e);
-	e = (tsm_event){.kind = TSM_EV_OVERHEAD, .device = TSM_DEVICE_NONE, .pid = 4242,
-			.tid = 4242, .name = S("CUPTI buffer flush"), .start_ns = t + 6000,
+	e = (tsm_event){.kind = TSM_EV_OVERHEAD,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4242,
+			.name = S("CUPTI buffer flush"),
+			.start_ns = t + 6000,
 			.end_ns = t + 8000};
 	e.u.overhead.overhead_kind = TSM_OVERHEAD_BUFFER_FLUSH;
 	put(&e);
-	e = (tsm_event){.kind = TSM_EV_DROPPED, .device = TSM_DEVICE_NONE, .pid = 4242,
-			.tid = 4243, .start_ns = t + 9000, .end_ns = t + 9000};
+	e = (tsm_event){.kind = TSM_EV_DROPPED,
+			.device = TSM_DEVICE_NONE,
+			.pid = 4242,
+			.tid = 4243,
+			.start_ns = t + 9000,
+			.end_ns = t + 9000};
 	e.u.dropped.count = 12;
 	e.u.dropped.source = TSM_DROP_RING;
 	put(&e);

@@ -12,23 +12,23 @@
 
 static int check_failures;
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			check_failures++;                                                          \
-		}                                                                                  \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			check_failures++;                                                        \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ_U64(a, b)                                                                         \
-	do {                                                                                       \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%" PRIu64 " != %" PRIu64   \
-					")\n",                                                     \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			check_failures++;                                                          \
-		}                                                                                  \
+#define CHECK_EQ_U64(a, b)                                                                      \
+	do {                                                                                    \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                \
+		if (a_ != b_) {                                                                 \
+			fprintf(stderr,                                                         \
+				"%s:%d: CHECK failed: %s == %s (%" PRIu64 " != %" PRIu64 ")\n", \
+				__FILE__, __LINE__, #a, #b, a_, b_);                            \
+			check_failures++;                                                       \
+		}                                                                               \
 	} while (0)
 
 /* Check a library call returned `want` (a tsm_status); print the detail if not. */

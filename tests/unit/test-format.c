@@ -192,7 +192,8 @@ static int cmp_start(const void *a, const void *b)
 static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 {
 	const char *path = tmp_path("roundtrip.sbt");
-	tsm_writer_opts o = {.block_events = block, .zstd_level = zstd, .clock = TSM_CLOCK_SIMULATED};
+	tsm_writer_opts o = {
+	    .block_events = block, .zstd_level = zstd, .clock = TSM_CLOCK_SIMULATED};
 	tsm_event *in = calloc(n ? n : 1, sizeof(*in)), *outv = calloc(n ? n : 1, sizeof(*outv));
 	tsm_writer *w;
 	tsm_reader *r;
@@ -234,8 +235,7 @@ static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 	CHECK(!tsm_reader_info(r)->recovered);
 	CHECK_EQ_U64(tsm_reader_info(r)->indexed_events, n);
 	/* definitions came back */
-	CHECK(!strcmp(tsm_reader_string(r, d.str[5]),
-		      "_Z6kernelILi5EEvPf \"quoted\" \xce\xbb 5"));
+	CHECK(!strcmp(tsm_reader_string(r, d.str[5]), "_Z6kernelILi5EEvPf \"quoted\" \xce\xbb 5"));
 	{
 		size_t nf, nkv;
 		const tsm_frame *f = tsm_reader_stack(r, d.stk[0], &nf);
@@ -295,12 +295,15 @@ static void test_block_sorted(void)
 static void test_devices_meta(void)
 {
 	const char *path = tmp_path("devices.sbt");
-	tsm_writer_opts o = {.clock = TSM_CLOCK_CUPTI, .realtime_offset_ns = -42,
-			     .producer = "unit test"};
+	tsm_writer_opts o = {
+	    .clock = TSM_CLOCK_CUPTI, .realtime_offset_ns = -42, .producer = "unit test"};
 	tsm_writer *w;
 	tsm_reader *r;
-	tsm_device_info dev = {.id = 3, .cc_major = 9, .sm_count = 132,
-			       .global_mem_bytes = 150109880320ULL, .warp_size = 32};
+	tsm_device_info dev = {.id = 3,
+			       .cc_major = 9,
+			       .sm_count = 132,
+			       .global_mem_bytes = 150109880320ULL,
+			       .warp_size = 32};
 	tsm_process_info p = {.pid = 4242, .rank = -1};
 	const tsm_device_info *dv;
 	const tsm_process_info *pv;
@@ -336,32 +339,60 @@ static void test_devices_meta(void)
 	tsm_reader_close(r);
 }
 
-/* Write a file of n events in blocks of `block` with times i*1000 .. i*1000+500. */
-static void write_linear(const char *path, uint32_t n, uint32_t block, int close_it)
+static void write_events(const char *path, uint32_t n, uint32_t block, int close_it)
 {
 	tsm_writer_opts o = {.block_events = block};
 	tsm_writer *w;
 	uint32_t name;
 
-	CHECK_OK(tsm_writer_open(path, &o, &w));
-	CHECK_OK(tsm_intern_str(tsm_writer_strings(w), "cudaLaunchKernel", &name));
+	if (tsm_writer_open(path, &o, &w) < 0 ||
+	    tsm_intern_str(tsm_writer_strings(w), "cudaLaunchKernel", &name) < 0)
+		_exit(3);
 	for (uint32_t i = 0; i < n; i++) {
-		tsm_event ev = {.kind = TSM_EV_RUNTIME, .device = TSM_DEVICE_NONE, .name = name,
-				.pid = 1, .tid = 1, .correlation = i + 1};
+		tsm_event ev = {.kind = TSM_EV_RUNTIME,
+				.device = TSM_DEVICE_NONE,
+				.name = name,
+				.pid = 1,
+				.tid = 1,
+				.correlation = i + 1};
 
 		ev.start_ns = 1000000 + (uint64_t)i * 1000;
 		ev.end_ns = ev.start_ns + 500;
 		ev.u.api.cbid = 211;
-		CHECK_OK(tsm_writer_write(w, &ev));
-		if (!close_it && i % block == block - 1)
-			CHECK_OK(tsm_writer_flush(w));
+		if (tsm_writer_write(w, &ev) < 0)
+			_exit(3);
+		if (!close_it && i % block == block - 1 && tsm_writer_flush(w) < 0)
+			_exit(3);
 	}
 	if (close_it) {
 		CHECK_OK(tsm_writer_close(w));
-	} else {
-		CHECK_OK(tsm_writer_flush(w));
-		/* Leak the writer on purpose: simulates a process killed after its last flush. */
+		return;
 	}
+	if (tsm_writer_flush(w) < 0)
+		_exit(3);
+	/* Die without closing, as a killed process would: no index, no footer. */
+	_exit(0);
+}
+
+/*
+ * Write a file of n events in blocks of `block` with times i*1000 .. i*1000+500. Without
+ * close_it the writing happens in a child process that exits after its last flush without
+ * closing the writer: the file a crashed capture leaves behind.
+ */
+static void write_linear(const char *path, uint32_t n, uint32_t block, int close_it)
+{
+	pid_t pid;
+	int status = -1;
+
+	if (close_it) {
+		write_events(path, n, block, 1);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		write_events(path, n, block, 0);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
 }
 
 static void test_seek(int indexed)
@@ -424,9 +455,10 @@ static void test_recovery(void)
 	/* The header and the INFO chunk come first; a cut inside them leaves nothing. */
 	info_end = 32 + 16 + (data[36] | data[37] << 8);
 	for (off_t len = 0; len <= sb.st_size;
-	     len = len == sb.st_size ? len + 1
-				     : (len + (len < 400 ? 1 : 37) > sb.st_size ? sb.st_size
-										  : len + (len < 400 ? 1 : 37))) {
+	     len = len == sb.st_size
+		       ? len + 1
+		       : (len + (len < 400 ? 1 : 37) > sb.st_size ? sb.st_size
+								  : len + (len < 400 ? 1 : 37))) {
 		tsm_reader *r;
 		const tsm_event *e;
 		uint64_t n = 0, last = 0;
@@ -442,8 +474,8 @@ static void test_recovery(void)
 			continue;
 		}
 		if (rc < 0) {
-			fprintf(stderr, "cut at %lld: %s: %s\n", (long long)len, tsm_status_name(rc),
-				tsm_last_error());
+			fprintf(stderr, "cut at %lld: %s: %s\n", (long long)len,
+				tsm_status_name(rc), tsm_last_error());
 			CHECK(rc == 0);
 			continue;
 		}
@@ -462,8 +494,8 @@ static void test_recovery(void)
 		tsm_reader_close(r);
 		/* Strict mode refuses the same file. */
 		CHECK_RC(tsm_reader_open(cut, TSM_READ_STRICT, &r) < 0
-				 ? TSM_TRUNCATED
-				 : (tsm_reader_next(r, &e), tsm_reader_close(r), TSM_TRUNCATED),
+			     ? TSM_TRUNCATED
+			     : (tsm_reader_next(r, &e), tsm_reader_close(r), TSM_TRUNCATED),
 			 TSM_TRUNCATED);
 		checked++;
 	}
