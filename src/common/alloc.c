@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Allocation through the user's hooks, and the growable byte buffer. */
+/* Allocation through the user's hooks, the growable byte buffer and the arena. */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -98,4 +98,49 @@ void tsm__buf_fini(tsm__buf *b)
 {
 	tsm__free(b->data);
 	memset(b, 0, sizeof(*b));
+}
+
+#define ARENA_BLOCK (64u << 10)
+
+struct tsm__arena_block {
+	struct tsm__arena_block *next;
+	size_t used, cap;
+	uint8_t mem[];
+};
+
+void *tsm__arena_alloc(tsm__arena *a, size_t size)
+{
+	struct tsm__arena_block *b = a->head;
+
+	size = (size + 7) & ~(size_t)7;
+	if (!b || b->cap - b->used < size) {
+		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+
+		b = tsm__malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->cap = cap;
+		/* A large private block goes behind the current one, which keeps serving small
+		 * allocations. */
+		if (a->head && size > ARENA_BLOCK) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+	}
+	b->used += size;
+	return b->mem + b->used - size;
+}
+
+void tsm__arena_fini(tsm__arena *a)
+{
+	while (a->head) {
+		struct tsm__arena_block *next = a->head->next;
+
+		tsm__free(a->head);
+		a->head = next;
+	}
 }

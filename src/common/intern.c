@@ -2,7 +2,7 @@
 /*
  * Append-only intern table (see tracesmith/intern.h).
  *
- * Layout: entries live in an arena of 64 KiB blocks (never moved or
+ * Layout: entries live in an arena (tsm__arena: never moved or
  * freed before destroy). The id -> entry directory is a segmented array:
  * segment k holds 1024 << k slots, so 19 segment pointers reach 2^28 ids
  * and no slot ever moves. A hash table (open addressing, hash + id) finds
@@ -23,7 +23,6 @@
 
 #define SEG_BASE_SHIFT 10
 #define NSEGS	       19
-#define ARENA_BLOCK    (64u << 10)
 
 typedef struct entry {
 	uint32_t len;
@@ -36,19 +35,13 @@ typedef struct slot {
 	uint32_t id;
 } slot;
 
-typedef struct arena_block {
-	struct arena_block *next;
-	size_t used, cap;
-	uint8_t mem[];
-} arena_block;
-
 struct tsm_intern {
 	pthread_mutex_t lock;
 	_Atomic(entry *) *_Atomic segs[NSEGS];
 	_Atomic uint32_t count;
 	slot *table; /* under lock */
 	size_t table_cap;
-	arena_block *arena;
+	tsm__arena arena;
 };
 
 static void seg_of(uint32_t idx, unsigned *seg, uint32_t *off)
@@ -78,42 +71,10 @@ void tsm_intern_destroy(tsm_intern *t)
 		return;
 	for (unsigned k = 0; k < NSEGS; k++)
 		tsm__free((void *)atomic_load_explicit(&t->segs[k], memory_order_relaxed));
-	while (t->arena) {
-		arena_block *next = t->arena->next;
-
-		tsm__free(t->arena);
-		t->arena = next;
-	}
+	tsm__arena_fini(&t->arena);
 	tsm__free(t->table);
 	pthread_mutex_destroy(&t->lock);
 	tsm__free(t);
-}
-
-static void *arena_alloc(tsm_intern *t, size_t size)
-{
-	arena_block *b = t->arena;
-
-	size = (size + 7) & ~(size_t)7;
-	if (!b || b->cap - b->used < size) {
-		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
-
-		b = tsm__malloc(sizeof(*b) + cap);
-		if (!b)
-			return NULL;
-		b->used = 0;
-		b->cap = cap;
-		/* A large private block goes behind the current one so the
-		 * current block keeps serving small entries. */
-		if (t->arena && size > ARENA_BLOCK) {
-			b->next = t->arena->next;
-			t->arena->next = b;
-		} else {
-			b->next = t->arena;
-			t->arena = b;
-		}
-	}
-	b->used += size;
-	return b->mem + b->used - size;
 }
 
 static int grow_table(tsm_intern *t)
@@ -199,7 +160,7 @@ int tsm_intern_add(tsm_intern *t, const void *data, size_t len, uint32_t *id)
 		}
 		atomic_store_explicit(&t->segs[k], seg, memory_order_release);
 	}
-	e = arena_alloc(t, sizeof(*e) + len + 1);
+	e = tsm__arena_alloc(&t->arena, sizeof(*e) + len + 1);
 	if (!e) {
 		rc = TSM_FAIL(TSM_NOMEM, "interned entry of %zu bytes", len);
 		goto out;

@@ -53,6 +53,18 @@ static inline void tsm__buf_reset(tsm__buf *b)
 	b->len = 0;
 }
 
+/*
+ * Bump allocator for entries that must never move (interned strings,
+ * reader definitions): 64 KiB blocks, 8-byte aligned allocations, freed
+ * all at once. Zero-initialise to start.
+ */
+typedef struct tsm__arena {
+	struct tsm__arena_block *head;
+} tsm__arena;
+
+void *tsm__arena_alloc(tsm__arena *a, size_t size);
+void tsm__arena_fini(tsm__arena *a);
+
 /* 64-bit hash of bytes (not cryptographic). */
 uint64_t tsm__hash64(const void *data, size_t len, uint64_t seed);
 

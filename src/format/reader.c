@@ -32,43 +32,10 @@
 
 #include "reader.h"
 
-#define ARENA_BLOCK (64u << 10)
-
-typedef struct arena_blk {
-	struct arena_blk *next;
-	size_t used, cap;
-	uint8_t mem[];
-} arena_blk;
-
 static const char *const col_names[COL__COUNT] = {"tpl",  "flg", "start", "dur",
 						  "corr", "ext", "flow",  "vol"};
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static void *arena_alloc(tsm_reader *r, size_t size)
-{
-	arena_blk *b = r->arena;
-
-	size = (size + 7) & ~(size_t)7;
-	if (!b || b->cap - b->used < size) {
-		size_t cap = size > ARENA_BLOCK ? size : ARENA_BLOCK;
-
-		b = tsm__malloc(sizeof(*b) + cap);
-		if (!b)
-			return NULL;
-		b->used = 0;
-		b->cap = cap;
-		if (r->arena && size > ARENA_BLOCK) {
-			b->next = r->arena->next;
-			r->arena->next = b;
-		} else {
-			b->next = r->arena;
-			r->arena = b;
-		}
-	}
-	b->used += size;
-	return b->mem + b->used - size;
-}
 
 static int deftab_add(tsm_reader *r, deftab *t, const void *data, size_t len)
 {
@@ -88,7 +55,7 @@ static int deftab_add(tsm_reader *r, deftab *t, const void *data, size_t len)
 		t->len = nl;
 		t->cap = cap;
 	}
-	p = arena_alloc(r, len + 1);
+	p = tsm__arena_alloc(&r->arena, len + 1);
 	if (!p)
 		return TSM_FAIL(TSM_NOMEM, "definition of %zu bytes", len);
 	if (len)
@@ -1318,12 +1285,7 @@ void tsm_reader_close(tsm_reader *r)
 		return;
 	if (r->own_fd && r->fd >= 0)
 		close(r->fd);
-	while (r->arena) {
-		arena_blk *n = r->arena->next;
-
-		tsm__free(r->arena);
-		r->arena = n;
-	}
+	tsm__arena_fini(&r->arena);
 	tsm__free(r->strings.ptr);
 	tsm__free(r->strings.len);
 	tsm__free(r->stacks.ptr);

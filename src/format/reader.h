@@ -61,8 +61,6 @@ typedef struct sbt_step {
 	int is_footer;		  /* this step read the footer (type 0) */
 } sbt_step;
 
-struct arena_blk;
-
 struct tsm_reader {
 	int fd, own_fd, seekable;
 	char *name;
@@ -80,7 +78,7 @@ struct tsm_reader {
 	tsm_trace_info info;
 	char *producer;
 	deftab strings, stacks, kvlists;
-	struct arena_blk *arena;
+	tsm__arena arena;
 	tsm_device_info *devs;
 	size_t ndevs, devs_cap;
 	tsm_process_info *procs;

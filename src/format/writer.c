@@ -272,125 +272,118 @@ static int check_sid(tsm_writer *w, uint64_t sid, uint32_t nstr, const char *wha
 	return 0;
 }
 
+/* Encoders of one interned entry of each table, as docs/format/sbt.md §5.1-5.3 lay them out. */
+typedef int (*entry_fn)(tsm_writer *w, tsm__buf *out, uint32_t id, const void *data, size_t len,
+			uint32_t nstr);
+
+static int put_string(tsm_writer *w, tsm__buf *out, uint32_t id, const void *data, size_t len,
+		      uint32_t nstr)
+{
+	int rc = buf_varint(out, len);
+
+	return rc < 0 ? rc : tsm__buf_append(out, data, len);
+}
+
+static int put_stack(tsm_writer *w, tsm__buf *out, uint32_t id, const void *data, size_t len,
+		     uint32_t nstr)
+{
+	const tsm_frame *f = data;
+	size_t n = len / sizeof(tsm_frame);
+	uint64_t prev = 0;
+	int rc;
+
+	if (len % sizeof(tsm_frame))
+		return TSM_FAIL(TSM_INVAL, "%s: stack %u is %zu bytes, not frames", w->name, id,
+				len);
+	rc = buf_varint(out, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = check_sid(w, f[i].function, nstr, "stack frame function");
+		if (rc == 0)
+			rc = check_sid(w, f[i].module, nstr, "stack frame module");
+		if (rc == 0)
+			rc = check_sid(w, f[i].file, nstr, "stack frame file");
+		if (rc == 0)
+			rc = buf_varint(out, zigzag((int64_t)(f[i].pc - prev)));
+		if (rc == 0)
+			rc = buf_varint(out, f[i].function);
+		if (rc == 0)
+			rc = buf_varint(out, f[i].module);
+		if (rc == 0)
+			rc = buf_varint(out, f[i].file);
+		if (rc == 0)
+			rc = buf_varint(out, f[i].line);
+		prev = f[i].pc;
+	}
+	return rc;
+}
+
+static int put_kvlist(tsm_writer *w, tsm__buf *out, uint32_t id, const void *data, size_t len,
+		      uint32_t nstr)
+{
+	const tsm_kv *kv = data;
+	size_t n = len / sizeof(tsm_kv);
+	int rc;
+
+	if (len % sizeof(tsm_kv))
+		return TSM_FAIL(TSM_INVAL, "%s: metadata list %u is %zu bytes, not pairs", w->name,
+				id, len);
+	rc = buf_varint(out, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = check_sid(w, kv[i].key, nstr, "metadata key");
+		if (rc == 0 && kv[i].type == TSM_KV_STR)
+			rc = check_sid(w, kv[i].v.str, nstr, "metadata value");
+		if (rc == 0)
+			rc = put_kv(out, &kv[i]);
+	}
+	return rc;
+}
+
+/* Write entries done+1..upto of an intern table as chunks of about DEFS_CHUNK_BYTES. */
+static int emit_table(tsm_writer *w, uint32_t type, tsm_intern *t, uint32_t *done, uint32_t upto,
+		      uint32_t nstr, entry_fn put)
+{
+	while (*done < upto) {
+		uint32_t first = *done + 1, id;
+		int rc = 0;
+
+		tsm__buf_reset(&w->tplbuf);
+		for (id = first; id <= upto && w->tplbuf.len < DEFS_CHUNK_BYTES && rc == 0; id++) {
+			size_t len;
+			const void *p = tsm_intern_borrow(t, id, &len);
+
+			rc = put(w, &w->tplbuf, id, p, len, nstr);
+		}
+		tsm__buf_reset(&w->payload);
+		if (rc == 0)
+			rc = buf_varint(&w->payload, first);
+		if (rc == 0)
+			rc = buf_varint(&w->payload, id - first);
+		if (rc == 0)
+			rc = tsm__buf_append(&w->payload, w->tplbuf.data, w->tplbuf.len);
+		if (rc == 0)
+			rc = emit_chunk(w, type, w->payload.data, w->payload.len, 1, 0, 0, 0);
+		if (rc < 0)
+			return rc;
+		*done = id - 1;
+	}
+	return 0;
+}
+
 /* Write every definition created since the last call: strings first, as the rest refer to them. */
 static int emit_defs(tsm_writer *w)
 {
 	uint32_t nstk = tsm_intern_count(w->stacks), nkv = tsm_intern_count(w->kvlists);
 	uint32_t nstr = tsm_intern_count(w->strings); /* after stacks/kv: covers their strings */
 	tsm__buf *b = &w->payload;
-	int rc = 0;
+	int rc;
 
-	while (w->str_done < nstr) {
-		uint32_t first = w->str_done + 1, id;
-
-		tsm__buf_reset(b);
-		/* count is patched after: reserve the prefix by building entries in tplbuf */
-		tsm__buf_reset(&w->tplbuf);
-		for (id = first; id <= nstr && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
-			size_t len;
-			const void *s = tsm_intern_borrow(w->strings, id, &len);
-
-			rc = buf_varint(&w->tplbuf, len);
-			if (rc == 0)
-				rc = tsm__buf_append(&w->tplbuf, s, len);
-			if (rc < 0)
-				return rc;
-		}
-		rc = buf_varint(b, first);
-		if (rc == 0)
-			rc = buf_varint(b, id - first);
-		if (rc == 0)
-			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
-		if (rc == 0)
-			rc = emit_chunk(w, SBT_STRS, b->data, b->len, 1, 0, 0, 0);
-		if (rc < 0)
-			return rc;
-		w->str_done = id - 1;
-	}
-	while (w->stk_done < nstk) {
-		uint32_t first = w->stk_done + 1, id;
-
-		tsm__buf_reset(&w->tplbuf);
-		for (id = first; id <= nstk && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
-			size_t len, n;
-			const tsm_frame *f = tsm_intern_borrow(w->stacks, id, &len);
-			uint64_t prev = 0;
-
-			n = len / sizeof(tsm_frame);
-			if (len % sizeof(tsm_frame))
-				return TSM_FAIL(TSM_INVAL, "%s: stack %u is %zu bytes, not frames",
-						w->name, id, len);
-			rc = buf_varint(&w->tplbuf, n);
-			for (size_t i = 0; rc == 0 && i < n; i++) {
-				rc = buf_varint(&w->tplbuf, zigzag((int64_t)(f[i].pc - prev)));
-				prev = f[i].pc;
-				if (rc == 0)
-					rc = check_sid(w, f[i].function, nstr,
-						       "stack frame function");
-				if (rc == 0)
-					rc = check_sid(w, f[i].module, nstr, "stack frame module");
-				if (rc == 0)
-					rc = check_sid(w, f[i].file, nstr, "stack frame file");
-				if (rc == 0)
-					rc = buf_varint(&w->tplbuf, f[i].function);
-				if (rc == 0)
-					rc = buf_varint(&w->tplbuf, f[i].module);
-				if (rc == 0)
-					rc = buf_varint(&w->tplbuf, f[i].file);
-				if (rc == 0)
-					rc = buf_varint(&w->tplbuf, f[i].line);
-			}
-			if (rc < 0)
-				return rc;
-		}
-		tsm__buf_reset(b);
-		rc = buf_varint(b, first);
-		if (rc == 0)
-			rc = buf_varint(b, id - first);
-		if (rc == 0)
-			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
-		if (rc == 0)
-			rc = emit_chunk(w, SBT_STKS, b->data, b->len, 1, 0, 0, 0);
-		if (rc < 0)
-			return rc;
-		w->stk_done = id - 1;
-	}
-	while (w->kv_done < nkv) {
-		uint32_t first = w->kv_done + 1, id;
-
-		tsm__buf_reset(&w->tplbuf);
-		for (id = first; id <= nkv && w->tplbuf.len < DEFS_CHUNK_BYTES; id++) {
-			size_t len, n;
-			const tsm_kv *kv = tsm_intern_borrow(w->kvlists, id, &len);
-
-			n = len / sizeof(tsm_kv);
-			if (len % sizeof(tsm_kv))
-				return TSM_FAIL(TSM_INVAL,
-						"%s: metadata list %u is %zu bytes, not pairs",
-						w->name, id, len);
-			rc = buf_varint(&w->tplbuf, n);
-			for (size_t i = 0; rc == 0 && i < n; i++) {
-				rc = check_sid(w, kv[i].key, nstr, "metadata key");
-				if (rc == 0 && kv[i].type == TSM_KV_STR)
-					rc = check_sid(w, kv[i].v.str, nstr, "metadata value");
-				if (rc == 0)
-					rc = put_kv(&w->tplbuf, &kv[i]);
-			}
-			if (rc < 0)
-				return rc;
-		}
-		tsm__buf_reset(b);
-		rc = buf_varint(b, first);
-		if (rc == 0)
-			rc = buf_varint(b, id - first);
-		if (rc == 0)
-			rc = tsm__buf_append(b, w->tplbuf.data, w->tplbuf.len);
-		if (rc == 0)
-			rc = emit_chunk(w, SBT_KVLS, b->data, b->len, 1, 0, 0, 0);
-		if (rc < 0)
-			return rc;
-		w->kv_done = id - 1;
-	}
+	rc = emit_table(w, SBT_STRS, w->strings, &w->str_done, nstr, nstr, put_string);
+	if (rc == 0)
+		rc = emit_table(w, SBT_STKS, w->stacks, &w->stk_done, nstk, nstr, put_stack);
+	if (rc == 0)
+		rc = emit_table(w, SBT_KVLS, w->kvlists, &w->kv_done, nkv, nstr, put_kvlist);
+	if (rc < 0)
+		return rc;
 	if (w->devs_done < w->ndevs) {
 		tsm__buf_reset(b);
 		rc = buf_varint(b, w->ndevs - w->devs_done);
