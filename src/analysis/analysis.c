@@ -71,15 +71,37 @@ static uint64_t select_k(uint64_t *v, size_t n, size_t k)
 	return v[k];
 }
 
-/* Nearest-rank percentile: index ceil(p/100 * n) - 1. */
-static uint64_t pct(uint64_t *v, size_t n, unsigned p)
+/* Nearest-rank percentile index: ceil(p/100 * n) - 1. */
+static size_t pct_index(size_t n, unsigned p)
 {
-	size_t k;
+	size_t k = (size_t)(((unsigned __int128)n * p + 99) / 100);
 
-	if (!n)
-		return 0;
-	k = (size_t)(((unsigned __int128)n * p + 99) / 100);
-	return select_k(v, n, k ? k - 1 : 0);
+	return k ? k - 1 : 0;
+}
+
+/*
+ * Percentiles `ps` (increasing) of v[0..n) into out[]. select_k leaves v
+ * partitioned around the k-th element (nothing larger before it, nothing
+ * smaller after it), so each further percentile is selected only in the
+ * part at and above the previous one.
+ */
+static void pcts(uint64_t *v, size_t n, const unsigned *ps, int np, uint64_t *out)
+{
+	size_t lo = 0;
+
+	for (int i = 0; i < np; i++) {
+		size_t k;
+
+		if (!n) {
+			out[i] = 0;
+			continue;
+		}
+		k = pct_index(n, ps[i]);
+		if (k < lo) /* cannot happen for increasing ps; stay exact anyway */
+			lo = 0;
+		out[i] = select_k(v + lo, n - lo, k - lo);
+		lo = k;
+	}
 }
 
 static unsigned log2_bucket(uint64_t x)
@@ -217,8 +239,14 @@ static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
 		k->name = i;
 		k->mean_ns = (double)k->total_ns / (double)k->count;
 		k->share = a->kernel_ns ? (double)k->total_ns / (double)a->kernel_ns : 0;
-		k->p95_ns = pct(seg, k->count, 95);
-		k->p50_ns = pct(seg, k->count, 50);
+		{
+			static const unsigned ps[2] = {50, 95};
+			uint64_t out[2];
+
+			pcts(seg, k->count, ps, 2, out);
+			k->p50_ns = out[0];
+			k->p95_ns = out[1];
+		}
 		a->kernels[a->nkernels++] = *k;
 	}
 	qsort(a->kernels, a->nkernels, sizeof(*a->kernels), cmp_kernel);
@@ -317,10 +345,14 @@ static int latency(tsm_analysis *a, const tsm_timeline *tl)
 	d->count = n;
 	if (n) {
 		d->mean_ns = (double)sum / (double)n;
-		d->p99_ns = pct(v, n, 99);
-		d->p95_ns = pct(v, n, 95);
-		d->p90_ns = pct(v, n, 90);
-		d->p50_ns = pct(v, n, 50);
+		static const unsigned ps[4] = {50, 90, 95, 99};
+		uint64_t out[4];
+
+		pcts(v, n, ps, 4, out);
+		d->p50_ns = out[0];
+		d->p90_ns = out[1];
+		d->p95_ns = out[2];
+		d->p99_ns = out[3];
 	}
 	tsm__free(v);
 	return 0;

@@ -62,37 +62,56 @@ static int union_add(ivec *x, uint64_t s, uint64_t e)
 	return ivec_push(x, s, e);
 }
 
-/* Measure of the union of up to four sorted disjoint lists. */
-static uint64_t union_measure(const ivec *const *lists, int k)
+/*
+ * m[j] = measure of the union of lists[0..j] (four sorted, disjoint lists),
+ * all in one merge by start: an interval of list i extends the running
+ * unions j >= i. Empty lists take no part in the merge.
+ */
+static void union_measures(const ivec *const *lists, uint64_t *m)
 {
-	size_t pos[4] = {0};
-	uint64_t total = 0, cs = 0, ce = 0;
-	int open = 0;
+	const ivl *v[4], *end[4];
+	uint64_t cs[4] = {0}, ce[4] = {0};
+	int open[4] = {0}, id[4], k = 0;
 
-	for (;;) {
-		int bi = -1;
-
-		for (int i = 0; i < k; i++)
-			if (pos[i] < lists[i]->n &&
-			    (bi < 0 || lists[i]->v[pos[i]].s < lists[bi]->v[pos[bi]].s))
-				bi = i;
-		if (bi < 0)
-			break;
-		const ivl *x = &lists[bi]->v[pos[bi]++];
-
-		if (open && x->s <= ce) {
-			ce = tl_max(ce, x->e);
-		} else {
-			if (open)
-				total += ce - cs;
-			cs = x->s;
-			ce = x->e;
-			open = 1;
+	for (int i = 0; i < 4; i++) {
+		m[i] = 0;
+		if (lists[i]->n) {
+			v[k] = lists[i]->v;
+			end[k] = lists[i]->v + lists[i]->n;
+			id[k++] = i;
 		}
 	}
-	if (open)
-		total += ce - cs;
-	return total;
+	while (k) {
+		int bi = 0;
+		const ivl *x;
+
+		for (int i = 1; i < k; i++)
+			if (v[i]->s < v[bi]->s)
+				bi = i;
+		x = v[bi]++;
+		for (int j = id[bi]; j < 4; j++) {
+			if (open[j] && x->s <= ce[j]) {
+				ce[j] = tl_max(ce[j], x->e);
+			} else {
+				if (open[j])
+					m[j] += ce[j] - cs[j];
+				cs[j] = x->s;
+				ce[j] = x->e;
+				open[j] = 1;
+			}
+		}
+		if (v[bi] == end[bi]) {
+			for (int i = bi; i + 1 < k; i++) {
+				v[i] = v[i + 1];
+				end[i] = end[i + 1];
+				id[i] = id[i + 1];
+			}
+			k--;
+		}
+	}
+	for (int j = 0; j < 4; j++)
+		if (open[j])
+			m[j] += ce[j] - cs[j];
 }
 
 /* ---- device sweep --------------------------------------------------- */
@@ -180,46 +199,88 @@ static int heap_push(struct sweep *w, uint64_t end, uint8_t cls)
 	return 0;
 }
 
-/* Next busy op (not a sync record) by start among lanes [l0, l1); TL_NONE when done. */
-static uint32_t next_op(const tsm_timeline *tl, size_t l0, size_t l1, uint32_t *head)
+/*
+ * k-way merge of a device's lanes by start, skipping sync records: each
+ * lane's head position, end and head start are kept side by side, so one
+ * step is a scan of k starts (k = the device's streams, a handful).
+ */
+struct heads {
+	uint32_t *pos, *end;
+	uint64_t *start;
+	size_t k;
+};
+
+static inline void head_fix(const tsm_timeline *tl, struct heads *h, size_t i)
 {
-	uint32_t best = TL_NONE;
-	size_t bl = 0;
+	uint32_t p = h->pos[i], e = h->end[i];
 
-	for (size_t li = l0; li < l1; li++) {
-		const tsm_tl_lane *l = &tl->lanes[li];
-		uint32_t *h = &head[li - l0];
+	while (p < e && tl->ops[p].cls == TSM_OPC_SYNC)
+		p++;
+	h->pos[i] = p;
+	h->start[i] = p < e ? tl->ops[p].start_ns : UINT64_MAX;
+}
 
-		while (*h < l->count && tl->ops[l->first + *h].cls == TSM_OPC_SYNC)
-			(*h)++;
-		if (*h >= l->count)
-			continue;
-		if (best == TL_NONE || tl->ops[l->first + *h].start_ns < tl->ops[best].start_ns) {
-			best = l->first + *h;
-			bl = li - l0;
-		}
+static int heads_init(struct heads *h, const tsm_timeline *tl, size_t l0, size_t l1)
+{
+	h->k = l1 - l0;
+	h->pos = tsm__malloc((h->k + 1) * 2 * sizeof(*h->pos));
+	h->start = tsm__malloc((h->k + 1) * sizeof(*h->start));
+	if (!h->pos || !h->start) {
+		tsm__free(h->pos);
+		tsm__free(h->start);
+		return TSM_FAIL(TSM_NOMEM, "timeline: sweep");
 	}
-	if (best != TL_NONE)
-		head[bl]++;
-	return best;
+	h->end = h->pos + h->k + 1;
+	for (size_t i = 0; i < h->k; i++) {
+		h->pos[i] = tl->lanes[l0 + i].first;
+		h->end[i] = tl->lanes[l0 + i].first + tl->lanes[l0 + i].count;
+		head_fix(tl, h, i);
+	}
+	return 0;
+}
+
+static void heads_free(struct heads *h)
+{
+	tsm__free(h->pos);
+	tsm__free(h->start);
+}
+
+/* Next busy op by start (ties: the first lane); TL_NONE when done. */
+static inline uint32_t next_op(const tsm_timeline *tl, struct heads *h)
+{
+	size_t b = 0;
+	uint32_t o;
+
+	for (size_t i = 1; i < h->k; i++)
+		if (h->start[i] < h->start[b])
+			b = i;
+	if (TSM__UNLIKELY(h->pos[b] >= h->end[b])) {
+		/* lane b is done: the rest are done too, or start at UINT64_MAX */
+		for (b = 0; b < h->k && h->pos[b] >= h->end[b]; b++)
+			;
+		if (b == h->k)
+			return TL_NONE;
+	}
+	o = h->pos[b]++;
+	head_fix(tl, h, b);
+	return o;
 }
 
 int tsm__tl_sweep(tsm_timeline *tl)
 {
 	struct sweep w = {0};
-	uint32_t *head = NULL;
 	size_t l0 = 0;
 	int rc = 0;
 
 	tl->devices = tsm__calloc(tl->ngpu + 1, sizeof(*tl->devices));
-	head = tsm__calloc(tl->ngpu + 1, sizeof(*head));
-	if (!tl->devices || !head) {
+	if (!tl->devices) {
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: devices");
 		goto out;
 	}
 	while (l0 < tl->ngpu) {
 		size_t l1 = l0 + 1;
 		tsm_tl_device *d = &tl->devices[tl->ndevices++];
+		struct heads h;
 		uint32_t o;
 		int first = 1;
 
@@ -227,11 +288,13 @@ int tsm__tl_sweep(tsm_timeline *tl)
 			l1++;
 		d->device = tl->lanes[l0].device;
 		d->lanes = (uint32_t)(l1 - l0);
-		memset(head, 0, (l1 - l0) * sizeof(*head));
+		rc = heads_init(&h, tl, l0, l1);
+		if (rc < 0)
+			goto out;
 		w.n = 0; /* the heap's storage is kept from device to device */
 		memset(w.cnt, 0, sizeof(w.cnt));
 		w.d = d;
-		while ((o = next_op(tl, l0, l1, head)) != TL_NONE) {
+		while ((o = next_op(tl, &h)) != TL_NONE) {
 			const tsm_tl_op *op = &tl->ops[o];
 
 			if (first) {
@@ -244,8 +307,10 @@ int tsm__tl_sweep(tsm_timeline *tl)
 			}
 			advance(&w, op->start_ns);
 			rc = heap_push(&w, op->end_ns, op->cls);
-			if (rc < 0)
+			if (rc < 0) {
+				heads_free(&h);
 				goto out;
+			}
 			if (w.n > d->max_concurrency)
 				d->max_concurrency = (uint32_t)w.n;
 			d->last_ns = tl_max(d->last_ns, op->end_ns);
@@ -254,11 +319,11 @@ int tsm__tl_sweep(tsm_timeline *tl)
 			advance(&w, w.heap[0].end);
 			heap_pop(&w);
 		}
+		heads_free(&h);
 		l0 = l1;
 	}
 out:
 	tsm__free(w.heap);
-	tsm__free(head);
 	return rc;
 }
 
@@ -341,8 +406,7 @@ static int lane_states(tsm_timeline *tl, size_t li, ivec *r, ivec *wv, ivec *lv,
 		}
 		sv->n = k + 1;
 	}
-	for (int k = 0; k < 4; k++)
-		m[k] = union_measure(lists, k + 1);
+	union_measures(lists, m);
 	l->busy_ns = m[0];
 	l->state_ns[TSM_SS_RUNNING] = m[0];
 	l->state_ns[TSM_SS_WAITING] = m[1] - m[0];
@@ -393,9 +457,10 @@ int tsm_timeline_busy_bins(const tsm_timeline *tl, uint16_t device, uint64_t fro
 			   uint64_t to_ns, uint32_t nbins, uint64_t *busy)
 {
 	size_t l0 = 0, l1;
-	uint32_t *head, o;
+	struct heads h;
 	uint64_t us = 0, ue = 0;
-	int open = 0;
+	uint32_t o;
+	int open = 0, rc;
 
 	if (!tl->finished || !nbins || to_ns <= from_ns)
 		return TSM_FAIL(TSM_INVAL, "timeline: bad utilisation window");
@@ -406,10 +471,10 @@ int tsm_timeline_busy_bins(const tsm_timeline *tl, uint16_t device, uint64_t fro
 		;
 	if (l0 == l1)
 		return 0;
-	head = tsm__calloc(l1 - l0, sizeof(*head));
-	if (!head)
-		return TSM_FAIL(TSM_NOMEM, "timeline: utilisation");
-	while ((o = next_op(tl, l0, l1, head)) != TL_NONE) {
+	rc = heads_init(&h, tl, l0, l1);
+	if (rc < 0)
+		return rc;
+	while ((o = next_op(tl, &h)) != TL_NONE) {
 		const tsm_tl_op *op = &tl->ops[o];
 
 		if (open && op->start_ns <= ue) {
@@ -424,6 +489,6 @@ int tsm_timeline_busy_bins(const tsm_timeline *tl, uint16_t device, uint64_t fro
 	}
 	if (open)
 		add_bins(us, ue, from_ns, to_ns, nbins, busy);
-	tsm__free(head);
+	heads_free(&h);
 	return 0;
 }

@@ -28,10 +28,28 @@ typedef struct tl_sedge {
 	uint32_t api, op;
 } tl_sedge;
 
+/* A lane's records while adding (file order: a concatenation of sorted runs). */
+typedef struct tl_opvec {
+	tsm_tl_op *v;
+	size_t n, cap;
+} tl_opvec;
+
+typedef struct tl_apivec {
+	tsm_tl_api *v;
+	size_t n, cap;
+} tl_apivec;
+
 typedef struct tl_lane_key {
 	uint64_t a, b; /* GPU: device << 32 | stream, pid; host: pid, tid */
 	uint8_t type;
 } tl_lane_key;
+
+/* A direct-mapped cache entry of lane ids (the lane table is behind it). */
+#define TL_LANE_CACHE 64
+typedef struct tl_lane_slot {
+	uint64_t a, b;
+	uint32_t id; /* TL_NONE: empty */
+} tl_lane_slot;
 
 struct tsm_timeline {
 	tsm_name_fn names;
@@ -39,13 +57,15 @@ struct tsm_timeline {
 	int finished;
 	tsm_tl_summary sum;
 
-	/* GPU ops and API calls; during adding, lane ids in the parallel arrays */
+	/* GPU ops and API calls: while adding, one growable array per lane (gops / hapis,
+	 * indexed like gkeys / hkeys); finishing gathers them, sorted, into one array each */
 	tsm_tl_op *ops;
-	uint16_t *op_lane;
-	size_t nops, ops_cap;
+	size_t nops;
 	tsm_tl_api *apis;
-	uint16_t *api_lane;
-	size_t napis, apis_cap;
+	size_t napis;
+	tl_opvec *gops;
+	tl_apivec *hapis;
+	uint64_t *sort_keys; /* radix keys of the largest unsorted lane, twice (finish only) */
 
 	tl_sync *syncs;
 	size_t nsyncs, syncs_cap;
@@ -61,8 +81,7 @@ struct tsm_timeline {
 	size_t ngpu, nhost, gcap, hcap;
 	uint32_t *lane_hash; /* open addressing: (index + 1) | host bit 31; 0 empty */
 	size_t hash_cap;
-	uint32_t last_lane[2];
-	tl_lane_key last_key[2];
+	tl_lane_slot lane_cache[2][TL_LANE_CACHE]; /* [host]: direct-mapped, in front of the table */
 
 	tsm_tl_lane *lanes;
 	size_t nlanes;
@@ -174,6 +193,110 @@ static inline uint64_t tl_node_end(const tsm_timeline *tl, uint32_t node)
 		if (src != a)                                                                      \
 			memcpy(a, src, n * sizeof(T));                                             \
 		tsm__free(buf);                                                                    \
+		return 0;                                                                          \
+	}
+
+/*
+ * Gather a lane's records `src` (file order: a concatenation of sorted runs,
+ * one per SBT block) into `dst`, sorted by (start, end, correlation) with
+ * ties in file order, exactly as the merge sort above orders them.
+ * Already sorted (most lanes): one check and a copy. Otherwise an LSD radix
+ * sort of 8-byte keys ((start - lane min) << ibits | index) over the start
+ * bits only, 11-bit digits (an 8 KiB histogram per pass; all histograms are
+ * filled while the keys are built, and a pass whose digit is the same for
+ * every key is skipped). LSD is stable, so equal starts stay in file order;
+ * one gather by the keys' low bits moves each record once, and a stable
+ * insertion sort by (end, correlation) fixes runs of equal starts (rare and
+ * short). Sorting 8-byte keys instead of 32/40-byte records, in a few
+ * branch-free passes, beats both the bottom-up merge (log2(runs) copies of
+ * the records) and a heap merge of the run heads (the runs overlap almost
+ * entirely). `keys` has room for TL_SORT_WORDS(n) words. A lane whose start
+ * range and index need more than 64 bits falls back to the merge sort.
+ */
+#define TL_RADIX_BITS 11
+#define TL_RADIX_SIZE (1u << TL_RADIX_BITS)
+#define TL_RADIX_MAXPASS 6 /* 6 x 11 >= 64 */
+#define TL_SORT_WORDS(n) (2 * (size_t)(n) + TL_RADIX_MAXPASS * TL_RADIX_SIZE / 2)
+
+#define DEFINE_LANE_GATHER(NAME, T, MSORT)                                                         \
+	static int NAME(T *dst, T *src, size_t n, uint64_t *keys)                                  \
+	{                                                                                          \
+		uint64_t lo, hi, *k = keys, *kt = keys + n, mask;                                  \
+		uint32_t *count = (uint32_t *)(keys + 2 * n);                                      \
+		unsigned ibits = 1, rbits, npass, p;                                               \
+		size_t i, runs = 1, ties = 0;                                                      \
+                                                                                                   \
+		for (i = 1; i < n; i++)                                                            \
+			runs += MSORT##_less(&src[i], &src[i - 1]);                                \
+		if (runs == 1) {                                                                   \
+			if (n)                                                                     \
+				memcpy(dst, src, n * sizeof(T));                                   \
+			return 0;                                                                  \
+		}                                                                                  \
+		lo = hi = src[0].start_ns;                                                         \
+		for (i = 1; i < n; i++) {                                                          \
+			lo = tl_min(lo, src[i].start_ns);                                          \
+			hi = tl_max(hi, src[i].start_ns);                                          \
+		}                                                                                  \
+		while (((size_t)1 << ibits) < n)                                                   \
+			ibits++;                                                                   \
+		rbits = hi > lo ? 64u - (unsigned)__builtin_clzll(hi - lo) : 0;                    \
+		if (rbits + ibits > 64) {                                                          \
+			int rc = MSORT(src, n);                                                    \
+                                                                                                   \
+			if (rc < 0)                                                                \
+				return rc;                                                         \
+			memcpy(dst, src, n * sizeof(T));                                           \
+			return 0;                                                                  \
+		}                                                                                  \
+		npass = (rbits + TL_RADIX_BITS - 1) / TL_RADIX_BITS;                               \
+		memset(count, 0, (size_t)npass * TL_RADIX_SIZE * sizeof(*count));                 \
+		for (i = 0; i < n; i++) {                                                          \
+			uint64_t d = src[i].start_ns - lo;                                         \
+                                                                                                   \
+			k[i] = d << ibits | i;                                                     \
+			for (p = 0; p < npass; p++)                                                \
+				count[p * TL_RADIX_SIZE +                                          \
+				      ((d >> (p * TL_RADIX_BITS)) & (TL_RADIX_SIZE - 1))]++;       \
+		}                                                                                  \
+		for (p = 0; p < npass; p++) {                                                      \
+			uint32_t *c = count + p * TL_RADIX_SIZE, sum = 0;                          \
+			unsigned sh = ibits + p * TL_RADIX_BITS;                                   \
+			uint64_t *t;                                                               \
+                                                                                                   \
+			if (c[(k[0] >> sh) & (TL_RADIX_SIZE - 1)] == n)                            \
+				continue; /* the same digit everywhere */                          \
+			for (unsigned b = 0; b < TL_RADIX_SIZE; b++) {                             \
+				uint32_t x = c[b];                                                 \
+                                                                                                   \
+				c[b] = sum;                                                        \
+				sum += x;                                                          \
+			}                                                                          \
+			for (i = 0; i < n; i++)                                                    \
+				kt[c[(k[i] >> sh) & (TL_RADIX_SIZE - 1)]++] = k[i];                \
+			t = k;                                                                     \
+			k = kt;                                                                    \
+			kt = t;                                                                    \
+		}                                                                                  \
+		mask = ((uint64_t)1 << ibits) - 1;                                                 \
+		dst[0] = src[k[0] & mask];                                                         \
+		for (i = 1; i < n; i++) {                                                          \
+			dst[i] = src[k[i] & mask];                                                 \
+			ties += (k[i] >> ibits) == (k[i - 1] >> ibits);                            \
+		}                                                                                  \
+		for (i = 1; ties && i < n; i++) {                                                  \
+			T x = dst[i];                                                              \
+			size_t j = i;                                                              \
+                                                                                                   \
+			if (x.start_ns != dst[i - 1].start_ns)                                     \
+				continue;                                                          \
+			ties--;                                                                    \
+			while (j > 0 && MSORT##_less(&x, &dst[j - 1])) {                           \
+				dst[j] = dst[j - 1];                                               \
+				j--;                                                               \
+			}                                                                          \
+			dst[j] = x;                                                                \
+		}                                                                                  \
 		return 0;                                                                          \
 	}
 

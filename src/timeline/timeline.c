@@ -63,7 +63,10 @@ int tsm_timeline_create(tsm_name_fn names, void *user, tsm_timeline **out)
 		return TSM_FAIL(TSM_NOMEM, "timeline");
 	tl->names = names;
 	tl->user = user;
-	tl->last_lane[0] = tl->last_lane[1] = TL_NONE;
+	tl->sum.first_ns = UINT64_MAX;
+	for (int h = 0; h < 2; h++)
+		for (int i = 0; i < TL_LANE_CACHE; i++)
+			tl->lane_cache[h][i].id = TL_NONE;
 	*out = tl;
 	return 0;
 }
@@ -72,10 +75,15 @@ void tsm_timeline_destroy(tsm_timeline *tl)
 {
 	if (!tl)
 		return;
+	for (size_t i = 0; tl->gops && i < tl->ngpu; i++)
+		tsm__free(tl->gops[i].v);
+	for (size_t i = 0; tl->hapis && i < tl->nhost; i++)
+		tsm__free(tl->hapis[i].v);
+	tsm__free(tl->gops);
+	tsm__free(tl->hapis);
+	tsm__free(tl->sort_keys);
 	tsm__free(tl->ops);
-	tsm__free(tl->op_lane);
 	tsm__free(tl->apis);
-	tsm__free(tl->api_lane);
 	tsm__free(tl->syncs);
 	tsm__free(tl->hsyncs);
 	tsm__free(tl->xfers);
@@ -147,17 +155,13 @@ static int rehash(tsm_timeline *tl)
 	return 0;
 }
 
-/* Lane id (per type) of a key, created on first sight. */
-static int lane_id(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
+/* Lane id (per type) of a key from the table, created on first sight. */
+static __attribute__((noinline)) int lane_lookup(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
 {
 	int host = k->type == TSM_LANE_HOST;
 	size_t j;
 	int rc;
 
-	if (tl->last_lane[host] != TL_NONE && key_eq(&tl->last_key[host], k)) {
-		*id = tl->last_lane[host];
-		return 0;
-	}
 	if ((tl->ngpu + tl->nhost + 1) * 2 > tl->hash_cap) {
 		rc = rehash(tl);
 		if (rc < 0)
@@ -182,24 +186,60 @@ static int lane_id(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
 	if (host) {
 		if (tl->nhost >= 0xffff)
 			return TSM_FAIL(TSM_TOO_LARGE, "timeline: more than 65535 host threads");
+		size_t cap = tl->hcap;
+
 		rc = grow((void **)&tl->hkeys, &tl->hcap, tl->nhost, sizeof(*tl->hkeys));
 		if (rc < 0)
 			return rc;
+		rc = grow((void **)&tl->hapis, &cap, tl->nhost, sizeof(*tl->hapis));
+		if (rc < 0)
+			return rc;
 		tl->hkeys[tl->nhost] = *k;
+		memset(&tl->hapis[tl->nhost], 0, sizeof(*tl->hapis));
 		*id = (uint32_t)tl->nhost++;
 	} else {
 		if (tl->ngpu >= 0xffff)
 			return TSM_FAIL(TSM_TOO_LARGE, "timeline: more than 65535 streams");
+		size_t cap = tl->gcap;
+
 		rc = grow((void **)&tl->gkeys, &tl->gcap, tl->ngpu, sizeof(*tl->gkeys));
 		if (rc < 0)
 			return rc;
+		rc = grow((void **)&tl->gops, &cap, tl->ngpu, sizeof(*tl->gops));
+		if (rc < 0)
+			return rc;
 		tl->gkeys[tl->ngpu] = *k;
+		memset(&tl->gops[tl->ngpu], 0, sizeof(*tl->gops));
 		*id = (uint32_t)tl->ngpu++;
 	}
 	tl->lane_hash[j] = (*id + 1) | (host ? 0x80000000u : 0);
 found:
-	tl->last_lane[host] = *id;
-	tl->last_key[host] = *k;
+	return 0;
+}
+
+/*
+ * Lane id of a key: consecutive events alternate between a few streams and
+ * threads, so a small direct-mapped cache (a multiply-shift of the key)
+ * answers almost every event with one compare.
+ */
+static inline int lane_id(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
+{
+	int host = k->type == TSM_LANE_HOST;
+	unsigned slot = (unsigned)(((k->a * 0x9e3779b97f4a7c15ULL) ^ (k->b * 0xc2b2ae3d27d4eb4fULL)) >>
+				   58);
+	tl_lane_slot *c = &tl->lane_cache[host][slot];
+	int rc;
+
+	if (TSM__LIKELY(c->id != TL_NONE && c->a == k->a && c->b == k->b)) {
+		*id = c->id;
+		return 0;
+	}
+	rc = lane_lookup(tl, k, id);
+	if (rc < 0)
+		return rc;
+	c->a = k->a;
+	c->b = k->b;
+	c->id = *id;
 	return 0;
 }
 
@@ -244,9 +284,10 @@ static uint8_t name_class(tsm_timeline *tl, uint32_t name)
 	return c;
 }
 
-static int add_op(tsm_timeline *tl, const tsm_event *ev)
+static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *ev)
 {
 	tl_lane_key k = {((uint64_t)ev->device << 32) | ev->stream, ev->pid, TSM_LANE_GPU};
+	tl_opvec *lv;
 	tsm_tl_op *op;
 	uint32_t lane;
 	int rc;
@@ -254,19 +295,15 @@ static int add_op(tsm_timeline *tl, const tsm_event *ev)
 	rc = lane_id(tl, &k, &lane);
 	if (rc < 0)
 		return rc;
-	if (tl->nops >= tl->ops_cap) {
-		size_t cap = tl->ops_cap;
-
-		rc = grow((void **)&tl->ops, &tl->ops_cap, tl->nops, sizeof(*tl->ops));
-		if (rc < 0)
-			return rc;
-		rc = grow((void **)&tl->op_lane, &cap, tl->nops, sizeof(*tl->op_lane));
+	lv = &tl->gops[lane];
+	if (TSM__UNLIKELY(lv->n >= lv->cap)) {
+		rc = grow((void **)&lv->v, &lv->cap, lv->n, sizeof(*lv->v));
 		if (rc < 0)
 			return rc;
 	}
 	if (tl->nops >= UINT32_MAX / 2)
 		return TSM_FAIL(TSM_TOO_LARGE, "timeline: too many GPU ops");
-	op = &tl->ops[tl->nops];
+	op = &lv->v[lv->n];
 	op->start_ns = ev->start_ns;
 	op->end_ns = ev->end_ns;
 	op->correlation = ev->correlation;
@@ -278,7 +315,10 @@ static int add_op(tsm_timeline *tl, const tsm_event *ev)
 	op->sub = 0;
 	switch (ev->kind) {
 	case TSM_EV_KERNEL:
-		op->cls = name_class(tl, ev->name);
+		if (TSM__LIKELY(ev->name < tl->name_class_cap && tl->name_class[ev->name]))
+			op->cls = (uint8_t)(tl->name_class[ev->name] - 1);
+		else
+			op->cls = name_class(tl, ev->name);
 		break;
 	case TSM_EV_MEMCPY:
 	case TSM_EV_MEMSET:
@@ -312,13 +352,15 @@ static int add_op(tsm_timeline *tl, const tsm_event *ev)
 		tl->syncs[tl->nsyncs].peer = TL_NONE;
 		tl->nsyncs++;
 	}
-	tl->op_lane[tl->nops++] = (uint16_t)lane;
+	lv->n++;
+	tl->nops++;
 	return 0;
 }
 
-static int add_api(tsm_timeline *tl, const tsm_event *ev)
+static __attribute__((noinline)) int add_api(tsm_timeline *tl, const tsm_event *ev)
 {
 	tl_lane_key k = {ev->pid, ev->tid, TSM_LANE_HOST};
+	tl_apivec *lv;
 	tsm_tl_api *a;
 	uint32_t lane;
 	int rc;
@@ -326,19 +368,15 @@ static int add_api(tsm_timeline *tl, const tsm_event *ev)
 	rc = lane_id(tl, &k, &lane);
 	if (rc < 0)
 		return rc;
-	if (tl->napis >= tl->apis_cap) {
-		size_t cap = tl->apis_cap;
-
-		rc = grow((void **)&tl->apis, &tl->apis_cap, tl->napis, sizeof(*tl->apis));
-		if (rc < 0)
-			return rc;
-		rc = grow((void **)&tl->api_lane, &cap, tl->napis, sizeof(*tl->api_lane));
+	lv = &tl->hapis[lane];
+	if (TSM__UNLIKELY(lv->n >= lv->cap)) {
+		rc = grow((void **)&lv->v, &lv->cap, lv->n, sizeof(*lv->v));
 		if (rc < 0)
 			return rc;
 	}
 	if (tl->napis >= UINT32_MAX / 2)
 		return TSM_FAIL(TSM_TOO_LARGE, "timeline: too many API calls");
-	a = &tl->apis[tl->napis];
+	a = &lv->v[lv->n];
 	a->start_ns = ev->start_ns;
 	a->end_ns = ev->end_ns;
 	a->correlation = ev->correlation;
@@ -364,11 +402,12 @@ static int add_api(tsm_timeline *tl, const tsm_event *ev)
 			a->flags |= TSM_TL_API_SYNC;
 		}
 	}
-	tl->api_lane[tl->napis++] = (uint16_t)lane;
+	lv->n++;
+	tl->napis++;
 	return 0;
 }
 
-static int add_hsync(tsm_timeline *tl, const tsm_event *ev)
+static __attribute__((noinline)) int add_hsync(tsm_timeline *tl, const tsm_event *ev)
 {
 	tl_hsync *h;
 	int rc = grow((void **)&tl->hsyncs, &tl->hsyncs_cap, tl->nhsyncs, sizeof(*tl->hsyncs));
@@ -388,7 +427,7 @@ static int add_hsync(tsm_timeline *tl, const tsm_event *ev)
 	return 0;
 }
 
-static int add_range(tsm_timeline *tl, const tsm_event *ev)
+static __attribute__((noinline)) int add_range(tsm_timeline *tl, const tsm_event *ev)
 {
 	tsm_tl_range *r;
 	int rc = grow((void **)&tl->ranges, &tl->ranges_cap, tl->nranges, sizeof(*tl->ranges));
@@ -406,19 +445,29 @@ static int add_range(tsm_timeline *tl, const tsm_event *ev)
 	return 0;
 }
 
+static __attribute__((noinline)) int add_refused(const tsm_timeline *tl, const tsm_event *ev)
+{
+	if (tl->finished)
+		return TSM_FAIL(TSM_STATE, "timeline: add after finish");
+	return TSM_FAIL(TSM_INVAL, "timeline: event ends before it starts (%llu < %llu)",
+			(unsigned long long)ev->end_ns, (unsigned long long)ev->start_ns);
+}
+
+/*
+ * The per-event entry point stays small (no callee-saved registers to push
+ * for the 40% of events that are only counted); the record builders are
+ * separate functions reached by tail calls.
+ */
 int tsm_timeline_add(tsm_timeline *tl, const tsm_event *ev)
 {
 	tsm_tl_summary *s = &tl->sum;
+	uint64_t st = ev->start_ns, en = ev->end_ns;
 
-	if (TSM__UNLIKELY(tl->finished))
-		return TSM_FAIL(TSM_STATE, "timeline: add after finish");
-	if (TSM__UNLIKELY(ev->end_ns < ev->start_ns))
-		return TSM_FAIL(TSM_INVAL, "timeline: event ends before it starts (%llu < %llu)",
-				(unsigned long long)ev->end_ns, (unsigned long long)ev->start_ns);
-	if (!s->events || ev->start_ns < s->first_ns)
-		s->first_ns = ev->start_ns;
-	if (!s->events || ev->end_ns > s->last_ns)
-		s->last_ns = ev->end_ns;
+	if (TSM__UNLIKELY(tl->finished | (en < st)))
+		return add_refused(tl, ev);
+	/* first_ns starts at UINT64_MAX (create) and is set to 0 at finish when empty */
+	s->first_ns = st < s->first_ns ? st : s->first_ns;
+	s->last_ns = en > s->last_ns ? en : s->last_ns;
 	s->events++;
 	s->per_kind[ev->kind < TSM_EV__COUNT ? ev->kind : 0]++;
 	switch (ev->kind) {
@@ -496,48 +545,12 @@ static int sort_lanes(const tl_lane_key *keys, size_t n, uint32_t **remap_out)
 	return 0;
 }
 
-/*
- * In-place counting sort of `n` records of `size` bytes by their 16-bit
- * bucket in keys[] (American flag sort): each record is swapped straight
- * into its bucket's next free slot. `first` gets each bucket's start.
- */
-static void bucket_permute(void *base, size_t size, uint16_t *keys, size_t n, size_t nb,
-			   size_t *first, size_t *next)
-{
-	uint8_t *b = base, tmp[64];
-	size_t i;
-
-	memset(first, 0, (nb + 1) * sizeof(*first));
-	for (i = 0; i < n; i++)
-		first[keys[i] + 1]++;
-	for (i = 0; i < nb; i++)
-		first[i + 1] += first[i];
-	memcpy(next, first, nb * sizeof(*next));
-	for (size_t k = 0; k < nb; k++) {
-		while (next[k] < first[k + 1]) {
-			size_t p = next[k];
-			uint16_t kk = keys[p];
-
-			if (kk == k) {
-				next[k]++;
-				continue;
-			}
-			/* swap record p with the next free slot of bucket kk */
-			size_t q = next[kk]++;
-
-			memcpy(tmp, b + p * size, size);
-			memcpy(b + p * size, b + q * size, size);
-			memcpy(b + q * size, tmp, size);
-			keys[p] = keys[q];
-			keys[q] = kk;
-		}
-	}
-}
-
 /* ---- finishing: sorting lanes ------------------------------------------- */
 
 DEFINE_LANE_SORT(sort_ops, tsm_tl_op)
 DEFINE_LANE_SORT(sort_apis, tsm_tl_api)
+DEFINE_LANE_GATHER(gather_ops, tsm_tl_op, sort_ops)
+DEFINE_LANE_GATHER(gather_apis, tsm_tl_api, sort_apis)
 
 static int cmp_range(const void *a, const void *b)
 {
@@ -586,16 +599,17 @@ static int nest_ranges(tsm_timeline *tl)
 
 static int build_lanes(tsm_timeline *tl)
 {
-	uint32_t *gmap = NULL, *hmap = NULL;
-	size_t *first = NULL, *next = NULL, nb = tl->ngpu > tl->nhost ? tl->ngpu : tl->nhost;
+	uint32_t *gmap = NULL, *hmap = NULL, *order = NULL;
+	size_t biggest = 0, pos;
 	int rc;
 
 	tl->nlanes = tl->ngpu + tl->nhost;
 	tl->lanes = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lanes));
 	tl->lane_firsts = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lane_firsts));
-	first = tsm__malloc((nb + 2) * sizeof(*first));
-	next = tsm__malloc((nb + 2) * sizeof(*next));
-	if (!tl->lanes || !tl->lane_firsts || !first || !next) {
+	order = tsm__malloc((tl->nlanes + 1) * sizeof(*order));
+	tl->ops = tsm__malloc((tl->nops + 1) * sizeof(*tl->ops));
+	tl->apis = tsm__malloc((tl->napis + 1) * sizeof(*tl->apis));
+	if (!tl->lanes || !tl->lane_firsts || !order || !tl->ops || !tl->apis) {
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: lanes");
 		goto out;
 	}
@@ -605,62 +619,71 @@ static int build_lanes(tsm_timeline *tl)
 	rc = sort_lanes(tl->hkeys, tl->nhost, &hmap);
 	if (rc < 0)
 		goto out;
-	for (size_t i = 0; i < tl->nops; i++)
-		tl->op_lane[i] = (uint16_t)gmap[tl->op_lane[i]];
-	for (size_t i = 0; i < tl->napis; i++)
-		tl->api_lane[i] = (uint16_t)hmap[tl->api_lane[i]];
-	bucket_permute(tl->ops, sizeof(*tl->ops), tl->op_lane, tl->nops, tl->ngpu, first, next);
 	for (size_t old = 0; old < tl->ngpu; old++) {
 		tsm_tl_lane *l = &tl->lanes[gmap[old]];
 
+		order[gmap[old]] = (uint32_t)old;
 		l->type = TSM_LANE_GPU;
 		l->device = (uint16_t)(tl->gkeys[old].a >> 32);
 		l->stream = (uint32_t)tl->gkeys[old].a;
 		l->pid = (uint32_t)tl->gkeys[old].b;
+		l->count = (uint32_t)tl->gops[old].n;
+		biggest = tl_max(biggest, l->count);
 	}
-	for (size_t i = 0; i < tl->ngpu; i++) {
-		tl->lanes[i].first = (uint32_t)first[i];
-		tl->lanes[i].count = (uint32_t)(first[i + 1] - first[i]);
-		rc = sort_ops(tl->ops + first[i], tl->lanes[i].count);
-		if (rc < 0)
-			goto out;
-	}
-	bucket_permute(tl->apis, sizeof(*tl->apis), tl->api_lane, tl->napis, tl->nhost, first,
-		       next);
 	for (size_t old = 0; old < tl->nhost; old++) {
 		tsm_tl_lane *l = &tl->lanes[tl->ngpu + hmap[old]];
 
+		order[tl->ngpu + hmap[old]] = (uint32_t)old;
 		l->type = TSM_LANE_HOST;
 		l->device = TSM_DEVICE_NONE;
 		l->pid = (uint32_t)tl->hkeys[old].a;
 		l->tid = tl->hkeys[old].b;
+		l->count = (uint32_t)tl->hapis[old].n;
+		biggest = tl_max(biggest, l->count);
 	}
-	for (size_t i = 0; i < tl->nhost; i++) {
-		tsm_tl_lane *l = &tl->lanes[tl->ngpu + i];
+	tl->sort_keys = tsm__malloc(TL_SORT_WORDS(biggest) * sizeof(*tl->sort_keys));
+	if (!tl->sort_keys) {
+		rc = TSM_FAIL(TSM_NOMEM, "timeline: sorting a lane of %zu", biggest);
+		goto out;
+	}
+	/* Each lane's records move once, sorted, into the final array; its own array is
+	 * freed right away, so the peak is the records plus the lane being moved. */
+	pos = 0;
+	for (size_t i = 0; i < tl->ngpu; i++) {
+		tl_opvec *v = &tl->gops[order[i]];
 
-		l->first = (uint32_t)(tl->nops + first[i]);
-		l->count = (uint32_t)(first[i + 1] - first[i]);
-		rc = sort_apis(tl->apis + first[i], l->count);
+		tl->lanes[i].first = (uint32_t)pos;
+		rc = gather_ops(tl->ops + pos, v->v, v->n, tl->sort_keys);
 		if (rc < 0)
 			goto out;
-		for (size_t j = 0; j < l->count; j++) {
-			const tsm_tl_api *a = &tl->apis[first[i] + j];
+		pos += v->n;
+		tsm__free(v->v);
+		memset(v, 0, sizeof(*v));
+	}
+	pos = 0;
+	for (size_t i = 0; i < tl->nhost; i++) {
+		tsm_tl_lane *l = &tl->lanes[tl->ngpu + i];
+		tl_apivec *v = &tl->hapis[order[tl->ngpu + i]];
+		const tsm_tl_api *a = tl->apis + pos;
 
-			l->busy_ns += a->end_ns - a->start_ns;
-		}
+		l->first = (uint32_t)(tl->nops + pos);
+		rc = gather_apis(tl->apis + pos, v->v, v->n, tl->sort_keys);
+		if (rc < 0)
+			goto out;
+		pos += v->n;
+		tsm__free(v->v);
+		memset(v, 0, sizeof(*v));
+		for (size_t j = 0; j < l->count; j++)
+			l->busy_ns += a[j].end_ns - a[j].start_ns;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
 		tl->lane_firsts[i] = tl->lanes[i].first;
-	/* The lane ids are no longer needed. */
-	tsm__free(tl->op_lane);
-	tsm__free(tl->api_lane);
-	tl->op_lane = NULL;
-	tl->api_lane = NULL;
 out:
+	tsm__free(tl->sort_keys);
+	tl->sort_keys = NULL;
 	tsm__free(gmap);
 	tsm__free(hmap);
-	tsm__free(first);
-	tsm__free(next);
+	tsm__free(order);
 	return rc;
 }
 
@@ -671,6 +694,8 @@ int tsm_timeline_finish(tsm_timeline *tl)
 	if (tl->finished)
 		return TSM_FAIL(TSM_STATE, "timeline: finished twice");
 	tl->finished = 1;
+	if (!tl->sum.events)
+		tl->sum.first_ns = 0;
 	rc = build_lanes(tl);
 	if (rc < 0)
 		return rc;
