@@ -4,28 +4,30 @@
  *
  * Adding. Events arrive in file order: each SBT block is sorted by start
  * but blocks overlap in time, so nothing is assumed about order. GPU ops
- * (40 bytes) and API calls (32 bytes) are appended to two flat arrays,
- * with a 2-byte lane id in a parallel array; in-stream sync records,
- * copy sizes, host synchronisations and NVTX ranges go to small side
- * tables. A lane is found through a small open-addressing table keyed by
- * (device, stream, pid) or (pid, tid), with a one-entry cache because
- * consecutive events mostly share a lane. No allocation happens per event
- * beyond amortised array growth, and there are no pointers in the records.
+ * (40 bytes) and API calls (32 bytes) are appended to one growable array
+ * per lane; in-stream sync records, copy sizes, host synchronisations and
+ * NVTX ranges go to small side tables. A lane is found through a 64-entry
+ * direct-mapped cache keyed by (device, stream, pid) or (pid, tid), in
+ * front of a small open-addressing table. tsm_timeline_add only counts and
+ * dispatches (tail calls to the record builders), so events that are only
+ * counted cost a few instructions. No allocation happens per event beyond
+ * amortised array growth, and there are no pointers in the records.
  *
  * Finishing.
  *  1. Lanes are numbered in display order (GPU lanes by device, stream,
- *     pid; host lanes by pid, tid) and both arrays are permuted in place
- *     into lane order by an in-place counting sort (American flag sort:
- *     O(n), no second copy of the array).
- *  2. Each lane is sorted by (start, end): a natural merge sort that is one
- *     linear check when the lane is already sorted and otherwise merges the
- *     sorted runs the blocks left (a temporary buffer of that lane only).
+ *     pid; host lanes by pid, tid).
+ *  2. Each lane is moved once into its place in the final array, sorted by
+ *     (start, end, correlation), and its own array is freed: already sorted
+ *     lanes are copied, the others go through an LSD radix sort of packed
+ *     (start, index) keys and a gather (DEFINE_LANE_GATHER in
+ *     timeline-internal.h explains why that beats merging the runs).
  *  3. graph.c joins ops to their API calls and derives the graph's edges.
  *  4. states.c sweeps each device (utilisation, concurrency, overlap) and
  *     each stream (state machine).
- * Peak memory is the two arrays, the lane ids, the largest lane's merge
- * buffer and the correlation tables of graph.c: about 30 bytes per event
- * of a simulated training trace (docs/design/timeline.md has the sums).
+ * Peak memory is the records, one lane twice (its array and its place in
+ * the final array) with its radix keys, and the correlation tables of
+ * graph.c: about 29 bytes per event of a simulated training trace
+ * (docs/design/timeline.md has the sums).
  */
 #include <stdlib.h>
 
@@ -156,7 +158,8 @@ static int rehash(tsm_timeline *tl)
 }
 
 /* Lane id (per type) of a key from the table, created on first sight. */
-static __attribute__((noinline)) int lane_lookup(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
+static __attribute__((noinline)) int lane_lookup(tsm_timeline *tl, const tl_lane_key *k,
+						 uint32_t *id)
 {
 	int host = k->type == TSM_LANE_HOST;
 	size_t j;
@@ -225,8 +228,8 @@ found:
 static inline int lane_id(tsm_timeline *tl, const tl_lane_key *k, uint32_t *id)
 {
 	int host = k->type == TSM_LANE_HOST;
-	unsigned slot = (unsigned)(((k->a * 0x9e3779b97f4a7c15ULL) ^ (k->b * 0xc2b2ae3d27d4eb4fULL)) >>
-				   58);
+	unsigned slot =
+	    (unsigned)(((k->a * 0x9e3779b97f4a7c15ULL) ^ (k->b * 0xc2b2ae3d27d4eb4fULL)) >> 58);
 	tl_lane_slot *c = &tl->lane_cache[host][slot];
 	int rc;
 
