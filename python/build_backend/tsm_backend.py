@@ -106,6 +106,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         build.build_lib = os.path.join(tmp, "lib")
         build.build_platlib = build.build_lib
         build.build_purelib = build.build_lib
+        build_ext = dist.get_command_obj("build_ext")
+        build_ext.parallel = os.cpu_count() or 1  # ~35 C files: compile them side by side
         dist.run_command("build")
 
         distinfo = "%s-%s.dist-info" % (NAME, version)

@@ -88,7 +88,8 @@ class ColumnBuffer: ...
 
 class Columns(Sequence[Dict[str, Any]]):
     fields: Tuple[str, ...]
-    kind: Optional[str]
+    event_kind: Optional[str]
+    kind: memoryview
     names: List[Optional[str]]
     # Columns (read-only typed memoryviews; numpy.asarray() shares the memory):
     start_ns: memoryview

@@ -1733,7 +1733,9 @@ static PyMethodDef cols_methods[] = {
 
 static PyGetSetDef cols_getset[] = {
     {"fields", (getter)cols_fields, NULL, "Names of the loaded columns.", NULL},
-    {"kind", (getter)cols_kind, NULL, "The one event kind of these columns, or None.", NULL},
+    {"event_kind", (getter)cols_kind, NULL,
+     "The one event kind of these columns, or None (the column 'kind' holds each row's).",
+     NULL},
     {"names", (getter)cols_names, NULL, "Name of every row as a list of str (not zero-copy).",
      NULL},
     {NULL}};
@@ -2223,9 +2225,8 @@ static PyObject *trace_columns_kind(TraceObject *t, PyObject *args, PyObject *kw
 	Py_XDECREF(kobj);
 	if (ok < 0)
 		return NULL;
-	t->busy = 1;
+	/* The columns read through their own reader: the trace stays usable meanwhile. */
 	r = columns_build(t->path, t->flags, &f, fields);
-	t->busy = 0;
 	return r;
 }
 
@@ -3538,7 +3539,7 @@ static PyObject *timeline_critical_path(TimelineObject *o, void *unused)
 		Py_XDECREF(edges);
 		return NULL;
 	}
-	return Py_BuildValue("{s:K,s:K,s:N,s:N,s:K,s:N}", "start_ns",
+	return Py_BuildValue("{s:K,s:K,s:N,s:K,s:N,s:N}", "start_ns",
 			     (unsigned long long)cp->start_ns, "end_ns",
 			     (unsigned long long)cp->end_ns, "class_ns", cls, "api_ns",
 			     (unsigned long long)cp->api_ns, "edge_ns", edges, "steps", steps);
