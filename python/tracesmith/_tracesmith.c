@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tracesmith/tracesmith.h"
@@ -1323,6 +1324,35 @@ typedef struct {
 	Py_ssize_t shape[2], strides[2];
 } ColumnBufferObject;
 
+/*
+ * Column arrays are anonymous mappings asking for transparent huge pages:
+ * filling 10M rows of 17 columns touches ~700 MB of fresh memory, and with
+ * 4 KiB pages the page faults alone cost more than decoding the events.
+ * Growth uses mremap (no copy). Sizes are rounded to whole huge pages.
+ */
+#define COL_HUGE (2u << 20)
+
+static size_t col_bytes(int col, size_t cap)
+{
+	size_t b = cap * coldefs[col].size * coldefs[col].ncomp;
+
+	return (b + COL_HUGE - 1) / COL_HUGE * COL_HUGE;
+}
+
+static void *col_map(void *old, size_t old_bytes, size_t bytes)
+{
+	void *p;
+
+	if (old)
+		p = mremap(old, old_bytes, bytes, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
 static int cols_grow(ColumnsObject *c, size_t want)
 {
 	size_t cap = c->cap ? c->cap : 4096;
@@ -1330,11 +1360,16 @@ static int cols_grow(ColumnsObject *c, size_t want)
 	while (cap < want)
 		cap *= 2;
 	for (int i = 0; i < C__N; i++) {
+		size_t ob, nb;
 		void *p;
 
 		if (!(c->mask & (1ull << i)))
 			continue;
-		p = realloc(c->data[i], cap * coldefs[i].size * coldefs[i].ncomp);
+		ob = c->data[i] ? col_bytes(i, c->cap) : 0;
+		nb = col_bytes(i, cap);
+		if (nb == ob)
+			continue;
+		p = col_map(c->data[i], ob, nb);
 		if (!p)
 			return TSM_NOMEM;
 		c->data[i] = p;
@@ -1509,7 +1544,8 @@ static PyObject *cols_getattro(ColumnsObject *c, PyObject *name)
 static void cols_dealloc(ColumnsObject *c)
 {
 	for (int i = 0; i < C__N; i++)
-		free(c->data[i]);
+		if (c->data[i])
+			munmap(c->data[i], col_bytes(i, c->cap));
 	tsm_reader_close(c->r);
 	free(c->path);
 	Py_TYPE(c)->tp_free((PyObject *)c);
