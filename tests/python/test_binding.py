@@ -554,4 +554,11 @@ class Memory(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    if os.environ.get("TSM_REQUIRE_NUMPY"):
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            print("test_binding: SKIP: %s has no numpy (Debian: apt-get install python3-numpy)"
+                  % sys.executable)
+            sys.exit(77)
     unittest.main(verbosity=2)
