@@ -130,8 +130,7 @@ static PyObject *raise_status(int rc, const char *path)
 {
 	const char *detail = tsm_last_error_status() ? tsm_last_error() : "";
 
-	return raise_full(rc, path, detail,
-			  tsm_last_error_status() ? tsm_last_error_offset() : -1);
+	return raise_full(rc, path, detail, tsm_last_error_status() ? tsm_last_error_offset() : -1);
 }
 
 /* A failure found by the binding itself. */
@@ -146,12 +145,12 @@ static PyObject *raise_msg(int rc, const char *path, const char *fmt, ...)
 	return raise_full(rc, path, detail, -1);
 }
 
-#define BUSY_CHECK(o, ret)                                                                         \
-	do {                                                                                       \
-		if ((o)->busy) {                                                                   \
-			raise_msg(TSM_STATE, NULL, "object in use by another thread");             \
-			return ret;                                                                \
-		}                                                                                  \
+#define BUSY_CHECK(o, ret)                                                             \
+	do {                                                                           \
+		if ((o)->busy) {                                                       \
+			raise_msg(TSM_STATE, NULL, "object in use by another thread"); \
+			return ret;                                                    \
+		}                                                                      \
 	} while (0)
 
 /* ---- argument helpers ----------------------------------------------------- */
@@ -180,11 +179,12 @@ static int kind_from_obj(PyObject *o, unsigned *kind)
 			return -1;
 		*kind = tsm_event_kind_from_name(s);
 		if (*kind == TSM_EV_NONE) {
-			PyErr_Format(PyExc_ValueError,
-				     "unknown event kind '%s' (kinds: kernel, memcpy, memset, sync, "
-				     "alloc, free, runtime, driver, range, marker, counter, overhead, "
-				     "dropped, cpu_op)",
-				     s);
+			PyErr_Format(
+			    PyExc_ValueError,
+			    "unknown event kind '%s' (kinds: kernel, memcpy, memset, sync, "
+			    "alloc, free, runtime, driver, range, marker, counter, overhead, "
+			    "dropped, cpu_op)",
+			    s);
 			return -1;
 		}
 		return 0;
@@ -194,8 +194,8 @@ static int kind_from_obj(PyObject *o, unsigned *kind)
 
 		if (v <= TSM_EV_NONE || v >= TSM_EV__COUNT) {
 			if (!PyErr_Occurred())
-				PyErr_Format(PyExc_ValueError, "event kind %ld out of range 1..%d", v,
-					     TSM_EV__COUNT - 1);
+				PyErr_Format(PyExc_ValueError, "event kind %ld out of range 1..%d",
+					     v, TSM_EV__COUNT - 1);
 			return -1;
 		}
 		*kind = (unsigned)v;
@@ -357,14 +357,14 @@ static int open_reader(const char *path, unsigned flags, const struct filt *f, t
 
 /* ---- forward declarations of the types ------------------------------------ */
 
-static PyTypeObject TraceType, EventIterType, EventType, ColumnsType, ColumnBufferType,
-    WriterType, TimelineType, AnalysisType;
+static PyTypeObject TraceType, EventIterType, EventType, ColumnsType, ColumnBufferType, WriterType,
+    TimelineType, AnalysisType;
 
 typedef struct {
 	PyObject_HEAD tsm_reader *r; /* NULL once closed */
 	char *path;
 	unsigned flags;
-	int scanned;      /* r read to the end: every definition is known */
+	int scanned;	  /* r read to the end: every definition is known */
 	uint64_t nevents; /* counted by the scan */
 	int delete_on_close;
 	int busy;
@@ -380,7 +380,7 @@ typedef struct {
 
 typedef struct {
 	PyObject_HEAD tsm_event ev;
-	PyObject *src;  /* object whose reader resolves the ids, or NULL */
+	PyObject *src;	/* object whose reader resolves the ids, or NULL */
 	PyObject *name; /* str: events built in Python */
 	PyObject *args; /* dict: events built in Python */
 } EventObject;
@@ -493,11 +493,40 @@ static const char *event_cname(EventObject *o, int *err)
 }
 
 enum {
-	EF_KIND, EF_NAME, EF_DEMANGLED, EF_DUR, EF_DEVICE, EF_ARGS, EF_STACK, EF_GRID, EF_BLOCK,
-	EF_CLUSTER, EF_REGS, EF_SSMEM, EF_DSMEM, EF_GRAPH_ID, EF_GRAPH_NODE, EF_BYTES, EF_COPY_KIND,
-	EF_SRC_KIND, EF_DST_KIND, EF_SRC_DEV, EF_DST_DEV, EF_VALUE, EF_MEM_KIND, EF_SYNC_TYPE,
-	EF_EVENT_ID, EF_ADDRESS, EF_CBID, EF_STATUS, EF_DOMAIN, EF_COLOR, EF_COUNT, EF_SOURCE,
-	EF_OVERHEAD, EF__N
+	EF_KIND,
+	EF_NAME,
+	EF_DEMANGLED,
+	EF_DUR,
+	EF_DEVICE,
+	EF_ARGS,
+	EF_STACK,
+	EF_GRID,
+	EF_BLOCK,
+	EF_CLUSTER,
+	EF_REGS,
+	EF_SSMEM,
+	EF_DSMEM,
+	EF_GRAPH_ID,
+	EF_GRAPH_NODE,
+	EF_BYTES,
+	EF_COPY_KIND,
+	EF_SRC_KIND,
+	EF_DST_KIND,
+	EF_SRC_DEV,
+	EF_DST_DEV,
+	EF_VALUE,
+	EF_MEM_KIND,
+	EF_SYNC_TYPE,
+	EF_EVENT_ID,
+	EF_ADDRESS,
+	EF_CBID,
+	EF_STATUS,
+	EF_DOMAIN,
+	EF_COLOR,
+	EF_COUNT,
+	EF_SOURCE,
+	EF_OVERHEAD,
+	EF__N
 };
 
 static PyObject *tuple3(unsigned a, unsigned b, unsigned c)
@@ -584,7 +613,8 @@ static PyObject *event_get(EventObject *o, void *closure)
 	case TSM_EV_KERNEL:
 		switch (id) {
 		case EF_GRID:
-			return tuple3(e->u.kernel.grid[0], e->u.kernel.grid[1], e->u.kernel.grid[2]);
+			return tuple3(e->u.kernel.grid[0], e->u.kernel.grid[1],
+				      e->u.kernel.grid[2]);
 		case EF_BLOCK:
 			return tuple3(e->u.kernel.block[0], e->u.kernel.block[1],
 				      e->u.kernel.block[2]);
@@ -702,7 +732,10 @@ static PyObject *event_get(EventObject *o, void *closure)
 	Py_RETURN_NONE;
 }
 
-#define EGET(nm, id, doc) {nm, (getter)event_get, NULL, doc, (void *)(intptr_t)(id)}
+#define EGET(nm, id, doc)                                                \
+	{                                                                \
+		nm, (getter)event_get, NULL, doc, (void *)(intptr_t)(id) \
+	}
 static PyGetSetDef event_getset[] = {
     EGET("kind", EF_KIND, "Event kind name: 'kernel', 'memcpy', 'runtime', ..."),
     EGET("name", EF_NAME, "Name (kernels: the mangled name as captured), or None."),
@@ -740,7 +773,10 @@ static PyGetSetDef event_getset[] = {
     {NULL}};
 #undef EGET
 
-#define EMEM(nm, type, field, doc) {nm, type, offsetof(EventObject, ev.field), READONLY, doc}
+#define EMEM(nm, type, field, doc)                                       \
+	{                                                                \
+		nm, type, offsetof(EventObject, ev.field), READONLY, doc \
+	}
 static PyMemberDef event_members[] = {
     EMEM("kind_id", T_UBYTE, kind, "Numeric event kind (SBT value)."),
     EMEM("flags", T_UBYTE, flags, "TSM_EVF_* bits (1 async, 2 graph, 4 cooperative, 8 imported)."),
@@ -772,7 +808,8 @@ static const struct {
     {"regs_per_thread", EF_REGS, 1u << TSM_EV_KERNEL},
     {"static_smem_bytes", EF_SSMEM, 1u << TSM_EV_KERNEL},
     {"dynamic_smem_bytes", EF_DSMEM, 1u << TSM_EV_KERNEL},
-    {"graph_id", EF_GRAPH_ID, (1u << TSM_EV_KERNEL) | (1u << TSM_EV_MEMCPY) | (1u << TSM_EV_MEMSET)},
+    {"graph_id", EF_GRAPH_ID,
+     (1u << TSM_EV_KERNEL) | (1u << TSM_EV_MEMCPY) | (1u << TSM_EV_MEMSET)},
     {"graph_node_id", EF_GRAPH_NODE,
      (1u << TSM_EV_KERNEL) | (1u << TSM_EV_MEMCPY) | (1u << TSM_EV_MEMSET)},
     {"bytes", EF_BYTES,
@@ -831,8 +868,8 @@ static PyObject *event_to_dict(EventObject *o, PyObject *unused)
 		goto fail;
 	for (size_t i = 0; i < sizeof(dict_fields) / sizeof(dict_fields[0]); i++)
 		if ((dict_fields[i].kinds & (1u << e->kind)) &&
-		    dset(d, dict_fields[i].name, event_get(o, (void *)(intptr_t)dict_fields[i].id)) <
-			0)
+		    dset(d, dict_fields[i].name,
+			 event_get(o, (void *)(intptr_t)dict_fields[i].id)) < 0)
 			goto fail;
 	return d;
 fail:
@@ -927,12 +964,12 @@ static int event_set_field(EventObject *o, const char *k, PyObject *v)
 	unsigned kind = e->kind;
 	uint64_t x = 0, t[3];
 
-#define U(field, max)                                                                              \
-	do {                                                                                       \
-		if (set_u64(v, k, max, &x) < 0)                                                    \
-			return -1;                                                                 \
-		field = x;                                                                         \
-		return 0;                                                                          \
+#define U(field, max)                           \
+	do {                                    \
+		if (set_u64(v, k, max, &x) < 0) \
+			return -1;              \
+		field = x;                      \
+		return 0;                       \
 	} while (0)
 	if (!strcmp(k, "context"))
 		U(e->context, UINT32_MAX);
@@ -1034,7 +1071,8 @@ static int event_set_field(EventObject *o, const char *k, PyObject *v)
 		if (!strcmp(k, "status")) {
 			long s = PyLong_Check(v) ? PyLong_AsLong(v) : 0;
 
-			if (!PyLong_Check(v) || PyErr_Occurred() || s < INT32_MIN || s > INT32_MAX) {
+			if (!PyLong_Check(v) || PyErr_Occurred() || s < INT32_MIN ||
+			    s > INT32_MAX) {
 				PyErr_Clear();
 				PyErr_SetString(PyExc_ValueError, "status must be a 32-bit int");
 				return -1;
@@ -1075,10 +1113,10 @@ static int event_init_obj(EventObject *o, PyObject *args, PyObject *kw)
 		return -1;
 	memset(&o->ev, 0, sizeof(o->ev));
 	o->ev.kind = (uint8_t)k;
-	o->ev.device = (k == TSM_EV_KERNEL || k == TSM_EV_MEMCPY || k == TSM_EV_MEMSET ||
-			k == TSM_EV_SYNC)
-			   ? 0
-			   : TSM_DEVICE_NONE;
+	o->ev.device =
+	    (k == TSM_EV_KERNEL || k == TSM_EV_MEMCPY || k == TSM_EV_MEMSET || k == TSM_EV_SYNC)
+		? 0
+		: TSM_DEVICE_NONE;
 	if (k == TSM_EV_MEMCPY)
 		o->ev.u.memcpy.src_device = o->ev.u.memcpy.dst_device = 0;
 	Py_CLEAR(o->src);
@@ -1227,27 +1265,62 @@ static PyTypeObject EventIterType = {
 
 /* Column ids. Common columns first, then kind-specific ones. */
 enum {
-	C_KIND, C_FLAGS, C_DEVICE, C_NAME, C_START, C_END, C_DUR, C_CONTEXT, C_STREAM, C_PID, C_TID,
-	C_CORR, C_EXT, C_STACK, C_META, C_FLOW_ID, C_FLOW_TYPE,
+	C_KIND,
+	C_FLAGS,
+	C_DEVICE,
+	C_NAME,
+	C_START,
+	C_END,
+	C_DUR,
+	C_CONTEXT,
+	C_STREAM,
+	C_PID,
+	C_TID,
+	C_CORR,
+	C_EXT,
+	C_STACK,
+	C_META,
+	C_FLOW_ID,
+	C_FLOW_TYPE,
 	C__COMMON,
 	/* kernel */
-	C_GRID = C__COMMON, C_BLOCK, C_CLUSTER, C_REGS, C_SSMEM, C_DSMEM, C_KGRAPH, C_KGRAPH_NODE,
+	C_GRID = C__COMMON,
+	C_BLOCK,
+	C_CLUSTER,
+	C_REGS,
+	C_SSMEM,
+	C_DSMEM,
+	C_KGRAPH,
+	C_KGRAPH_NODE,
 	/* memcpy */
-	C_CBYTES, C_COPY_KIND, C_SRC_KIND, C_DST_KIND, C_SRC_DEV, C_DST_DEV,
+	C_CBYTES,
+	C_COPY_KIND,
+	C_SRC_KIND,
+	C_DST_KIND,
+	C_SRC_DEV,
+	C_DST_DEV,
 	/* memset */
-	C_SBYTES, C_SVALUE, C_SMEM_KIND,
+	C_SBYTES,
+	C_SVALUE,
+	C_SMEM_KIND,
 	/* sync */
-	C_SYNC_TYPE, C_EVENT_ID,
+	C_SYNC_TYPE,
+	C_EVENT_ID,
 	/* alloc/free */
-	C_ADDRESS, C_MBYTES, C_MMEM_KIND,
+	C_ADDRESS,
+	C_MBYTES,
+	C_MMEM_KIND,
 	/* runtime/driver */
-	C_CBID, C_STATUS,
+	C_CBID,
+	C_STATUS,
 	/* nvtx */
-	C_DOMAIN, C_COLOR,
+	C_DOMAIN,
+	C_COLOR,
 	/* counter */
 	C_CVALUE,
 	/* dropped */
-	C_DCOUNT, C_DSOURCE,
+	C_DCOUNT,
+	C_DSOURCE,
 	C__N
 };
 
@@ -1378,19 +1451,19 @@ static int cols_grow(ColumnsObject *c, size_t want)
 	return 0;
 }
 
-#define PUT(col, T, val)                                                                           \
-	do {                                                                                       \
-		if (m & (1ull << (col)))                                                           \
-			((T *)c->data[col])[i] = (T)(val);                                         \
+#define PUT(col, T, val)                                   \
+	do {                                               \
+		if (m & (1ull << (col)))                   \
+			((T *)c->data[col])[i] = (T)(val); \
 	} while (0)
-#define PUT3(col, T, a)                                                                            \
-	do {                                                                                       \
-		if (m & (1ull << (col))) {                                                         \
-			T *p_ = (T *)c->data[col] + 3 * i;                                         \
-			p_[0] = (T)(a)[0];                                                         \
-			p_[1] = (T)(a)[1];                                                         \
-			p_[2] = (T)(a)[2];                                                         \
-		}                                                                                  \
+#define PUT3(col, T, a)                                    \
+	do {                                               \
+		if (m & (1ull << (col))) {                 \
+			T *p_ = (T *)c->data[col] + 3 * i; \
+			p_[0] = (T)(a)[0];                 \
+			p_[1] = (T)(a)[1];                 \
+			p_[2] = (T)(a)[2];                 \
+		}                                          \
 	} while (0)
 
 /* One pass over the reader into the columns. Runs without the GIL. */
@@ -1691,8 +1764,8 @@ static PyObject *cols_row(ColumnsObject *c, Py_ssize_t i)
 			continue;
 		if (col == C_KIND) {
 			if (dset(d, "kind",
-				 PyUnicode_FromString(tsm_event_kind_name(
-				     ((const uint8_t *)c->data[col])[i]))) < 0)
+				 PyUnicode_FromString(
+				     tsm_event_kind_name(((const uint8_t *)c->data[col])[i]))) < 0)
 				Py_CLEAR(d);
 			continue;
 		}
@@ -1770,8 +1843,7 @@ static PyMethodDef cols_methods[] = {
 static PyGetSetDef cols_getset[] = {
     {"fields", (getter)cols_fields, NULL, "Names of the loaded columns.", NULL},
     {"event_kind", (getter)cols_kind, NULL,
-     "The one event kind of these columns, or None (the column 'kind' holds each row's).",
-     NULL},
+     "The one event kind of these columns, or None (the column 'kind' holds each row's).", NULL},
     {"names", (getter)cols_names, NULL, "Name of every row as a list of str (not zero-copy).",
      NULL},
     {NULL}};
@@ -1813,8 +1885,8 @@ static int cbuf_getbuffer(ColumnBufferObject *b, Py_buffer *v, int flags)
 		PyErr_SetString(PyExc_BufferError, "this column is not contiguous");
 		return -1;
 	}
-	v->buf = c->n ? (char *)c->data[b->col] + (b->comp > 0 ? b->comp * d->size : 0)
-		      : (void *)&empty;
+	v->buf =
+	    c->n ? (char *)c->data[b->col] + (b->comp > 0 ? b->comp * d->size : 0) : (void *)&empty;
 	v->obj = (PyObject *)b;
 	Py_INCREF(b);
 	v->len = (Py_ssize_t)c->n * d->size * (two_d ? d->ncomp : 1);
@@ -1823,9 +1895,10 @@ static int cbuf_getbuffer(ColumnBufferObject *b, Py_buffer *v, int flags)
 	v->format = (flags & PyBUF_FORMAT) ? (char *)d->fmt : NULL;
 	v->ndim = two_d ? 2 : 1;
 	v->shape = (flags & PyBUF_ND) == PyBUF_ND ? b->shape : NULL;
-	v->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES
-			 ? (two_d ? b->strides : strided ? &b->strides[0] : &b->strides[1])
-			 : NULL;
+	v->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? (two_d	   ? b->strides
+								 : strided ? &b->strides[0]
+									   : &b->strides[1])
+							      : NULL;
 	v->suboffsets = NULL;
 	v->internal = NULL;
 	return 0;
@@ -1893,10 +1966,10 @@ static PyObject *columns_build(const char *path, unsigned flags, const struct fi
 				    (!coldefs[i].kinds || (single && (coldefs[i].kinds & k))))
 					found = i;
 			if (found < 0) {
-				PyErr_Format(PyExc_ValueError,
-					     "fields: no column %R for %s events", item,
-					     single ? tsm_event_kind_name((unsigned)__builtin_ctz(k))
-						    : "mixed");
+				PyErr_Format(
+				    PyExc_ValueError, "fields: no column %R for %s events", item,
+				    single ? tsm_event_kind_name((unsigned)__builtin_ctz(k))
+					   : "mixed");
 				Py_DECREF(item);
 				Py_DECREF(it);
 				Py_DECREF(c);
@@ -2135,12 +2208,12 @@ static PyObject *trace_processes(TraceObject *t, void *unused)
 	p = tsm_reader_processes(t->r, &n);
 	l = PyList_New(0);
 	for (size_t i = 0; l && p && i < n; i++) {
-		PyObject *x = Py_BuildValue("{s:I,s:N,s:N,s:N,s:N}", "pid", p[i].pid, "rank",
-					    p[i].rank < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(p[i].rank),
-					    "name", str_or_none(tsm_reader_string(t->r, p[i].name)),
-					    "cmdline",
-					    str_or_none(tsm_reader_string(t->r, p[i].cmdline)),
-					    "host", str_or_none(tsm_reader_string(t->r, p[i].host)));
+		PyObject *x =
+		    Py_BuildValue("{s:I,s:N,s:N,s:N,s:N}", "pid", p[i].pid, "rank",
+				  p[i].rank < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(p[i].rank),
+				  "name", str_or_none(tsm_reader_string(t->r, p[i].name)),
+				  "cmdline", str_or_none(tsm_reader_string(t->r, p[i].cmdline)),
+				  "host", str_or_none(tsm_reader_string(t->r, p[i].host)));
 
 		if (!x || PyList_Append(l, x) < 0)
 			Py_CLEAR(l);
@@ -2312,18 +2385,17 @@ static PyObject *trace_repr(TraceObject *t)
 		return PyUnicode_FromFormat("<tracesmith.Trace '%s' (closed)>", t->path);
 	i = tsm_reader_info(t->r);
 	if (t->scanned || i->has_index)
-		return PyUnicode_FromFormat("<tracesmith.Trace '%s': %llu events, clock %s>",
-					    t->path,
-					    (unsigned long long)(t->scanned ? t->nevents
-									   : i->indexed_events),
-					    tsm_clock_name(i->clock));
+		return PyUnicode_FromFormat(
+		    "<tracesmith.Trace '%s': %llu events, clock %s>", t->path,
+		    (unsigned long long)(t->scanned ? t->nevents : i->indexed_events),
+		    tsm_clock_name(i->clock));
 	return PyUnicode_FromFormat("<tracesmith.Trace '%s': clock %s, no index>", t->path,
 				    tsm_clock_name(i->clock));
 }
 
-#define FILTER_DOC                                                                                 \
-	"Filters (all optional): kind (a kind name such as 'kernel', or a list of them),\n"      \
-	"device (GPU ordinal), stream (stream id), start_ns / end_ns (keep events that\n"        \
+#define FILTER_DOC                                                                          \
+	"Filters (all optional): kind (a kind name such as 'kernel', or a list of them),\n" \
+	"device (GPU ordinal), stream (stream id), start_ns / end_ns (keep events that\n"   \
 	"overlap [start_ns, end_ns]; blocks outside the window are skipped by the index).\n"
 
 static PyMethodDef trace_methods[] = {
@@ -2593,7 +2665,8 @@ static int writer_init(WriterObject *o, PyObject *args, PyObject *kw)
 		unsigned c;
 
 		if (!cs) {
-			PyErr_SetString(PyExc_TypeError, "clock must be a clock name such as 'cupti'");
+			PyErr_SetString(PyExc_TypeError,
+					"clock must be a clock name such as 'cupti'");
 			return -1;
 		}
 		for (c = 0; c <= TSM_CLOCK_IMPORTED; c++)
@@ -2663,9 +2736,8 @@ static PyObject *writer_stats_obj(const tsm_writer_stats *st)
 	PyObject *kinds = PyDict_New(), *d;
 
 	for (unsigned k = 1; kinds && k < TSM_EV__COUNT; k++)
-		if (st->per_kind[k] &&
-		    dset(kinds, tsm_event_kind_name(k), PyLong_FromUnsignedLongLong(st->per_kind[k])) <
-			0)
+		if (st->per_kind[k] && dset(kinds, tsm_event_kind_name(k),
+					    PyLong_FromUnsignedLongLong(st->per_kind[k])) < 0)
 			Py_CLEAR(kinds);
 	if (!kinds)
 		return NULL;
@@ -2981,8 +3053,14 @@ static PyObject *writer_write_events(WriterObject *o, PyObject *src)
 
 static PyObject *writer_add_device(WriterObject *o, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"id",	      "name",	      "uuid",	     "compute_capability",
-				 "sm_count",  "global_mem_bytes", "core_clock_khz", NULL};
+	static char *kwlist[] = {"id",
+				 "name",
+				 "uuid",
+				 "compute_capability",
+				 "sm_count",
+				 "global_mem_bytes",
+				 "core_clock_khz",
+				 NULL};
 	unsigned id = 0, sm = 0, clk = 0;
 	const char *name = NULL, *uuid = NULL;
 	unsigned long long mem = 0;
@@ -3266,22 +3344,21 @@ static PyObject *timeline_summary(TimelineObject *o, void *unused)
 	s = tsm_timeline_summary(o->tl);
 	kinds = PyDict_New();
 	for (unsigned k = 1; kinds && k < TSM_EV__COUNT; k++)
-		if (s->per_kind[k] &&
-		    dset(kinds, tsm_event_kind_name(k), PyLong_FromUnsignedLongLong(s->per_kind[k])) < 0)
+		if (s->per_kind[k] && dset(kinds, tsm_event_kind_name(k),
+					   PyLong_FromUnsignedLongLong(s->per_kind[k])) < 0)
 			Py_CLEAR(kinds);
 	if (!kinds)
 		return NULL;
-	return Py_BuildValue("{s:K,s:N,s:K,s:K,s:I,s:I,s:I,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
-			     "events", (unsigned long long)s->events, "per_kind", kinds,
-			     "first_ns", (unsigned long long)s->first_ns, "last_ns",
-			     (unsigned long long)s->last_ns, "gpu_lanes", s->gpu_lanes, "host_lanes",
-			     s->host_lanes, "devices", s->devices, "ranges", s->ranges, "ops",
-			     (unsigned long long)s->ops, "apis", (unsigned long long)s->apis,
-			     "launched", (unsigned long long)s->launched, "unmatched_ops",
-			     (unsigned long long)s->unmatched_ops, "wait_edges",
-			     (unsigned long long)s->wait_edges, "unmatched_waits",
-			     (unsigned long long)s->unmatched_waits, "sync_edges",
-			     (unsigned long long)s->sync_edges);
+	return Py_BuildValue(
+	    "{s:K,s:N,s:K,s:K,s:I,s:I,s:I,s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "events",
+	    (unsigned long long)s->events, "per_kind", kinds, "first_ns",
+	    (unsigned long long)s->first_ns, "last_ns", (unsigned long long)s->last_ns, "gpu_lanes",
+	    s->gpu_lanes, "host_lanes", s->host_lanes, "devices", s->devices, "ranges", s->ranges,
+	    "ops", (unsigned long long)s->ops, "apis", (unsigned long long)s->apis, "launched",
+	    (unsigned long long)s->launched, "unmatched_ops", (unsigned long long)s->unmatched_ops,
+	    "wait_edges", (unsigned long long)s->wait_edges, "unmatched_waits",
+	    (unsigned long long)s->unmatched_waits, "sync_edges",
+	    (unsigned long long)s->sync_edges);
 }
 
 static uint64_t tl_span(const tsm_timeline *tl)
@@ -3319,20 +3396,19 @@ static PyObject *timeline_devices(TimelineObject *o, void *unused)
 			Py_CLEAR(l);
 			break;
 		}
-		x = Py_BuildValue("{s:H,s:K,s:K,s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:N,s:I}",
-				  "device", d[i].device, "first_ns",
-				  (unsigned long long)d[i].first_ns, "last_ns",
-				  (unsigned long long)d[i].last_ns, "busy_ns",
-				  (unsigned long long)d[i].busy_ns, "utilization",
-				  span ? (double)d[i].busy_ns / (double)span : 0.0, "compute_ns",
-				  (unsigned long long)d[i].class_ns[0], "comm_ns",
-				  (unsigned long long)d[i].class_ns[1], "copy_ns",
-				  (unsigned long long)d[i].class_ns[2], "set_ns",
-				  (unsigned long long)d[i].class_ns[3], "compute_copy_ns",
-				  (unsigned long long)d[i].compute_copy_ns, "compute_comm_ns",
-				  (unsigned long long)d[i].compute_comm_ns, "comm_copy_ns",
-				  (unsigned long long)d[i].comm_copy_ns, "max_concurrency",
-				  d[i].max_concurrency, "concurrency_ns", hist, "streams", d[i].lanes);
+		x = Py_BuildValue(
+		    "{s:H,s:K,s:K,s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:N,s:I}", "device",
+		    d[i].device, "first_ns", (unsigned long long)d[i].first_ns, "last_ns",
+		    (unsigned long long)d[i].last_ns, "busy_ns", (unsigned long long)d[i].busy_ns,
+		    "utilization", span ? (double)d[i].busy_ns / (double)span : 0.0, "compute_ns",
+		    (unsigned long long)d[i].class_ns[0], "comm_ns",
+		    (unsigned long long)d[i].class_ns[1], "copy_ns",
+		    (unsigned long long)d[i].class_ns[2], "set_ns",
+		    (unsigned long long)d[i].class_ns[3], "compute_copy_ns",
+		    (unsigned long long)d[i].compute_copy_ns, "compute_comm_ns",
+		    (unsigned long long)d[i].compute_comm_ns, "comm_copy_ns",
+		    (unsigned long long)d[i].comm_copy_ns, "max_concurrency", d[i].max_concurrency,
+		    "concurrency_ns", hist, "streams", d[i].lanes);
 		if (!x || PyList_Append(l, x) < 0)
 			Py_CLEAR(l);
 		Py_XDECREF(x);
@@ -3401,15 +3477,16 @@ static PyObject *timeline_lanes(TimelineObject *o, void *unused)
 				Py_CLEAR(l);
 				break;
 			}
-			x = Py_BuildValue("{s:s,s:H,s:I,s:I,s:I,s:I,s:K,s:N}", "type", "gpu", "device",
-					  ln[i].device, "stream", ln[i].stream, "pid", ln[i].pid,
-					  "first_node", ln[i].first, "count", ln[i].count, "busy_ns",
-					  (unsigned long long)ln[i].busy_ns, "state_ns", st);
+			x = Py_BuildValue("{s:s,s:H,s:I,s:I,s:I,s:I,s:K,s:N}", "type", "gpu",
+					  "device", ln[i].device, "stream", ln[i].stream, "pid",
+					  ln[i].pid, "first_node", ln[i].first, "count",
+					  ln[i].count, "busy_ns", (unsigned long long)ln[i].busy_ns,
+					  "state_ns", st);
 		} else {
 			x = Py_BuildValue("{s:s,s:I,s:K,s:I,s:I,s:K}", "type", "host", "pid",
-					  ln[i].pid, "tid", (unsigned long long)ln[i].tid, "first_node",
-					  ln[i].first, "count", ln[i].count, "busy_ns",
-					  (unsigned long long)ln[i].busy_ns);
+					  ln[i].pid, "tid", (unsigned long long)ln[i].tid,
+					  "first_node", ln[i].first, "count", ln[i].count,
+					  "busy_ns", (unsigned long long)ln[i].busy_ns);
 		}
 		if (!x || PyList_Append(l, x) < 0)
 			Py_CLEAR(l);
@@ -3430,13 +3507,13 @@ static PyObject *node_dict(TimelineObject *o, uint32_t node)
 	if (node < nops) {
 		const tsm_tl_op *p = &ops[node];
 
-		return Py_BuildValue("{s:I,s:s,s:s,s:N,s:K,s:K,s:K,s:i}", "node", node, "kind",
-				     tsm_event_kind_name(p->kind), "class", tsm_op_class_name(p->cls),
-				     "name", str_or_none(tsm_reader_string(o->r, p->name)),
-				     "start_ns", (unsigned long long)p->start_ns, "end_ns",
-				     (unsigned long long)p->end_ns, "correlation",
-				     (unsigned long long)p->correlation, "lane",
-				     tsm_timeline_lane_of(o->tl, node));
+		return Py_BuildValue(
+		    "{s:I,s:s,s:s,s:N,s:K,s:K,s:K,s:i}", "node", node, "kind",
+		    tsm_event_kind_name(p->kind), "class", tsm_op_class_name(p->cls), "name",
+		    str_or_none(tsm_reader_string(o->r, p->name)), "start_ns",
+		    (unsigned long long)p->start_ns, "end_ns", (unsigned long long)p->end_ns,
+		    "correlation", (unsigned long long)p->correlation, "lane",
+		    tsm_timeline_lane_of(o->tl, node));
 	}
 	if (node - nops < napis) {
 		const tsm_tl_api *a = &apis[node - nops];
@@ -3497,8 +3574,8 @@ static PyObject *timeline_busy_bins(TimelineObject *o, PyObject *args, PyObject 
 	const tsm_tl_summary *s;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|IIOO:busy_bins", kwlist, &device, &bins, &start,
-					 &end) ||
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|IIOO:busy_bins", kwlist, &device, &bins,
+					 &start, &end) ||
 	    timeline_check(o) < 0)
 		return NULL;
 	if (!bins || bins > 1000000)
@@ -3562,12 +3639,13 @@ static PyObject *timeline_critical_path(TimelineObject *o, void *unused)
 	}
 	cls = PyDict_New();
 	for (unsigned k = 0; cls && k < TSM_OPC__COUNT; k++)
-		if (dset(cls, tsm_op_class_name(k), PyLong_FromUnsignedLongLong(cp->class_ns[k])) < 0)
+		if (dset(cls, tsm_op_class_name(k), PyLong_FromUnsignedLongLong(cp->class_ns[k])) <
+		    0)
 			Py_CLEAR(cls);
 	edges = PyDict_New();
 	for (unsigned k = 1; edges && k < TSM_EDGE__COUNT; k++)
-		if (dset(edges, tsm_edge_type_name(k), PyLong_FromUnsignedLongLong(cp->edge_ns[k])) <
-		    0)
+		if (dset(edges, tsm_edge_type_name(k),
+			 PyLong_FromUnsignedLongLong(cp->edge_ns[k])) < 0)
 			Py_CLEAR(edges);
 	if (!steps || !cls || !edges) {
 		Py_XDECREF(steps);
@@ -3740,23 +3818,22 @@ static PyObject *copy_row(AnalysisObject *a, size_t i)
 {
 	const tsm_copy_stat *c = &a->a->copies[i];
 
-	return Py_BuildValue("{s:s,s:s,s:K,s:K,s:K,s:d}", "kind", tsm_event_kind_name(c->kind),
-			     "direction",
-			     c->kind == TSM_EV_MEMCPY ? tsm_copy_kind_name(c->copy_kind) : "set",
-			     "count", (unsigned long long)c->count, "bytes",
-			     (unsigned long long)c->bytes, "total_ns", (unsigned long long)c->total_ns,
-			     "gbps", c->gbps);
+	return Py_BuildValue(
+	    "{s:s,s:s,s:K,s:K,s:K,s:d}", "kind", tsm_event_kind_name(c->kind), "direction",
+	    c->kind == TSM_EV_MEMCPY ? tsm_copy_kind_name(c->copy_kind) : "set", "count",
+	    (unsigned long long)c->count, "bytes", (unsigned long long)c->bytes, "total_ns",
+	    (unsigned long long)c->total_ns, "gbps", c->gbps);
 }
 
 static PyObject *api_row(AnalysisObject *a, size_t i)
 {
 	const tsm_api_stat *s = &a->a->apis[i];
 
-	return Py_BuildValue("{s:N,s:s,s:K,s:K,s:d,s:K,s:K}", "name",
-			     str_or_none(an_name(a, s->name)), "kind", tsm_event_kind_name(s->kind),
-			     "count", (unsigned long long)s->count, "total_ns",
-			     (unsigned long long)s->total_ns, "mean_ns", s->mean_ns, "min_ns",
-			     (unsigned long long)s->min_ns, "max_ns", (unsigned long long)s->max_ns);
+	return Py_BuildValue(
+	    "{s:N,s:s,s:K,s:K,s:d,s:K,s:K}", "name", str_or_none(an_name(a, s->name)), "kind",
+	    tsm_event_kind_name(s->kind), "count", (unsigned long long)s->count, "total_ns",
+	    (unsigned long long)s->total_ns, "mean_ns", s->mean_ns, "min_ns",
+	    (unsigned long long)s->min_ns, "max_ns", (unsigned long long)s->max_ns);
 }
 
 static PyObject *causes(const uint64_t *count, const uint64_t *ns)
@@ -3792,20 +3869,19 @@ static PyObject *gap_row(AnalysisObject *a, size_t i)
 {
 	const tsm_gap_stat *g = &a->a->gaps[i];
 
-	return Py_BuildValue("{s:N,s:K,s:K,s:K,s:N}", "lane", lane_key(a, g->lane), "count",
-			     (unsigned long long)g->count, "total_ns",
-			     (unsigned long long)g->total_ns, "max_ns",
-			     (unsigned long long)g->max_ns, "causes",
-			     causes(g->cause_count, g->cause_ns));
+	return Py_BuildValue(
+	    "{s:N,s:K,s:K,s:K,s:N}", "lane", lane_key(a, g->lane), "count",
+	    (unsigned long long)g->count, "total_ns", (unsigned long long)g->total_ns, "max_ns",
+	    (unsigned long long)g->max_ns, "causes", causes(g->cause_count, g->cause_ns));
 }
 
 static PyObject *top_gap_row(AnalysisObject *a, size_t i)
 {
 	const tsm_gap *g = &a->a->top_gaps[i];
 
-	return Py_BuildValue("{s:N,s:s,s:I,s:I,s:K,s:K,s:K}", "lane", lane_key(a, g->lane),
-			     "cause", tsm_gap_cause_name(g->cause), "before", g->before, "after",
-			     g->after, "start_ns", (unsigned long long)g->start_ns, "end_ns",
+	return Py_BuildValue("{s:N,s:s,s:I,s:I,s:K,s:K,s:K}", "lane", lane_key(a, g->lane), "cause",
+			     tsm_gap_cause_name(g->cause), "before", g->before, "after", g->after,
+			     "start_ns", (unsigned long long)g->start_ns, "end_ns",
 			     (unsigned long long)g->end_ns, "dur_ns",
 			     (unsigned long long)(g->end_ns - g->start_ns));
 }
@@ -3825,28 +3901,25 @@ static PyObject *range_row(AnalysisObject *a, size_t i)
 	if (r->range >= n)
 		return PyErr_Format(PyExc_IndexError, "range %u out of range", r->range);
 	rg += r->range;
-	return Py_BuildValue("{s:N,s:I,s:K,s:K,s:K,s:I,s:L,s:K,s:K,s:K,s:K,s:K}", "name",
-			     str_or_none(an_name(a, rg->name)), "pid", rg->pid, "tid",
-			     (unsigned long long)rg->tid, "start_ns",
-			     (unsigned long long)rg->start_ns, "end_ns",
-			     (unsigned long long)rg->end_ns, "depth", rg->depth, "step",
-			     (long long)r->step, "ops", (unsigned long long)r->ops, "kernel_ns",
-			     (unsigned long long)r->kernel_ns, "comm_ns",
-			     (unsigned long long)r->comm_ns, "copy_ns",
-			     (unsigned long long)r->copy_ns, "api_ns", (unsigned long long)r->api_ns);
+	return Py_BuildValue(
+	    "{s:N,s:I,s:K,s:K,s:K,s:I,s:L,s:K,s:K,s:K,s:K,s:K}", "name",
+	    str_or_none(an_name(a, rg->name)), "pid", rg->pid, "tid", (unsigned long long)rg->tid,
+	    "start_ns", (unsigned long long)rg->start_ns, "end_ns", (unsigned long long)rg->end_ns,
+	    "depth", rg->depth, "step", (long long)r->step, "ops", (unsigned long long)r->ops,
+	    "kernel_ns", (unsigned long long)r->kernel_ns, "comm_ns",
+	    (unsigned long long)r->comm_ns, "copy_ns", (unsigned long long)r->copy_ns, "api_ns",
+	    (unsigned long long)r->api_ns);
 }
 
 static PyObject *range_name_row(AnalysisObject *a, size_t i)
 {
 	const tsm_range_name_stat *r = &a->a->range_names[i];
 
-	return Py_BuildValue("{s:N,s:K,s:K,s:K,s:K,s:K,s:K}", "name",
-			     str_or_none(an_name(a, r->name)), "count", (unsigned long long)r->count,
-			     "total_ns", (unsigned long long)r->total_ns, "ops",
-			     (unsigned long long)r->ops, "kernel_ns",
-			     (unsigned long long)r->kernel_ns, "comm_ns",
-			     (unsigned long long)r->comm_ns, "copy_ns",
-			     (unsigned long long)r->copy_ns);
+	return Py_BuildValue(
+	    "{s:N,s:K,s:K,s:K,s:K,s:K,s:K}", "name", str_or_none(an_name(a, r->name)), "count",
+	    (unsigned long long)r->count, "total_ns", (unsigned long long)r->total_ns, "ops",
+	    (unsigned long long)r->ops, "kernel_ns", (unsigned long long)r->kernel_ns, "comm_ns",
+	    (unsigned long long)r->comm_ns, "copy_ns", (unsigned long long)r->copy_ns);
 }
 
 static PyObject *cp_lane_row(AnalysisObject *a, size_t i)
@@ -3866,8 +3939,18 @@ static PyObject *cp_name_row(AnalysisObject *a, size_t i)
 			     (unsigned long long)s->ns);
 }
 
-enum { AN_KERNELS, AN_COPIES, AN_APIS, AN_GAPS, AN_TOP_GAPS, AN_TOP_OPS, AN_RANGES,
-       AN_RANGE_NAMES, AN_CP_LANES, AN_CP_NAMES };
+enum {
+	AN_KERNELS,
+	AN_COPIES,
+	AN_APIS,
+	AN_GAPS,
+	AN_TOP_GAPS,
+	AN_TOP_OPS,
+	AN_RANGES,
+	AN_RANGE_NAMES,
+	AN_CP_LANES,
+	AN_CP_NAMES
+};
 
 static PyObject *analysis_get(AnalysisObject *a, void *closure)
 {
@@ -3926,13 +4009,12 @@ static PyObject *analysis_totals(AnalysisObject *a, void *unused)
 {
 	const tsm_analysis *x = a->a;
 
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:I,s:n}", "kernel_ns",
-			     (unsigned long long)x->kernel_ns, "kernel_count",
-			     (unsigned long long)x->kernel_count, "short_kernel_ns",
-			     (unsigned long long)x->short_kernel_ns, "short_count",
-			     (unsigned long long)x->short_count, "short_ns",
-			     (unsigned long long)x->short_ns, "top_n", x->top_n, "steps",
-			     (Py_ssize_t)x->nsteps);
+	return Py_BuildValue(
+	    "{s:K,s:K,s:K,s:K,s:K,s:I,s:n}", "kernel_ns", (unsigned long long)x->kernel_ns,
+	    "kernel_count", (unsigned long long)x->kernel_count, "short_kernel_ns",
+	    (unsigned long long)x->short_kernel_ns, "short_count",
+	    (unsigned long long)x->short_count, "short_ns", (unsigned long long)x->short_ns,
+	    "top_n", x->top_n, "steps", (Py_ssize_t)x->nsteps);
 }
 
 static int sections_arg(PyObject *o, unsigned *mask)
@@ -4004,8 +4086,9 @@ static PyObject *analysis_report(AnalysisObject *a, PyObject *args, PyObject *kw
 	else if (!strcmp(fmt, "csv"))
 		ro.format = TSM_REPORT_CSV;
 	else
-		return PyErr_Format(PyExc_ValueError, "format must be 'text', 'json' or 'csv', not "
-						      "'%s'",
+		return PyErr_Format(PyExc_ValueError,
+				    "format must be 'text', 'json' or 'csv', not "
+				    "'%s'",
 				    fmt);
 	if (sections_arg(sections, &ro.sections) < 0)
 		return NULL;
@@ -4038,9 +4121,13 @@ static PyObject *analysis_repr(AnalysisObject *a)
 				    (unsigned long long)a->a->kernel_count);
 }
 
-#define AGET(nm, id, doc) {nm, (getter)analysis_get, NULL, doc, (void *)(intptr_t)(id)}
+#define AGET(nm, id, doc)                                                   \
+	{                                                                   \
+		nm, (getter)analysis_get, NULL, doc, (void *)(intptr_t)(id) \
+	}
 static PyGetSetDef analysis_getset[] = {
-    AGET("kernels", AN_KERNELS, "Per kernel name, by total time: count, total/mean/min/max/p50/p95, share."),
+    AGET("kernels", AN_KERNELS,
+	 "Per kernel name, by total time: count, total/mean/min/max/p50/p95, share."),
     AGET("copies", AN_COPIES, "Per copy direction and memset: count, bytes, time, GB/s."),
     AGET("apis", AN_APIS, "Per runtime/driver API name: count and times."),
     AGET("gaps", AN_GAPS, "Idle gaps per GPU lane with their causes."),
@@ -4079,8 +4166,9 @@ static PyTypeObject AnalysisType = {
 
 static PyObject *m_simulate(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"path",	 "preset",    "seed",	"max_events", "duration_ns",
-				 "devices",	 "host_threads", "zstd_level", NULL};
+	static char *kwlist[] = {"path",	 "preset",	"seed",
+				 "max_events",	 "duration_ns", "devices",
+				 "host_threads", "zstd_level",	NULL};
 	PyObject *p;
 	const char *preset = NULL;
 	unsigned long long seed = 0, maxev = 0, dur = 0;
@@ -4092,8 +4180,8 @@ static PyObject *m_simulate(PyObject *self, PyObject *args, PyObject *kw)
 	tsm_writer *w = NULL;
 	char producer[96], *path;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$zKKKIIi:simulate", kwlist, &p, &preset, &seed,
-					 &maxev, &dur, &devices, &threads, &zl))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$zKKKIIi:simulate", kwlist, &p, &preset,
+					 &seed, &maxev, &dur, &devices, &threads, &zl))
 		return NULL;
 	if (!preset)
 		preset = tsm_sim_preset_names()[0];
@@ -4135,15 +4223,16 @@ static PyObject *m_simulate(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	free(path);
-	return Py_BuildValue("{s:K,s:K,s:K,s:K}", "events", (unsigned long long)cs.events, "dropped",
-			     (unsigned long long)cs.dropped, "waits", (unsigned long long)cs.waits,
-			     "sim_span_ns", (unsigned long long)cs.sim_span_ns);
+	return Py_BuildValue("{s:K,s:K,s:K,s:K}", "events", (unsigned long long)cs.events,
+			     "dropped", (unsigned long long)cs.dropped, "waits",
+			     (unsigned long long)cs.waits, "sim_span_ns",
+			     (unsigned long long)cs.sim_span_ns);
 }
 
 static PyObject *m_export(PyObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"src",	 "dst",	  "format",   "gzip",	  "start_ns", "end_ns",
-				 "device", "stream", "kind", "demangle", NULL};
+	static char *kwlist[] = {"src",	   "dst",    "format", "gzip",	   "start_ns", "end_ns",
+				 "device", "stream", "kind",   "demangle", NULL};
 	PyObject *src, *dst, *fmt = NULL, *gz = NULL, *start = NULL, *end = NULL, *dev = NULL,
 			     *stream = NULL, *kind = NULL, *dm = NULL;
 	tsm_export_opts eo;
@@ -4204,10 +4293,11 @@ static PyObject *m_export(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	if (!eo.format && tsm_export_format_from_path(out, NULL, NULL) < 0) {
-		PyErr_Format(PyExc_ValueError,
-			     "%s: cannot tell the export format from the name (use .pftrace, .json, "
-			     ".pt.trace.json, optionally .gz, or format=)",
-			     out);
+		PyErr_Format(
+		    PyExc_ValueError,
+		    "%s: cannot tell the export format from the name (use .pftrace, .json, "
+		    ".pt.trace.json, optionally .gz, or format=)",
+		    out);
 		free(in);
 		free(out);
 		return NULL;
@@ -4225,16 +4315,15 @@ static PyObject *m_export(PyObject *self, PyObject *args, PyObject *kw)
 	}
 	free(in);
 	free(out);
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "events_read",
-			     (unsigned long long)st.events_read, "events_written",
-			     (unsigned long long)st.events_written, "flows",
-			     (unsigned long long)st.flows, "flows_unmatched",
-			     (unsigned long long)st.flows_unmatched, "tracks",
-			     (unsigned long long)st.tracks, "overlap_lanes",
-			     (unsigned long long)st.overlap_lanes, "bytes_uncompressed",
-			     (unsigned long long)st.bytes_uncompressed, "bytes_written",
-			     (unsigned long long)st.bytes_written, "max_buffered",
-			     (unsigned long long)st.max_buffered);
+	return Py_BuildValue(
+	    "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "events_read",
+	    (unsigned long long)st.events_read, "events_written",
+	    (unsigned long long)st.events_written, "flows", (unsigned long long)st.flows,
+	    "flows_unmatched", (unsigned long long)st.flows_unmatched, "tracks",
+	    (unsigned long long)st.tracks, "overlap_lanes", (unsigned long long)st.overlap_lanes,
+	    "bytes_uncompressed", (unsigned long long)st.bytes_uncompressed, "bytes_written",
+	    (unsigned long long)st.bytes_written, "max_buffered",
+	    (unsigned long long)st.max_buffered);
 }
 
 static PyObject *m_import(PyObject *self, PyObject *args, PyObject *kw)
@@ -4271,14 +4360,12 @@ static PyObject *m_import(PyObject *self, PyObject *args, PyObject *kw)
 	}
 	free(in);
 	free(out);
-	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "input_bytes",
-			     (unsigned long long)st.input_bytes, "json_bytes",
-			     (unsigned long long)st.json_bytes, "records",
-			     (unsigned long long)st.records, "events", (unsigned long long)st.events,
-			     "flows", (unsigned long long)st.flows, "metadata",
-			     (unsigned long long)st.metadata, "dropped",
-			     (unsigned long long)st.dropped, "devices",
-			     (unsigned long long)st.devices);
+	return Py_BuildValue(
+	    "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "input_bytes", (unsigned long long)st.input_bytes,
+	    "json_bytes", (unsigned long long)st.json_bytes, "records",
+	    (unsigned long long)st.records, "events", (unsigned long long)st.events, "flows",
+	    (unsigned long long)st.flows, "metadata", (unsigned long long)st.metadata, "dropped",
+	    (unsigned long long)st.dropped, "devices", (unsigned long long)st.devices);
 }
 
 /* The C reader baseline of the benchmark: every event, summing kernel durations. */
@@ -4434,7 +4521,8 @@ static PyObject *m_cuda_devices(PyObject *self, PyObject *unused)
 	int n = 0, rc;
 
 	if (!h)
-		return Py_BuildValue("(is)", -1, "libcuda.so.1 (the NVIDIA driver) is not installed");
+		return Py_BuildValue("(is)", -1,
+				     "libcuda.so.1 (the NVIDIA driver) is not installed");
 	init = (init_fn)dlsym(h, "cuInit");
 	count = (count_fn)dlsym(h, "cuDeviceGetCount");
 	if (!init || !count)
@@ -4500,9 +4588,9 @@ static PyObject *new_exc(PyObject *m, const char *name, PyObject *bases, const c
 
 PyMODINIT_FUNC PyInit__tracesmith(void)
 {
-	PyTypeObject *types[] = {&TraceType,  &EventIterType, &EventType,    &ColumnsType,
-				 &ColumnBufferType, &WriterType, &TimelineType, &AnalysisType};
-	const char *names[] = {"Trace",	    "EventIter", "Event",    "Columns",
+	PyTypeObject *types[] = {&TraceType,	    &EventIterType, &EventType,	   &ColumnsType,
+				 &ColumnBufferType, &WriterType,    &TimelineType, &AnalysisType};
+	const char *names[] = {"Trace",	       "EventIter", "Event",	"Columns",
 			       "ColumnBuffer", "SBTWriter", "Timeline", "Analysis"};
 	PyObject *m = PyModule_Create(&module_def);
 
@@ -4513,26 +4601,31 @@ PyMODINIT_FUNC PyInit__tracesmith(void)
 		    PyModule_AddObjectRef(m, names[i], (PyObject *)types[i]) < 0)
 			goto fail;
 	}
-	Error = new_exc(m, "Error", PyTuple_Pack(1, PyExc_Exception),
-			"Base class of tracesmith errors. Attributes: status (the status name, e.g. "
-			"'CHECKSUM'),\ncode (its negative value), detail, offset (input offset or "
-			"None), path.");
+	Error =
+	    new_exc(m, "Error", PyTuple_Pack(1, PyExc_Exception),
+		    "Base class of tracesmith errors. Attributes: status (the status name, e.g. "
+		    "'CHECKSUM'),\ncode (its negative value), detail, offset (input offset or "
+		    "None), path.");
 	if (!Error)
 		goto fail;
-	if (!(InvalidArgumentError = new_exc(m, "InvalidArgumentError",
-					     BASES2(Error, PyExc_ValueError),
-					     "The library rejected an argument (TSM_INVAL).")) ||
+	if (!(InvalidArgumentError =
+		  new_exc(m, "InvalidArgumentError", BASES2(Error, PyExc_ValueError),
+			  "The library rejected an argument (TSM_INVAL).")) ||
 	    !(TraceIOError = new_exc(m, "TraceIOError", BASES2(Error, PyExc_OSError),
 				     "Reading or writing a file failed (TSM_IO).")) ||
-	    !(FormatError = new_exc(m, "FormatError", BASES2(Error, PyExc_ValueError),
-				    "Bad input data: not SBT, corrupt, truncated, checksum, ...")) ||
-	    !(UnsupportedError = new_exc(m, "UnsupportedError", PyTuple_Pack(1, Error),
-					 "A feature this build lacks (zstd, zlib) (TSM_UNSUPPORTED).")) ||
-	    !(StateError = new_exc(m, "StateError", BASES2(Error, PyExc_RuntimeError),
-				   "Operation not valid now: closed, finalized, busy (TSM_STATE).")) ||
-	    !(UnavailableError = new_exc(m, "UnavailableError", BASES2(Error, PyExc_RuntimeError),
-					 "A capture backend is not available here: no GPU, no CUPTI, "
-					 "no agent (TSM_UNAVAILABLE).")) ||
+	    !(FormatError =
+		  new_exc(m, "FormatError", BASES2(Error, PyExc_ValueError),
+			  "Bad input data: not SBT, corrupt, truncated, checksum, ...")) ||
+	    !(UnsupportedError =
+		  new_exc(m, "UnsupportedError", PyTuple_Pack(1, Error),
+			  "A feature this build lacks (zstd, zlib) (TSM_UNSUPPORTED).")) ||
+	    !(StateError =
+		  new_exc(m, "StateError", BASES2(Error, PyExc_RuntimeError),
+			  "Operation not valid now: closed, finalized, busy (TSM_STATE).")) ||
+	    !(UnavailableError =
+		  new_exc(m, "UnavailableError", BASES2(Error, PyExc_RuntimeError),
+			  "A capture backend is not available here: no GPU, no CUPTI, "
+			  "no agent (TSM_UNAVAILABLE).")) ||
 	    !(NotFoundError = new_exc(m, "NotFoundError", BASES2(Error, PyExc_LookupError),
 				      "Something looked up does not exist (TSM_NOT_FOUND).")) ||
 	    !(OutOfMemoryError = new_exc(m, "OutOfMemoryError", BASES2(Error, PyExc_MemoryError),

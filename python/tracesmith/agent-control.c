@@ -53,8 +53,9 @@ static int load(const char *path, char *err, size_t cap)
 
 	if (lib) {
 		if (strcmp(path, lib_path)) {
-			snprintf(err, cap, "%s: another agent (%s) is already loaded in this process",
-				 path, lib_path);
+			snprintf(err, cap,
+				 "%s: another agent (%s) is already loaded in this process", path,
+				 lib_path);
 			return TSM_STATE;
 		}
 		return 0;
