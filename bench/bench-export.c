@@ -17,8 +17,9 @@
  *   - sizes for the same events (a second, smaller trace of --size-events,
  *     default 1M, so that gzip at level 6 stays quick): SBT, SBT+zstd,
  *     .pftrace, .pftrace.gz, Chrome JSON, JSON.gz, Kineto JSON; and for the
- *     torch.profiler fixture (--fixture, default ../shared/...): its JSON
- *     size vs our SBT after import.
+ *     torch.profiler fixture (--fixture, default ../shared/fixtures/kineto/
+ *     next to the source tree; skipped with a message when absent): its
+ *     JSON size vs our SBT after import.
  * Rates are the best of 3 runs. Output: a table and a JSON line.
  */
 #include <fcntl.h>
@@ -250,10 +251,17 @@ int main(int argc, char **argv)
 	unlink(small);
 	unlink(smallz);
 	if (!fixture) {
-		snprintf(fixdef, sizeof(fixdef), "%s",
-			 "../shared/fixtures/kineto/h200-matmul-relu.json.gz");
-		fixture = fsize(fixdef) ? fixdef : "/work/shared/fixtures/kineto/h200-matmul-relu.json.gz";
+		/* ../shared next to the source tree: this file is <repo>/bench/bench-export.c. */
+		const char *src = __FILE__, *slash = strrchr(src, '/');
+		int dirlen = slash ? (int)(slash - src) : 0;
+
+		snprintf(fixdef, sizeof(fixdef), "%.*s%s../../shared/fixtures/kineto/"
+			 "h200-matmul-relu.json.gz", dirlen, src, dirlen ? "/" : "");
+		fixture = fixdef;
 	}
+	if (!fsize(fixture))
+		printf("fixture %s not found: fixture size row skipped (pass --fixture PATH)\n",
+		       fixture);
 	if (fsize(fixture)) {
 		tsm_import_stats st;
 		tsm_import_opts io = {.zstd_level = 3};

@@ -28,7 +28,6 @@
 struct cj {
 	tsm__xctx *x;
 	tsm__sink *s;
-	tsm__jw_cache names;
 	uint32_t ngpu;
 };
 
@@ -268,8 +267,6 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	tsm__sink *s = c->s;
 	int slice = tsm__xis_slice(ev), counter = ev->kind == TSM_EV_COUNTER, rc;
 	uint64_t pid = 0, tid = 0;
-	uint32_t len;
-	const char *name;
 	char *p;
 	const tsm_kv *kv = NULL;
 	size_t nkv = 0;
@@ -294,16 +291,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	JW_LIT(p, "\", \"name\": ");
 	jw_set(s, p);
 	if (ev->name) {
-		if (x->demangle) {
-			name = tsm__xname(x, ev->name, &len);
-			rc = tsm__jw_str(s, name, len);
-		} else {
-			size_t n;
-			const char *raw = tsm__xstr(x, ev->name, &n);
-			const char *e = tsm__jw_cache_get(&c->names, ev->name, raw, n, &len);
-
-			rc = e ? tsm__xput(s, e, len) : TSM_FAIL(TSM_NOMEM, "chrome: names");
-		}
+		rc = tsm__xput_name(x, ev->name);
 	} else {
 		const char *k = ev->kind == TSM_EV_SYNC ? tsm_sync_type_name(ev->u.sync.sync_type)
 							: tsm_event_kind_name(ev->kind);
@@ -433,12 +421,9 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	jw_set(s, p);
 	if (ev->kind == TSM_EV_NVTX_RANGE || ev->kind == TSM_EV_NVTX_MARK) {
 		if (ev->u.nvtx.domain) {
-			size_t n;
-			const char *d = tsm__xstr(x, ev->u.nvtx.domain, &n);
-
 			rc = tsm__xput(s, ", \"domain\": ", 12);
 			if (rc >= 0)
-				rc = tsm__jw_str(s, d, n);
+				rc = tsm__xput_esc(x, ev->u.nvtx.domain);
 			if (rc < 0)
 				return rc;
 		}
@@ -446,12 +431,9 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	if (ev->meta)
 		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
 	for (size_t i = 0; i < nkv; i++) {
-		size_t n;
-		const char *k = tsm__xstr(x, kv[i].key, &n);
-
 		rc = tsm__xput(s, ", ", 2);
 		if (rc >= 0)
-			rc = tsm__jw_str(s, k, n);
+			rc = tsm__xput_esc(x, kv[i].key);
 		if (rc >= 0)
 			rc = tsm__xput(s, ": ", 2);
 		if (rc >= 0 && (rc = tsm__sink_room(s, 64)) >= 0) {
@@ -461,9 +443,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 			} else if (kv[i].type == TSM_KV_DOUBLE) {
 				jw_set(s, tsm__jw_double(p, kv[i].v.d));
 			} else {
-				const char *v = tsm__xstr(x, (uint32_t)kv[i].v.str, &n);
-
-				rc = tsm__jw_str(s, v, n);
+				rc = tsm__xput_esc(x, (uint32_t)kv[i].v.str);
 			}
 		}
 		if (rc < 0)
@@ -541,6 +521,5 @@ int tsm__export_chrome(tsm__xctx *x)
 		rc = write_event(&c, ev);
 	if (rc == TSM_END)
 		rc = tsm__xput(c.s, "\n]}\n", 4);
-	tsm__jw_cache_fini(&c.names);
 	return rc;
 }

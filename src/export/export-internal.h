@@ -78,6 +78,9 @@ typedef struct tsm__xctx {
 	/* flows */
 	struct xflow *flows;
 
+	/* escaped JSON forms by string id: raw strings, display names */
+	tsm__jw_cache esc_raw, esc_name;
+
 	/* display names by string id */
 	char **names;
 	uint32_t *name_lens;
@@ -195,6 +198,31 @@ static inline int tsm__xput(tsm__sink *s, const void *p, size_t n)
 		return 0;
 	}
 	return tsm__sink_put(s, p, n);
+}
+
+/*
+ * The quoted, escaped JSON form of string `id`, raw (tsm__xput_esc) or as
+ * displayed (tsm__xput_name, demangled when the export demangles): each
+ * string is escaped once per export, then copied.
+ */
+int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display);
+
+static inline int tsm__xput_esc(tsm__xctx *x, uint32_t id)
+{
+	tsm__jw_cache *c = &x->esc_raw;
+
+	if (TSM__LIKELY(id < c->cap && c->s[id]))
+		return tsm__xput(&x->out, c->s[id], c->len[id]);
+	return tsm__xput_esc_slow(x, id, 0);
+}
+
+static inline int tsm__xput_name(tsm__xctx *x, uint32_t id)
+{
+	tsm__jw_cache *c = &x->esc_name;
+
+	if (TSM__LIKELY(id < c->cap && c->s[id]))
+		return tsm__xput(&x->out, c->s[id], c->len[id]);
+	return tsm__xput_esc_slow(x, id, 1);
 }
 
 #endif

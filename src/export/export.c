@@ -154,6 +154,24 @@ raw:
 	return raw;
 }
 
+int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display)
+{
+	uint32_t len;
+	size_t n;
+	const char *str, *e;
+
+	if (display) {
+		str = tsm__xname(x, id, &len);
+		n = len;
+	} else {
+		str = tsm__xstr(x, id, &n);
+	}
+	e = tsm__jw_cache_get(display ? &x->esc_name : &x->esc_raw, id, str, n, &len);
+	if (!e)
+		return TSM_FAIL(TSM_NOMEM, "export: escaped string cache");
+	return tsm__xput(&x->out, e, len);
+}
+
 int tsm__xrank(tsm__xctx *x, uint32_t pid)
 {
 	size_t n;
@@ -614,6 +632,8 @@ static void xctx_fini(tsm__xctx *x)
 		tsm__free(x->names[i]);
 	tsm__free(x->names);
 	tsm__free(x->name_lens);
+	tsm__jw_cache_fini(&x->esc_raw);
+	tsm__jw_cache_fini(&x->esc_name);
 }
 
 int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts *opts,

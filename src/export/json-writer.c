@@ -7,7 +7,7 @@
  * UTF-8 sequences are validated (no overlongs, no surrogates, nothing
  * past U+10FFFF) and copied, and any invalid byte is replaced by U+FFFD
  * (3 bytes), so the worst case grows a string 6x (\u00XX per byte).
- * Numbers are formatted with a two-digits-at-a-time table; doubles use
+ * Integers are formatted inline (json-writer.h), two digits at a time; doubles use
  * "%.17g" (round-trip exact) with ".0" appended when printf produced an
  * integer-looking text.
  */
@@ -17,52 +17,10 @@
 
 #include "export/json-writer.h"
 
-static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-			      "34353637383940414243444546474849505152535455565758596061626364656667"
-			      "6869707172737475767778798081828384858687888990919293949596979899";
-
-char *tsm__jw_u64(char *p, uint64_t v)
-{
-	char tmp[24];
-	char *e = tmp + sizeof(tmp), *q = e;
-
-	while (v >= 100) {
-		unsigned d = (unsigned)(v % 100) * 2;
-
-		v /= 100;
-		*--q = digits2[d + 1];
-		*--q = digits2[d];
-	}
-	if (v >= 10) {
-		*--q = digits2[v * 2 + 1];
-		*--q = digits2[v * 2];
-	} else {
-		*--q = (char)('0' + v);
-	}
-	memcpy(p, q, (size_t)(e - q));
-	return p + (e - q);
-}
-
-char *tsm__jw_i64(char *p, int64_t v)
-{
-	if (v < 0) {
-		*p++ = '-';
-		return tsm__jw_u64(p, (uint64_t)0 - (uint64_t)v);
-	}
-	return tsm__jw_u64(p, (uint64_t)v);
-}
-
-char *tsm__jw_us3(char *p, uint64_t ns)
-{
-	unsigned frac = (unsigned)(ns % 1000);
-
-	p = tsm__jw_u64(p, ns / 1000);
-	p[0] = '.';
-	p[1] = (char)('0' + frac / 100);
-	p[2] = digits2[(frac % 100) * 2];
-	p[3] = digits2[(frac % 100) * 2 + 1];
-	return p + 4;
-}
+const char tsm__jw_digits2[201] = "00010203040506070809101112131415161718192021222324"
+				  "25262728293031323334353637383940414243444546474849"
+				  "50515253545556575859606162636465666768697071727374"
+				  "75767778798081828384858687888990919293949596979899";
 
 char *tsm__jw_double(char *p, double d)
 {

@@ -10,6 +10,8 @@
 #ifndef TSM_EXPORT_JSON_WRITER_H
 #define TSM_EXPORT_JSON_WRITER_H
 
+#include <string.h>
+
 #include "export/sink.h"
 
 /* Room a caller may assume after jw_room() for fixed-size fields. */
@@ -37,10 +39,75 @@ static inline void jw_set(tsm__sink *s, char *p)
 		(p) += sizeof(lit) - 1;                                                            \
 	} while (0)
 
-char *tsm__jw_u64(char *p, uint64_t v);
-char *tsm__jw_i64(char *p, int64_t v);
+extern const char tsm__jw_digits2[201];
+
+/* Decimal digits of v (1..20): an estimate from the bit length, corrected by one compare. */
+static inline unsigned tsm__jw_ndigits(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+		100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+	};
+	unsigned t = ((64u - (unsigned)__builtin_clzll(v | 1)) * 1233u) >> 12;
+
+	return t + 1 - (v < pow10[t]);
+}
+
+/*
+ * Integers are written straight to their final place, right to left, two
+ * digits per step from a table (no printf, no temporary): the hot path of
+ * every JSON export formats several numbers per event.
+ */
+static inline char *tsm__jw_u64(char *p, uint64_t v)
+{
+	unsigned n;
+	char *q;
+
+	if (v < 10) {
+		*p = (char)('0' + v);
+		return p + 1;
+	}
+	if (v < 100) {
+		memcpy(p, tsm__jw_digits2 + v * 2, 2);
+		return p + 2;
+	}
+	n = tsm__jw_ndigits(v);
+	q = p + n;
+	while (v >= 100) {
+		q -= 2;
+		memcpy(q, tsm__jw_digits2 + (v % 100) * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10)
+		memcpy(q - 2, tsm__jw_digits2 + v * 2, 2);
+	else
+		q[-1] = (char)('0' + v);
+	return p + n;
+}
+
+static inline char *tsm__jw_i64(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return tsm__jw_u64(p, (uint64_t)0 - (uint64_t)v);
+	}
+	return tsm__jw_u64(p, (uint64_t)v);
+}
+
 /* ns as microseconds with three decimals: 1234567 -> "1234.567" */
-char *tsm__jw_us3(char *p, uint64_t ns);
+static inline char *tsm__jw_us3(char *p, uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	unsigned frac = (unsigned)(ns - us * 1000);
+
+	p = tsm__jw_u64(p, us);
+	p[0] = '.';
+	p[1] = (char)('0' + frac / 100);
+	memcpy(p + 2, tsm__jw_digits2 + (frac % 100) * 2, 2);
+	return p + 4;
+}
 /* A double that reads back as the same double; always has '.', 'e' or is
  * "null" (NaN, infinities) so importers can tell it from an integer. */
 char *tsm__jw_double(char *p, double d);

@@ -33,7 +33,6 @@
 struct kj {
 	tsm__xctx *x;
 	tsm__sink *s;
-	tsm__jw_cache names;
 	int first;
 	uint64_t first_ts;
 	uint64_t last_host_pid;
@@ -50,8 +49,6 @@ struct kj {
 static int put_name(struct kj *k, const tsm_event *ev, const char *fallback)
 {
 	tsm__sink *s = k->s;
-	uint32_t len;
-	const char *e;
 	int rc;
 
 	if (!ev->name) {
@@ -61,19 +58,7 @@ static int put_name(struct kj *k, const tsm_event *ev, const char *fallback)
 		jw_set(s, tsm__jw_escape(jw_cur(s), fallback, strlen(fallback)));
 		return 0;
 	}
-	if (k->x->demangle) {
-		const char *n = tsm__xname(k->x, ev->name, &len);
-
-		return tsm__jw_str(s, n, len);
-	} else {
-		size_t n;
-		const char *raw = tsm__xstr(k->x, ev->name, &n);
-
-		e = tsm__jw_cache_get(&k->names, ev->name, raw, n, &len);
-		if (!e)
-			return TSM_FAIL(TSM_NOMEM, "kineto: name cache");
-	}
-	return tsm__xput(s, e, len);
+	return tsm__xput_name(k->x, ev->name); /* escaped once per name */
 }
 
 static const char *kv_key(struct kj *k, const tsm_kv *kv, size_t *n)
@@ -95,25 +80,19 @@ static int put_kv_value(struct kj *k, const tsm_kv *kv)
 	case TSM_KV_DOUBLE:
 		jw_set(s, tsm__jw_double(jw_cur(s), kv->v.d));
 		return 0;
-	default: {
-		size_t n;
-		const char *v = tsm__xstr(k->x, (uint32_t)kv->v.str, &n);
-
-		return tsm__jw_str(s, v, n);
-	}
+	default:
+		return tsm__xput_esc(k->x, (uint32_t)kv->v.str);
 	}
 }
 
 /* ", \"key\": value" for one metadata entry. */
 static int put_kv(struct kj *k, const tsm_kv *kv, int *first)
 {
-	size_t n;
-	const char *key = kv_key(k, kv, &n);
 	int rc = tsm__xput(k->s, *first ? "" : ", ", *first ? 0 : 2);
 
 	*first = 0;
 	if (rc >= 0)
-		rc = tsm__jw_str(k->s, key, n);
+		rc = tsm__xput_esc(k->x, kv->key);
 	if (rc >= 0)
 		rc = tsm__xput(k->s, ": ", 2);
 	if (rc >= 0)
@@ -949,7 +928,6 @@ int tsm__export_kineto(tsm__xctx *x)
 	JW_LIT(p, "\n  ],\n  \"traceName\": \"tracesmith\"\n}\n");
 	jw_set(k.s, p);
 out:
-	tsm__jw_cache_fini(&k.names);
 	tsm__free(k.corr_key);
 	tsm__free(k.corr_pid);
 	tsm__free(k.mem_total);

@@ -111,6 +111,13 @@ struct pend {
 	uint32_t track, lane;
 };
 
+#define TCACHE 256
+
+struct tcache {
+	uint64_t a, b;
+	uint32_t ti, host, used;
+};
+
 struct pf {
 	tsm__xctx *x;
 	tsm__sink *s;
@@ -124,6 +131,8 @@ struct pf {
 	size_t nheap, heap_cap;
 	uint64_t gpu_pid_next;
 	uint64_t last_ts;
+	unsigned pl_guess, tl_guess; /* length-varint sizes of the last event packet */
+	struct tcache tc[TCACHE];
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -351,7 +360,17 @@ static int event_track(struct pf *f, const tsm_event *ev, int slice, uint64_t *u
 	struct xtrack *t;
 	uint64_t parent, k1, k2;
 	int created, host = tsm__xis_host(ev), rc;
+	uint64_t ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
+	uint64_t cb = host ? ev->tid
+		  : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX : ev->stream;
+	struct tcache *tc = &f->tc[tsm__mix64(ca * 0x9E3779B97F4A7C15ULL ^ cb) & (TCACHE - 1)];
 
+	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
+	 * track skips the process and track hash lookups (the track exists, described). */
+	if (tc->used && tc->a == ca && tc->b == cb && tc->host == (uint32_t)host) {
+		t = &x->tracks[tc->ti];
+		goto found;
+	}
 	if (host) {
 		rc = host_process(f, ev->pid, ev->start_ns, &parent);
 		if (rc < 0)
@@ -386,6 +405,12 @@ static int event_track(struct pf *f, const tsm_event *ev, int slice, uint64_t *u
 		if (rc < 0)
 			return rc;
 	}
+	tc->a = ca;
+	tc->b = cb;
+	tc->host = (uint32_t)host;
+	tc->used = 1;
+	tc->ti = (uint32_t)(t - x->tracks);
+found:
 	*ti = (uint32_t)(t - x->tracks);
 	if (!slice) {
 		*lane = 0;
@@ -482,68 +507,93 @@ static int flush_ends(struct pf *f, uint64_t upto)
 		struct pend e = heap_pop(f);
 		struct xtrack *t = &f->x->tracks[e.track];
 		struct xlane *l = &t->lanes[e.lane];
-		uint8_t *p, *m, *mt;
+		uint8_t *p;
+		unsigned te_len;
 		int rc = room(f, 64);
 
 		if (rc < 0)
 			return rc;
 		if (l->n)
 			l->n--;
-		p = pkt_begin(cur(f), &m, e.end, 1, 0);
-		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-		p = pb_uint(p, F_TE_TYPE, T_END);
-		p = pb_uint(p, F_TE_TRACK_UUID, l->id);
-		p = pb_end(mt, p);
-		set_cur(f, pb_end(m, p));
+		/* Sizes known up front: packet {timestamp, sequence id, track_event {type,
+		 * track_uuid}}, both bodies under 128 bytes. */
+		te_len = 3 + pb_varint_len(l->id);
+		p = cur(f);
+		p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+		p[1] = (uint8_t)(1 + pb_varint_len(e.end) + 2 + 2 + te_len);
+		p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+		p = pb_varint(p + 3, e.end);
+		p[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
+		p[1] = SEQ_ID;
+		p[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+		p[3] = (uint8_t)te_len;
+		p[4] = (F_TE_TYPE << 3) | PB_VARINT;
+		p[5] = T_END;
+		p[6] = (F_TE_TRACK_UUID << 3) | PB_VARINT;
+		set_cur(f, pb_varint(p + 7, l->id));
 	}
 	return 0;
 }
 
 /* ---- annotations --------------------------------------------------------------------- */
 
-static uint8_t *an_uint(uint8_t *p, unsigned name, uint64_t v)
-{
-	uint8_t *m;
+/*
+ * Debug annotations are written in one pass with no back-filled length:
+ * every field's size is known before the body (varint lengths are computed),
+ * so the length byte(s) go first. Bodies of integer/double annotations are
+ * under 128 bytes, hence one length byte.
+ */
+#define TAG_ANNOT ((F_TE_ANNOT << 3) | PB_LEN)
+#define TAG_DA_NAME ((F_DA_NAME_IID << 3) | PB_VARINT)
 
-	p = pb_begin1(p, F_TE_ANNOT, &m);
-	p = pb_uint(p, F_DA_NAME_IID, name);
-	p = pb_uint(p, F_DA_UINT, v);
-	return pb_end(m, p);
+static inline uint8_t *an_varint(uint8_t *p, uint64_t name, unsigned tag, uint64_t v)
+{
+	p[0] = TAG_ANNOT;
+	p[1] = (uint8_t)(2 + pb_varint_len(name) + pb_varint_len(v));
+	p[2] = TAG_DA_NAME;
+	p = pb_varint(p + 3, name);
+	*p++ = (uint8_t)tag;
+	return pb_varint(p, v);
 }
 
-static uint8_t *an_int(uint8_t *p, uint64_t name, int64_t v)
+static inline uint8_t *an_uint(uint8_t *p, uint64_t name, uint64_t v)
 {
-	uint8_t *m;
-
-	p = pb_begin1(p, F_TE_ANNOT, &m);
-	p = pb_uint(p, F_DA_NAME_IID, name);
-	p = pb_int(p, F_DA_INT, v);
-	return pb_end(m, p);
+	return an_varint(p, name, (F_DA_UINT << 3) | PB_VARINT, v);
 }
 
-static uint8_t *an_double(uint8_t *p, uint64_t name, double v)
+static inline uint8_t *an_int(uint8_t *p, uint64_t name, int64_t v)
 {
-	uint8_t *m;
-
-	p = pb_begin1(p, F_TE_ANNOT, &m);
-	p = pb_uint(p, F_DA_NAME_IID, name);
-	p = pb_double(p, F_DA_DOUBLE, v);
-	return pb_end(m, p);
+	return an_varint(p, name, (F_DA_INT << 3) | PB_VARINT, (uint64_t)v);
 }
 
-static uint8_t *an_str(uint8_t *p, uint64_t name, const char *s, size_t n)
+static inline uint8_t *an_double(uint8_t *p, uint64_t name, double v)
 {
-	uint8_t *m;
-
-	p = pb_begin1(p, F_TE_ANNOT, &m);
-	p = pb_uint(p, F_DA_NAME_IID, name);
-	p = pb_str(p, F_DA_STRING, s, n, META_STR_MAX);
-	return pb_end(m, p);
+	p[0] = TAG_ANNOT;
+	p[1] = (uint8_t)(2 + pb_varint_len(name) + 8);
+	p[2] = TAG_DA_NAME;
+	p = pb_varint(p + 3, name);
+	return pb_double(p, F_DA_DOUBLE, v);
 }
 
+static inline uint8_t *an_str(uint8_t *p, uint64_t name, const char *s, size_t n)
+{
+	size_t m = n < META_STR_MAX ? n : META_STR_MAX;
+
+	*p++ = TAG_ANNOT;
+	p = pb_varint(p, 2 + pb_varint_len(name) + pb_varint_len(m) + m);
+	*p++ = TAG_DA_NAME;
+	p = pb_varint(p, name);
+	*p++ = (F_DA_STRING << 3) | PB_LEN;
+	p = pb_varint(p, m);
+	memcpy(p, s, m);
+	return p + m;
+}
+
+/* "[a, b, c]" formatted in place: name iid < 128 and the text < 128 bytes, so the layout is
+ * TAG_ANNOT len TAG_DA_NAME name TAG_STRING slen text. */
 static uint8_t *an_dim3(uint8_t *p, unsigned name, uint64_t a, uint64_t b, uint64_t c)
 {
-	char buf[80], *q = buf;
+	char *q = (char *)p + 6, *t = q;
 
 	*q++ = '[';
 	q = tsm__jw_u64(q, a);
@@ -554,7 +604,13 @@ static uint8_t *an_dim3(uint8_t *p, unsigned name, uint64_t a, uint64_t b, uint6
 	*q++ = ' ';
 	q = tsm__jw_u64(q, c);
 	*q++ = ']';
-	return an_str(p, name, buf, (size_t)(q - buf));
+	p[0] = TAG_ANNOT;
+	p[1] = (uint8_t)(4 + (q - t));
+	p[2] = TAG_DA_NAME;
+	p[3] = (uint8_t)name;
+	p[4] = (F_DA_STRING << 3) | PB_LEN;
+	p[5] = (uint8_t)(q - t);
+	return (uint8_t *)q;
 }
 
 static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
@@ -718,6 +774,28 @@ static const char *synth_name(const tsm_event *ev, uint64_t *iid)
 	return s;
 }
 
+/* The TrackEvent body of an event (begin, instant or counter). */
+static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t uuid, uint64_t iid,
+			const tsm_kv *kv, size_t nkv, uint64_t flow_start, uint64_t flow_term)
+{
+	int counter = ev->kind == TSM_EV_COUNTER;
+
+	p = pb_uint(p, F_TE_TYPE, counter ? T_COUNTER : tsm__xis_slice(ev) ? T_BEGIN : T_INSTANT);
+	p = pb_uint(p, F_TE_TRACK_UUID, uuid);
+	if (counter)
+		return pb_double(p, F_TE_COUNTER_DOUBLE, ev->u.counter.value);
+	p = pb_uint(p, F_TE_NAME_IID, iid);
+	p = annotations(f, p, ev);
+	p = meta_annotations(f, p, kv, nkv);
+	if (flow_start)
+		p = pb_fixed64(p, F_TE_FLOW_IDS, flow_start);
+	if (flow_term)
+		p = pb_fixed64(p, F_TE_TERM_FLOW_IDS, flow_term);
+	if (ev->correlation)
+		p = pb_uint(p, F_TE_CORRELATION, ev->correlation);
+	return p;
+}
+
 /* ---- one event ---------------------------------------------------------------------------- */
 
 static int write_event(struct pf *f, const tsm_event *ev)
@@ -725,7 +803,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 	tsm__xctx *x = f->x;
 	const tsm_kv *kv = NULL;
 	size_t nkv = 0, need;
-	uint64_t uuid = 0, iid, flow_start = 0, flow_term = 0, counter_uuid = 0;
+	uint64_t uuid = 0, iid, flow_start = 0, flow_term = 0;
 	uint32_t ti = 0, lane = 0, nlen = 0;
 	const char *name;
 	int slice = tsm__xis_slice(ev), rc, new_name = 0, counter = ev->kind == TSM_EV_COUNTER;
@@ -837,8 +915,8 @@ static int write_event(struct pf *f, const tsm_event *ev)
 	rc = room(f, need);
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(cur(f), &m, ev->start_ns, 1, SEQ_NEEDS);
-	if (new_name || new_keys) {
+	if (TSM__UNLIKELY(new_name || new_keys)) {
+		p = pkt_begin(cur(f), &m, ev->start_ns, 1, SEQ_NEEDS);
 		p = pb_begin(p, F_PKT_INTERNED, &mi);
 		if (new_name) {
 			p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
@@ -861,26 +939,47 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			p = pb_end(mn, p);
 		}
 		p = pb_end(mi, p);
-	}
-	p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-	p = pb_uint(p, F_TE_TYPE, counter ? T_COUNTER : slice ? T_BEGIN : T_INSTANT);
-	p = pb_uint(p, F_TE_TRACK_UUID, counter ? uuid : uuid);
-	if (counter) {
-		p = pb_double(p, F_TE_COUNTER_DOUBLE, ev->u.counter.value);
+		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
+		p = te_body(f, p, ev, uuid, iid, kv, nkv, flow_start, flow_term);
+		p = pb_end(mt, p);
+		set_cur(f, pb_end(m, p));
 	} else {
-		p = pb_uint(p, F_TE_NAME_IID, iid);
-		p = annotations(f, p, ev);
-		p = meta_annotations(f, p, kv, nkv);
-		if (flow_start)
-			p = pb_fixed64(p, F_TE_FLOW_IDS, flow_start);
-		if (flow_term)
-			p = pb_fixed64(p, F_TE_TERM_FLOW_IDS, flow_term);
-		if (ev->correlation)
-			p = pb_uint(p, F_TE_CORRELATION, ev->correlation);
+		/*
+		 * The common packet {timestamp, sequence id, flags, track_event}: the
+		 * track event body is written after a header whose size is guessed
+		 * (the previous packet's length-varint sizes); the header is then
+		 * written in front of it, and the body moved only when the guess
+		 * was wrong. Lengths stay minimal varints.
+		 */
+		unsigned inner = 1 + pb_varint_len(ev->start_ns) + 2 + 2, tl, pl;
+		size_t te_len, pkt_len;
+		uint8_t *p0 = cur(f), *body = p0 + 1 + f->pl_guess + inner + 1 + f->tl_guess;
+
+		p = te_body(f, body, ev, uuid, iid, kv, nkv, flow_start, flow_term);
+		te_len = (size_t)(p - body);
+		tl = pb_varint_len(te_len);
+		pkt_len = inner + 1 + tl + te_len;
+		pl = pb_varint_len(pkt_len);
+		if (TSM__UNLIKELY(tl != f->tl_guess || pl != f->pl_guess)) {
+			uint8_t *nb = p0 + 1 + pl + inner + 1 + tl;
+
+			memmove(nb, body, te_len);
+			p = nb + te_len;
+			f->tl_guess = tl;
+			f->pl_guess = pl;
+		}
+		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+		p0 = pb_varint(p0 + 1, pkt_len);
+		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+		p0 = pb_varint(p0, ev->start_ns);
+		p0[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
+		p0[1] = SEQ_ID;
+		p0[2] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
+		p0[3] = SEQ_NEEDS;
+		p0[4] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+		pb_varint(p0 + 5, te_len);
+		set_cur(f, p);
 	}
-	p = pb_end(mt, p);
-	set_cur(f, pb_end(m, p));
-	(void)counter_uuid;
 
 	if (slice && !counter) {
 		struct pend e = {ev->end_ns, f->seq++, ti, lane};
@@ -933,6 +1032,7 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.x = x;
 	f.s = &x->out;
 	f.next_uuid = 1;
+	f.pl_guess = f.tl_guess = 1;
 	rc = write_first(&f);
 	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
 		rc = write_event(&f, ev);

@@ -23,12 +23,34 @@ enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 
 static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
 {
+	/* Most values (tags, iids, uuids, small args) take one or two bytes. */
+	if (v < 0x80) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	if (v < 0x4000) {
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7);
+		return p + 2;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
 	*p++ = (uint8_t)v;
 	return p;
+}
+
+/* Bytes of the varint encoding of v (1..10), by its bit length. */
+static inline unsigned pb_varint_len(uint64_t v)
+{
+	static const uint8_t len_by_clz[64] = {
+		10, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 7,
+		6,  6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 3,
+		3,  3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
+	};
+
+	return len_by_clz[__builtin_clzll(v | 1)];
 }
 
 static inline uint8_t *pb_tag(uint8_t *p, uint32_t field, unsigned wire)

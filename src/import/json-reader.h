@@ -18,7 +18,8 @@ enum jtok {
 	J_ARR_END,
 	J_COMMA,
 	J_COLON,
-	J_STR,  /* text in jr->str (unescaped, NUL-terminated), jr->str_len */
+	J_STR,  /* text in jr->str (unescaped, NUL-terminated), jr->str_len; valid until the
+		   next call (it may point into the chunk buffer) */
 	J_NUM,  /* text in jr->str */
 	J_TRUE,
 	J_FALSE,
