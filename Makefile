@@ -2,6 +2,7 @@
 # Thin wrapper over CMake and ctest for the README's commands; the build itself is CMakeLists.txt.
 #
 #   make demo          Release build in build/, then record, info and view a simulated trace
+#                      (the first 20 events, then the first kernels and copies)
 #   make test          three suites, then one closing line "N passed, N failed":
 #                        build/       normal Release build, whole suite (-Werror when CI=true)
 #                        build-asan/  ASan+UBSan (clang when present, so the fuzzers build too)
@@ -68,6 +69,7 @@ demo: build-normal
 	$(TSM) record --simulate -o demo.sbt
 	$(TSM) info demo.sbt
 	$(TSM) view demo.sbt --limit 20
+	$(TSM) view demo.sbt --kind kernel,memcpy --limit 10
 
 # Each suite leaves its ctest output in DIR/ctest.log; a suite that did not build leaves none.
 $(addprefix test-,$(SUITES)): test-%:
