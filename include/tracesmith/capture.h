@@ -53,9 +53,9 @@ TSM_API int tsm_sim_run(tsm_writer *w, const tsm_sim_opts *opts, tsm_capture_sta
 
 /*
  * Generate the simulation's events without the pipeline: `emit` is called
- * for every event in generation order (host thread by host thread, no
- * rings). Used by tests and benchmarks. Strings are interned into the
- * writer's tables as for tsm_sim_run.
+ * for every event in generation order (process by process, each process's
+ * threads in model order; no rings). Used by tests and benchmarks. Strings
+ * are interned into the writer's tables as for tsm_sim_run.
  */
 typedef int (*tsm_sim_emit_fn)(const tsm_event *ev, void *user);
 TSM_API int tsm_sim_generate(tsm_writer *w, const tsm_sim_opts *opts, tsm_sim_emit_fn emit,

@@ -103,7 +103,7 @@ TSM_API void tsm_collector_set_ring_owner(tsm_collector *c, tsm_ring *ring, uint
 
 typedef struct tsm_collector_stats {
 	uint64_t events;  /* events handed to the writer */
-	uint64_t dropped; /* events dropped in rings */
+	uint64_t dropped; /* events lost: dropped in full rings, or drained but refused by the writer */
 	uint64_t rings;
 	uint64_t flushes;
 	int writer_error; /* first error returned by the writer, 0 if none */

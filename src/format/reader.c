@@ -1333,7 +1333,6 @@ int tsm_reader_next(tsm_reader *r, const tsm_event **ev)
 		}
 		rc = tsm__reader_step(r, &st);
 		if (rc == TSM_END) {
-			r->info.file_bytes = r->pos;
 			return TSM_END;
 		}
 		if (rc < 0)
@@ -1441,6 +1440,7 @@ const tsm_kv *tsm_reader_meta(const tsm_reader *r, size_t *n)
 
 const tsm_trace_info *tsm_reader_info(const tsm_reader *r)
 {
-	((tsm_reader *)r)->info.file_bytes = r->pos;
+	/* At the end the whole file was consumed, index and footer included. */
+	((tsm_reader *)r)->info.file_bytes = r->ended && r->seekable ? r->file_size : r->pos;
 	return &r->info;
 }

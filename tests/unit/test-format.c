@@ -234,6 +234,11 @@ static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 	CHECK(tsm_reader_info(r)->has_index);
 	CHECK(!tsm_reader_info(r)->recovered);
 	CHECK_EQ_U64(tsm_reader_info(r)->indexed_events, n);
+	{
+		struct stat sb;
+
+		CHECK(stat(path, &sb) == 0 && tsm_reader_info(r)->file_bytes == (uint64_t)sb.st_size);
+	}
 	/* definitions came back */
 	CHECK(!strcmp(tsm_reader_string(r, d.str[5]), "_Z6kernelILi5EEvPf \"quoted\" \xce\xbb 5"));
 	{
