@@ -28,6 +28,13 @@
  * --delay/--duration window or are the agent's own driver calls (device
  * queries made inside a context-creation callback, identified by thread
  * and time window).
+ *
+ * Sessions (in-process capture may start several times): the API name
+ * tables hold ids of the current writer's string table and are cleared by
+ * every agent_activity_start; the context -> device table and the
+ * correlation table stay (context and correlation ids are unique for the
+ * life of the process). The conversion runs between agent_enter and
+ * agent_leave, so a stop cannot close the writer under it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +199,7 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
 		return;
 	if (atomic_load_explicit(&g->state, memory_order_acquire) == AG_READY)
 		agent_ensure_started();
-	if (atomic_load_explicit(&g->state, memory_order_acquire) != AG_RUNNING || !valid)
+	if (!valid || !agent_enter())
 		goto out;
 	atomic_fetch_add_explicit(&g->buffers, 1, memory_order_relaxed);
 
@@ -239,6 +246,7 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
 	if (ev.end_ns >= ev.start_ns)
 		agent_emit(&ev);
 	agent_publish();
+	agent_leave();
 out:
 	release(buf);
 }
@@ -263,10 +271,19 @@ void agent_activity_set_enabled(int on)
 
 int agent_activity_start(void)
 {
+	static int ctx_init;
 	CUptiResult r;
 
-	for (size_t i = 0; i < CTX_SLOTS; i++)
-		atomic_store_explicit(&ctx_dev[i], TSM_DEVICE_NONE, memory_order_relaxed);
+	if (!ctx_init) {
+		for (size_t i = 0; i < CTX_SLOTS; i++)
+			atomic_store_explicit(&ctx_dev[i], TSM_DEVICE_NONE, memory_order_relaxed);
+		ctx_init = 1;
+	}
+	for (size_t i = 0; i < NAME_SLOTS; i++) {
+		atomic_store_explicit(&rt_names[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&drv_names[i], 0, memory_order_relaxed);
+	}
+	atomic_store_explicit(&win_hi, UINT64_MAX, memory_order_relaxed);
 	nkinds = tsm__cupti_activity_kinds(agent_g.cfg.kinds, kinds, 16);
 	r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
 	if (r != CUPTI_SUCCESS)

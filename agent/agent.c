@@ -45,6 +45,35 @@
  * it must not touch the parent's file, so finalisation does nothing when
  * getpid() differs from the pid that initialised the agent. A child that
  * execs a CUDA program loads its own agent and writes its own file.
+ *
+ * In-process capture (tsm_agent_start / tsm_agent_stop, for the Python
+ * package's profile(); contract in python/tracesmith/agent-control.c).
+ * The agent is dlopen'ed into a running process, usually after PyTorch
+ * initialised CUDA. A capture is a *session*, set up and torn down by the
+ * same code as the injected one:
+ *
+ *   session_reset + read_config   counters, warning, TRACESMITH_* options
+ *   session_open                  writer, process metadata, subscribe,
+ *                                 activity kinds, control thread: READY
+ *   agent_ensure_started          devices, collector: RUNNING
+ *   finalise                      flush, stop, close (index + footer)
+ *
+ * InitializeInjection runs the first three and leaves the third to the
+ * first context; tsm_agent_start runs all three at once (the driver
+ * answers device queries, and no context-creation callback will come for
+ * contexts that exist already). tsm_agent_stop finalises with `detach`:
+ * it first disables the activity kinds, so the forced flush hands over
+ * everything recorded so far and nothing new arrives, and after the file
+ * is closed it unsubscribes from CUPTI, so that another tool (such as
+ * torch.profiler) may subscribe afterwards and the next tsm_agent_start
+ * can subscribe again, registering its buffer callbacks anew. cuptiFinalize
+ * is not used: it is only safe from an API-exit callback, and a later
+ * start would have to re-attach CUPTI from scratch. In-process sessions
+ * install no signal handlers (the application owns them; Python turns
+ * SIGINT into KeyboardInterrupt, whose unwinding stops the capture) and
+ * write no status file: errors are returned, with tsm_agent_error().
+ * Each session bumps agent.session, which retires per-thread rings and
+ * name caches of the previous one (emit.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -68,15 +97,26 @@
 #define DEFAULT_BUFFER_BYTES (4u << 20)
 #define DEFAULT_RING_EVENTS 65536u
 
-struct agent agent_g;
+struct agent agent_g = {
+    .start_lock = PTHREAD_MUTEX_INITIALIZER,
+    .session_lock = PTHREAD_MUTEX_INITIALIZER,
+    .ctl_efd = -1,
+    .done_fd = {-1, -1},
+};
 
 static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int finalised;
 static _Atomic int ctl_stop;
+static _Atomic int injected; /* InitializeInjection was called */
+static int signals_installed, atexit_registered;
 static struct sigaction old_int, old_term;
+static char last_error[768]; /* tsm_agent_error(); written under session_lock */
 
 EXPORT int InitializeInjection(void);
 EXPORT int InitializeInjectionNvtx2(const void *get_export_table);
+EXPORT int tsm_agent_start(const char *path);
+EXPORT int tsm_agent_stop(void);
+EXPORT const char *tsm_agent_error(void);
 
 uint64_t agent_now(void)
 {
@@ -328,39 +368,55 @@ static void emit_drop(uint64_t count, unsigned source)
 	agent_emit(&ev);
 }
 
-static void finalise(const char *why)
+/* Wait (at most 2 s) until no producer is between agent_enter and agent_leave. */
+static void wait_inflight(void)
+{
+	for (int i = 0; i < 20000 && atomic_load_explicit(&agent_g.inflight, memory_order_seq_cst);
+	     i++) {
+		struct timespec ts = {0, 100000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * End the session: flush, stop the collector, close the file, status
+ * "done". `detach` (in-process stop): disable the activity kinds before the
+ * flush and unsubscribe after the close. Returns 0 or a negative status,
+ * with the reason in err (of cap bytes).
+ */
+static int finalise(const char *why, int detach, char *err, size_t cap)
 {
 	struct agent *g = &agent_g;
-	tsm_writer_stats ws;
-	char err[512] = "";
-	int rc, st;
+	int rc = 0, st;
 
+	err[0] = 0;
 	if (getpid() != g->pid || atomic_exchange(&finalised, 1))
-		return;
+		return TSM_STATE;
 	st = atomic_load(&g->state);
 	if (st != AG_READY && st != AG_RUNNING)
-		return;
+		return TSM_STATE;
 	agent_ensure_started();
+	if (detach)
+		agent_activity_set_enabled(0);
 	if (atomic_load(&g->state) == AG_RUNNING) {
 		agent_activity_flush(1);
 		/* What the agent itself could not deliver, before it stops. */
 		emit_drop(atomic_load(&g->drop_not_running) + atomic_load(&g->drop_no_ring),
 			  TSM_DROP_RING);
 		agent_publish();
-		atomic_store_explicit(&g->state, AG_STOPPING, memory_order_seq_cst);
-		for (int i = 0; i < 20000 && atomic_load_explicit(&g->inflight,
-								   memory_order_seq_cst); i++) {
-			struct timespec ts = {0, 100000};
-
-			nanosleep(&ts, NULL);
-		}
+	}
+	/* No producer, and no callback using the writer's tables, may be inside
+	 * (emit.c) when the collector and the writer go away. */
+	atomic_store_explicit(&g->state, AG_STOPPING, memory_order_seq_cst);
+	wait_inflight();
+	if (g->col) {
 		rc = tsm_collector_stop(g->col);
 		g->col = NULL;
 		agent_emit_reset();
 		if (rc < 0)
-			snprintf(err, sizeof(err), "writing %.400s: %s", g->out_path, tsm_strerror(rc));
+			snprintf(err, cap, "writing %.400s: %s", g->out_path, tsm_strerror(rc));
 	}
-	atomic_store_explicit(&g->state, AG_STOPPING, memory_order_seq_cst);
 	tsm_writer_add_meta_str(g->w, "agent.end", why);
 	tsm_writer_add_meta_int(g->w, "agent.cupti_records", (int64_t)atomic_load(&g->records));
 	tsm_writer_add_meta_int(g->w, "agent.cupti_dropped",
@@ -369,13 +425,17 @@ static void finalise(const char *why)
 				(int64_t)atomic_load(&g->nvtx_unmatched));
 	if (g->warning[0])
 		tsm_writer_add_meta_str(g->w, "agent.warning", g->warning);
-	tsm_writer_get_stats(g->w, &ws);
-	rc = tsm_writer_close(g->w);
+	st = tsm_writer_close(g->w);
 	g->w = NULL;
-	if (rc < 0 && !err[0])
-		snprintf(err, sizeof(err), "closing %.400s: %s", g->out_path, tsm_strerror(rc));
+	if (st < 0 && rc >= 0) {
+		rc = st;
+		snprintf(err, cap, "closing %.400s: %s", g->out_path, tsm_last_error());
+	}
+	if (detach)
+		agent_callbacks_stop();
 	atomic_store(&g->state, AG_DONE);
 	write_status(err[0] ? "failed" : "done", err);
+	return rc;
 }
 
 /* ---- control thread -------------------------------------------------- */
@@ -413,8 +473,10 @@ static void *control(void *arg)
 		if (sig) {
 			char why[32];
 
+			char err[512];
+
 			snprintf(why, sizeof(why), "signal %d", sig);
-			finalise(why);
+			finalise(why, 0, err, sizeof(err));
 			if (write(g->done_fd[1], "x", 1) < 0)
 				break;
 			break;
@@ -449,14 +511,24 @@ static void stop_control(void)
 		return;
 	pthread_join(agent_g.ctl, NULL);
 	agent_g.have_ctl = 0;
+	/* A signal handler may still use the descriptors while the process
+	 * exits; only sessions without handlers (in-process) give them back. */
+	if (!signals_installed) {
+		close(agent_g.ctl_efd);
+		close(agent_g.done_fd[0]);
+		close(agent_g.done_fd[1]);
+		agent_g.ctl_efd = agent_g.done_fd[0] = agent_g.done_fd[1] = -1;
+	}
 }
 
 static void at_exit(void)
 {
+	char err[512];
+
 	if (getpid() != agent_g.pid)
 		return;
 	stop_control();
-	finalise("exit");
+	finalise("exit", agent_g.inproc, err, sizeof(err));
 }
 
 static void on_signal(int sig, siginfo_t *info, void *uctx)
@@ -499,6 +571,7 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	signals_installed = 1;
 }
 
 static int start_control(void)
@@ -506,16 +579,27 @@ static int start_control(void)
 	sigset_t all, old;
 	int rc;
 
+	atomic_store(&ctl_stop, 0);
 	agent_g.ctl_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (agent_g.ctl_efd < 0 || pipe2(agent_g.done_fd, O_CLOEXEC) < 0)
+	if (agent_g.ctl_efd < 0)
 		return -errno;
+	if (pipe2(agent_g.done_fd, O_CLOEXEC) < 0) {
+		close(agent_g.ctl_efd);
+		agent_g.ctl_efd = -1;
+		return -errno;
+	}
 	/* The control thread takes no signals: they belong to the application. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&agent_g.ctl, NULL, control, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
+	if (rc) {
+		close(agent_g.ctl_efd);
+		close(agent_g.done_fd[0]);
+		close(agent_g.done_fd[1]);
+		agent_g.ctl_efd = agent_g.done_fd[0] = agent_g.done_fd[1] = -1;
 		return -rc;
+	}
 	pthread_setname_np(agent_g.ctl, "tsm-agent");
 	agent_g.have_ctl = 1;
 	return 0;
@@ -532,30 +616,43 @@ static const char *cupti_error(int r)
 	return s;
 }
 
-int InitializeInjection(void)
+/* Counters and the warning of a new session (the previous one, if any, is done). */
+static void session_reset(void)
+{
+	struct agent *g = &agent_g;
+
+	atomic_store(&g->drop_not_running, 0);
+	atomic_store(&g->drop_no_ring, 0);
+	atomic_store(&g->cupti_dropped, 0);
+	atomic_store(&g->buffers, 0);
+	atomic_store(&g->records, 0);
+	atomic_store(&g->nvtx_unmatched, 0);
+	atomic_store(&g->self_tid, 0);
+	pthread_mutex_lock(&warn_lock);
+	g->warning[0] = 0;
+	pthread_mutex_unlock(&warn_lock);
+	atomic_store(&finalised, 0);
+	g->pid = getpid();
+	g->rank = read_rank();
+}
+
+/*
+ * Open a session on g->out_path with g->cfg: the writer (CUPTI clock and
+ * its offset to CLOCK_REALTIME), process metadata, the CUPTI subscriber,
+ * the activity kinds and the control thread; state READY. On failure
+ * nothing is left behind (no subscriber, no file) and `why` says what
+ * failed; returns a negative status: the writer's, or TSM_UNAVAILABLE for
+ * CUPTI.
+ */
+static int session_open(char *why, size_t cap)
 {
 	struct agent *g = &agent_g;
 	tsm_writer_opts wo = {0};
 	char producer[96];
-	static _Atomic int called;
 	const char *step;
 	int rc;
 
-	/* The driver calls this once per process; be safe if it comes twice. */
-	if (atomic_exchange(&called, 1))
-		return 1;
-	pthread_mutex_init(&g->start_lock, NULL);
-	g->pid = getpid();
-	g->rank = read_rank();
-	g->ctl_efd = g->done_fd[0] = g->done_fd[1] = -1;
-	read_config(&g->cfg);
-	expand_output(g);
-	if (g->cfg.status_dir[0])
-		snprintf(g->status_path, sizeof(g->status_path), "%.4000s/%d.status",
-			 g->cfg.status_dir, (int)g->pid);
-	else
-		snprintf(g->status_path, sizeof(g->status_path), "%.4000s.status", g->out_path);
-
+	atomic_fetch_add(&g->session, 1);
 	snprintf(producer, sizeof(producer), "tracesmith %s agent (cupti)", TSM_VERSION_STRING);
 	wo.clock = TSM_CLOCK_CUPTI;
 	/* SBT reads an offset of 0 as "unknown"; CUPTI's clock can be CLOCK_REALTIME
@@ -568,8 +665,10 @@ int InitializeInjection(void)
 	wo.block_events = g->cfg.block_events;
 	rc = tsm_writer_open(g->out_path, &wo, &g->w);
 	if (rc < 0) {
-		fail("cannot create the trace file %s: %s", g->out_path, tsm_last_error());
-		return 1;
+		snprintf(why, cap, "cannot create the trace file %.300s: %.400s", g->out_path,
+			 tsm_last_error());
+		g->w = NULL;
+		return rc;
 	}
 	agent_describe_process(g->w);
 	if (g->cfg.stacks && agent_stacks_init() < 0) {
@@ -585,24 +684,197 @@ int InitializeInjection(void)
 	}
 	if (rc != 0) {
 		if (rc == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED)
-			fail("CUPTI is already in use by another profiler in this process "
-			     "(only one subscriber is allowed); not tracing");
+			snprintf(why, cap,
+				 "CUPTI is already in use by another profiler in this process "
+				 "(only one subscriber is allowed; torch.profiler, Nsight Systems "
+				 "and the like hold it); not tracing");
 		else
-			fail("CUPTI could not be initialised (%s: %s); not tracing", step,
-			     cupti_error(rc));
+			snprintf(why, cap, "CUPTI could not be initialised (%s: %s); not tracing",
+				 step, cupti_error(rc));
+		agent_activity_set_enabled(0);
 		agent_callbacks_stop();
 		tsm_writer_close(g->w);
 		g->w = NULL;
 		unlink(g->out_path);
-		return 1;
+		return TSM_UNAVAILABLE;
 	}
 	atomic_store(&g->state, AG_READY);
 	if (start_control() < 0)
 		agent_warn("control thread: periodic CUPTI flush and --delay/--duration disabled");
-	atexit(at_exit);
+	return 0;
+}
+
+int InitializeInjection(void)
+{
+	struct agent *g = &agent_g;
+	char why[768];
+	int st;
+
+	/* The driver calls this once per process; be safe if it comes twice. */
+	if (atomic_exchange(&injected, 1))
+		return 1;
+	pthread_mutex_lock(&g->session_lock);
+	/* An in-process session (tsm_agent_start) already holds CUPTI. */
+	st = atomic_load(&g->state);
+	if (st == AG_READY || st == AG_RUNNING)
+		goto out;
+	session_reset();
+	g->inproc = 0;
+	read_config(&g->cfg);
+	expand_output(g);
+	if (g->cfg.status_dir[0])
+		snprintf(g->status_path, sizeof(g->status_path), "%.4000s/%d.status",
+			 g->cfg.status_dir, (int)g->pid);
+	else
+		snprintf(g->status_path, sizeof(g->status_path), "%.4000s.status", g->out_path);
+	if (session_open(why, sizeof(why)) < 0) {
+		fail("%s", why);
+		goto out;
+	}
+	if (!atexit_registered && atexit(at_exit) == 0)
+		atexit_registered = 1;
 	install_signals();
 	write_status("running", NULL);
+out:
+	pthread_mutex_unlock(&g->session_lock);
 	return 1;
+}
+
+/* ---- in-process entry points (python/tracesmith/agent-control.c) ----- */
+
+static int set_error(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int set_error(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Is CUDA_INJECTION64_PATH a TraceSmith agent (a copy other than this one, maybe)? */
+static const char *injected_agent(void)
+{
+	const char *p = getenv("CUDA_INJECTION64_PATH");
+	const char *base;
+
+	if (!p || !*p)
+		return NULL;
+	base = strrchr(p, '/');
+	base = base ? base + 1 : p;
+	return strstr(base, "tracesmith-agent") ? p : NULL;
+}
+
+int tsm_agent_start(const char *path)
+{
+	struct agent *g = &agent_g;
+	char why[768];
+	const char *inj;
+	int rc, st;
+
+	pthread_mutex_lock(&g->session_lock);
+	last_error[0] = 0;
+	st = atomic_load(&g->state);
+	if (!path || !*path || strlen(path) >= sizeof(g->out_path)) {
+		rc = set_error(TSM_INVAL, path && *path ? "output path too long" : "no output path");
+		goto out;
+	}
+	if (atomic_load(&injected) && !g->inproc) {
+		rc = set_error(TSM_STATE,
+			       "this process is already traced by the injected agent (`tracesmith "
+			       "record`, CUDA_INJECTION64_PATH), which writes %.500s until exit",
+			       g->out_path[0] ? g->out_path : "its own file");
+		goto out;
+	}
+	inj = injected_agent();
+	if (inj) {
+		rc = set_error(TSM_STATE,
+			       "this process is traced by `tracesmith record` "
+			       "(CUDA_INJECTION64_PATH=%.500s); in-process capture cannot run "
+			       "beside it",
+			       inj);
+		goto out;
+	}
+	if (st == AG_READY || st == AG_RUNNING) {
+		rc = set_error(TSM_STATE,
+			       "already capturing into %.600s (call tsm_agent_stop first)",
+			       g->out_path);
+		goto out;
+	}
+	rc = agent_cuda_init(why, sizeof(why));
+	if (rc < 0) {
+		rc = set_error(rc, "%s", why);
+		goto out;
+	}
+
+	session_reset();
+	g->inproc = 1;
+	read_config(&g->cfg);
+	/* The caller's start and stop are the window. */
+	g->cfg.delay_ns = g->cfg.duration_ns = 0;
+	snprintf(g->out_path, sizeof(g->out_path), "%s", path);
+	g->status_path[0] = 0;
+	rc = session_open(why, sizeof(why));
+	if (rc < 0) {
+		atomic_store(&g->state, AG_FAILED);
+		rc = set_error(rc, "%s", why);
+		goto out;
+	}
+	/* CUDA is up: describe the devices and start the writer thread now. */
+	agent_ensure_started();
+	if (atomic_load(&g->state) != AG_RUNNING) {
+		/* The collector could not start (state FAILED): undo session_open. */
+		rc = set_error(TSM_UNAVAILABLE, "%s",
+			       g->warning[0] ? g->warning : "the writer thread could not start");
+		stop_control();
+		agent_activity_set_enabled(0);
+		agent_callbacks_stop();
+		wait_inflight();
+		tsm_writer_close(g->w);
+		g->w = NULL;
+		unlink(g->out_path);
+		goto out;
+	}
+	if (!atexit_registered && atexit(at_exit) == 0)
+		atexit_registered = 1;
+out:
+	pthread_mutex_unlock(&g->session_lock);
+	return rc;
+}
+
+int tsm_agent_stop(void)
+{
+	struct agent *g = &agent_g;
+	char err[512];
+	int rc, st;
+
+	pthread_mutex_lock(&g->session_lock);
+	last_error[0] = 0;
+	st = atomic_load(&g->state);
+	if (!g->inproc && atomic_load(&injected)) {
+		rc = set_error(TSM_STATE, "the capture was started by `tracesmith record`; it ends "
+					  "when the process exits");
+		goto out;
+	}
+	if (st != AG_READY && st != AG_RUNNING) {
+		rc = set_error(TSM_STATE, "not capturing (tsm_agent_start was not called, or "
+					  "the capture has ended)");
+		goto out;
+	}
+	stop_control();
+	rc = finalise("stop", 1, err, sizeof(err));
+	if (rc < 0)
+		set_error(rc, "%s", err[0] ? err : tsm_strerror(rc));
+out:
+	pthread_mutex_unlock(&g->session_lock);
+	return rc;
+}
+
+const char *tsm_agent_error(void)
+{
+	return last_error;
 }
 
 /*

@@ -16,7 +16,9 @@
  *   device.c     device properties (driver API) and process metadata
  *
  * Everything here is internal to the agent (hidden visibility); the .so
- * exports only InitializeInjection and InitializeInjectionNvtx2.
+ * exports only InitializeInjection and InitializeInjectionNvtx2 (injection
+ * by the driver) and tsm_agent_start / tsm_agent_stop / tsm_agent_error
+ * (in-process capture, for the Python package's profile()).
  */
 #ifndef TSM_AGENT_H
 #define TSM_AGENT_H
@@ -38,7 +40,7 @@ enum {
 	AG_READY = 1,	 /* CUPTI subscribed, writer open, collector not started yet */
 	AG_RUNNING = 2,	 /* collector running: producers may push */
 	AG_STOPPING = 3, /* finalising: producers stay out */
-	AG_DONE = 4,	 /* file closed */
+	AG_DONE = 4,	 /* file closed (in-process: a new session may start) */
 	AG_FAILED = 5,	 /* could not start; the application runs untraced */
 };
 
@@ -63,12 +65,17 @@ struct agent {
 	char status_path[PATH_MAX];
 
 	_Atomic int state;
-	_Atomic int inflight;  /* producers between their state check and their push */
-	_Atomic int capturing; /* inside the --delay/--duration window */
+	_Atomic int inflight; /* producers between their state check and their push */
+	/* Session number, 1 for the first capture; bumped by every start, so
+	 * that thread-local rings and caches of an earlier session (whose
+	 * collector and writer are gone) are never reused. */
+	_Atomic unsigned session;
+	int inproc; /* the session was started by tsm_agent_start, not by the driver */
 
 	tsm_writer *w;
 	tsm_collector *col;
-	pthread_mutex_t start_lock;
+	pthread_mutex_t start_lock;   /* agent_ensure_started */
+	pthread_mutex_t session_lock; /* session start / stop */
 	CUpti_SubscriberHandle sub;
 	int subscribed;
 
@@ -120,9 +127,17 @@ uint32_t agent_intern(const char *s);
 uint32_t agent_intern_stable(const char *s);
 /* Forget the calling thread's ring (the collector is gone). */
 void agent_emit_reset(void);
+/* Bracket work that uses the writer's tables outside agent_emit (interning
+ * in a callback): agent_enter returns 1 if the writer is open (READY or
+ * RUNNING), and it then stays open until agent_leave; 0: stay out, and
+ * do not call agent_leave. */
+int agent_enter(void);
+void agent_leave(void);
 
 /* activity.c */
-int agent_activity_start(void);	    /* register buffer callbacks, enable kinds */
+/* Register the buffer callbacks, reset per-session tables, enable the
+ * kinds (unless --delay); again for every session. */
+int agent_activity_start(void);
 void agent_activity_flush(int forced); /* cuptiActivityFlushAll */
 void agent_activity_set_enabled(int on);
 void agent_activity_note_external(uint32_t corr, uint64_t ext);
@@ -132,7 +147,9 @@ int agent_callbacks_start(void); /* cuptiSubscribe + domains */
 void agent_callbacks_stop(void);
 
 /* nvtx.c */
-void agent_nvtx_callback(CUpti_CallbackId cbid, const CUpti_NvtxData *d);
+/* One NVTX callback; `on`: inside agent_enter (names may be interned).
+ * Without it only domain and string handles are learned. */
+void agent_nvtx_callback(CUpti_CallbackId cbid, const CUpti_NvtxData *d, int on);
 
 /* stacks.c */
 int agent_stacks_init(void);
@@ -140,6 +157,9 @@ void agent_stacks_capture(uint32_t correlation);
 uint32_t agent_stacks_lookup(uint32_t correlation);
 
 /* device.c */
+/* Load the driver and cuInit (in-process start, where the agent was not
+ * loaded by the driver): 0, or TSM_UNAVAILABLE with the reason in why. */
+int agent_cuda_init(char *why, size_t cap);
 int agent_describe_devices(tsm_writer *w);
 int agent_describe_process(tsm_writer *w);
 

@@ -12,6 +12,13 @@
  *              than building events in callbacks.
  *   NVTX       ranges and markers (nvtx.c).
  *
+ * Work that uses the writer's tables (stacks, NVTX names) runs between
+ * agent_enter and agent_leave (emit.c), so a stop never closes the writer
+ * under a callback.
+ *
+ * In-process capture (tsm_agent_stop) unsubscribes, so that another tool
+ * can subscribe after it; the next tsm_agent_start subscribes again.
+ *
  * CUPTI allows one subscriber per process. When another tool (Nsight
  * Systems, a framework's own profiler) holds it, cuptiSubscribe returns
  * CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED; the agent then stays out
@@ -25,6 +32,8 @@ static __thread unsigned tl_in_runtime;
 static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_CallbackId cbid,
 				 const void *data)
 {
+	int on;
+
 	switch (dom) {
 	case CUPTI_CB_DOMAIN_RESOURCE:
 		if (cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED)
@@ -35,7 +44,10 @@ static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_Cal
 
 		if (cd->callbackSite == CUPTI_API_ENTER) {
 			tl_in_runtime++;
-			agent_stacks_capture(cd->correlationId);
+			if (agent_enter()) {
+				agent_stacks_capture(cd->correlationId);
+				agent_leave();
+			}
 		} else if (tl_in_runtime) {
 			tl_in_runtime--;
 		}
@@ -46,12 +58,17 @@ static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_Cal
 
 		/* A driver call made by a runtime call has the same stack, one frame
 		 * deeper: unwinding it again would double the cost of --stacks. */
-		if (cd->callbackSite == CUPTI_API_ENTER && !tl_in_runtime)
+		if (cd->callbackSite == CUPTI_API_ENTER && !tl_in_runtime && agent_enter()) {
 			agent_stacks_capture(cd->correlationId);
+			agent_leave();
+		}
 		break;
 	}
 	case CUPTI_CB_DOMAIN_NVTX:
-		agent_nvtx_callback(cbid, data);
+		on = agent_enter();
+		agent_nvtx_callback(cbid, data, on);
+		if (on)
+			agent_leave();
 		break;
 	default:
 		break;

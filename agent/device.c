@@ -8,7 +8,10 @@
  * machines without one (the CLI tests load it there to check the failure
  * path). Devices are described when the first context is created, because
  * InitializeInjection runs inside cuInit, before the driver answers
- * queries.
+ * queries. In-process capture (tsm_agent_start) is the one case where the
+ * agent loads the driver itself (agent_cuda_init) and calls cuInit, which
+ * does nothing when the application initialised CUDA already; the devices
+ * are then described at once.
  */
 #include <dlfcn.h>
 #include <stdio.h>
@@ -27,6 +30,8 @@ typedef CUresult (*get_attr_fn)(int *, CUdevice_attribute, CUdevice);
 typedef CUresult (*total_mem_fn)(size_t *, CUdevice);
 typedef CUresult (*uuid_fn)(CUuuid *, CUdevice);
 typedef CUresult (*version_fn)(int *);
+typedef CUresult (*init_fn)(unsigned);
+typedef CUresult (*err_name_fn)(CUresult, const char **);
 
 static void *cuda_sym(const char *name)
 {
@@ -35,6 +40,48 @@ static void *cuda_sym(const char *name)
 	if (!h)
 		h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
 	return h ? dlsym(h, name) : NULL;
+}
+
+int agent_cuda_init(char *why, size_t cap)
+{
+	static void *drv;
+	init_fn init;
+	get_count_fn count;
+	err_name_fn ename;
+	const char *e = NULL;
+	CUresult r;
+	int n = 0;
+
+	if (!drv) {
+		drv = dlopen("libcuda.so.1", RTLD_LAZY);
+		if (!drv) {
+			e = dlerror();
+			snprintf(why, cap, "no NVIDIA driver in this process (%s)",
+				 e ? e : "not found");
+			return TSM_UNAVAILABLE;
+		}
+	}
+	init = (init_fn)dlsym(drv, "cuInit");
+	count = (get_count_fn)dlsym(drv, "cuDeviceGetCount");
+	ename = (err_name_fn)dlsym(drv, "cuGetErrorName");
+	if (!init || !count) {
+		snprintf(why, cap, "libcuda.so.1 lacks cuInit/cuDeviceGetCount");
+		return TSM_UNAVAILABLE;
+	}
+	r = init(0);
+	if (r == CUDA_SUCCESS)
+		r = count(&n);
+	if (r != CUDA_SUCCESS) {
+		if (!ename || ename(r, &e) != CUDA_SUCCESS || !e)
+			e = "unknown CUDA error";
+		snprintf(why, cap, "CUDA cannot be initialised: %s (CUresult %d)", e, (int)r);
+		return TSM_UNAVAILABLE;
+	}
+	if (n <= 0) {
+		snprintf(why, cap, "no CUDA device");
+		return TSM_UNAVAILABLE;
+	}
+	return 0;
 }
 
 static uint32_t attr(get_attr_fn f, CUdevice d, CUdevice_attribute a)
@@ -165,6 +212,7 @@ int agent_describe_process(tsm_writer *w)
 		return rc;
 
 	tsm_writer_add_meta_str(w, "backend", "cupti");
+	tsm_writer_add_meta_str(w, "agent.mode", g->inproc ? "in-process" : "injection");
 	tsm_writer_add_meta_str(w, "cmdline", cmd);
 	tsm_writer_add_meta_str(w, "host", host);
 	tsm_writer_add_meta_int(w, "pid", g->pid);

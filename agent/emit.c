@@ -17,6 +17,16 @@
  * either the producer sees STOPPING and backs off, or the finaliser sees
  * the producer's increment and waits for it: no push can start after the
  * wait ends. Events refused this way are counted (drop_not_running).
+ * Callbacks that use the writer's tables before they push (interning a
+ * name) bracket that work with agent_enter/agent_leave, the same
+ * protocol, so the writer is never closed under them.
+ *
+ * Sessions. The in-process API (tsm_agent_start/stop) may capture several
+ * times in one process, each time into a new collector and writer that
+ * malloc may place at the old addresses. Thread-local rings and name
+ * caches are therefore tagged with the session number (agent.session),
+ * not compared by pointer: a thread that pushed in an earlier session
+ * takes a new ring and forgets its cached ids.
  *
  * Names. tsm_intern_str takes a mutex; kernel and API names repeat
  * millions of times, so a small direct-mapped cache per thread answers
@@ -40,10 +50,10 @@ struct slot {
 };
 
 static __thread tsm_ring *tl_ring;
-static __thread tsm_collector *tl_col;
+static __thread unsigned tl_ring_session; /* 0: no ring */
 static __thread struct slot tl_by_addr[CACHE_SLOTS];
 static __thread struct slot tl_by_text[CACHE_SLOTS];
-static __thread tsm_writer *tl_cache_w;
+static __thread unsigned tl_cache_session;
 
 uint64_t agent_gettid(void)
 {
@@ -64,12 +74,12 @@ int agent_emit(const tsm_event *ev)
 		atomic_fetch_add_explicit(&g->drop_not_running, 1, memory_order_relaxed);
 		goto out;
 	}
-	if (tl_col != g->col) {
+	if (tl_ring_session != g->session) {
 		tl_ring = NULL;
 		if (tsm_collector_add_ring(g->col, &tl_ring) == 0)
 			tsm_collector_set_ring_owner(g->col, tl_ring, (uint32_t)g->pid,
 						     agent_gettid());
-		tl_col = g->col;
+		tl_ring_session = g->session;
 	}
 	if (!tl_ring) {
 		atomic_fetch_add_explicit(&g->drop_no_ring, 1, memory_order_relaxed);
@@ -87,23 +97,42 @@ void agent_publish(void)
 
 	atomic_fetch_add_explicit(&g->inflight, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&g->state, memory_order_seq_cst) == AG_RUNNING && tl_ring &&
-	    tl_col == g->col)
+	    tl_ring_session == g->session)
 		tsm_ring_publish(tl_ring);
 	atomic_fetch_sub_explicit(&g->inflight, 1, memory_order_seq_cst);
+}
+
+int agent_enter(void)
+{
+	struct agent *g = &agent_g;
+
+	int st;
+
+	atomic_fetch_add_explicit(&g->inflight, 1, memory_order_seq_cst);
+	st = atomic_load_explicit(&g->state, memory_order_seq_cst);
+	if (st == AG_READY || st == AG_RUNNING)
+		return 1;
+	atomic_fetch_sub_explicit(&g->inflight, 1, memory_order_seq_cst);
+	return 0;
+}
+
+void agent_leave(void)
+{
+	atomic_fetch_sub_explicit(&agent_g.inflight, 1, memory_order_seq_cst);
 }
 
 void agent_emit_reset(void)
 {
 	tl_ring = NULL;
-	tl_col = NULL;
+	tl_ring_session = 0;
 }
 
 static void check_writer(void)
 {
-	if (tl_cache_w != agent_g.w) {
+	if (tl_cache_session != agent_g.session) {
 		memset(tl_by_addr, 0, sizeof(tl_by_addr));
 		memset(tl_by_text, 0, sizeof(tl_by_text));
-		tl_cache_w = agent_g.w;
+		tl_cache_session = agent_g.session;
 	}
 }
 

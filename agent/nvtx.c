@@ -22,9 +22,16 @@
  *
  * Domains and registered strings are handles: their names are learned
  * from the nvtxDomainCreate / nvtxDomainRegisterString callbacks (again
- * through functionReturnValue) and kept in a small handle table.
+ * through functionReturnValue) and kept, as text, in a small handle table.
+ *
+ * Sessions (in-process capture may start and stop several times): names
+ * are interned only while the agent is RUNNING (agent_enter), and open
+ * ranges remember the session they began in. A range that began in an
+ * earlier session holds ids of a closed writer's tables: it is counted
+ * as unmatched, never written. Handles keep text for the same reason.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 
@@ -41,6 +48,7 @@ struct open_range {
 	uint64_t start;
 	uint32_t name, domain, color, category;
 	uint64_t ext;
+	unsigned session;
 };
 
 static __thread struct open_range tl_stack[DEPTH];
@@ -50,11 +58,12 @@ struct started {
 	uint64_t key; /* nvtxRangeId_t, 0: free */
 	uint64_t start, tid;
 	uint32_t name, domain, color, category;
+	unsigned session;
 };
 
 struct handle {
 	const void *h;
-	uint32_t name;
+	char *text;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,42 +71,43 @@ static struct started open_tab[OPEN_SLOTS];
 static struct handle handles[HANDLE_SLOTS];
 static _Atomic uint64_t next_range;
 
-static void handle_put(const void *h, uint32_t name)
+static void handle_put(const void *h, const char *text)
 {
 	size_t i = ((uintptr_t)h >> 4) % HANDLE_SLOTS;
+	char *copy;
 
-	if (!h)
+	if (!h || !text || !(copy = strdup(text)))
 		return;
 	pthread_mutex_lock(&lock);
 	for (size_t n = 0; n < HANDLE_SLOTS; n++, i = (i + 1) % HANDLE_SLOTS)
 		if (!handles[i].h || handles[i].h == h) {
 			handles[i].h = h;
-			handles[i].name = name;
+			free(handles[i].text);
+			handles[i].text = copy;
+			copy = NULL;
 			break;
 		}
 	pthread_mutex_unlock(&lock);
+	free(copy);
 }
 
 static uint32_t handle_get(const void *h)
 {
 	size_t i = ((uintptr_t)h >> 4) % HANDLE_SLOTS;
-	uint32_t name = 0;
-	char buf[48];
+	char buf[256] = "";
 
 	if (!h)
 		return 0;
 	pthread_mutex_lock(&lock);
 	for (size_t n = 0; n < HANDLE_SLOTS && handles[i].h; n++, i = (i + 1) % HANDLE_SLOTS)
 		if (handles[i].h == h) {
-			name = handles[i].name;
+			snprintf(buf, sizeof(buf), "%s", handles[i].text);
 			break;
 		}
 	pthread_mutex_unlock(&lock);
-	if (!name) {
+	if (!buf[0])
 		snprintf(buf, sizeof(buf), "nvtx-handle-%p", h);
-		name = agent_intern(buf);
-	}
-	return name;
+	return agent_intern(buf);
 }
 
 static uint32_t wide(const wchar_t *w)
@@ -169,6 +179,7 @@ static void push(uint32_t name, uint32_t domain, uint32_t color, uint32_t catego
 		r->color = color;
 		r->category = category;
 		r->ext = ext;
+		r->session = agent_g.session;
 		cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, ext);
 	}
 	tl_depth++;
@@ -187,6 +198,10 @@ static void pop(void)
 
 		cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0,
 						      &last);
+		if (r->session != agent_g.session) {
+			atomic_fetch_add_explicit(&agent_g.nvtx_unmatched, 1, memory_order_relaxed);
+			return;
+		}
 		emit_range(TSM_EV_NVTX_RANGE, r->start, agent_now(), agent_gettid(), r->name,
 			   r->domain, r->color, r->category, r->ext);
 	}
@@ -206,8 +221,9 @@ static void start(const void *ret, uint32_t name, uint32_t domain, uint32_t colo
 	pthread_mutex_lock(&lock);
 	for (size_t n = 0; n < OPEN_SLOTS; n++, i = (i + 1) % OPEN_SLOTS)
 		if (!open_tab[i].key) {
-			open_tab[i] = (struct started){key,  agent_now(), agent_gettid(), name,
-						       domain, color,	     category};
+			open_tab[i] = (struct started){key,    agent_now(), agent_gettid(),
+						       name,   domain,	    color,
+						       category, agent_g.session};
 			stored = 1;
 			break;
 		}
@@ -240,7 +256,7 @@ static void end(uint64_t key)
 			break;
 		}
 	pthread_mutex_unlock(&lock);
-	if (!s.key) {
+	if (!s.key || s.session != agent_g.session) {
 		atomic_fetch_add_explicit(&agent_g.nvtx_unmatched, 1, memory_order_relaxed);
 		return;
 	}
@@ -255,12 +271,15 @@ static void mark(uint32_t name, uint32_t domain, uint32_t color, uint32_t catego
 	emit_range(TSM_EV_NVTX_MARK, t, t, agent_gettid(), name, domain, color, category, 0);
 }
 
-void agent_nvtx_callback(CUpti_CallbackId cbid, const CUpti_NvtxData *d)
+void agent_nvtx_callback(CUpti_CallbackId cbid, const CUpti_NvtxData *d, int on)
 {
 	const void *p = d->functionParams;
 	const void *ret = d->functionReturnValue;
 	uint32_t name = 0, color = 0, cat = 0;
 
+	if (!on && cbid != CUPTI_CBID_NVTX_nvtxDomainCreateA &&
+	    cbid != CUPTI_CBID_NVTX_nvtxDomainRegisterStringA)
+		return;
 	switch (cbid) {
 	case CUPTI_CBID_NVTX_nvtxRangePushA:
 		push(agent_intern(((const nvtxRangePushA_params *)p)->message), 0, 0, 0);
@@ -326,12 +345,12 @@ void agent_nvtx_callback(CUpti_CallbackId cbid, const CUpti_NvtxData *d)
 	case CUPTI_CBID_NVTX_nvtxDomainCreateA:
 		if (ret)
 			handle_put(*(const void *const *)ret,
-				   agent_intern(((const nvtxDomainCreateA_params *)p)->name));
+				   ((const nvtxDomainCreateA_params *)p)->name);
 		break;
 	case CUPTI_CBID_NVTX_nvtxDomainRegisterStringA:
 		if (ret)
 			handle_put(*(const void *const *)ret,
-				   agent_intern(((const nvtxDomainRegisterStringA_params *)p)->string));
+				   ((const nvtxDomainRegisterStringA_params *)p)->string);
 		break;
 	default:
 		break;

@@ -26,6 +26,10 @@
  * a relaxed store here and read in activity.c. When more than STACK_SLOTS
  * calls happen between a call and the conversion of its record, the slot
  * has been reused: that record gets no stack.
+ *
+ * The per-thread cache holds ids of the current writer's stack table; it
+ * is cleared when a new capture session begins (in-process restarts).
+ * Stale correlation entries never match: correlation ids are not reused.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -62,6 +66,7 @@ struct cslot {
 };
 
 static __thread struct cslot tl_cache[CACHE_SLOTS];
+static __thread unsigned tl_cache_session;
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -86,6 +91,8 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
 
 int agent_stacks_init(void)
 {
+	if (stack_map)
+		return 0; /* an earlier session's table and skip ranges serve again */
 	stack_map = calloc(STACK_SLOTS, sizeof(*stack_map));
 	if (!stack_map)
 		return TSM_NOMEM;
@@ -139,6 +146,10 @@ void agent_stacks_capture(uint32_t corr)
 		s++;
 	if (s >= n)
 		return;
+	if (tl_cache_session != agent_g.session) {
+		memset(tl_cache, 0, sizeof(tl_cache));
+		tl_cache_session = agent_g.session;
+	}
 	h = tsm__hash64(pcs + s, (size_t)(n - s) * sizeof(void *), 0x5354);
 	c = &tl_cache[h & (CACHE_SLOTS - 1)];
 	if (c->h != h || !c->id) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Run on a machine with an NVIDIA GPU: build everything (with the CUDA test programs) in
-# build-gpu, run every GPU test and the launch-overhead benchmark, and print a short table last.
+# build-gpu, run every GPU test, the Python profile() test and the launch-overhead benchmark, and
+# print a short table last.
 # Logs and results go to $OUT when set (the device tool), else build-gpu/gpu-results.
 #   tests/gpu/run.sh [SOURCE_DIR]      (default: this checkout)
 set -uo pipefail
@@ -42,6 +43,19 @@ for t in "${tests[@]}"; do
 		"${line#*: }" >>"$out/results.txt"
 	echo "--- $t: $r"; tail -n 12 "$build/test-$t.log" | cut -c1-400
 done
+
+# tracesmith.profile(): in-process capture (tsm_agent_start/stop) around a PyTorch workload,
+# against torch.profiler's kernel multiset (installs ./python into the scratch directory).
+s=$(date +%s.%N)
+python3 "$here/test_python_profile.py" >"$out/python-profile.txt" 2>&1
+rc=$?
+echo "python-profile exit $rc"
+case $rc in 0) r=PASS ;; 77) r=SKIP ;; *) r=FAIL ;; esac
+line=$(grep -E '^test_python_profile: ' "$out/python-profile.txt" | tail -n1)
+printf '%-12s %-4s %5.1fs  %.300s\n' python-prof "$r" "$(awk "BEGIN{print $(date +%s.%N) - $s}")" \
+	"${line#*: }" >>"$out/results.txt"
+{ echo "=== python-profile"; cat "$out/python-profile.txt"; } >>"$out/tests.log"
+echo "--- python-profile: $r"; tail -n 12 "$out/python-profile.txt" | cut -c1-400
 
 python3 "$root/bench/launch/run-launch-bench.py" "$build/bin/tracesmith" \
 	"$build/bin/bench-launch" "$build/bin/libtsm-launch-floor.so" --rounds 5 \
