@@ -89,7 +89,35 @@ def main():
               % (sum(ours.values()), sum(theirs.values()), dict(ours - theirs),
                  dict(theirs - ours)))
         return 1
-    print("test_python_profile: PASS: %d kernels (%d names) match torch.profiler"
+    # A second block in the same process: the agent restarts cleanly and sees the same work;
+    # a profile() started inside it is refused with STATE and leaves the outer one running.
+    out2 = os.path.join(scratch, "profile-2.sbt")
+    try:
+        with ts.profile(out2, agent=agent):
+            try:
+                with ts.profile(os.path.join(scratch, "nested.sbt"), agent=agent):
+                    pass
+                print("test_python_profile: FAIL: a nested profile() was not refused")
+                return 1
+            except ts.Error as e:
+                if e.status != "STATE":
+                    print("test_python_profile: FAIL: nested profile(): %s (status %s, want "
+                          "STATE)" % (e, e.status))
+                    return 1
+            torch_small.work()
+    except ts.Error as e:
+        print("test_python_profile: FAIL: second profile(): %s (status %s)" % (e, e.status))
+        return 1
+    with ts.open(out2) as t:
+        ours2 = Counter(ts.demangle(n)[:4095] for n in t.kernels().names)
+        info2 = t.info
+    if info2["recovered"] or not info2["has_index"] or ours2 != ours:
+        print("test_python_profile: FAIL: second session: finalised %s, %d kernels (first "
+              "session %d)" % (info2["has_index"] and not info2["recovered"],
+                               sum(ours2.values()), sum(ours.values())))
+        return 1
+    print("test_python_profile: PASS: %d kernels (%d names) match torch.profiler; a second "
+          "session matches; a nested start is refused (STATE)"
           % (sum(ours.values()), len(ours)))
     return 0
 
