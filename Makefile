@@ -3,7 +3,7 @@
 #
 #   make demo          Release build in build/, then record, info and view a simulated trace
 #                      (the first 20 events, then the first kernels and copies)
-#   make test          three suites, then one closing line "N passed, N failed":
+#   make test          three suites, then one closing line "N passed, N failed, N skipped":
 #                        build/       normal Release build, whole suite (-Werror when CI=true)
 #                        build-asan/  ASan+UBSan (clang when present, so the fuzzers build too)
 #                        build-tsan/  ThreadSanitizer, the tests labelled tsan
@@ -79,13 +79,14 @@ $(addprefix test-,$(SUITES)): test-%:
 	@cd $(dir_$*) && env $(env_$*) $(CTEST) --output-on-failure -j$(JOBS) $(ctest_$*) \
 		2>&1 | tee ctest.log
 
-# Runs every suite even when one fails, then sums ctest's "N tests failed out of M" lines.
+# Runs every suite even when one fails, then sums ctest's "N tests failed out of M" lines and its
+# "***Skipped" lines (tests that exit 77: the GPU tests without a GPU, tests without chromium...).
 test:
 	@failed_suites=""; \
 	for s in $(SUITES); do \
 		$(MAKE) --no-print-directory test-$$s || failed_suites="$$failed_suites $$s"; \
 	done; \
-	pass=0; fail=0; \
+	pass=0; fail=0; skip=0; \
 	for s in $(SUITES); do \
 		case $$s in normal) d=$(dir_normal);; asan) d=$(dir_asan);; tsan) d=$(dir_tsan);; esac; \
 		line=$$(grep -Eo '[0-9]+ tests failed out of [0-9]+' $$d/ctest.log 2>/dev/null | tail -n 1 || true); \
@@ -94,13 +95,14 @@ test:
 			fail=$$((fail + 1)); continue; \
 		fi; \
 		f=$${line%% *}; m=$${line##* }; \
-		echo "suite $$s: $$((m - f)) passed, $$f failed"; \
-		pass=$$((pass + m - f)); fail=$$((fail + f)); \
+		k=$$(grep -c '\*\*\*Skipped' $$d/ctest.log || true); \
+		echo "suite $$s: $$((m - f - k)) passed, $$f failed, $$k skipped"; \
+		pass=$$((pass + m - f - k)); fail=$$((fail + f)); skip=$$((skip + k)); \
 		if [ "$$f" = 0 ] && [[ " $$failed_suites " == *" $$s "* ]]; then \
 			echo "suite $$s: ctest exited non-zero: counted as 1 failed"; fail=$$((fail + 1)); \
 		fi; \
 	done; \
-	echo "$$pass passed, $$fail failed"; \
+	echo "$$pass passed, $$fail failed, $$skip skipped"; \
 	[ "$$fail" = 0 ]
 
 # ---- benchmarks, fuzzing, formatting ---------------------------------------
