@@ -167,10 +167,11 @@ static uint32_t max_name(const tsm_timeline *tl)
 	return m;
 }
 
-static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
+/* `durs`: room for one u64 per GPU op (shared with latency(); fresh pages cost more than reuse) */
+static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames, uint64_t *durs)
 {
 	tsm_kernel_stat *by = tsm__calloc(nnames + 1, sizeof(*by));
-	uint64_t *off = tsm__calloc(nnames + 2, sizeof(*off)), *durs = NULL;
+	uint64_t *off = tsm__calloc(nnames + 2, sizeof(*off));
 	size_t n = 0;
 	int rc = 0;
 
@@ -201,12 +202,6 @@ static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
 		}
 		a->kernel_ns += d;
 		a->kernel_count++;
-	}
-	durs = tsm__malloc((a->kernel_count + 1) * sizeof(*durs));
-	if (!durs) {
-		rc = TSM_FAIL(TSM_NOMEM, "analysis: %llu kernel durations",
-			      (unsigned long long)a->kernel_count);
-		goto out;
 	}
 	for (uint32_t i = 0; i <= nnames; i++) {
 		off[i + 1] = off[i] + by[i].count;
@@ -253,7 +248,6 @@ static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
 out:
 	tsm__free(by);
 	tsm__free(off);
-	tsm__free(durs);
 	return rc;
 }
 
@@ -318,14 +312,13 @@ static int apis(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
 	return 0;
 }
 
-static int latency(tsm_analysis *a, const tsm_timeline *tl)
+/* `v`: room for one u64 per GPU op */
+static int latency(tsm_analysis *a, const tsm_timeline *tl, uint64_t *v)
 {
 	tsm_dist *d = &a->launch_latency;
-	uint64_t *v = tsm__malloc((tl->nops + 1) * sizeof(*v)), sum = 0;
+	uint64_t sum = 0;
 	size_t n = 0;
 
-	if (!v)
-		return TSM_FAIL(TSM_NOMEM, "analysis: launch latencies");
 	for (size_t i = 0; i < tl->nops; i++) {
 		const tsm_tl_op *op = &tl->ops[i];
 		uint64_t s, l;
@@ -354,7 +347,6 @@ static int latency(tsm_analysis *a, const tsm_timeline *tl)
 		d->p95_ns = out[2];
 		d->p99_ns = out[3];
 	}
-	tsm__free(v);
 	return 0;
 }
 
@@ -656,6 +648,7 @@ static int critical(tsm_analysis *a, tsm_timeline *tl, uint32_t nnames)
 int tsm_analysis_create(tsm_timeline *tl, const tsm_analysis_opts *opts, tsm_analysis **out)
 {
 	tsm_analysis *a;
+	uint64_t *vals;
 	uint32_t nnames;
 	int rc;
 
@@ -669,13 +662,20 @@ int tsm_analysis_create(tsm_timeline *tl, const tsm_analysis_opts *opts, tsm_ana
 	a->short_kernel_ns = opts && opts->short_kernel_ns ? opts->short_kernel_ns : 10000;
 	a->top_n = opts && opts->top_n ? opts->top_n : 10;
 	nnames = max_name(tl);
-	rc = kernels(a, tl, nnames);
+	/* one per-op value buffer for kernel durations, then launch latencies */
+	vals = tsm__malloc((tl->nops + 1) * sizeof(*vals));
+	if (!vals) {
+		tsm__free(a);
+		return TSM_FAIL(TSM_NOMEM, "analysis: %zu GPU ops", tl->nops);
+	}
+	rc = kernels(a, tl, nnames, vals);
 	if (rc >= 0)
 		rc = copies(a, tl);
 	if (rc >= 0)
 		rc = apis(a, tl, nnames);
 	if (rc >= 0)
-		rc = latency(a, tl);
+		rc = latency(a, tl, vals);
+	tsm__free(vals);
 	if (rc >= 0)
 		rc = gaps_and_tops(a, tl);
 	if (rc >= 0)

@@ -171,12 +171,21 @@ static int build_pids(tsm_timeline *tl, struct join *j)
 
 		if (!p->count)
 			continue;
+		/* tables come from the timeline's spare block when it has room (no fresh pages) */
 		if (p->max - p->min < 4 * (uint64_t)p->count + 4096) {
-			p->direct = tsm__calloc((size_t)(p->max - p->min + 1), sizeof(uint32_t));
+			size_t bytes = (size_t)(p->max - p->min + 1) * sizeof(uint32_t);
+
+			p->direct = tl_spare_take(tl, bytes);
+			if (p->direct)
+				memset(p->direct, 0, bytes);
+			else
+				p->direct = tsm__calloc(bytes, 1);
 			if (!p->direct)
 				return TSM_FAIL(TSM_NOMEM, "timeline: correlation table");
 		} else {
-			p->pairs = tsm__malloc(p->count * sizeof(*p->pairs));
+			p->pairs = tl_spare_take(tl, p->count * sizeof(*p->pairs));
+			if (!p->pairs)
+				p->pairs = tsm__malloc(p->count * sizeof(*p->pairs));
 			if (!p->pairs)
 				return TSM_FAIL(TSM_NOMEM, "timeline: correlation table");
 		}
@@ -393,7 +402,7 @@ out:
 int tsm__tl_join(tsm_timeline *tl)
 {
 	struct join j = {0};
-	size_t nrec = 0;
+	size_t nrec = 0, spare_mark = tl->spare_used;
 	int rc;
 
 	tl->lane_corr_sorted = tsm__calloc(tl->ngpu + 1, 1);
@@ -428,7 +437,9 @@ int tsm__tl_join(tsm_timeline *tl)
 		}
 		tl->lane_corr_sorted[li] = (uint8_t)sorted;
 	}
-	j.recs = tsm__malloc((nrec + 1) * sizeof(*j.recs));
+	j.recs = tl_spare_take(tl, (nrec + 1) * sizeof(*j.recs));
+	if (!j.recs)
+		j.recs = tsm__malloc((nrec + 1) * sizeof(*j.recs));
 	if (!j.recs) {
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: event records");
 		goto out;
@@ -468,11 +479,12 @@ int tsm__tl_join(tsm_timeline *tl)
 	rc = host_syncs(tl, &j);
 out:
 	for (size_t i = 0; i < j.npids; i++) {
-		tsm__free(j.pids[i].direct);
-		tsm__free(j.pids[i].pairs);
+		tl_spare_free(tl, j.pids[i].direct);
+		tl_spare_free(tl, j.pids[i].pairs);
 	}
 	tsm__free(j.pids);
-	tsm__free(j.recs);
+	tl_spare_free(tl, j.recs);
+	tl->spare_used = spare_mark;
 	return rc;
 }
 

@@ -33,16 +33,21 @@ typedef struct ivl {
 typedef struct ivec {
 	ivl *v;
 	size_t n, cap;
+	int lent; /* v is a piece of the timeline's spare block: grow by copying, never free */
 } ivec;
 
 static int ivec_push(ivec *x, uint64_t s, uint64_t e)
 {
 	if (x->n >= x->cap) {
 		size_t ncap = x->cap ? x->cap * 2 : 256;
-		ivl *n = tsm__realloc(x->v, ncap * sizeof(*n));
+		ivl *n = x->lent ? tsm__malloc(ncap * sizeof(*n))
+				 : tsm__realloc(x->v, ncap * sizeof(*n));
 
 		if (!n)
 			return TSM_FAIL(TSM_NOMEM, "timeline: %zu intervals", ncap);
+		if (x->lent && x->n)
+			memcpy(n, x->v, x->n * sizeof(*n));
+		x->lent = 0;
 		x->v = n;
 		x->cap = ncap;
 	}
@@ -419,15 +424,24 @@ static int lane_states(tsm_timeline *tl, size_t li, ivec *r, ivec *wv, ivec *lv,
 int tsm__tl_states(tsm_timeline *tl)
 {
 	ivec v[4] = {{0}};
+	size_t mark = tl->spare_used, room = (tl->spare_bytes - tl->spare_used) / 4;
 	int rc = 0;
 
+	/* the four unions start in equal quarters of the spare block (already faulted in) */
+	for (int k = 0; k < 4 && room >= 64 + 256 * sizeof(ivl); k++) {
+		v[k].v = tl_spare_take(tl, room - 64);
+		v[k].cap = v[k].v ? (room - 64) / sizeof(ivl) : 0;
+		v[k].lent = v[k].v != NULL;
+	}
 	for (size_t li = 0; li < tl->ngpu; li++) {
 		rc = lane_states(tl, li, &v[0], &v[1], &v[2], &v[3]);
 		if (rc < 0)
 			break;
 	}
 	for (int k = 0; k < 4; k++)
-		tsm__free(v[k].v);
+		if (!v[k].lent)
+			tsm__free(v[k].v);
+	tl->spare_used = mark;
 	return rc;
 }
 

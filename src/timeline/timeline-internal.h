@@ -28,17 +28,6 @@ typedef struct tl_sedge {
 	uint32_t api, op;
 } tl_sedge;
 
-/* A lane's records while adding (file order: a concatenation of sorted runs). */
-typedef struct tl_opvec {
-	tsm_tl_op *v;
-	size_t n, cap;
-} tl_opvec;
-
-typedef struct tl_apivec {
-	tsm_tl_api *v;
-	size_t n, cap;
-} tl_apivec;
-
 typedef struct tl_lane_key {
 	uint64_t a, b; /* GPU: device << 32 | stream, pid; host: pid, tid */
 	uint8_t type;
@@ -57,15 +46,21 @@ struct tsm_timeline {
 	int finished;
 	tsm_tl_summary sum;
 
-	/* GPU ops and API calls: while adding, one growable array per lane (gops / hapis,
-	 * indexed like gkeys / hkeys); finishing gathers them, sorted, into one array each */
+	/* GPU ops and API calls: while adding, appended in file order to `ops` / `apis` with
+	 * each record's lane (per type, indexed like gkeys / hkeys) in `op_lane` / `api_lane`
+	 * and per-lane counts in `gcount` / `hcount`; finishing scatters them by lane into the
+	 * final arrays and sorts each lane (timeline.c explains the memory reuse) */
 	tsm_tl_op *ops;
-	size_t nops;
+	size_t nops, ops_cap;
 	tsm_tl_api *apis;
-	size_t napis;
-	tl_opvec *gops;
-	tl_apivec *hapis;
-	uint64_t *sort_keys; /* radix keys of the largest unsorted lane, twice (finish only) */
+	size_t napis, apis_cap;
+	uint16_t *op_lane, *api_lane; /* adding only */
+	uint32_t *gcount, *hcount;    /* adding only */
+	/* finishing only: the dead file-order call array, whose pages are already faulted in,
+	 * lent as scratch to graph.c and states.c (a stack: tl_spare_take, then restore
+	 * spare_used) */
+	char *spare;
+	size_t spare_bytes, spare_used;
 
 	tl_sync *syncs;
 	size_t nsyncs, syncs_cap;
@@ -113,6 +108,33 @@ static inline uint64_t tl_min(uint64_t a, uint64_t b)
 static inline uint64_t tl_max(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
+}
+
+/* `bytes` of the spare block (64-byte aligned), or NULL when it has no room. */
+static inline void *tl_spare_take(tsm_timeline *tl, size_t bytes)
+{
+	size_t b = (bytes + 63) & ~(size_t)63;
+	void *p;
+
+	if (!tl->spare || b > tl->spare_bytes - tl->spare_used)
+		return NULL;
+	p = tl->spare + tl->spare_used;
+	tl->spare_used += b;
+	return p;
+}
+
+static inline int tl_spare_owns(const tsm_timeline *tl, const void *p)
+{
+	uintptr_t a = (uintptr_t)p, s = (uintptr_t)tl->spare;
+
+	return tl->spare && a >= s && a < s + tl->spare_bytes;
+}
+
+/* Free a buffer that came from tl_spare_take or the allocator. */
+static inline void tl_spare_free(const tsm_timeline *tl, void *p)
+{
+	if (!tl_spare_owns(tl, p))
+		tsm__free(p);
 }
 
 /* Node accessors (node < nops: op; else API call). */

@@ -4,30 +4,36 @@
  *
  * Adding. Events arrive in file order: each SBT block is sorted by start
  * but blocks overlap in time, so nothing is assumed about order. GPU ops
- * (40 bytes) and API calls (32 bytes) are appended to one growable array
- * per lane; in-stream sync records, copy sizes, host synchronisations and
- * NVTX ranges go to small side tables. A lane is found through a 64-entry
- * direct-mapped cache keyed by (device, stream, pid) or (pid, tid), in
- * front of a small open-addressing table. tsm_timeline_add only counts and
- * dispatches (tail calls to the record builders), so events that are only
- * counted cost a few instructions. No allocation happens per event beyond
- * amortised array growth, and there are no pointers in the records.
+ * (40 bytes) and API calls (32 bytes) are appended in file order to one
+ * array per type, with each record's lane id (2 bytes) beside it and a
+ * count per lane; in-stream sync records, copy sizes, host synchronisations
+ * and NVTX ranges go to small side tables. A lane is found through a
+ * 64-entry direct-mapped cache keyed by (device, stream, pid) or (pid,
+ * tid), in front of a small open-addressing table. tsm_timeline_add only
+ * counts and dispatches (tail calls to the record builders), so events that
+ * are only counted cost a few instructions. No allocation happens per event
+ * beyond amortised array growth (mremap for large blocks: nothing is
+ * copied), and there are no pointers in the records.
  *
  * Finishing.
  *  1. Lanes are numbered in display order (GPU lanes by device, stream,
- *     pid; host lanes by pid, tid).
- *  2. Each lane is moved once into its place in the final array, sorted by
- *     (start, end, correlation), and its own array is freed: already sorted
- *     lanes are copied, the others go through an LSD radix sort of packed
- *     (start, index) keys and a gather (DEFINE_LANE_GATHER in
- *     timeline-internal.h explains why that beats merging the runs).
+ *     pid; host lanes by pid, tid); the counts give each lane its place.
+ *  2. The records of each type are scattered by lane (stable) into the final
+ *     array and each lane is sorted by (start, end, correlation) in place:
+ *     already sorted lanes cost one check, the others go through an LSD
+ *     radix sort of packed (start, index) keys and a gather into scratch
+ *     (DEFINE_LANE_GATHER in timeline-internal.h explains why that beats
+ *     merging the runs). Fresh pages are what costs here (the kernel zeroes
+ *     each one on first touch: a third of the time before), so memory is
+ *     recycled: the dead file-order op array is the scratch for the op lanes
+ *     and then, resized in place, the final API-call array; the dead
+ *     file-order call array is the scratch for the host lanes.
  *  3. graph.c joins ops to their API calls and derives the graph's edges.
  *  4. states.c sweeps each device (utilisation, concurrency, overlap) and
  *     each stream (state machine).
- * Peak memory is the records, one lane twice (its array and its place in
- * the final array) with its radix keys, and the correlation tables of
- * graph.c: about 29 bytes per event of a simulated training trace
- * (docs/design/timeline.md has the sums).
+ * Peak memory is the file-order records and the final op array, then the
+ * final op and call arrays and the file-order calls, plus the correlation
+ * tables of graph.c (docs/design/timeline.md has the sums).
  */
 #include <stdlib.h>
 
@@ -77,13 +83,11 @@ void tsm_timeline_destroy(tsm_timeline *tl)
 {
 	if (!tl)
 		return;
-	for (size_t i = 0; tl->gops && i < tl->ngpu; i++)
-		tsm__free(tl->gops[i].v);
-	for (size_t i = 0; tl->hapis && i < tl->nhost; i++)
-		tsm__free(tl->hapis[i].v);
-	tsm__free(tl->gops);
-	tsm__free(tl->hapis);
-	tsm__free(tl->sort_keys);
+	tsm__free(tl->op_lane);
+	tsm__free(tl->api_lane);
+	tsm__free(tl->spare);
+	tsm__free(tl->gcount);
+	tsm__free(tl->hcount);
 	tsm__free(tl->ops);
 	tsm__free(tl->apis);
 	tsm__free(tl->syncs);
@@ -118,6 +122,27 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 	if (!np)
 		return TSM_FAIL(TSM_NOMEM, "timeline: %zu items", ncap);
 	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/*
+ * Grow a file-order record array and its lane ids together (the same
+ * capacity). Large blocks are mappings that realloc moves with mremap, so
+ * growing copies nothing and each page is touched once.
+ */
+static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size)
+{
+	size_t ncap = *cap ? *cap + *cap / 2 : 4096;
+	void *np = tsm__realloc(*recs, ncap * size);
+
+	if (!np)
+		return TSM_FAIL(TSM_NOMEM, "timeline: %zu records", ncap);
+	*recs = np;
+	np = tsm__realloc(*lanes, ncap * sizeof(**lanes));
+	if (!np)
+		return TSM_FAIL(TSM_NOMEM, "timeline: %zu records", ncap);
+	*lanes = np;
 	*cap = ncap;
 	return 0;
 }
@@ -194,11 +219,11 @@ static __attribute__((noinline)) int lane_lookup(tsm_timeline *tl, const tl_lane
 		rc = grow((void **)&tl->hkeys, &tl->hcap, tl->nhost, sizeof(*tl->hkeys));
 		if (rc < 0)
 			return rc;
-		rc = grow((void **)&tl->hapis, &cap, tl->nhost, sizeof(*tl->hapis));
+		rc = grow((void **)&tl->hcount, &cap, tl->nhost, sizeof(*tl->hcount));
 		if (rc < 0)
 			return rc;
 		tl->hkeys[tl->nhost] = *k;
-		memset(&tl->hapis[tl->nhost], 0, sizeof(*tl->hapis));
+		tl->hcount[tl->nhost] = 0;
 		*id = (uint32_t)tl->nhost++;
 	} else {
 		if (tl->ngpu >= 0xffff)
@@ -208,11 +233,11 @@ static __attribute__((noinline)) int lane_lookup(tsm_timeline *tl, const tl_lane
 		rc = grow((void **)&tl->gkeys, &tl->gcap, tl->ngpu, sizeof(*tl->gkeys));
 		if (rc < 0)
 			return rc;
-		rc = grow((void **)&tl->gops, &cap, tl->ngpu, sizeof(*tl->gops));
+		rc = grow((void **)&tl->gcount, &cap, tl->ngpu, sizeof(*tl->gcount));
 		if (rc < 0)
 			return rc;
 		tl->gkeys[tl->ngpu] = *k;
-		memset(&tl->gops[tl->ngpu], 0, sizeof(*tl->gops));
+		tl->gcount[tl->ngpu] = 0;
 		*id = (uint32_t)tl->ngpu++;
 	}
 	tl->lane_hash[j] = (*id + 1) | (host ? 0x80000000u : 0);
@@ -290,7 +315,6 @@ static uint8_t name_class(tsm_timeline *tl, uint32_t name)
 static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *ev)
 {
 	tl_lane_key k = {((uint64_t)ev->device << 32) | ev->stream, ev->pid, TSM_LANE_GPU};
-	tl_opvec *lv;
 	tsm_tl_op *op;
 	uint32_t lane;
 	int rc;
@@ -298,15 +322,16 @@ static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *e
 	rc = lane_id(tl, &k, &lane);
 	if (rc < 0)
 		return rc;
-	lv = &tl->gops[lane];
-	if (TSM__UNLIKELY(lv->n >= lv->cap)) {
-		rc = grow((void **)&lv->v, &lv->cap, lv->n, sizeof(*lv->v));
+	if (TSM__UNLIKELY(tl->nops >= tl->ops_cap)) {
+		rc = grow_records((void **)&tl->ops, &tl->op_lane, &tl->ops_cap, sizeof(*tl->ops));
 		if (rc < 0)
 			return rc;
 	}
 	if (tl->nops >= UINT32_MAX / 2)
 		return TSM_FAIL(TSM_TOO_LARGE, "timeline: too many GPU ops");
-	op = &lv->v[lv->n];
+	tl->op_lane[tl->nops] = (uint16_t)lane;
+	tl->gcount[lane]++;
+	op = &tl->ops[tl->nops];
 	op->start_ns = ev->start_ns;
 	op->end_ns = ev->end_ns;
 	op->correlation = ev->correlation;
@@ -355,7 +380,6 @@ static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *e
 		tl->syncs[tl->nsyncs].peer = TL_NONE;
 		tl->nsyncs++;
 	}
-	lv->n++;
 	tl->nops++;
 	return 0;
 }
@@ -363,7 +387,6 @@ static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *e
 static __attribute__((noinline)) int add_api(tsm_timeline *tl, const tsm_event *ev)
 {
 	tl_lane_key k = {ev->pid, ev->tid, TSM_LANE_HOST};
-	tl_apivec *lv;
 	tsm_tl_api *a;
 	uint32_t lane;
 	int rc;
@@ -371,15 +394,17 @@ static __attribute__((noinline)) int add_api(tsm_timeline *tl, const tsm_event *
 	rc = lane_id(tl, &k, &lane);
 	if (rc < 0)
 		return rc;
-	lv = &tl->hapis[lane];
-	if (TSM__UNLIKELY(lv->n >= lv->cap)) {
-		rc = grow((void **)&lv->v, &lv->cap, lv->n, sizeof(*lv->v));
+	if (TSM__UNLIKELY(tl->napis >= tl->apis_cap)) {
+		rc = grow_records((void **)&tl->apis, &tl->api_lane, &tl->apis_cap,
+				  sizeof(*tl->apis));
 		if (rc < 0)
 			return rc;
 	}
 	if (tl->napis >= UINT32_MAX / 2)
 		return TSM_FAIL(TSM_TOO_LARGE, "timeline: too many API calls");
-	a = &lv->v[lv->n];
+	tl->api_lane[tl->napis] = (uint16_t)lane;
+	tl->hcount[lane]++;
+	a = &tl->apis[tl->napis];
 	a->start_ns = ev->start_ns;
 	a->end_ns = ev->end_ns;
 	a->correlation = ev->correlation;
@@ -405,7 +430,6 @@ static __attribute__((noinline)) int add_api(tsm_timeline *tl, const tsm_event *
 			a->flags |= TSM_TL_API_SYNC;
 		}
 	}
-	lv->n++;
 	tl->napis++;
 	return 0;
 }
@@ -600,19 +624,69 @@ static int nest_ranges(tsm_timeline *tl)
 	return 0;
 }
 
+/*
+ * Place one record type: scatter the file-order records `src` (lane ids
+ * `lane`, old numbering) by lane into `dst`, stable (`next[old lane]` is
+ * the lane's first index in `dst`), then sort each lane in place. The
+ * scatter writes a few sequential streams (one per lane) and leaves each
+ * lane in file order, exactly what the gather expects. An unsorted lane is
+ * gathered into `scratch` (`scratch_bytes`: the dead file-order array, whose
+ * pages are already faulted in) and copied back; its radix keys go after
+ * the gathered records when they fit, else into a buffer of their own.
+ */
+#define DEFINE_LANE_PLACE(NAME, T, GATHER, MSORT)                                                  \
+	static int NAME(T *dst, const T *src, const uint16_t *lane, size_t n, size_t *next,        \
+			const tsm_tl_lane *lanes, size_t nlanes, void *scratch,                    \
+			size_t scratch_bytes)                                                      \
+	{                                                                                          \
+		size_t i, off = 0;                                                                 \
+                                                                                                   \
+		for (i = 0; i < n; i++)                                                            \
+			dst[next[lane[i]]++] = src[i];                                             \
+		for (size_t l = 0; l < nlanes; l++) {                                              \
+			T *a = dst + off;                                                          \
+			size_t c = lanes[l].count, need = c * sizeof(T);                           \
+			uint64_t *keys, *own = NULL;                                               \
+			int rc;                                                                    \
+                                                                                                   \
+			off += c;                                                                  \
+			for (i = 1; i < c; i++)                                                    \
+				if (MSORT##_less(&a[i], &a[i - 1]))                                \
+					break;                                                     \
+			if (i >= c)                                                                \
+				continue; /* already sorted (most lanes) */                        \
+			if (need + TL_SORT_WORDS(c) * sizeof(*keys) <= scratch_bytes) {            \
+				keys = (uint64_t *)(void *)((char *)scratch + need);               \
+			} else {                                                                   \
+				own = tsm__malloc(TL_SORT_WORDS(c) * sizeof(*keys));               \
+				if (!own)                                                          \
+					return TSM_FAIL(TSM_NOMEM, "timeline: sorting %zu", c);    \
+				keys = own;                                                        \
+			}                                                                          \
+			rc = GATHER((T *)scratch, a, c, keys);                                     \
+			tsm__free(own);                                                            \
+			if (rc < 0)                                                                \
+				return rc;                                                         \
+			memcpy(a, scratch, need);                                                  \
+		}                                                                                  \
+		return 0;                                                                          \
+	}
+
+DEFINE_LANE_PLACE(place_ops, tsm_tl_op, gather_ops, sort_ops)
+DEFINE_LANE_PLACE(place_apis, tsm_tl_api, gather_apis, sort_apis)
+
 static int build_lanes(tsm_timeline *tl)
 {
-	uint32_t *gmap = NULL, *hmap = NULL, *order = NULL;
-	size_t biggest = 0, pos;
+	uint32_t *gmap = NULL, *hmap = NULL;
+	size_t *next = NULL, pos;
+	void *fo = NULL, *fa = NULL;
 	int rc;
 
 	tl->nlanes = tl->ngpu + tl->nhost;
 	tl->lanes = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lanes));
 	tl->lane_firsts = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lane_firsts));
-	order = tsm__malloc((tl->nlanes + 1) * sizeof(*order));
-	tl->ops = tsm__malloc((tl->nops + 1) * sizeof(*tl->ops));
-	tl->apis = tsm__malloc((tl->napis + 1) * sizeof(*tl->apis));
-	if (!tl->lanes || !tl->lane_firsts || !order || !tl->ops || !tl->apis) {
+	next = tsm__malloc((tl->nlanes + 1) * sizeof(*next));
+	if (!tl->lanes || !tl->lane_firsts || !next) {
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: lanes");
 		goto out;
 	}
@@ -625,68 +699,84 @@ static int build_lanes(tsm_timeline *tl)
 	for (size_t old = 0; old < tl->ngpu; old++) {
 		tsm_tl_lane *l = &tl->lanes[gmap[old]];
 
-		order[gmap[old]] = (uint32_t)old;
 		l->type = TSM_LANE_GPU;
 		l->device = (uint16_t)(tl->gkeys[old].a >> 32);
 		l->stream = (uint32_t)tl->gkeys[old].a;
 		l->pid = (uint32_t)tl->gkeys[old].b;
-		l->count = (uint32_t)tl->gops[old].n;
-		biggest = tl_max(biggest, l->count);
+		l->count = tl->gcount[old];
 	}
 	for (size_t old = 0; old < tl->nhost; old++) {
 		tsm_tl_lane *l = &tl->lanes[tl->ngpu + hmap[old]];
 
-		order[tl->ngpu + hmap[old]] = (uint32_t)old;
 		l->type = TSM_LANE_HOST;
 		l->device = TSM_DEVICE_NONE;
 		l->pid = (uint32_t)tl->hkeys[old].a;
 		l->tid = tl->hkeys[old].b;
-		l->count = (uint32_t)tl->hapis[old].n;
-		biggest = tl_max(biggest, l->count);
+		l->count = tl->hcount[old];
 	}
-	tl->sort_keys = tsm__malloc(TL_SORT_WORDS(biggest) * sizeof(*tl->sort_keys));
-	if (!tl->sort_keys) {
-		rc = TSM_FAIL(TSM_NOMEM, "timeline: sorting a lane of %zu", biggest);
+	pos = 0;
+	for (size_t i = 0; i < tl->nlanes; i++) {
+		tl->lanes[i].first = (uint32_t)pos;
+		tl->lane_firsts[i] = (uint32_t)pos;
+		pos += tl->lanes[i].count;
+	}
+
+	/*
+	 * GPU ops: the final array is the only fresh memory; the file-order
+	 * array then serves as the sort scratch and, grown or shrunk in place
+	 * (realloc, mremap for large blocks), becomes the final API-call array,
+	 * so its pages are written again instead of new ones being faulted in.
+	 */
+	fo = tl->ops;
+	tl->ops = tsm__malloc((tl->nops + 1) * sizeof(*tl->ops));
+	if (!tl->ops) {
+		tl->ops = fo;
+		fo = NULL;
+		rc = TSM_FAIL(TSM_NOMEM, "timeline: %zu GPU ops", tl->nops);
 		goto out;
 	}
-	/* Each lane's records move once, sorted, into the final array; its own array is
-	 * freed right away, so the peak is the records plus the lane being moved. */
-	pos = 0;
-	for (size_t i = 0; i < tl->ngpu; i++) {
-		tl_opvec *v = &tl->gops[order[i]];
+	for (size_t old = 0; old < tl->ngpu; old++)
+		next[old] = tl->lanes[gmap[old]].first;
+	rc = place_ops(tl->ops, fo, tl->op_lane, tl->nops, next, tl->lanes, tl->ngpu, fo,
+		       tl->ops_cap * sizeof(*tl->ops));
+	if (rc < 0)
+		goto out;
 
-		tl->lanes[i].first = (uint32_t)pos;
-		rc = gather_ops(tl->ops + pos, v->v, v->n, tl->sort_keys);
-		if (rc < 0)
-			goto out;
-		pos += v->n;
-		tsm__free(v->v);
-		memset(v, 0, sizeof(*v));
+	fa = tl->apis;
+	tl->apis = tsm__realloc(fo, (tl->napis + 1) * sizeof(*tl->apis));
+	if (!tl->apis) {
+		tl->apis = fa;
+		fa = NULL;
+		rc = TSM_FAIL(TSM_NOMEM, "timeline: %zu API calls", tl->napis);
+		goto out;
 	}
-	pos = 0;
+	fo = NULL;
+	for (size_t old = 0; old < tl->nhost; old++)
+		next[old] = tl->lanes[tl->ngpu + hmap[old]].first - tl->nops;
+	rc = place_apis(tl->apis, fa, tl->api_lane, tl->napis, next, tl->lanes + tl->ngpu,
+			tl->nhost, fa, tl->apis_cap * sizeof(*tl->apis));
+	if (rc < 0)
+		goto out;
 	for (size_t i = 0; i < tl->nhost; i++) {
 		tsm_tl_lane *l = &tl->lanes[tl->ngpu + i];
-		tl_apivec *v = &tl->hapis[order[tl->ngpu + i]];
-		const tsm_tl_api *a = tl->apis + pos;
+		const tsm_tl_api *a = tl->apis + (l->first - tl->nops);
 
-		l->first = (uint32_t)(tl->nops + pos);
-		rc = gather_apis(tl->apis + pos, v->v, v->n, tl->sort_keys);
-		if (rc < 0)
-			goto out;
-		pos += v->n;
-		tsm__free(v->v);
-		memset(v, 0, sizeof(*v));
 		for (size_t j = 0; j < l->count; j++)
 			l->busy_ns += a[j].end_ns - a[j].start_ns;
 	}
-	for (size_t i = 0; i < tl->nlanes; i++)
-		tl->lane_firsts[i] = tl->lanes[i].first;
+	tl->spare = fa; /* lent to graph.c and states.c, freed at the end of finishing */
+	tl->spare_bytes = tl->apis_cap * sizeof(*tl->apis);
+	tl->spare_used = 0;
+	fa = NULL;
 out:
-	tsm__free(tl->sort_keys);
-	tl->sort_keys = NULL;
+	tsm__free(fo);
+	tsm__free(fa);
+	tsm__free(tl->op_lane);
+	tsm__free(tl->api_lane);
+	tl->op_lane = tl->api_lane = NULL;
 	tsm__free(gmap);
 	tsm__free(hmap);
-	tsm__free(order);
+	tsm__free(next);
 	return rc;
 }
 
@@ -712,6 +802,8 @@ int tsm_timeline_finish(tsm_timeline *tl)
 	if (rc < 0)
 		return rc;
 	rc = tsm__tl_states(tl);
+	tsm__free(tl->spare);
+	tl->spare = NULL;
 	if (rc < 0)
 		return rc;
 	tl->sum.gpu_lanes = (uint32_t)tl->ngpu;
