@@ -29,6 +29,11 @@ struct cj {
 	tsm__xctx *x;
 	tsm__sink *s;
 	uint32_t ngpu;
+	tsm__jw_tscache tsc;
+	tsm__jw_dcache dc;
+	/* kind names and their lengths, looked up once per kind instead of per event */
+	const char *kname[256];
+	uint8_t klen[256];
 };
 
 static int meta_line(struct cj *c, const char *what, uint64_t pid, uint64_t tid, const char *key,
@@ -197,8 +202,11 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 		p = tsm__jw_escape(p, (v), strlen(v));                                             \
 	} while (0)
 
-static int write_flow(struct cj *c, const char *cat, uint64_t id, const struct xflow *from,
-		      uint64_t to_pid, uint64_t to_tid, uint64_t to_ts)
+/* Inlined at its two call sites so that strlen(cat) of the literal is a constant. */
+static inline __attribute__((always_inline)) int write_flow(struct cj *c, const char *cat,
+							    uint64_t id, const struct xflow *from,
+							    uint64_t to_pid, uint64_t to_tid,
+							    uint64_t to_ts)
 {
 	tsm__sink *s = c->s;
 	char *p;
@@ -220,7 +228,7 @@ static int write_flow(struct cj *c, const char *cat, uint64_t id, const struct x
 	JW_LIT(p, ", \"tid\": ");
 	p = tsm__jw_u64(p, from->tid);
 	JW_LIT(p, ", \"ts\": ");
-	p = tsm__jw_us3(p, from->ts);
+	p = tsm__jw_us3c(p, from->ts, &c->tsc);
 	JW_LIT(p, "},\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"");
 	memcpy(p, cat, strlen(cat));
 	p += strlen(cat);
@@ -234,32 +242,48 @@ static int write_flow(struct cj *c, const char *cat, uint64_t id, const struct x
 	JW_LIT(p, ", \"tid\": ");
 	p = tsm__jw_u64(p, to_tid);
 	JW_LIT(p, ", \"ts\": ");
-	p = tsm__jw_us3(p, to_ts);
+	p = tsm__jw_us3c(p, to_ts, &c->tsc);
 	JW_LIT(p, "}");
 	jw_set(s, p);
 	c->x->st.flows++;
 	return 0;
 }
 
-static const char *cat_of(const tsm_event *ev)
+/* Category of an event and its length (*n). */
+#define CAT(lit) (*n = sizeof(lit) - 1, lit)
+static const char *cat_of(const tsm_event *ev, size_t *n)
 {
 	switch (ev->kind) {
-	case TSM_EV_KERNEL: return "kernel";
-	case TSM_EV_MEMCPY: return "gpu_memcpy";
-	case TSM_EV_MEMSET: return "gpu_memset";
-	case TSM_EV_SYNC: return "cuda_sync";
-	case TSM_EV_RUNTIME: return "cuda_runtime";
-	case TSM_EV_DRIVER: return "cuda_driver";
-	case TSM_EV_CPU_OP: return "cpu_op";
+	case TSM_EV_KERNEL:
+		return CAT("kernel");
+	case TSM_EV_MEMCPY:
+		return CAT("gpu_memcpy");
+	case TSM_EV_MEMSET:
+		return CAT("gpu_memset");
+	case TSM_EV_SYNC:
+		return CAT("cuda_sync");
+	case TSM_EV_RUNTIME:
+		return CAT("cuda_runtime");
+	case TSM_EV_DRIVER:
+		return CAT("cuda_driver");
+	case TSM_EV_CPU_OP:
+		return CAT("cpu_op");
 	case TSM_EV_NVTX_RANGE:
-	case TSM_EV_NVTX_MARK: return tsm__xis_host(ev) ? "user_annotation" : "gpu_user_annotation";
-	case TSM_EV_OVERHEAD: return "overhead";
-	case TSM_EV_ALLOC: return "alloc";
-	case TSM_EV_FREE: return "free";
-	case TSM_EV_DROPPED: return "dropped";
-	default: return "counter";
+	case TSM_EV_NVTX_MARK:
+		return tsm__xis_host(ev) ? CAT("user_annotation") : CAT("gpu_user_annotation");
+	case TSM_EV_OVERHEAD:
+		return CAT("overhead");
+	case TSM_EV_ALLOC:
+		return CAT("alloc");
+	case TSM_EV_FREE:
+		return CAT("free");
+	case TSM_EV_DROPPED:
+		return CAT("dropped");
+	default:
+		return CAT("counter");
 	}
 }
+#undef CAT
 
 static int write_event(struct cj *c, const tsm_event *ev)
 {
@@ -283,10 +307,11 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	*p++ = counter ? 'C' : slice ? 'X' : 'i';
 	JW_LIT(p, "\", \"cat\": \"");
 	{
-		const char *ct = cat_of(ev);
+		size_t n;
+		const char *ct = cat_of(ev, &n);
 
-		memcpy(p, ct, strlen(ct));
-		p += strlen(ct);
+		memcpy(p, ct, n);
+		p += n;
 	}
 	JW_LIT(p, "\", \"name\": ");
 	jw_set(s, p);
@@ -306,7 +331,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	JW_LIT(p, ", \"tid\": ");
 	p = tsm__jw_u64(p, tid);
 	JW_LIT(p, ", \"ts\": ");
-	p = tsm__jw_us3(p, ev->start_ns);
+	p = tsm__jw_us3c(p, ev->start_ns, &c->tsc);
 	if (slice && !counter) {
 		JW_LIT(p, ", \"dur\": ");
 		p = tsm__jw_us3(p, ev->end_ns - ev->start_ns);
@@ -316,15 +341,15 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	JW_LIT(p, ", \"args\": {");
 	if (counter) {
 		JW_LIT(p, "\"value\": ");
-		p = tsm__jw_double(p, ev->u.counter.value);
+		p = tsm__jw_double_c(p, ev->u.counter.value, &c->dc);
 	} else {
 		JW_LIT(p, "\"kind\": \"");
-		{
-			const char *k = tsm_event_kind_name(ev->kind);
-
-			memcpy(p, k, strlen(k));
-			p += strlen(k);
+		if (!c->kname[ev->kind]) {
+			c->kname[ev->kind] = tsm_event_kind_name(ev->kind);
+			c->klen[ev->kind] = (uint8_t)strlen(c->kname[ev->kind]);
 		}
+		memcpy(p, c->kname[ev->kind], c->klen[ev->kind]);
+		p += c->klen[ev->kind];
 		*p++ = '"';
 		if (ev->correlation)
 			ARGU("correlation", ev->correlation);
@@ -370,7 +395,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 
 		ARGU("bytes", ev->u.memcpy.bytes);
 		JW_LIT(p, ", \"memory bandwidth (GB/s)\": ");
-		p = tsm__jw_double(p, d ? (double)ev->u.memcpy.bytes / (double)d : 0.0);
+		p = tsm__jw_double_c(p, d ? (double)ev->u.memcpy.bytes / (double)d : 0.0, &c->dc);
 		ARGS("copy kind", tsm_copy_kind_name(ev->u.memcpy.copy_kind));
 		ARGS("src kind", tsm_mem_kind_name(ev->u.memcpy.src_kind));
 		ARGS("dst kind", tsm_mem_kind_name(ev->u.memcpy.dst_kind));
@@ -385,7 +410,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 
 		ARGU("bytes", ev->u.memset.bytes);
 		JW_LIT(p, ", \"memory bandwidth (GB/s)\": ");
-		p = tsm__jw_double(p, d ? (double)ev->u.memset.bytes / (double)d : 0.0);
+		p = tsm__jw_double_c(p, d ? (double)ev->u.memset.bytes / (double)d : 0.0, &c->dc);
 		ARGU("value", ev->u.memset.value);
 		ARGS("memory kind", tsm_mem_kind_name(ev->u.memset.mem_kind));
 		break;

@@ -74,6 +74,7 @@ typedef struct tsm__xctx {
 	size_t ntracks, tracks_cap;
 	uint32_t *track_hash;
 	size_t track_hash_cap;
+	uint32_t track_cache[64]; /* direct-mapped (k1, k2) -> track index + 1, before the hash */
 
 	/* flows */
 	struct xflow *flows;

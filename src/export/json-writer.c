@@ -53,6 +53,27 @@ char *tsm__jw_double(char *p, double d)
 	return p + n;
 }
 
+char *tsm__jw_double_c(char *p, double d, tsm__jw_dcache *c)
+{
+	uint64_t b;
+	unsigned i;
+	char tmp[48];
+	size_t n;
+
+	memcpy(&b, &d, sizeof(b));
+	i = (unsigned)((b * 0x9E3779B97F4A7C15ULL) >> 58) & (TSM__JW_DCACHE - 1);
+	if (c->len[i] && c->bits[i] == b) {
+		memcpy(p, c->txt[i], c->len[i]);
+		return p + c->len[i];
+	}
+	n = (size_t)(tsm__jw_double(tmp, d) - tmp); /* at most 33 bytes */
+	memcpy(c->txt[i], tmp, n);
+	c->bits[i] = b;
+	c->len[i] = (uint8_t)n;
+	memcpy(p, tmp, n);
+	return p + n;
+}
+
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {

@@ -75,7 +75,16 @@ static inline char *tsm__jw_u64(char *p, uint64_t v)
 	}
 	n = tsm__jw_ndigits(v);
 	q = p + n;
-	while (v >= 100) {
+	/* four digits per 64-bit division, the two pairs split in 32 bits */
+	while (v >= 10000) {
+		unsigned r = (unsigned)(v % 10000);
+
+		v /= 10000;
+		q -= 4;
+		memcpy(q, tsm__jw_digits2 + (r / 100) * 2, 2);
+		memcpy(q + 2, tsm__jw_digits2 + (r % 100) * 2, 2);
+	}
+	if (v >= 100) {
 		q -= 2;
 		memcpy(q, tsm__jw_digits2 + (v % 100) * 2, 2);
 		v /= 100;
@@ -108,9 +117,57 @@ static inline char *tsm__jw_us3(char *p, uint64_t ns)
 	memcpy(p + 2, tsm__jw_digits2 + (frac % 100) * 2, 2);
 	return p + 4;
 }
+/*
+ * Timestamps: absolute times share their leading digits from one event to the
+ * next, so the microseconds above the last six digits are formatted once and
+ * copied while they stay the same; the low six digits are three table pairs.
+ * Zero-initialise; one per output stream.
+ */
+typedef struct tsm__jw_tscache {
+	uint64_t hi; /* us / 10^6 of `txt`; 0: nothing cached */
+	unsigned len;
+	char txt[24];
+} tsm__jw_tscache;
+
+/* Same text as tsm__jw_us3(p, ns); needs 16 bytes of room past the text. */
+static inline char *tsm__jw_us3c(char *p, uint64_t ns, tsm__jw_tscache *c)
+{
+	uint64_t us = ns / 1000, hi = us / 1000000;
+	unsigned frac = (unsigned)(ns - us * 1000), lo = (unsigned)(us - hi * 1000000);
+
+	if (!hi)
+		return tsm__jw_us3(p, ns);
+	if (hi != c->hi) {
+		c->hi = hi;
+		c->len = (unsigned)(tsm__jw_u64(c->txt, hi) - c->txt);
+	}
+	memcpy(p, c->txt, 16); /* hi < 2^64 / 10^9: at most 11 digits */
+	p += c->len;
+	memcpy(p, tsm__jw_digits2 + (lo / 10000) * 2, 2);
+	memcpy(p + 2, tsm__jw_digits2 + (lo / 100 % 100) * 2, 2);
+	memcpy(p + 4, tsm__jw_digits2 + (lo % 100) * 2, 2);
+	p[6] = '.';
+	p[7] = (char)('0' + frac / 100);
+	memcpy(p + 8, tsm__jw_digits2 + (frac % 100) * 2, 2);
+	return p + 10;
+}
+
 /* A double that reads back as the same double; always has '.', 'e' or is
  * "null" (NaN, infinities) so importers can tell it from an integer. */
 char *tsm__jw_double(char *p, double d);
+
+/*
+ * The same through a small direct-mapped cache by the double's bits: the shortest
+ * round-trip text costs up to three snprintf and two strtod, and the values that
+ * go through here (copy bandwidths, counters) repeat. Zero-initialise.
+ */
+#define TSM__JW_DCACHE 64
+typedef struct tsm__jw_dcache {
+	uint64_t bits[TSM__JW_DCACHE];
+	uint8_t len[TSM__JW_DCACHE]; /* 0: empty */
+	char txt[TSM__JW_DCACHE][40];
+} tsm__jw_dcache;
+char *tsm__jw_double_c(char *p, double d, tsm__jw_dcache *c);
 
 /* Escaped length of `s` (n bytes) including the quotes; used to size caches. */
 size_t tsm__jw_escaped_len(const char *s, size_t n);

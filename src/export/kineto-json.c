@@ -42,6 +42,8 @@ struct kj {
 	uint64_t last_key;  /* thread / stream of the previous event (note_tracks) */
 	int have_last;
 	size_t mem_cap;
+	tsm__jw_tscache tsc;
+	tsm__jw_dcache dc;
 };
 
 #define CORR_SLOTS (1u << 16)
@@ -119,7 +121,8 @@ static int kv_find(struct kj *k, const tsm_kv *kv, size_t n, const char *key, ui
 /* Text helpers writing at a cursor (room reserved by the caller). */
 #define LIT(lit) JW_LIT(p, lit)
 
-static char *arg_u64(char *p, int *first, const char *quoted_key, size_t klen, uint64_t v)
+static inline __attribute__((always_inline)) char *
+arg_u64(char *p, int *first, const char *quoted_key, size_t klen, uint64_t v)
 {
 	if (!*first) {
 		*p++ = ',';
@@ -132,7 +135,8 @@ static char *arg_u64(char *p, int *first, const char *quoted_key, size_t klen, u
 }
 #define ARG_U(key, v) (p = arg_u64(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
-static char *arg_i64(char *p, int *first, const char *quoted_key, size_t klen, int64_t v)
+static inline __attribute__((always_inline)) char *
+arg_i64(char *p, int *first, const char *quoted_key, size_t klen, int64_t v)
 {
 	if (!*first) {
 		*p++ = ',';
@@ -145,7 +149,8 @@ static char *arg_i64(char *p, int *first, const char *quoted_key, size_t klen, i
 }
 #define ARG_I(key, v) (p = arg_i64(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
-static char *arg_str(char *p, int *first, const char *quoted_key, size_t klen, const char *v)
+static inline __attribute__((always_inline)) char *
+arg_str(char *p, int *first, const char *quoted_key, size_t klen, const char *v)
 {
 	if (!*first) {
 		*p++ = ',';
@@ -158,8 +163,9 @@ static char *arg_str(char *p, int *first, const char *quoted_key, size_t klen, c
 }
 #define ARG_S(key, v) (p = arg_str(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
-static char *arg_dim3(char *p, int *first, const char *quoted_key, size_t klen, uint64_t a,
-		      uint64_t b, uint64_t c)
+static inline __attribute__((always_inline)) char *arg_dim3(char *p, int *first,
+							    const char *quoted_key, size_t klen,
+							    uint64_t a, uint64_t b, uint64_t c)
 {
 	if (!*first) {
 		*p++ = ',';
@@ -180,25 +186,40 @@ static char *arg_dim3(char *p, int *first, const char *quoted_key, size_t klen, 
 #define ARG_DIM3(key, a, b, c)                                                                     \
 	(p = arg_dim3(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (a), (b), (c)))
 
-static const char *cat_of(const tsm_event *ev, int host)
+/* Category of an event and its length (*n). */
+#define CAT(lit) (*n = sizeof(lit) - 1, lit)
+static const char *cat_of(const tsm_event *ev, int host, size_t *n)
 {
 	switch (ev->kind) {
-	case TSM_EV_KERNEL: return "kernel";
-	case TSM_EV_MEMCPY: return "gpu_memcpy";
-	case TSM_EV_MEMSET: return "gpu_memset";
-	case TSM_EV_SYNC: return "cuda_sync";
-	case TSM_EV_RUNTIME: return "cuda_runtime";
-	case TSM_EV_DRIVER: return "cuda_driver";
-	case TSM_EV_CPU_OP: return "cpu_op";
+	case TSM_EV_KERNEL:
+		return CAT("kernel");
+	case TSM_EV_MEMCPY:
+		return CAT("gpu_memcpy");
+	case TSM_EV_MEMSET:
+		return CAT("gpu_memset");
+	case TSM_EV_SYNC:
+		return CAT("cuda_sync");
+	case TSM_EV_RUNTIME:
+		return CAT("cuda_runtime");
+	case TSM_EV_DRIVER:
+		return CAT("cuda_driver");
+	case TSM_EV_CPU_OP:
+		return CAT("cpu_op");
 	case TSM_EV_NVTX_RANGE:
-	case TSM_EV_NVTX_MARK: return host ? "user_annotation" : "gpu_user_annotation";
-	case TSM_EV_OVERHEAD: return "overhead";
+	case TSM_EV_NVTX_MARK:
+		return host ? CAT("user_annotation") : CAT("gpu_user_annotation");
+	case TSM_EV_OVERHEAD:
+		return CAT("overhead");
 	case TSM_EV_ALLOC:
-	case TSM_EV_FREE: return "cpu_instant_event";
-	case TSM_EV_DROPPED: return "dropped";
-	default: return "counter";
+	case TSM_EV_FREE:
+		return CAT("cpu_instant_event");
+	case TSM_EV_DROPPED:
+		return CAT("dropped");
+	default:
+		return CAT("counter");
 	}
 }
+#undef CAT
 
 static const char *flow_type_name(unsigned t)
 {
@@ -252,8 +273,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	*p++ = counter ? 'C' : slice ? 'X' : 'i';
 	LIT("\", \"cat\": \"");
 	{
-		const char *c = cat_of(ev, host || memory);
-		size_t n = strlen(c);
+		size_t n;
+		const char *c = cat_of(ev, host || memory, &n);
 
 		memcpy(p, c, n);
 		p += n;
@@ -299,7 +320,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 		p = tsm__jw_u64(p, ev->stream);
 	}
 	LIT(",\n    \"ts\": ");
-	p = tsm__jw_us3(p, ev->start_ns);
+	p = tsm__jw_us3c(p, ev->start_ns, &k->tsc);
 	if (slice && !counter) {
 		LIT(", \"dur\": ");
 		p = tsm__jw_us3(p, ev->end_ns - ev->start_ns);
@@ -362,7 +383,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 			LIT(", ");
 		first = 0;
 		LIT("\"value\": ");
-		p = tsm__jw_double(p, ev->u.counter.value);
+		p = tsm__jw_double_c(p, ev->u.counter.value, &k->dc);
 	} else if (ev->external) {
 		ARG_U("External id", ev->external);
 	}
@@ -418,7 +439,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 		if (!first)
 			LIT(", ");
 		LIT("\"memory bandwidth (GB/s)\": ");
-		p = tsm__jw_double(p, d ? (double)c->bytes / (double)d : 0.0);
+		p = tsm__jw_double_c(p, d ? (double)c->bytes / (double)d : 0.0, &k->dc);
 		ARG_S("copy kind", tsm_copy_kind_name(c->copy_kind));
 		ARG_S("src kind", tsm_mem_kind_name(c->src_kind));
 		ARG_S("dst kind", tsm_mem_kind_name(c->dst_kind));
@@ -439,7 +460,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 		if (!first)
 			LIT(", ");
 		LIT("\"memory bandwidth (GB/s)\": ");
-		p = tsm__jw_double(p, d ? (double)ev->u.memset.bytes / (double)d : 0.0);
+		p = tsm__jw_double_c(p, d ? (double)ev->u.memset.bytes / (double)d : 0.0, &k->dc);
 		ARG_U("value", ev->u.memset.value);
 		ARG_S("memory kind", tsm_mem_kind_name(ev->u.memset.mem_kind));
 		if (ev->u.memset.graph_id || ev->u.memset.graph_node_id) {
@@ -556,7 +577,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 			LIT(", \"tid\": ");
 			p = tsm__jw_u64(p, ev->stream);
 			LIT(", \"ts\": ");
-			p = tsm__jw_us3(p, ev->start_ns);
+			p = tsm__jw_us3c(p, ev->start_ns, &k->tsc);
 			LIT(",\n    \"cat\": \"ac2g\", \"name\": \"ac2g\", \"bp\": \"e\"\n  },\n  {\n"
 			    "    \"ph\": \"s\", \"id\": ");
 			p = tsm__jw_u64(p, ev->correlation);
@@ -565,7 +586,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 			LIT(", \"tid\": ");
 			p = tsm__jw_u64(p, fl->tid);
 			LIT(", \"ts\": ");
-			p = tsm__jw_us3(p, fl->ts);
+			p = tsm__jw_us3c(p, fl->ts, &k->tsc);
 			LIT(",\n    \"cat\": \"ac2g\", \"name\": \"ac2g\"\n  }");
 			x->st.flows++;
 		} else {

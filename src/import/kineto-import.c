@@ -33,6 +33,270 @@
 
 enum { A_INT = 1, A_DBL, A_STR, A_DIM, A_RAW, A_BOOL };
 
+/* The arg keys the mapping looks up, classified once when the arg is read so that each
+ * lookup is an id compare (and absent keys a bit test) instead of a strcmp per arg. */
+enum key_id {
+	K_OTHER = 0,
+	K_EXTERNAL_ID,
+	K_CORRELATION,
+	K_BYTES_SIGNED,
+	K_DEVICE_ID,
+	K_KIND,
+	K_ADDR,
+	K_MEMORY_KIND,
+	K_TOTAL_RESERVED,
+	K_TOTAL_ALLOCATED,
+	K_DEVICE_TYPE,
+	K_DEVICE,
+	K_CONTEXT,
+	K_STREAM,
+	K_PROCESS,
+	K_THREAD,
+	K_GRID,
+	K_BLOCK,
+	K_CLUSTER,
+	K_REGISTERS_PER_THREAD,
+	K_SHARED_MEMORY,
+	K_DYNAMIC_SHARED_MEMORY,
+	K_GRAPH_ID,
+	K_GRAPH_NODE_ID,
+	K_COPY_KIND,
+	K_BYTES,
+	K_SRC_KIND,
+	K_DST_KIND,
+	K_SRC_DEVICE,
+	K_DST_DEVICE,
+	K_MEMORY_BANDWIDTH_GB_S,
+	K_VALUE,
+	K_SYNC_TYPE,
+	K_EVENT_ID,
+	K_CBID,
+	K_STATUS,
+	K_COLOR,
+	K_CATEGORY,
+	K_DOMAIN,
+	K_OVERHEAD_KIND,
+	K_COUNT,
+	K_SOURCE,
+	K_FLOW_ID,
+	K_FLOW_TYPE,
+	K_FLAGS,
+	K_NO_NAME,
+	K_NAME,
+	K_ID,
+	K_TOTAL_GLOBAL_MEM,
+	K_COMPUTE_MAJOR,
+	K_COMPUTE_MINOR,
+	K_MAX_THREADS_PER_BLOCK,
+	K_MAX_THREADS_PER_MULTIPROCESSOR,
+	K_REGS_PER_BLOCK,
+	K_WARP_SIZE,
+	K_SHARED_MEM_PER_BLOCK,
+	K_NUM_SMS,
+	K_REGS_PER_MULTIPROCESSOR,
+	K_SHARED_MEM_PER_BLOCK_OPTIN,
+	K_SHARED_MEM_PER_MULTIPROCESSOR,
+	K_CLOCK_RATE_KHZ,
+	K_MEMORY_CLOCK_RATE_KHZ,
+	K_MEMORY_BUS_WIDTH,
+	K_L2_CACHE_SIZE,
+	K_MAX_BLOCKS_PER_MULTIPROCESSOR,
+	K_UUID,
+	K_RANK,
+	K_WORLD_SIZE,
+	K_BACKEND,
+	K__COUNT
+};
+_Static_assert(K__COUNT <= 128, "key ids must fit rec.present");
+
+/* Arg key -> id: switch on the length, then memcmp (constant sizes, inlined). */
+static unsigned key_id(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		if (!memcmp(s, "id", 2))
+			return K_ID;
+		break;
+	case 4:
+		if (!memcmp(s, "Addr", 4))
+			return K_ADDR;
+		if (!memcmp(s, "cbid", 4))
+			return K_CBID;
+		if (!memcmp(s, "grid", 4))
+			return K_GRID;
+		if (!memcmp(s, "kind", 4))
+			return K_KIND;
+		if (!memcmp(s, "name", 4))
+			return K_NAME;
+		if (!memcmp(s, "rank", 4))
+			return K_RANK;
+		if (!memcmp(s, "uuid", 4))
+			return K_UUID;
+		break;
+	case 5:
+		if (!memcmp(s, "Bytes", 5))
+			return K_BYTES_SIGNED;
+		if (!memcmp(s, "block", 5))
+			return K_BLOCK;
+		if (!memcmp(s, "bytes", 5))
+			return K_BYTES;
+		if (!memcmp(s, "color", 5))
+			return K_COLOR;
+		if (!memcmp(s, "count", 5))
+			return K_COUNT;
+		if (!memcmp(s, "flags", 5))
+			return K_FLAGS;
+		if (!memcmp(s, "value", 5))
+			return K_VALUE;
+		break;
+	case 6:
+		if (!memcmp(s, "device", 6))
+			return K_DEVICE;
+		if (!memcmp(s, "domain", 6))
+			return K_DOMAIN;
+		if (!memcmp(s, "numSms", 6))
+			return K_NUM_SMS;
+		if (!memcmp(s, "source", 6))
+			return K_SOURCE;
+		if (!memcmp(s, "status", 6))
+			return K_STATUS;
+		if (!memcmp(s, "stream", 6))
+			return K_STREAM;
+		if (!memcmp(s, "thread", 6))
+			return K_THREAD;
+		break;
+	case 7:
+		if (!memcmp(s, "backend", 7))
+			return K_BACKEND;
+		if (!memcmp(s, "cluster", 7))
+			return K_CLUSTER;
+		if (!memcmp(s, "context", 7))
+			return K_CONTEXT;
+		if (!memcmp(s, "flow id", 7))
+			return K_FLOW_ID;
+		if (!memcmp(s, "no name", 7))
+			return K_NO_NAME;
+		if (!memcmp(s, "process", 7))
+			return K_PROCESS;
+		break;
+	case 8:
+		if (!memcmp(s, "category", 8))
+			return K_CATEGORY;
+		if (!memcmp(s, "dst kind", 8))
+			return K_DST_KIND;
+		if (!memcmp(s, "event id", 8))
+			return K_EVENT_ID;
+		if (!memcmp(s, "graph id", 8))
+			return K_GRAPH_ID;
+		if (!memcmp(s, "src kind", 8))
+			return K_SRC_KIND;
+		if (!memcmp(s, "warpSize", 8))
+			return K_WARP_SIZE;
+		break;
+	case 9:
+		if (!memcmp(s, "Device Id", 9))
+			return K_DEVICE_ID;
+		if (!memcmp(s, "copy kind", 9))
+			return K_COPY_KIND;
+		if (!memcmp(s, "flow type", 9))
+			return K_FLOW_TYPE;
+		if (!memcmp(s, "sync type", 9))
+			return K_SYNC_TYPE;
+		break;
+	case 10:
+		if (!memcmp(s, "dst device", 10))
+			return K_DST_DEVICE;
+		if (!memcmp(s, "src device", 10))
+			return K_SRC_DEVICE;
+		if (!memcmp(s, "world_size", 10))
+			return K_WORLD_SIZE;
+		break;
+	case 11:
+		if (!memcmp(s, "Device Type", 11))
+			return K_DEVICE_TYPE;
+		if (!memcmp(s, "External id", 11))
+			return K_EXTERNAL_ID;
+		if (!memcmp(s, "correlation", 11))
+			return K_CORRELATION;
+		if (!memcmp(s, "l2CacheSize", 11))
+			return K_L2_CACHE_SIZE;
+		if (!memcmp(s, "memory kind", 11))
+			return K_MEMORY_KIND;
+		break;
+	case 12:
+		if (!memcmp(s, "clockRateKHz", 12))
+			return K_CLOCK_RATE_KHZ;
+		if (!memcmp(s, "computeMajor", 12))
+			return K_COMPUTE_MAJOR;
+		if (!memcmp(s, "computeMinor", 12))
+			return K_COMPUTE_MINOR;
+		if (!memcmp(s, "regsPerBlock", 12))
+			return K_REGS_PER_BLOCK;
+		break;
+	case 13:
+		if (!memcmp(s, "graph node id", 13))
+			return K_GRAPH_NODE_ID;
+		if (!memcmp(s, "overhead kind", 13))
+			return K_OVERHEAD_KIND;
+		if (!memcmp(s, "shared memory", 13))
+			return K_SHARED_MEMORY;
+		break;
+	case 14:
+		if (!memcmp(s, "Total Reserved", 14))
+			return K_TOTAL_RESERVED;
+		if (!memcmp(s, "memoryBusWidth", 14))
+			return K_MEMORY_BUS_WIDTH;
+		if (!memcmp(s, "totalGlobalMem", 14))
+			return K_TOTAL_GLOBAL_MEM;
+		break;
+	case 15:
+		if (!memcmp(s, "Total Allocated", 15))
+			return K_TOTAL_ALLOCATED;
+		break;
+	case 17:
+		if (!memcmp(s, "sharedMemPerBlock", 17))
+			return K_SHARED_MEM_PER_BLOCK;
+		break;
+	case 18:
+		if (!memcmp(s, "maxThreadsPerBlock", 18))
+			return K_MAX_THREADS_PER_BLOCK;
+		if (!memcmp(s, "memoryClockRateKHz", 18))
+			return K_MEMORY_CLOCK_RATE_KHZ;
+		break;
+	case 20:
+		if (!memcmp(s, "registers per thread", 20))
+			return K_REGISTERS_PER_THREAD;
+		break;
+	case 21:
+		if (!memcmp(s, "dynamic shared memory", 21))
+			return K_DYNAMIC_SHARED_MEMORY;
+		if (!memcmp(s, "regsPerMultiprocessor", 21))
+			return K_REGS_PER_MULTIPROCESSOR;
+		break;
+	case 22:
+		if (!memcmp(s, "sharedMemPerBlockOptin", 22))
+			return K_SHARED_MEM_PER_BLOCK_OPTIN;
+		break;
+	case 23:
+		if (!memcmp(s, "memory bandwidth (GB/s)", 23))
+			return K_MEMORY_BANDWIDTH_GB_S;
+		break;
+	case 26:
+		if (!memcmp(s, "maxBlocksPerMultiprocessor", 26))
+			return K_MAX_BLOCKS_PER_MULTIPROCESSOR;
+		if (!memcmp(s, "sharedMemPerMultiprocessor", 26))
+			return K_SHARED_MEM_PER_MULTIPROCESSOR;
+		break;
+	case 27:
+		if (!memcmp(s, "maxThreadsPerMultiprocessor", 27))
+			return K_MAX_THREADS_PER_MULTIPROCESSOR;
+		break;
+	default:
+		break;
+	}
+	return K_OTHER;
+}
+
 struct arg {
 	uint32_t key, key_len; /* offsets into rec.text */
 	int type;
@@ -42,6 +306,7 @@ struct arg {
 	uint64_t dim[3];
 	int ndim;
 	uint8_t used;
+	uint8_t kid; /* enum key_id */
 };
 
 struct rec {
@@ -54,6 +319,7 @@ struct rec {
 	uint64_t ts_ns, dur_ns;
 	struct arg args[MAX_ARGS];
 	int nargs;
+	uint64_t present[2]; /* bit per key id of the args read */
 };
 
 struct reason {
@@ -112,9 +378,13 @@ static int rstore(struct imp *im, const char *s, size_t n, uint32_t *off)
 {
 	struct rec *r = &im->rec;
 
+	/* one reserve, copy and NUL: called for every key and string of every event */
 	*off = (uint32_t)r->text.len;
-	if (tsm__buf_append(&r->text, s, n) < 0 || tsm__buf_append(&r->text, "", 1) < 0)
+	if (n + 1 > r->text.cap - r->text.len && tsm__buf_reserve(&r->text, n + 1) < 0)
 		return TSM_FAIL(TSM_NOMEM, "%s: event text", im->in_name);
+	memcpy(r->text.data + r->text.len, s, n);
+	r->text.data[r->text.len + n] = 0;
+	r->text.len += n + 1;
 	return 0;
 }
 
@@ -147,19 +417,11 @@ static int us_to_ns(struct imp *im, const char *s, uint64_t *ns)
 
 	if (*p == '-')
 		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: negative time %s", im->in_name, s);
-	if (strpbrk(p, "eE")) {
-		double d = strtod(p, NULL) * 1000.0;
-
-		if (!(d >= 0 && d < 1.8e19))
-			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name,
-				       s);
-		*ns = (uint64_t)(d + 0.5);
-		return 0;
-	}
+	/* An exponent can only follow the digits (the tokenizer checked the grammar): the
+	 * plain decimal is parsed first and the exponent form, rare, redone through a double. */
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (ip > (UINT64_MAX / 1000 - 9) / 10)
-			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name,
-				       s);
+			goto big;
 		ip = ip * 10 + (uint64_t)(*p - '0');
 	}
 	if (*p == '.') {
@@ -173,27 +435,47 @@ static int us_to_ns(struct imp *im, const char *s, uint64_t *ns)
 			}
 		}
 	}
+	if (*p == 'e' || *p == 'E')
+		goto exp;
 	while (nfrac < 3) {
 		frac *= 10;
 		nfrac++;
 	}
 	*ns = ip * 1000 + frac + (uint64_t)round_up;
 	return 0;
+big:
+	if (!strpbrk(p, "eE"))
+		return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name, s);
+exp : {
+	double d = strtod(s, NULL) * 1000.0;
+
+	if (!(d >= 0 && d < 1.8e19))
+		return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: time %s out of range", im->in_name, s);
+	*ns = (uint64_t)(d + 0.5);
+	return 0;
+}
 }
 
-/* Integer text -> int64 (1 ok, 0 not an integer that fits). */
+/* JSON number text -> int64 (1 ok, 0 not an integer that fits: a fraction, an exponent or
+ * out of range), as strtoll would take it but without its locale and errno work: the
+ * tokenizer has checked the grammar, so the text is -?digits[.digits][e[+-]digits]. */
 static int num_int(const char *s, int64_t *v)
 {
-	char *end;
-	long long x;
+	const char *p = s + (*s == '-');
+	uint64_t x = 0, lim = *s == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 
-	if (strpbrk(s, ".eE"))
+	if (*p < '0' || *p > '9')
 		return 0;
-	errno = 0;
-	x = strtoll(s, &end, 10);
-	if (errno || *end)
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (x > (lim - d) / 10)
+			return 0;
+		x = x * 10 + d;
+	}
+	if (*p)
 		return 0;
-	*v = x;
+	*v = *s == '-' ? (int64_t)(0 - x) : (int64_t)x;
 	return 1;
 }
 
@@ -257,9 +539,13 @@ static int parse_args(struct imp *im)
 			return rc;
 		a = r->nargs < MAX_ARGS ? &r->args[r->nargs] : NULL;
 		if (a) {
+			unsigned kid = key_id(im->j.str, im->j.str_len);
+
 			memset(a, 0, sizeof(*a));
 			a->key = koff;
 			a->key_len = (uint32_t)im->j.str_len;
+			a->kid = (uint8_t)kid;
+			r->present[kid >> 6] |= (uint64_t)1 << (kid & 63);
 		}
 		rc = expect(im, J_COLON, "':'");
 		if (rc < 0)
@@ -301,15 +587,21 @@ static int parse_args(struct imp *im)
 
 				a->ndim = 0;
 				while (p < e && ok) {
-					char *q;
+					const char *q = p;
+					uint64_t x = 0;
 
 					if (a->ndim == 3 || *p < '0' || *p > '9') {
 						ok = 0;
 						break;
 					}
-					errno = 0;
-					a->dim[a->ndim++] = strtoull(p, &q, 10);
-					if (errno || (q < e && *q != ','))
+					/* digits, as strtoull takes them (an overflow fails) */
+					for (; q < e && *q >= '0' && *q <= '9'; q++) {
+						if (x > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+							ok = 0;
+						x = x * 10 + (uint64_t)(*q - '0');
+					}
+					a->dim[a->ndim++] = x;
+					if (q < e && *q != ',')
 						ok = 0;
 					p = q < e ? q + 2 : q;
 				}
@@ -336,6 +628,40 @@ next:
 	}
 }
 
+/* Event member keys the mapping reads; switch on the length, then compare. */
+enum { EK_OTHER, EK_ARGS, EK_PH, EK_CAT, EK_NAME, EK_PID, EK_TID, EK_TS, EK_DUR };
+
+static int event_key(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		if (s[0] == 'p' && s[1] == 'h')
+			return EK_PH;
+		if (s[0] == 't' && s[1] == 's')
+			return EK_TS;
+		break;
+	case 3:
+		if (!memcmp(s, "pid", 3))
+			return EK_PID;
+		if (!memcmp(s, "tid", 3))
+			return EK_TID;
+		if (!memcmp(s, "cat", 3))
+			return EK_CAT;
+		if (!memcmp(s, "dur", 3))
+			return EK_DUR;
+		break;
+	case 4:
+		if (!memcmp(s, "name", 4))
+			return EK_NAME;
+		if (!memcmp(s, "args", 4))
+			return EK_ARGS;
+		break;
+	default:
+		break;
+	}
+	return EK_OTHER;
+}
+
 static int parse_event(struct imp *im)
 {
 	struct rec *r = &im->rec;
@@ -346,14 +672,14 @@ static int parse_event(struct imp *im)
 	r->has_pid = r->has_tid = r->has_ts = r->has_dur = 0;
 	r->pid_num = r->tid_num = 0;
 	r->nargs = 0;
+	r->present[0] = r->present[1] = 0;
 	tok = tsm__jr_next(&im->j);
 	if (tok < 0)
 		return tok;
 	if (tok == J_OBJ_END)
 		return 0;
 	for (;;) {
-		char key[16];
-		size_t kl;
+		int key;
 
 		if (tok != J_STR)
 			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
@@ -361,45 +687,41 @@ static int parse_event(struct imp *im)
 					    : JR_FAIL(&im->j, TSM_CORRUPT,
 						      "%s: not JSON: a key was expected in an event",
 						      im->in_name);
-		kl = im->j.str_len < sizeof(key) - 1 ? im->j.str_len : sizeof(key) - 1;
-		memcpy(key, im->j.str, kl);
-		key[kl] = 0;
-		if (im->j.str_len >= sizeof(key))
-			key[0] = 0;
+		key = event_key(im->j.str, im->j.str_len);
 		rc = expect(im, J_COLON, "':'");
 		if (rc < 0)
 			return rc;
 		tok = tsm__jr_next(&im->j);
 		if (tok < 0)
 			return tok;
-		if (!strcmp(key, "args") && tok == J_OBJ) {
+		if (key == EK_ARGS && tok == J_OBJ) {
 			im->j.depth += 3;
 			rc = parse_args(im);
 			im->j.depth -= 3;
-		} else if ((!strcmp(key, "ph") || !strcmp(key, "cat") || !strcmp(key, "name")) &&
-			   tok == J_STR) {
+		} else if ((key == EK_PH || key == EK_CAT || key == EK_NAME) && tok == J_STR) {
 			uint32_t off;
 
 			rc = rstore(im, im->j.str, im->j.str_len, &off);
-			if (key[0] == 'p') {
+			if (key == EK_PH) {
 				r->ph = off;
 				r->ph_len = (uint32_t)im->j.str_len;
-			} else if (key[0] == 'c') {
+			} else if (key == EK_CAT) {
 				r->cat = off;
 				r->cat_len = (uint32_t)im->j.str_len;
 			} else {
 				r->name = off;
 				r->name_len = (uint32_t)im->j.str_len;
 			}
-		} else if (!strcmp(key, "pid") || !strcmp(key, "tid")) {
-			int is_pid = key[0] == 'p';
+		} else if (key == EK_PID || key == EK_TID) {
+			int is_pid = key == EK_PID;
 			int64_t v = 0;
 			int num = tok == J_NUM;
 
 			if (num && !num_int(im->j.str, &v))
-				return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: %s %s is not an integer "
-								       "that fits",
-					       im->in_name, key, im->j.str);
+				return JR_FAIL(&im->j, TSM_TOO_LARGE,
+					       "%s: %s %s is not an integer "
+					       "that fits",
+					       im->in_name, is_pid ? "pid" : "tid", im->j.str);
 			if (num && is_pid && (v < INT32_MIN || v > UINT32_MAX))
 				return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: pid %s out of range",
 					       im->in_name, im->j.str);
@@ -425,22 +747,22 @@ static int parse_event(struct imp *im)
 				r->tid_num = num;
 				r->tid = (uint64_t)v;
 			}
-		} else if ((!strcmp(key, "ts") || !strcmp(key, "dur")) && tok == J_NUM) {
+		} else if ((key == EK_TS || key == EK_DUR) && tok == J_NUM) {
 			uint64_t ns = 0;
 
 			rc = us_to_ns(im, im->j.str, &ns);
 			if (rc < 0)
 				return rc;
-			if (key[0] == 't') {
+			if (key == EK_TS) {
 				r->has_ts = 1;
 				r->ts_ns = ns;
 			} else {
 				r->has_dur = 1;
 				r->dur_ns = ns;
 			}
-		} else if (!strcmp(key, "ts") || !strcmp(key, "dur")) {
-			return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"%s\" must be a number", im->in_name,
-				       key);
+		} else if (key == EK_TS || key == EK_DUR) {
+			return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"%s\" must be a number",
+				       im->in_name, key == EK_TS ? "ts" : "dur");
 		} else {
 			rc = tsm__jr_skip(&im->j, tok);
 		}
@@ -547,16 +869,19 @@ static int intern(struct imp *im, const char *s, size_t n, uint32_t *id)
 	return tsm_intern_add(tsm_writer_strings(im->w), s, n, id);
 }
 
-static struct arg *find_arg(struct rec *r, const char *key)
+/* First arg with key id `kid` not consumed yet. */
+static struct arg *find_arg(struct rec *r, unsigned kid)
 {
+	if (!(r->present[kid >> 6] >> (kid & 63) & 1))
+		return NULL;
 	for (int i = 0; i < r->nargs; i++)
-		if (!r->args[i].used && !strcmp(rtext(r, r->args[i].key), key))
+		if (r->args[i].kid == kid && !r->args[i].used)
 			return &r->args[i];
 	return NULL;
 }
 
 /* Integer arg (consumed); 1 found, 0 absent, negative: wrong type / range. */
-static int arg_u64(struct imp *im, const char *key, uint64_t max, uint64_t *v)
+static int arg_u64(struct imp *im, unsigned key, uint64_t max, uint64_t *v)
 {
 	struct arg *a = find_arg(&im->rec, key);
 
@@ -574,7 +899,7 @@ static int arg_u64(struct imp *im, const char *key, uint64_t max, uint64_t *v)
 	return 1;
 }
 
-static int arg_i64(struct imp *im, const char *key, int64_t *v)
+static int arg_i64(struct imp *im, unsigned key, int64_t *v)
 {
 	struct arg *a = find_arg(&im->rec, key);
 
@@ -585,7 +910,7 @@ static int arg_i64(struct imp *im, const char *key, int64_t *v)
 	return 1;
 }
 
-static const char *arg_str(struct imp *im, const char *key)
+static const char *arg_str(struct imp *im, unsigned key)
 {
 	struct arg *a = find_arg(&im->rec, key);
 
@@ -595,7 +920,7 @@ static const char *arg_str(struct imp *im, const char *key)
 	return rtext(&im->rec, a->s);
 }
 
-static int arg_dim(struct imp *im, const char *key, uint64_t d[3], uint64_t max)
+static int arg_dim(struct imp *im, unsigned key, uint64_t d[3], uint64_t max)
 {
 	struct arg *a = find_arg(&im->rec, key);
 
@@ -713,36 +1038,70 @@ static int note_proc(struct imp *im, uint32_t pid, const char *name)
 	return 0;
 }
 
-static unsigned kind_of(struct rec *r, const char *cat, const char *ph, int *host)
+/* String equality with the length known (strings from the tokenizer hold no NUL). */
+#define EQ(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((s), (lit), sizeof(lit) - 1))
+
+/* `ph` is one character or none (0); `cat`, `cl` the category and its length. */
+static unsigned kind_of(struct rec *r, const char *cat, size_t cl, int ph, int *host)
 {
 	*host = 1;
-	if (!strcmp(ph, "C"))
+	if (ph == 'C')
 		return TSM_EV_COUNTER;
-	if (!strcmp(cat, "kernel") || !strcmp(cat, "Kernel"))
-		return *host = 0, TSM_EV_KERNEL;
-	if (!strcmp(cat, "gpu_memcpy") || !strcmp(cat, "Memcpy"))
-		return *host = 0, TSM_EV_MEMCPY;
-	if (!strcmp(cat, "gpu_memset") || !strcmp(cat, "Memset"))
-		return *host = 0, TSM_EV_MEMSET;
-	if (!strcmp(cat, "cuda_sync"))
-		return *host = 0, TSM_EV_SYNC;
-	if (!strcmp(cat, "cuda_runtime") || !strcmp(cat, "Runtime"))
-		return TSM_EV_RUNTIME;
-	if (!strcmp(cat, "cuda_driver") || !strcmp(cat, "Driver"))
-		return TSM_EV_DRIVER;
-	if (!strcmp(cat, "user_annotation"))
-		return !strcmp(ph, "X") ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
-	if (!strcmp(cat, "gpu_user_annotation"))
-		return *host = 0, !strcmp(ph, "X") ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
-	if (!strcmp(cat, "overhead"))
-		return TSM_EV_OVERHEAD;
-	if (!strcmp(cat, "dropped"))
-		return TSM_EV_DROPPED;
-	if (r->name != UINT32_MAX && !strcmp(rtext(r, r->name), "[memory]"))
+	switch (cl) {
+	case 6:
+		if (EQ(cat, cl, "kernel") || EQ(cat, cl, "Kernel"))
+			return *host = 0, TSM_EV_KERNEL;
+		if (EQ(cat, cl, "Memcpy"))
+			return *host = 0, TSM_EV_MEMCPY;
+		if (EQ(cat, cl, "Memset"))
+			return *host = 0, TSM_EV_MEMSET;
+		if (EQ(cat, cl, "Driver"))
+			return TSM_EV_DRIVER;
+		break;
+	case 10:
+		if (EQ(cat, cl, "gpu_memcpy"))
+			return *host = 0, TSM_EV_MEMCPY;
+		if (EQ(cat, cl, "gpu_memset"))
+			return *host = 0, TSM_EV_MEMSET;
+		break;
+	case 9:
+		if (EQ(cat, cl, "cuda_sync"))
+			return *host = 0, TSM_EV_SYNC;
+		break;
+	case 12:
+		if (EQ(cat, cl, "cuda_runtime"))
+			return TSM_EV_RUNTIME;
+		break;
+	case 7:
+		if (EQ(cat, cl, "Runtime"))
+			return TSM_EV_RUNTIME;
+		if (EQ(cat, cl, "dropped"))
+			return TSM_EV_DROPPED;
+		break;
+	case 11:
+		if (EQ(cat, cl, "cuda_driver"))
+			return TSM_EV_DRIVER;
+		break;
+	case 15:
+		if (EQ(cat, cl, "user_annotation"))
+			return ph == 'X' ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
+		break;
+	case 19:
+		if (EQ(cat, cl, "gpu_user_annotation"))
+			return *host = 0, ph == 'X' ? TSM_EV_NVTX_RANGE : TSM_EV_NVTX_MARK;
+		break;
+	case 8:
+		if (EQ(cat, cl, "overhead"))
+			return TSM_EV_OVERHEAD;
+		break;
+	default:
+		break;
+	}
+	if (r->name != UINT32_MAX && EQ(rtext(r, r->name), r->name_len, "[memory]"))
 		return TSM_EV_ALLOC;
-	if (!strcmp(ph, "X"))
+	if (ph == 'X')
 		return TSM_EV_CPU_OP; /* cpu_op and any other category of complete event */
-	if (!strcmp(ph, "i") || !strcmp(ph, "I"))
+	if (ph == 'i' || ph == 'I')
 		return TSM_EV_NVTX_MARK;
 	return TSM_EV_NONE;
 }
@@ -750,8 +1109,10 @@ static unsigned kind_of(struct rec *r, const char *cat, const char *ph, int *hos
 static int map_event(struct imp *im)
 {
 	struct rec *r = &im->rec;
-	const char *ph = r->ph != UINT32_MAX ? rtext(r, r->ph) : "";
+	/* ph: its one character, 0 when absent or longer (no phase has two) */
+	int ph = r->ph != UINT32_MAX && r->ph_len == 1 ? rtext(r, r->ph)[0] : 0;
 	const char *cat = r->cat != UINT32_MAX ? rtext(r, r->cat) : "";
+	size_t cl = r->cat != UINT32_MAX ? r->cat_len : 0;
 	tsm_event ev;
 	unsigned kind;
 	int host, rc;
@@ -759,11 +1120,11 @@ static int map_event(struct imp *im)
 	int64_t iv;
 	const char *s;
 
-	if (!strcmp(ph, "M")) {
+	if (ph == 'M') {
 		const char *name = r->name != UINT32_MAX ? rtext(r, r->name) : "";
 
 		im->st.metadata++;
-		if (!strcmp(name, "process_name") && r->pid_num && (s = arg_str(im, "name"))) {
+		if (!strcmp(name, "process_name") && r->pid_num && (s = arg_str(im, K_NAME))) {
 			rc = open_writer(im);
 			if (rc < 0)
 				return rc;
@@ -771,8 +1132,8 @@ static int map_event(struct imp *im)
 		}
 		return 0;
 	}
-	if (!strcmp(ph, "s") || !strcmp(ph, "f") || !strcmp(ph, "t")) {
-		if (!strcmp(cat, "ac2g")) {
+	if (ph == 's' || ph == 'f' || ph == 't') {
+		if (EQ(cat, cl, "ac2g")) {
 			im->st.flows++;
 			return 0;
 		}
@@ -787,11 +1148,11 @@ static int map_event(struct imp *im)
 		drop(im, "record whose pid is not a number");
 		return 0;
 	}
-	if (!strcmp(ph, "B") || !strcmp(ph, "E")) {
+	if (ph == 'B' || ph == 'E') {
 		drop(im, "B/E record");
 		return 0;
 	}
-	kind = kind_of(r, cat, ph, &host);
+	kind = kind_of(r, cat, cl, ph, &host);
 	if (kind == TSM_EV_NONE) {
 		drop(im, "unknown phase");
 		return 0;
@@ -816,30 +1177,30 @@ static int map_event(struct imp *im)
 		if (rc < 0)
 			return rc;
 	}
-	if (arg_u64(im, "External id", UINT64_MAX, &v) > 0)
+	if (arg_u64(im, K_EXTERNAL_ID, UINT64_MAX, &v) > 0)
 		ev.external = v;
-	if (arg_u64(im, "correlation", UINT64_MAX, &v) > 0)
+	if (arg_u64(im, K_CORRELATION, UINT64_MAX, &v) > 0)
 		ev.correlation = v;
 	if (kind == TSM_EV_ALLOC) {
 		int64_t bytes = 0, dev = -1;
 		const char *mk;
 
-		arg_i64(im, "Bytes", &bytes);
-		if (arg_i64(im, "Device Id", &dev) && dev >= 0 && dev < TSM_DEVICE_NONE)
+		arg_i64(im, K_BYTES_SIGNED, &bytes);
+		if (arg_i64(im, K_DEVICE_ID, &dev) && dev >= 0 && dev < TSM_DEVICE_NONE)
 			ev.device = (uint16_t)dev;
-		s = arg_str(im, "kind");
+		s = arg_str(im, K_KIND);
 		if ((s && !strcmp(s, "free")) || bytes < 0)
 			ev.kind = TSM_EV_FREE;
 		ev.u.memory.bytes = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
-		if (arg_u64(im, "Addr", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_ADDR, UINT64_MAX, &v) > 0)
 			ev.u.memory.address = v;
-		mk = arg_str(im, "memory kind");
+		mk = arg_str(im, K_MEMORY_KIND);
 		ev.u.memory.mem_kind =
 		    (uint8_t)name_lookup(mk, (const char *(*)(unsigned))tsm_mem_kind_name, TSM_MEM__COUNT);
 		/* Kineto's running totals and device type are derived: not kept. */
-		find_arg(r, "Total Reserved") && (find_arg(r, "Total Reserved")->used = 1);
-		find_arg(r, "Total Allocated") && (find_arg(r, "Total Allocated")->used = 1);
-		find_arg(r, "Device Type") && (find_arg(r, "Device Type")->used = 1);
+		find_arg(r, K_TOTAL_RESERVED) && (find_arg(r, K_TOTAL_RESERVED)->used = 1);
+		find_arg(r, K_TOTAL_ALLOCATED) && (find_arg(r, K_TOTAL_ALLOCATED)->used = 1);
+		find_arg(r, K_DEVICE_TYPE) && (find_arg(r, K_DEVICE_TYPE)->used = 1);
 		if (r->name != UINT32_MAX && strcmp(rtext(r, r->name), "[memory]")) {
 			rc = intern(im, rtext(r, r->name), r->name_len, &ev.name);
 			if (rc < 0)
@@ -850,11 +1211,11 @@ static int map_event(struct imp *im)
 	if (host) {
 		ev.pid = (uint32_t)r->pid;
 		ev.tid = r->has_tid && r->tid_num ? r->tid : 0;
-		if (kind != TSM_EV_ALLOC && arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+		if (kind != TSM_EV_ALLOC && arg_u64(im, K_DEVICE, TSM_DEVICE_NONE - 1, &v) > 0)
 			ev.device = (uint16_t)v;
-		if (arg_u64(im, "context", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_CONTEXT, UINT32_MAX, &v) > 0)
 			ev.context = (uint32_t)v;
-		if (arg_u64(im, "stream", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_STREAM, UINT32_MAX, &v) > 0)
 			ev.stream = (uint32_t)v;
 		im->last_host_pid = ev.pid;
 		if (kind != TSM_EV_ALLOC && kind != TSM_EV_FREE) {
@@ -867,17 +1228,17 @@ static int map_event(struct imp *im)
 
 		ev.device = r->pid >= 0 && r->pid < TSM_DEVICE_NONE ? (uint16_t)r->pid : 0;
 		ev.stream = r->has_tid && r->tid_num ? (uint32_t)r->tid : 0;
-		if (arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+		if (arg_u64(im, K_DEVICE, TSM_DEVICE_NONE - 1, &v) > 0)
 			ev.device = (uint16_t)v;
-		if (arg_u64(im, "context", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_CONTEXT, UINT32_MAX, &v) > 0)
 			ev.context = (uint32_t)v;
-		if (arg_u64(im, "stream", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_STREAM, UINT32_MAX, &v) > 0)
 			ev.stream = (uint32_t)v;
 		ev.pid = ev.correlation && im->corr_key[slot] == ev.correlation ? im->corr_pid[slot]
 										: im->last_host_pid;
-		if (arg_i64(im, "process", &iv))
+		if (arg_i64(im, K_PROCESS, &iv))
 			ev.pid = (uint32_t)iv;
-		if (arg_u64(im, "thread", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_THREAD, UINT64_MAX, &v) > 0)
 			ev.tid = v;
 	}
 	if ((kind == TSM_EV_RUNTIME || kind == TSM_EV_DRIVER) && ev.correlation) {
@@ -891,35 +1252,35 @@ static int map_event(struct imp *im)
 		tsm_kernel_info *k = &ev.u.kernel;
 		uint64_t smem = 0, dsmem = 0;
 
-		if (arg_dim(im, "grid", d3, UINT32_MAX))
+		if (arg_dim(im, K_GRID, d3, UINT32_MAX))
 			for (int i = 0; i < 3; i++)
 				k->grid[i] = (uint32_t)d3[i];
-		if (arg_dim(im, "block", d3, UINT16_MAX))
+		if (arg_dim(im, K_BLOCK, d3, UINT16_MAX))
 			for (int i = 0; i < 3; i++)
 				k->block[i] = (uint16_t)d3[i];
-		if (arg_dim(im, "cluster", d3, UINT8_MAX))
+		if (arg_dim(im, K_CLUSTER, d3, UINT8_MAX))
 			for (int i = 0; i < 3; i++)
 				k->cluster[i] = (uint8_t)d3[i];
-		if (arg_u64(im, "registers per thread", UINT16_MAX, &v) > 0)
+		if (arg_u64(im, K_REGISTERS_PER_THREAD, UINT16_MAX, &v) > 0)
 			k->regs_per_thread = (uint16_t)v;
-		arg_u64(im, "shared memory", UINT32_MAX, &smem);
-		arg_u64(im, "dynamic shared memory", UINT32_MAX, &dsmem);
+		arg_u64(im, K_SHARED_MEMORY, UINT32_MAX, &smem);
+		arg_u64(im, K_DYNAMIC_SHARED_MEMORY, UINT32_MAX, &dsmem);
 		if (dsmem > smem)
 			dsmem = smem;
 		k->static_smem_bytes = (uint32_t)(smem - dsmem);
 		k->dynamic_smem_bytes = (uint32_t)dsmem;
-		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_ID, UINT32_MAX, &v) > 0)
 			k->graph_id = (uint32_t)v;
-		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_NODE_ID, UINT64_MAX, &v) > 0)
 			k->graph_node_id = v;
 		break;
 	}
 	case TSM_EV_MEMCPY: {
 		tsm_memcpy_info *c = &ev.u.memcpy;
-		const char *ck = arg_str(im, "copy kind");
+		const char *ck = arg_str(im, K_COPY_KIND);
 		const char *name = r->name != UINT32_MAX ? rtext(r, r->name) : "";
 
-		if (arg_u64(im, "bytes", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_BYTES, UINT64_MAX, &v) > 0)
 			c->bytes = v;
 		c->copy_kind = (uint8_t)name_lookup(
 		    ck, (const char *(*)(unsigned))tsm_copy_kind_name, TSM_COPY__COUNT);
@@ -931,78 +1292,78 @@ static int map_event(struct imp *im)
 				if (strstr(name, dirs[i]))
 					c->copy_kind = (uint8_t)i;
 		}
-		c->src_kind = (uint8_t)name_lookup(arg_str(im, "src kind"),
+		c->src_kind = (uint8_t)name_lookup(arg_str(im, K_SRC_KIND),
 						   (const char *(*)(unsigned))tsm_mem_kind_name,
 						   TSM_MEM__COUNT);
-		c->dst_kind = (uint8_t)name_lookup(arg_str(im, "dst kind"),
+		c->dst_kind = (uint8_t)name_lookup(arg_str(im, K_DST_KIND),
 						   (const char *(*)(unsigned))tsm_mem_kind_name,
 						   TSM_MEM__COUNT);
 		c->src_device = c->dst_device = ev.device;
-		if (arg_u64(im, "src device", UINT16_MAX, &v) > 0)
+		if (arg_u64(im, K_SRC_DEVICE, UINT16_MAX, &v) > 0)
 			c->src_device = (uint16_t)v;
-		if (arg_u64(im, "dst device", UINT16_MAX, &v) > 0)
+		if (arg_u64(im, K_DST_DEVICE, UINT16_MAX, &v) > 0)
 			c->dst_device = (uint16_t)v;
-		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_ID, UINT32_MAX, &v) > 0)
 			c->graph_id = (uint32_t)v;
-		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_NODE_ID, UINT64_MAX, &v) > 0)
 			c->graph_node_id = v;
-		find_arg(r, "memory bandwidth (GB/s)") &&
-		    (find_arg(r, "memory bandwidth (GB/s)")->used = 1);
+		find_arg(r, K_MEMORY_BANDWIDTH_GB_S) &&
+		    (find_arg(r, K_MEMORY_BANDWIDTH_GB_S)->used = 1);
 		break;
 	}
 	case TSM_EV_MEMSET:
-		if (arg_u64(im, "bytes", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_BYTES, UINT64_MAX, &v) > 0)
 			ev.u.memset.bytes = v;
-		if (arg_u64(im, "value", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_VALUE, UINT32_MAX, &v) > 0)
 			ev.u.memset.value = (uint32_t)v;
 		ev.u.memset.mem_kind = (uint8_t)name_lookup(
-		    arg_str(im, "memory kind"), (const char *(*)(unsigned))tsm_mem_kind_name,
+		    arg_str(im, K_MEMORY_KIND), (const char *(*)(unsigned))tsm_mem_kind_name,
 		    TSM_MEM__COUNT);
-		if (arg_u64(im, "graph id", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_ID, UINT32_MAX, &v) > 0)
 			ev.u.memset.graph_id = (uint32_t)v;
-		if (arg_u64(im, "graph node id", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_GRAPH_NODE_ID, UINT64_MAX, &v) > 0)
 			ev.u.memset.graph_node_id = v;
-		find_arg(r, "memory bandwidth (GB/s)") &&
-		    (find_arg(r, "memory bandwidth (GB/s)")->used = 1);
+		find_arg(r, K_MEMORY_BANDWIDTH_GB_S) &&
+		    (find_arg(r, K_MEMORY_BANDWIDTH_GB_S)->used = 1);
 		break;
 	case TSM_EV_SYNC:
 		ev.u.sync.sync_type = (uint8_t)name_lookup(
-		    arg_str(im, "sync type"), (const char *(*)(unsigned))tsm_sync_type_name,
+		    arg_str(im, K_SYNC_TYPE), (const char *(*)(unsigned))tsm_sync_type_name,
 		    TSM_SYNC__COUNT);
-		if (arg_u64(im, "event id", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_EVENT_ID, UINT64_MAX, &v) > 0)
 			ev.u.sync.event_id = v;
 		break;
 	case TSM_EV_RUNTIME:
 	case TSM_EV_DRIVER:
-		if (arg_u64(im, "cbid", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_CBID, UINT32_MAX, &v) > 0)
 			ev.u.api.cbid = (uint32_t)v;
-		if (arg_i64(im, "status", &iv) && iv >= INT32_MIN && iv <= INT32_MAX)
+		if (arg_i64(im, K_STATUS, &iv) && iv >= INT32_MIN && iv <= INT32_MAX)
 			ev.u.api.status = (int32_t)iv;
 		break;
 	case TSM_EV_NVTX_RANGE:
 	case TSM_EV_NVTX_MARK:
-		if (arg_u64(im, "color", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_COLOR, UINT32_MAX, &v) > 0)
 			ev.u.nvtx.color = (uint32_t)v;
-		if (arg_u64(im, "category", UINT32_MAX, &v) > 0)
+		if (arg_u64(im, K_CATEGORY, UINT32_MAX, &v) > 0)
 			ev.u.nvtx.category = (uint32_t)v;
-		if ((s = arg_str(im, "domain"))) {
+		if ((s = arg_str(im, K_DOMAIN))) {
 			rc = intern(im, s, strlen(s), &ev.u.nvtx.domain);
 			if (rc < 0)
 				return rc;
 		}
 		break;
 	case TSM_EV_OVERHEAD:
-		if (arg_u64(im, "overhead kind", 255, &v) > 0)
+		if (arg_u64(im, K_OVERHEAD_KIND, 255, &v) > 0)
 			ev.u.overhead.overhead_kind = (uint8_t)v;
 		break;
 	case TSM_EV_DROPPED:
-		if (arg_u64(im, "count", UINT64_MAX, &v) > 0)
+		if (arg_u64(im, K_COUNT, UINT64_MAX, &v) > 0)
 			ev.u.dropped.count = v;
 		ev.u.dropped.source = (uint8_t)name_lookup(
-		    arg_str(im, "source"), (const char *(*)(unsigned))tsm_drop_source_name, 8);
+		    arg_str(im, K_SOURCE), (const char *(*)(unsigned))tsm_drop_source_name, 8);
 		break;
 	case TSM_EV_COUNTER: {
-		struct arg *a = find_arg(r, "value");
+		struct arg *a = find_arg(r, K_VALUE);
 
 		if (!a) /* Chrome counters: the first numeric series */
 			for (int i = 0; i < r->nargs && !a; i++)
@@ -1012,25 +1373,25 @@ static int map_event(struct imp *im)
 			ev.u.counter.value = a->type == A_INT ? (double)a->i : a->d;
 			a->used = 1;
 		}
-		if (arg_u64(im, "device", TSM_DEVICE_NONE - 1, &v) > 0)
+		if (arg_u64(im, K_DEVICE, TSM_DEVICE_NONE - 1, &v) > 0)
 			ev.device = (uint16_t)v;
 		break;
 	}
 	default:
 		break;
 	}
-	if (arg_u64(im, "flow id", UINT64_MAX, &v) > 0) {
-		s = arg_str(im, "flow type");
+	if (arg_u64(im, K_FLOW_ID, UINT64_MAX, &v) > 0) {
+		s = arg_str(im, K_FLOW_TYPE);
 		ev.flow_id = v;
 		ev.flow_type = !s ? TSM_FLOW_START
 			       : !strcmp(s, "start") ? TSM_FLOW_START
 			       : !strcmp(s, "end") ? TSM_FLOW_END : TSM_FLOW_STEP;
 	}
-	if (arg_u64(im, "flags", 0xFF, &v) > 0)
+	if (arg_u64(im, K_FLAGS, 0xFF, &v) > 0)
 		ev.flags |= (uint8_t)v;
-	if (arg_u64(im, "no name", 1, &v) > 0 && v)
+	if (arg_u64(im, K_NO_NAME, 1, &v) > 0 && v)
 		ev.name = 0; /* the exporter's stand-in name for an unnamed event */
-	if (kind == TSM_EV_CPU_OP && strcmp(cat, "cpu_op") && *cat) {
+	if (kind == TSM_EV_CPU_OP && !EQ(cat, cl, "cpu_op") && cl) {
 		/* Keep the category of a generic complete event. */
 		if (r->nargs < MAX_ARGS) {
 			struct arg *a = &r->args[r->nargs++];
@@ -1042,6 +1403,8 @@ static int map_event(struct imp *im)
 				return rc;
 			a->key = off;
 			a->key_len = 8;
+			a->kid = K_CATEGORY;
+			r->present[K_CATEGORY >> 6] |= (uint64_t)1 << (K_CATEGORY & 63);
 			a->type = A_STR;
 			a->s = r->cat;
 			a->s_len = r->cat_len;
@@ -1106,6 +1469,7 @@ static int parse_device(struct imp *im)
 	memset(&d, 0, sizeof(d));
 	tsm__buf_reset(&im->rec.text);
 	im->rec.nargs = 0;
+	im->rec.present[0] = im->rec.present[1] = 0;
 	im->j.depth = 2;
 	rc = parse_args(im); /* same shape: an object of scalars */
 	if (rc < 0)
@@ -1113,29 +1477,29 @@ static int parse_device(struct imp *im)
 #define DEVF(key, field)                                                                           \
 	if (arg_u64(im, key, UINT64_MAX, &v) > 0)                                                  \
 		d.field = (__typeof__(d.field))v;
-	DEVF("id", id)
-	DEVF("totalGlobalMem", global_mem_bytes)
-	DEVF("computeMajor", cc_major)
-	DEVF("computeMinor", cc_minor)
-	DEVF("maxThreadsPerBlock", max_threads_per_block)
-	DEVF("maxThreadsPerMultiprocessor", max_threads_per_sm)
-	DEVF("regsPerBlock", regs_per_block)
-	DEVF("warpSize", warp_size)
-	DEVF("sharedMemPerBlock", smem_per_block_bytes)
-	DEVF("numSms", sm_count)
-	DEVF("regsPerMultiprocessor", regs_per_sm)
-	DEVF("sharedMemPerBlockOptin", smem_per_block_optin_bytes)
-	DEVF("sharedMemPerMultiprocessor", smem_per_sm_bytes)
-	DEVF("clockRateKHz", core_clock_khz)
-	DEVF("memoryClockRateKHz", mem_clock_khz)
-	DEVF("memoryBusWidth", mem_bus_width_bits)
-	DEVF("l2CacheSize", l2_bytes)
-	DEVF("maxBlocksPerMultiprocessor", max_blocks_per_sm)
+	DEVF(K_ID, id)
+	DEVF(K_TOTAL_GLOBAL_MEM, global_mem_bytes)
+	DEVF(K_COMPUTE_MAJOR, cc_major)
+	DEVF(K_COMPUTE_MINOR, cc_minor)
+	DEVF(K_MAX_THREADS_PER_BLOCK, max_threads_per_block)
+	DEVF(K_MAX_THREADS_PER_MULTIPROCESSOR, max_threads_per_sm)
+	DEVF(K_REGS_PER_BLOCK, regs_per_block)
+	DEVF(K_WARP_SIZE, warp_size)
+	DEVF(K_SHARED_MEM_PER_BLOCK, smem_per_block_bytes)
+	DEVF(K_NUM_SMS, sm_count)
+	DEVF(K_REGS_PER_MULTIPROCESSOR, regs_per_sm)
+	DEVF(K_SHARED_MEM_PER_BLOCK_OPTIN, smem_per_block_optin_bytes)
+	DEVF(K_SHARED_MEM_PER_MULTIPROCESSOR, smem_per_sm_bytes)
+	DEVF(K_CLOCK_RATE_KHZ, core_clock_khz)
+	DEVF(K_MEMORY_CLOCK_RATE_KHZ, mem_clock_khz)
+	DEVF(K_MEMORY_BUS_WIDTH, mem_bus_width_bits)
+	DEVF(K_L2_CACHE_SIZE, l2_bytes)
+	DEVF(K_MAX_BLOCKS_PER_MULTIPROCESSOR, max_blocks_per_sm)
 #undef DEVF
 	/* Names are interned when the writer opens (it opens at "traceEvents", so that a
 	 * baseTimeNanoseconds written before it still sets the realtime offset). */
-	name = arg_str(im, "name");
-	uuid = arg_str(im, "uuid");
+	name = arg_str(im, K_NAME);
+	uuid = arg_str(im, K_UUID);
 	if (im->w) {
 		if (name && (rc = intern(im, name, strlen(name), &d.name)) < 0)
 			return rc;
@@ -1234,12 +1598,13 @@ static int parse_top_object(struct imp *im)
 
 				tsm__buf_reset(&im->rec.text);
 				im->rec.nargs = 0;
+				im->rec.present[0] = im->rec.present[1] = 0;
 				rc = parse_args(im);
-				if (rc >= 0 && arg_i64(im, "rank", &v) && v >= 0 && v <= INT32_MAX)
+				if (rc >= 0 && arg_i64(im, K_RANK, &v) && v >= 0 && v <= INT32_MAX)
 					im->rank = (int)v;
-				if (rc >= 0 && arg_i64(im, "world_size", &v))
+				if (rc >= 0 && arg_i64(im, K_WORLD_SIZE, &v))
 					rc = add_meta_int(im, "world_size", v);
-				if (rc >= 0 && (be = arg_str(im, "backend")))
+				if (rc >= 0 && (be = arg_str(im, K_BACKEND)))
 					rc = add_meta_str(im, "distributed backend", be);
 			} else if (!strcmp(key, "baseTimeNanoseconds") && tok == J_NUM) {
 				int64_t v;
