@@ -79,7 +79,8 @@ $(addprefix test-,$(SUITES)): test-%:
 	@cd $(dir_$*) && env $(env_$*) $(CTEST) --output-on-failure -j$(JOBS) $(ctest_$*) \
 		2>&1 | tee ctest.log
 
-# Runs every suite even when one fails, then sums ctest's "N tests failed out of M" lines and its
+# Runs every suite even when one fails, checks the formatting (counted as one test: the house style
+# is enforced), then sums ctest's "N tests failed out of M" lines and its
 # "***Skipped" lines (tests that exit 77: the GPU tests without a GPU, tests without chromium...).
 test:
 	@failed_suites=""; \
@@ -87,6 +88,12 @@ test:
 		$(MAKE) --no-print-directory test-$$s || failed_suites="$$failed_suites $$s"; \
 	done; \
 	pass=0; fail=0; skip=0; \
+	if $(CLANG_FORMAT) --dry-run --Werror $(SOURCES) >/dev/null 2>&1; then \
+		echo "format-check: clean"; pass=$$((pass + 1)); \
+	else \
+		echo "format-check: sources differ from .clang-format (run 'make format'): counted as 1 failed"; \
+		fail=$$((fail + 1)); \
+	fi; \
 	for s in $(SUITES); do \
 		case $$s in normal) d=$(dir_normal);; asan) d=$(dir_asan);; tsan) d=$(dir_tsan);; esac; \
 		line=$$(grep -Eo '[0-9]+ tests failed out of [0-9]+' $$d/ctest.log 2>/dev/null | tail -n 1 || true); \

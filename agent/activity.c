@@ -42,10 +42,10 @@
 
 #include "agent.h"
 
-#define EXT_SLOTS (1u << 16)
+#define EXT_SLOTS  (1u << 16)
 #define NAME_SLOTS 1024u
-#define CTX_SLOTS 4096u
-#define POOL_MAX 16
+#define CTX_SLOTS  4096u
+#define POOL_MAX   16
 
 static _Atomic uint64_t ext_map[EXT_SLOTS];
 static _Atomic uint32_t rt_names[NAME_SLOTS], drv_names[NAME_SLOTS];

@@ -91,11 +91,11 @@
 
 #include "agent.h"
 
-#define EXPORT __attribute__((visibility("default")))
-#define FINALISE_WAIT_MS 5000
-#define DEFAULT_FLUSH_NS 1000000000ull
+#define EXPORT		     __attribute__((visibility("default")))
+#define FINALISE_WAIT_MS     5000
+#define DEFAULT_FLUSH_NS     1000000000ull
 #define DEFAULT_BUFFER_BYTES (4u << 20)
-#define DEFAULT_RING_EVENTS 65536u
+#define DEFAULT_RING_EVENTS  65536u
 
 struct agent agent_g = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -164,8 +164,7 @@ static void read_config(struct agent_cfg *c)
 	size_t badlen;
 	uint64_t ring;
 
-	snprintf(c->out_pattern, sizeof(c->out_pattern), "%s",
-		 s && *s ? s : "tracesmith-%p.sbt");
+	snprintf(c->out_pattern, sizeof(c->out_pattern), "%s", s && *s ? s : "tracesmith-%p.sbt");
 	s = getenv("TRACESMITH_STATUS_DIR");
 	snprintf(c->status_dir, sizeof(c->status_dir), "%s", s ? s : "");
 	s = getenv("TRACESMITH_KINDS");
@@ -548,7 +547,8 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
 		goto out;
 	}
 	/* Default action: terminate. Finalise first (on the control thread). */
-	if (getpid() == agent_g.pid && agent_g.have_ctl && !atomic_exchange(&agent_g.sig_req, sig)) {
+	if (getpid() == agent_g.pid && agent_g.have_ctl &&
+	    !atomic_exchange(&agent_g.sig_req, sig)) {
 		struct pollfd pfd = {.fd = agent_g.done_fd[0], .events = POLLIN};
 		uint64_t one = 1;
 
@@ -778,7 +778,8 @@ int tsm_agent_start(const char *path)
 	last_error[0] = 0;
 	st = atomic_load(&g->state);
 	if (!path || !*path || strlen(path) >= sizeof(g->out_path)) {
-		rc = set_error(TSM_INVAL, path && *path ? "output path too long" : "no output path");
+		rc =
+		    set_error(TSM_INVAL, path && *path ? "output path too long" : "no output path");
 		goto out;
 	}
 	if (atomic_load(&injected) && !g->inproc) {

@@ -82,8 +82,8 @@ struct agent {
 	/* Control thread. */
 	pthread_t ctl;
 	int have_ctl;
-	int ctl_efd;	    /* wakes the control thread */
-	int done_fd[2];	    /* control thread -> signal handler: finalised */
+	int ctl_efd;	     /* wakes the control thread */
+	int done_fd[2];	     /* control thread -> signal handler: finalised */
 	_Atomic int sig_req; /* signal number a handler asked to finalise for */
 
 	/* Driver calls the agent itself makes (device queries) are not the

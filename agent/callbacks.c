@@ -102,7 +102,8 @@ int agent_callbacks_start(void)
 		return (int)r;
 	/* A failure below is warned about; capture goes on without that part. */
 	if (g->cfg.stacks && (k & (1u << TSM__CUPTI_KB_RUNTIME)))
-		check(cuptiEnableDomain(1, g->sub, CUPTI_CB_DOMAIN_RUNTIME_API), "runtime callbacks");
+		check(cuptiEnableDomain(1, g->sub, CUPTI_CB_DOMAIN_RUNTIME_API),
+		      "runtime callbacks");
 	if (g->cfg.stacks && (k & (1u << TSM__CUPTI_KB_DRIVER)))
 		check(cuptiEnableDomain(1, g->sub, CUPTI_CB_DOMAIN_DRIVER_API), "driver callbacks");
 	if (k & (1u << TSM__CUPTI_KB_NVTX))

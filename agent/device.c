@@ -144,13 +144,15 @@ int agent_describe_devices(tsm_writer *w)
 		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
 		d.regs_per_block = attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK);
 		d.regs_per_sm = attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR);
-		d.smem_per_block_bytes = attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK);
+		d.smem_per_block_bytes =
+		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK);
 		d.smem_per_block_optin_bytes =
 		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
 		d.smem_per_sm_bytes =
 		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
 		d.warp_size = attr(ga, dev, CU_DEVICE_ATTRIBUTE_WARP_SIZE);
-		d.max_blocks_per_sm = attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR);
+		d.max_blocks_per_sm =
+		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR);
 		if (total(&mem, dev) == CUDA_SUCCESS)
 			d.global_mem_bytes = mem;
 		rc = tsm_writer_add_device(w, &d);

@@ -40,8 +40,8 @@
 
 #include "agent.h"
 
-#define DEPTH 128
-#define OPEN_SLOTS 1024
+#define DEPTH	     128
+#define OPEN_SLOTS   1024
 #define HANDLE_SLOTS 1024
 
 struct open_range {
@@ -180,7 +180,8 @@ static void push(uint32_t name, uint32_t domain, uint32_t color, uint32_t catego
 		r->category = category;
 		r->ext = ext;
 		r->session = agent_g.session;
-		cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, ext);
+		cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0,
+						       ext);
 	}
 	tl_depth++;
 }
@@ -221,9 +222,9 @@ static void start(const void *ret, uint32_t name, uint32_t domain, uint32_t colo
 	pthread_mutex_lock(&lock);
 	for (size_t n = 0; n < OPEN_SLOTS; n++, i = (i + 1) % OPEN_SLOTS)
 		if (!open_tab[i].key) {
-			open_tab[i] = (struct started){key,    agent_now(), agent_gettid(),
-						       name,   domain,	    color,
-						       category, agent_g.session};
+			open_tab[i] =
+			    (struct started){key,    agent_now(), agent_gettid(), name,
+					     domain, color,	  category,	  agent_g.session};
 			stored = 1;
 			break;
 		}

@@ -46,9 +46,9 @@
 #include "agent.h"
 #include "common/internal.h"
 
-#define MAX_FRAMES 64
-#define STACK_SLOTS (1u << 20)
-#define CACHE_SLOTS 1024u
+#define MAX_FRAMES	64
+#define STACK_SLOTS	(1u << 20)
+#define CACHE_SLOTS	1024u
 #define MAX_SKIP_RANGES 16
 
 static _Atomic uint64_t *stack_map;

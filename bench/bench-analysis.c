@@ -136,9 +136,12 @@ int main(int argc, char **argv)
 		if (!strcmp(mode, "read"))
 			n = read_only(path);
 		else
-			n = run(path, !strcmp(mode, "timeline") ? 1 : !strcmp(mode, "stats") ? 2 : 3);
+			n = run(path, !strcmp(mode, "timeline") ? 1
+				      : !strcmp(mode, "stats")	? 2
+								: 3);
 		t = now_s() - t0;
-		printf("%s: %llu events in %.3f s, %.1f M events/s, peak RSS %ld KiB = %.1f bytes/event\n",
+		printf("%s: %llu events in %.3f s, %.1f M events/s, peak RSS %ld KiB = %.1f "
+		       "bytes/event\n",
 		       mode, (unsigned long long)n, t, (double)n / t / 1e6, max_rss_kib(),
 		       (double)max_rss_kib() * 1024 / (double)(n ? n : 1));
 	} else {
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
 			}
 			if (!level)
 				base = best;
-			printf("%-24s %10llu events %8.3f s %8.1f M events/s  x%.2f of baseline time\n",
+			printf("%-24s %10llu events %8.3f s %8.1f M events/s  x%.2f of baseline "
+			       "time\n",
 			       names[level], (unsigned long long)n, best, (double)n / best / 1e6,
 			       best / base);
 		}

@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--fixture") && i + 1 < argc)
 			fixture = argv[++i];
 		else {
-			fprintf(stderr, "usage: bench-export [--events N] [--size-events N] [--dir DIR] "
-					"[--fixture PATH]\n");
+			fprintf(stderr,
+				"usage: bench-export [--events N] [--size-events N] [--dir DIR] "
+				"[--fixture PATH]\n");
 			return 2;
 		}
 	}
@@ -227,7 +228,8 @@ int main(int argc, char **argv)
 
 	printf("\n%-34s %14s %10s\n", "operation", "rate", "vs read");
 	printf("%-34s %11.2f M/s %9.2fx\n", "SBT read (baseline), events", base / 1e6, 1.0);
-	printf("%-34s %11.2f M/s %9.2fx\n", "export perfetto (.pftrace), events", rp / 1e6, rp / base);
+	printf("%-34s %11.2f M/s %9.2fx\n", "export perfetto (.pftrace), events", rp / 1e6,
+	       rp / base);
 	printf("%-34s %11.2f M/s %9.2fx\n", "export chrome JSON, events", rc_ / 1e6, rc_ / base);
 	printf("%-34s %11.2f M/s %9.2fx\n", "export kineto JSON, events", rk / 1e6, rk / base);
 	printf("%-34s %10.1f MB/s\n", "import kineto JSON -> SBT", ri / 1e6);
@@ -239,9 +241,9 @@ int main(int argc, char **argv)
 	record(smallz, size_events, 3);
 	s_sbt = fsize(small);
 	s_sbtz = fsize(smallz);
-#define SZ(var, ext)                                                                               \
-	snprintf(out, sizeof(out), "%s/bench-export-size" ext, dir);                               \
-	var = export_size(small, out);                                                             \
+#define SZ(var, ext)                                                 \
+	snprintf(out, sizeof(out), "%s/bench-export-size" ext, dir); \
+	var = export_size(small, out);                               \
 	unlink(out);
 	SZ(s_pf, ".pftrace")
 	SZ(s_pfgz, ".pftrace.gz")
@@ -255,8 +257,10 @@ int main(int argc, char **argv)
 		const char *src = __FILE__, *slash = strrchr(src, '/');
 		int dirlen = slash ? (int)(slash - src) : 0;
 
-		snprintf(fixdef, sizeof(fixdef), "%.*s%s../../shared/fixtures/kineto/"
-			 "h200-matmul-relu.json.gz", dirlen, src, dirlen ? "/" : "");
+		snprintf(fixdef, sizeof(fixdef),
+			 "%.*s%s../../shared/fixtures/kineto/"
+			 "h200-matmul-relu.json.gz",
+			 dirlen, src, dirlen ? "/" : "");
 		fixture = fixdef;
 	}
 	if (!fsize(fixture))
@@ -275,8 +279,10 @@ int main(int argc, char **argv)
 			f_sbtz = fsize(out);
 		unlink(out);
 	}
-	printf("\nsizes for %" PRIu64 " simulated events        bytes   bytes/event\n", size_events);
-#define ROW(name, v) printf("%-30s %14" PRIu64 " %12.2f\n", name, v, (double)(v) / (double)size_events)
+	printf("\nsizes for %" PRIu64 " simulated events        bytes   bytes/event\n",
+	       size_events);
+#define ROW(name, v) \
+	printf("%-30s %14" PRIu64 " %12.2f\n", name, v, (double)(v) / (double)size_events)
 	ROW("SBT", s_sbt);
 	ROW("SBT + zstd -3", s_sbtz);
 	ROW(".pftrace", s_pf);
@@ -285,7 +291,8 @@ int main(int argc, char **argv)
 	ROW("Chrome JSON.gz", s_cjgz);
 	ROW("Kineto JSON", s_kj);
 	if (f_json)
-		printf("fixture (torch.profiler, H200): Kineto JSON %" PRIu64 " bytes, SBT after import "
+		printf("fixture (torch.profiler, H200): Kineto JSON %" PRIu64
+		       " bytes, SBT after import "
 		       "%" PRIu64 " bytes (%.1fx smaller), SBT+zstd %" PRIu64 " (%.1fx)\n",
 		       f_json, f_sbt, (double)f_json / (double)f_sbt, f_sbtz,
 		       (double)f_json / (double)f_sbtz);
@@ -293,8 +300,9 @@ int main(int argc, char **argv)
 	       "\"perfetto_meps\": %.2f, \"chrome_meps\": %.2f, \"kineto_meps\": %.2f, "
 	       "\"import_mbps\": %.1f, \"tokenizer_mbps\": %.1f, \"size_events\": %" PRIu64
 	       ", \"sbt\": %" PRIu64 ", \"sbt_zstd\": %" PRIu64 ", \"pftrace\": %" PRIu64
-	       ", \"pftrace_gz\": %" PRIu64 ", \"chrome_json\": %" PRIu64 ", \"chrome_json_gz\": %" PRIu64
-	       ", \"kineto_json\": %" PRIu64 ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
+	       ", \"pftrace_gz\": %" PRIu64 ", \"chrome_json\": %" PRIu64
+	       ", \"chrome_json_gz\": %" PRIu64 ", \"kineto_json\": %" PRIu64
+	       ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
 	       ", \"fixture_sbt_zstd\": %" PRIu64 "}\n",
 	       nevents, base / 1e6, rp / 1e6, rc_ / 1e6, rk / 1e6, ri / 1e6, rt / 1e6, size_events,
 	       s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json, f_sbt, f_sbtz);

@@ -30,8 +30,8 @@ extern "C" {
 
 typedef struct tsm_analysis_opts {
 	uint64_t short_kernel_ns; /* kernels shorter than this are "short"; 0: 10 us */
-	uint32_t top_n;           /* length of top-N lists; 0: 10 */
-	int critical_path;        /* 1: compute the critical path shares (costs a walk) */
+	uint32_t top_n;		  /* length of top-N lists; 0: 10 */
+	int critical_path;	  /* 1: compute the critical path shares (costs a walk) */
 } tsm_analysis_opts;
 
 typedef struct tsm_kernel_stat {
@@ -44,7 +44,7 @@ typedef struct tsm_kernel_stat {
 } tsm_kernel_stat;
 
 typedef struct tsm_copy_stat {
-	uint8_t kind;      /* TSM_EV_MEMCPY or TSM_EV_MEMSET */
+	uint8_t kind;	   /* TSM_EV_MEMCPY or TSM_EV_MEMSET */
 	uint8_t copy_kind; /* memcpy: enum tsm_copy_kind */
 	uint64_t count, bytes, total_ns;
 	double gbps; /* bytes / busy time, 1e9 bytes per second */
@@ -67,10 +67,10 @@ typedef struct tsm_dist {
 
 /* Why a stream had nothing to run between two ops. */
 enum tsm_gap_cause {
-	TSM_GAP_HOST = 0,   /* the launching call started after the stream went idle */
-	TSM_GAP_SYNC = 1,   /* ... and its thread was inside a synchronisation until then */
-	TSM_GAP_STREAM = 2, /* the stream waited for an event recorded on another stream */
-	TSM_GAP_LAUNCH = 3, /* the op was launched before the gap: launch / scheduling overhead */
+	TSM_GAP_HOST = 0,    /* the launching call started after the stream went idle */
+	TSM_GAP_SYNC = 1,    /* ... and its thread was inside a synchronisation until then */
+	TSM_GAP_STREAM = 2,  /* the stream waited for an event recorded on another stream */
+	TSM_GAP_LAUNCH = 3,  /* the op was launched before the gap: launch / scheduling overhead */
 	TSM_GAP_UNKNOWN = 4, /* no launching call in the trace */
 	TSM_GAP__COUNT
 };
@@ -92,11 +92,11 @@ typedef struct tsm_gap {
 
 /* One NVTX range instance; totals include nested ranges' work. */
 typedef struct tsm_range_stat {
-	uint32_t range;      /* index into tsm_timeline_ranges */
-	int64_t step;        /* N of "ProfilerStep#N", -1 otherwise */
-	uint64_t ops;        /* GPU ops launched by calls inside the range (same process) */
+	uint32_t range; /* index into tsm_timeline_ranges */
+	int64_t step;	/* N of "ProfilerStep#N", -1 otherwise */
+	uint64_t ops;	/* GPU ops launched by calls inside the range (same process) */
 	uint64_t kernel_ns, comm_ns, copy_ns; /* their GPU time (copy includes memset) */
-	uint64_t api_ns;     /* time of the launching calls */
+	uint64_t api_ns;		      /* time of the launching calls */
 } tsm_range_stat;
 
 typedef struct tsm_range_name_stat {
@@ -131,7 +131,7 @@ typedef struct tsm_analysis {
 	uint32_t *top_ops; /* node ids of the longest kernels/copies/sets, longest first */
 	size_t ntop_ops;
 	uint64_t short_count, short_ns; /* kernels below the threshold */
-	tsm_range_stat *ranges; /* one per range, range order */
+	tsm_range_stat *ranges;		/* one per range, range order */
 	size_t nranges;
 	tsm_range_name_stat *range_names; /* by total duration, descending */
 	size_t nrange_names;
@@ -155,19 +155,19 @@ TSM_API int tsm_analysis_create(tsm_timeline *tl, const tsm_analysis_opts *opts,
 TSM_API void tsm_analysis_destroy(tsm_analysis *a);
 
 /* Report sections (bit mask). */
-#define TSM_REP_SUMMARY (1u << 0)
-#define TSM_REP_DEVICES (1u << 1)
-#define TSM_REP_STREAMS (1u << 2)
-#define TSM_REP_KERNELS (1u << 3)
-#define TSM_REP_COPIES (1u << 4)
-#define TSM_REP_APIS (1u << 5)
-#define TSM_REP_LATENCY (1u << 6)
-#define TSM_REP_GAPS (1u << 7)
-#define TSM_REP_TOP (1u << 8)
-#define TSM_REP_RANGES (1u << 9)
-#define TSM_REP_STEPS (1u << 10)
+#define TSM_REP_SUMMARY	 (1u << 0)
+#define TSM_REP_DEVICES	 (1u << 1)
+#define TSM_REP_STREAMS	 (1u << 2)
+#define TSM_REP_KERNELS	 (1u << 3)
+#define TSM_REP_COPIES	 (1u << 4)
+#define TSM_REP_APIS	 (1u << 5)
+#define TSM_REP_LATENCY	 (1u << 6)
+#define TSM_REP_GAPS	 (1u << 7)
+#define TSM_REP_TOP	 (1u << 8)
+#define TSM_REP_RANGES	 (1u << 9)
+#define TSM_REP_STEPS	 (1u << 10)
 #define TSM_REP_CRITICAL (1u << 11)
-#define TSM_REP_ALL 0xfffu
+#define TSM_REP_ALL	 0xfffu
 
 /* Section bit of a name ("kernels", ...); 0 if unknown. */
 TSM_API unsigned tsm_report_section(const char *name);
@@ -178,8 +178,8 @@ enum tsm_report_format { TSM_REPORT_TEXT = 1, TSM_REPORT_JSON = 2, TSM_REPORT_CS
 typedef struct tsm_report_opts {
 	unsigned format;   /* enum tsm_report_format */
 	unsigned sections; /* TSM_REP_* mask; 0: all */
-	int demangle;      /* show C++ kernel names demangled */
-	uint32_t limit;    /* text: rows per table (0: 25); JSON/CSV: all rows */
+	int demangle;	   /* show C++ kernel names demangled */
+	uint32_t limit;	   /* text: rows per table (0: 25); JSON/CSV: all rows */
 } tsm_report_opts;
 
 /*

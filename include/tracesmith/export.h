@@ -25,10 +25,10 @@ extern "C" {
 #endif
 
 enum tsm_export_format {
-	TSM_EXPORT_AUTO = 0,     /* from the output file name (tsm_export_format_from_path) */
+	TSM_EXPORT_AUTO = 0,	 /* from the output file name (tsm_export_format_from_path) */
 	TSM_EXPORT_PERFETTO = 1, /* .pftrace, .perfetto-trace, .pb */
-	TSM_EXPORT_CHROME = 2,   /* .json */
-	TSM_EXPORT_KINETO = 3,   /* .pt.trace.json, .kineto.json */
+	TSM_EXPORT_CHROME = 2,	 /* .json */
+	TSM_EXPORT_KINETO = 3,	 /* .pt.trace.json, .kineto.json */
 };
 
 /* "perfetto", "chrome", "kineto"; "?" for others. */
@@ -49,17 +49,17 @@ TSM_API int tsm_export_format_from_path(const char *path, unsigned *format, int 
 typedef void (*tsm_progress_fn)(uint64_t done, uint64_t total, void *user);
 
 typedef struct tsm_export_opts {
-	unsigned format;     /* enum tsm_export_format; AUTO: from the output path */
-	int gzip;            /* -1: from the output path; 0: plain; 1: gzip */
-	int gzip_level;      /* 1..9, 0: 6 */
-	uint64_t from_ns;    /* keep events that end at or after this (0: no limit) */
-	uint64_t to_ns;      /* keep events that start at or before this (0: no limit) */
-	int32_t device;      /* keep events of this GPU only; -1: all (host events are dropped
-				when set) */
-	int64_t stream;      /* keep events of this stream only; -1: all */
-	uint32_t kind_mask;  /* bit (1 << kind) per kept kind; 0: all kinds */
-	int demangle;        /* -1: the format's default (Perfetto, Chrome: yes; Kineto: no,
-				so that names survive a round trip); 0: no; 1: yes */
+	unsigned format;	  /* enum tsm_export_format; AUTO: from the output path */
+	int gzip;		  /* -1: from the output path; 0: plain; 1: gzip */
+	int gzip_level;		  /* 1..9, 0: 6 */
+	uint64_t from_ns;	  /* keep events that end at or after this (0: no limit) */
+	uint64_t to_ns;		  /* keep events that start at or before this (0: no limit) */
+	int32_t device;		  /* keep events of this GPU only; -1: all (host events are dropped
+				     when set) */
+	int64_t stream;		  /* keep events of this stream only; -1: all */
+	uint32_t kind_mask;	  /* bit (1 << kind) per kept kind; 0: all kinds */
+	int demangle;		  /* -1: the format's default (Perfetto, Chrome: yes; Kineto: no,
+				     so that names survive a round trip); 0: no; 1: yes */
 	tsm_progress_fn progress; /* may be NULL; called at most once per block */
 	void *progress_user;
 } tsm_export_opts;
@@ -68,16 +68,16 @@ typedef struct tsm_export_opts {
 TSM_API void tsm_export_opts_init(tsm_export_opts *o);
 
 typedef struct tsm_export_stats {
-	uint64_t events_read;    /* events the reader returned */
-	uint64_t events_written; /* events that passed the filters and were written */
-	uint64_t flows;          /* flow arrows written (host API -> GPU, record -> wait) */
-	uint64_t flows_unmatched; /* flow ends whose start was not found (filtered out or
-				     evicted from the bounded flow table) */
-	uint64_t tracks;         /* Perfetto tracks / JSON threads described */
-	uint64_t overlap_lanes;  /* extra lanes created for overlapping slices on one track */
+	uint64_t events_read;	     /* events the reader returned */
+	uint64_t events_written;     /* events that passed the filters and were written */
+	uint64_t flows;		     /* flow arrows written (host API -> GPU, record -> wait) */
+	uint64_t flows_unmatched;    /* flow ends whose start was not found (filtered out or
+					evicted from the bounded flow table) */
+	uint64_t tracks;	     /* Perfetto tracks / JSON threads described */
+	uint64_t overlap_lanes;	     /* extra lanes created for overlapping slices on one track */
 	uint64_t bytes_uncompressed; /* bytes of text / protobuf produced */
-	uint64_t bytes_written;  /* bytes written to the output (after gzip) */
-	uint64_t max_buffered;   /* most events held at once by the time-order merge */
+	uint64_t bytes_written;	     /* bytes written to the output (after gzip) */
+	uint64_t max_buffered;	     /* most events held at once by the time-order merge */
 } tsm_export_stats;
 
 /*

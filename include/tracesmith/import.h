@@ -49,21 +49,21 @@ extern "C" {
 #define TSM_IMPORT_MAX_DEPTH 256
 
 typedef struct tsm_import_opts {
-	int zstd_level;          /* SBT block compression (0: none) */
-	uint32_t block_events;   /* 0: the writer's default */
+	int zstd_level;		  /* SBT block compression (0: none) */
+	uint32_t block_events;	  /* 0: the writer's default */
 	tsm_progress_fn progress; /* input bytes consumed (compressed bytes for .gz) */
 	void *progress_user;
 } tsm_import_opts;
 
 typedef struct tsm_import_stats {
-	uint64_t input_bytes;    /* bytes read from the file */
-	uint64_t json_bytes;     /* bytes of JSON parsed (after decompression) */
-	uint64_t records;        /* elements of traceEvents */
-	uint64_t events;         /* events written */
-	uint64_t flows;          /* ac2g flow records (implied by correlation ids) */
-	uint64_t metadata;       /* "M" records used for process / thread names */
-	uint64_t dropped;        /* records that mapped to nothing (see above) */
-	uint64_t devices;        /* deviceProperties entries */
+	uint64_t input_bytes; /* bytes read from the file */
+	uint64_t json_bytes;  /* bytes of JSON parsed (after decompression) */
+	uint64_t records;     /* elements of traceEvents */
+	uint64_t events;      /* events written */
+	uint64_t flows;	      /* ac2g flow records (implied by correlation ids) */
+	uint64_t metadata;    /* "M" records used for process / thread names */
+	uint64_t dropped;     /* records that mapped to nothing (see above) */
+	uint64_t devices;     /* deviceProperties entries */
 } tsm_import_stats;
 
 /*
@@ -71,8 +71,8 @@ typedef struct tsm_import_stats {
  * `opts` and `stats` may be NULL. Returns 0 or an error (see above); on
  * error the output is left incomplete.
  */
-TSM_API int tsm_import_file(const char *in_path, const char *out_path,
-			    const tsm_import_opts *opts, tsm_import_stats *stats);
+TSM_API int tsm_import_file(const char *in_path, const char *out_path, const tsm_import_opts *opts,
+			    tsm_import_stats *stats);
 
 /*
  * Import from memory into an open writer (which the call does not close);

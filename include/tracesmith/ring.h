@@ -65,10 +65,10 @@ TSM_API size_t tsm_ring_record_size(const tsm_ring *r);
 typedef struct tsm_collector tsm_collector;
 
 typedef struct tsm_collector_opts {
-	size_t ring_capacity;       /* events per producer ring; 0: 65536 */
-	unsigned publish_batch;     /* see tsm_ring_create; 0: default */
+	size_t ring_capacity;	    /* events per producer ring; 0: 65536 */
+	unsigned publish_batch;	    /* see tsm_ring_create; 0: default */
 	uint64_t flush_interval_ns; /* flush the writer at least this often; 0: 1 s */
-	uint64_t idle_sleep_ns;     /* consumer sleep when all rings are empty; 0: 200 us */
+	uint64_t idle_sleep_ns;	    /* consumer sleep when all rings are empty; 0: 200 us */
 } tsm_collector_opts;
 
 /*
@@ -77,8 +77,7 @@ typedef struct tsm_collector_opts {
  * nobody else may call tsm_writer_write meanwhile. Returns 0, TSM_NOMEM
  * or TSM_IO (thread creation).
  */
-TSM_API int tsm_collector_start(tsm_writer *w, const tsm_collector_opts *opts,
-				tsm_collector **out);
+TSM_API int tsm_collector_start(tsm_writer *w, const tsm_collector_opts *opts, tsm_collector **out);
 
 /*
  * A new producer ring of tsm_event records owned by the collector. The
@@ -102,8 +101,9 @@ TSM_API void tsm_collector_set_ring_owner(tsm_collector *c, tsm_ring *ring, uint
 					  uint64_t tid);
 
 typedef struct tsm_collector_stats {
-	uint64_t events;  /* events handed to the writer */
-	uint64_t dropped; /* events lost: dropped in full rings, or drained but refused by the writer */
+	uint64_t events; /* events handed to the writer */
+	uint64_t
+	    dropped; /* events lost: dropped in full rings, or drained but refused by the writer */
 	uint64_t rings;
 	uint64_t flushes;
 	int writer_error; /* first error returned by the writer, 0 if none */

@@ -54,13 +54,13 @@ enum tsm_op_class {
 typedef struct tsm_tl_op {
 	uint64_t start_ns, end_ns;
 	uint64_t correlation;
-	uint32_t name;  /* string id */
-	uint32_t api;   /* node id of the launching API call, UINT32_MAX: none found */
-	uint32_t aux;   /* COPY/SET: index into tsm_timeline_xfer; SYNC: index into sync table */
-	uint8_t kind;   /* enum tsm_event_kind */
-	uint8_t cls;    /* enum tsm_op_class */
-	uint8_t sub;    /* memcpy: enum tsm_copy_kind; sync: enum tsm_sync_type */
-	uint8_t flags;  /* tsm_event.flags */
+	uint32_t name; /* string id */
+	uint32_t api;  /* node id of the launching API call, UINT32_MAX: none found */
+	uint32_t aux;  /* COPY/SET: index into tsm_timeline_xfer; SYNC: index into sync table */
+	uint8_t kind;  /* enum tsm_event_kind */
+	uint8_t cls;   /* enum tsm_op_class */
+	uint8_t sub;   /* memcpy: enum tsm_copy_kind; sync: enum tsm_sync_type */
+	uint8_t flags; /* tsm_event.flags */
 } tsm_tl_op;
 
 #define TSM_TL_API_SYNC 1u /* the call waited for GPU work (host synchronisation) */
@@ -69,10 +69,10 @@ typedef struct tsm_tl_op {
 typedef struct tsm_tl_api {
 	uint64_t start_ns, end_ns;
 	uint64_t correlation;
-	uint32_t name;  /* string id */
-	uint16_t cbid;  /* CUPTI callback id (cut to 16 bits) */
-	uint8_t kind;   /* TSM_EV_RUNTIME or TSM_EV_DRIVER */
-	uint8_t flags;  /* TSM_TL_API_* */
+	uint32_t name; /* string id */
+	uint16_t cbid; /* CUPTI callback id (cut to 16 bits) */
+	uint8_t kind;  /* TSM_EV_RUNTIME or TSM_EV_DRIVER */
+	uint8_t flags; /* TSM_TL_API_* */
 } tsm_tl_api;
 
 /* An NVTX range of a process. */
@@ -80,8 +80,8 @@ typedef struct tsm_tl_range {
 	uint64_t start_ns, end_ns;
 	uint64_t tid;
 	uint32_t pid;
-	uint32_t name;  /* string id */
-	uint32_t depth; /* 0: outermost among the process's ranges */
+	uint32_t name;	 /* string id */
+	uint32_t depth;	 /* 0: outermost among the process's ranges */
 	uint32_t parent; /* index of the enclosing range, UINT32_MAX: none */
 } tsm_tl_range;
 
@@ -98,14 +98,14 @@ enum tsm_stream_state {
 };
 
 typedef struct tsm_tl_lane {
-	uint8_t type;      /* enum tsm_lane_type */
-	uint16_t device;   /* GPU lanes */
-	uint32_t stream;   /* GPU lanes */
-	uint32_t pid;      /* host lanes (GPU lanes: pid of the first op) */
-	uint64_t tid;      /* host lanes */
-	uint32_t first;    /* node id of the lane's first item */
-	uint32_t count;    /* items in the lane */
-	uint64_t busy_ns;  /* GPU: union of kernel/copy/set time; host: sum of call time */
+	uint8_t type;	  /* enum tsm_lane_type */
+	uint16_t device;  /* GPU lanes */
+	uint32_t stream;  /* GPU lanes */
+	uint32_t pid;	  /* host lanes (GPU lanes: pid of the first op) */
+	uint64_t tid;	  /* host lanes */
+	uint32_t first;	  /* node id of the lane's first item */
+	uint32_t count;	  /* items in the lane */
+	uint64_t busy_ns; /* GPU: union of kernel/copy/set time; host: sum of call time */
 	uint64_t state_ns[TSM_SS__COUNT]; /* GPU lanes only */
 } tsm_tl_lane;
 
@@ -113,15 +113,15 @@ typedef struct tsm_tl_lane {
 
 typedef struct tsm_tl_device {
 	uint16_t device;
-	uint64_t first_ns, last_ns;      /* span of the device's busy time */
-	uint64_t busy_ns;                /* union of kernel/copy/set time */
-	uint64_t class_ns[4];            /* union per class: compute, comm, copy, set */
-	uint64_t compute_copy_ns;        /* compute overlapping a copy or a set */
-	uint64_t compute_comm_ns;        /* compute overlapping communication */
-	uint64_t comm_copy_ns;           /* communication overlapping a copy or a set */
-	uint32_t max_concurrency;        /* most ops running at one time */
+	uint64_t first_ns, last_ns; /* span of the device's busy time */
+	uint64_t busy_ns;	    /* union of kernel/copy/set time */
+	uint64_t class_ns[4];	    /* union per class: compute, comm, copy, set */
+	uint64_t compute_copy_ns;   /* compute overlapping a copy or a set */
+	uint64_t compute_comm_ns;   /* compute overlapping communication */
+	uint64_t comm_copy_ns;	    /* communication overlapping a copy or a set */
+	uint32_t max_concurrency;   /* most ops running at one time */
 	uint64_t concurrency_ns[TSM_TL_MAX_CONCURRENCY]; /* time with k ops running, k = index */
-	uint32_t lanes;                  /* GPU lanes (streams) of the device */
+	uint32_t lanes;					 /* GPU lanes (streams) of the device */
 } tsm_tl_device;
 
 /* Bytes of a copy or set (tsm_tl_op.aux). */
@@ -132,16 +132,16 @@ typedef struct tsm_tl_xfer {
 
 /* Counts of what was seen. */
 typedef struct tsm_tl_summary {
-	uint64_t events;                 /* events added */
+	uint64_t events; /* events added */
 	uint64_t per_kind[TSM_EV__COUNT];
-	uint64_t first_ns, last_ns;      /* span of all events (0, 0 when empty) */
+	uint64_t first_ns, last_ns; /* span of all events (0, 0 when empty) */
 	uint32_t gpu_lanes, host_lanes, devices, ranges;
-	uint64_t ops, apis;              /* nodes */
-	uint64_t launched;               /* GPU ops joined to their API call */
-	uint64_t unmatched_ops;          /* kernels/copies/sets without an API call */
-	uint64_t wait_edges;             /* record -> stream wait edges */
-	uint64_t unmatched_waits;        /* stream waits whose record is missing */
-	uint64_t sync_edges;             /* GPU op -> host synchronisation edges */
+	uint64_t ops, apis;	  /* nodes */
+	uint64_t launched;	  /* GPU ops joined to their API call */
+	uint64_t unmatched_ops;	  /* kernels/copies/sets without an API call */
+	uint64_t wait_edges;	  /* record -> stream wait edges */
+	uint64_t unmatched_waits; /* stream waits whose record is missing */
+	uint64_t sync_edges;	  /* GPU op -> host synchronisation edges */
 } tsm_tl_summary;
 
 /* Resolve a string id to a name (borrowed). Used to classify kernels. */
@@ -200,11 +200,11 @@ TSM_API int tsm_timeline_busy_bins(const tsm_timeline *tl, uint16_t device, uint
 /* ---- the stream dependency graph ---------------------------------- */
 
 enum tsm_edge_type {
-	TSM_EDGE_STREAM = 1,   /* previous op on the same stream -> op */
-	TSM_EDGE_THREAD = 2,   /* previous call on the same host thread -> call */
-	TSM_EDGE_LAUNCH = 3,   /* API call -> the GPU op it launched (same correlation) */
-	TSM_EDGE_EVENT = 4,    /* event record -> stream wait on the same CUDA event */
-	TSM_EDGE_SYNC = 5,     /* GPU op -> host call that waited for it */
+	TSM_EDGE_STREAM = 1, /* previous op on the same stream -> op */
+	TSM_EDGE_THREAD = 2, /* previous call on the same host thread -> call */
+	TSM_EDGE_LAUNCH = 3, /* API call -> the GPU op it launched (same correlation) */
+	TSM_EDGE_EVENT = 4,  /* event record -> stream wait on the same CUDA event */
+	TSM_EDGE_SYNC = 5,   /* GPU op -> host call that waited for it */
 	TSM_EDGE__COUNT
 };
 
@@ -212,7 +212,7 @@ TSM_API const char *tsm_edge_type_name(unsigned type);
 
 typedef struct tsm_tl_edge {
 	uint32_t from, to; /* node ids */
-	uint8_t type;      /* enum tsm_edge_type */
+	uint8_t type;	   /* enum tsm_edge_type */
 } tsm_tl_edge;
 
 /*
@@ -226,17 +226,17 @@ TSM_API int tsm_timeline_in_edges(const tsm_timeline *tl, uint32_t node, tsm_tl_
 
 /* One step of the critical path: a node's own time or a dependency gap. */
 typedef struct tsm_cp_step {
-	uint32_t node;     /* node whose time (or whose wait before starting) this is */
-	uint8_t edge;      /* 0: the node's own execution; else the enum tsm_edge_type crossed */
+	uint32_t node; /* node whose time (or whose wait before starting) this is */
+	uint8_t edge;  /* 0: the node's own execution; else the enum tsm_edge_type crossed */
 	uint64_t start_ns, end_ns;
 } tsm_cp_step;
 
 typedef struct tsm_critical_path {
 	tsm_cp_step *steps; /* in time order; owned by the timeline */
 	size_t nsteps;
-	uint64_t start_ns, end_ns; /* the path's span; sum of step lengths == end - start */
+	uint64_t start_ns, end_ns;	   /* the path's span; sum of step lengths == end - start */
 	uint64_t class_ns[TSM_OPC__COUNT]; /* GPU op execution time on the path per class */
-	uint64_t api_ns;                   /* host API call time on the path */
+	uint64_t api_ns;		   /* host API call time on the path */
 	uint64_t edge_ns[TSM_EDGE__COUNT]; /* gap time per dependency type crossed */
 } tsm_critical_path;
 

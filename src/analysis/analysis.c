@@ -29,7 +29,7 @@
 #include "tracesmith/analysis.h"
 
 static const char *const cause_names[TSM_GAP__COUNT] = {"host", "sync", "stream", "launch",
-							 "unknown"};
+							"unknown"};
 
 const char *tsm_gap_cause_name(unsigned c)
 {
@@ -520,8 +520,8 @@ static int ranges(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames)
 	a->nranges = tl->nranges;
 	for (size_t i = 0; i < tl->nranges; i++) {
 		a->ranges[i].range = (uint32_t)i;
-		a->ranges[i].step = step_number(tl->names ? tl->names(tl->user, tl->ranges[i].name)
-							  : NULL);
+		a->ranges[i].step =
+		    step_number(tl->names ? tl->names(tl->user, tl->ranges[i].name) : NULL);
 		if (a->ranges[i].step >= 0)
 			a->nsteps++;
 	}

@@ -19,9 +19,9 @@
 enum cell { C_STR, C_U64, C_DUR, C_PCT, C_F, C_BYTES, C_LIST };
 
 struct col {
-	const char *key; /* JSON key and CSV header */
+	const char *key;  /* JSON key and CSV header */
 	const char *head; /* text header */
-	int width;        /* text width; negative: left aligned */
+	int width;	  /* text width; negative: left aligned */
 	enum cell type;
 };
 
@@ -41,7 +41,7 @@ struct w {
 };
 
 static const char *const section_names[] = {"summary", "devices", "streams", "kernels",
-					    "copies",  "apis",    "latency", "gaps",
+					    "copies",  "apis",	  "latency", "gaps",
 					    "top",     "ranges",  "steps",   "critical"};
 
 unsigned tsm_report_section(const char *name)
@@ -153,8 +153,8 @@ static const char *name_of(struct w *w, uint32_t id)
 
 /* ---- the table writer ------------------------------------------------------ */
 
-static void table_begin(struct w *w, const char *section, const char *title,
-			const struct col *cols, int ncols, int single)
+static void table_begin(struct w *w, const char *section, const char *title, const struct col *cols,
+			int ncols, int single)
 {
 	w->cols = cols;
 	w->ncols = ncols;
@@ -308,7 +308,8 @@ static void cell_list(struct w *w, const uint64_t *v, size_t n)
 
 		b[0] = 0;
 		for (size_t i = 0; i < n && k < sizeof(b) - 24; i++)
-			k += (size_t)snprintf(b + k, sizeof(b) - k, "%s%" PRIu64, i ? ";" : "", v[i]);
+			k += (size_t)snprintf(b + k, sizeof(b) - k, "%s%" PRIu64, i ? ";" : "",
+					      v[i]);
 		if (w->format == TSM_REPORT_CSV)
 			fputs(b, w->f);
 		else
@@ -331,7 +332,8 @@ static void table_end(struct w *w)
 		if (!w->single)
 			fputs(w->row ? "\n  ]" : "]", w->f);
 	} else if (w->format == TSM_REPORT_TEXT && !w->single && w->rows_total > w->limit) {
-		fprintf(w->f, "  ... %" PRIu64 " more rows (--limit, or --format json/csv for all)\n",
+		fprintf(w->f,
+			"  ... %" PRIu64 " more rows (--limit, or --format json/csv for all)\n",
 			w->rows_total - w->limit);
 	}
 }
@@ -348,25 +350,25 @@ static void s_summary(struct w *w, const tsm_analysis *a)
 	const tsm_timeline *tl = a->tl;
 	const tsm_tl_summary *s = &tl->sum;
 	static const struct col cols[] = {
-		{"events", "events", 0, C_U64},
-		{"span_ns", "time span", 0, C_DUR},
-		{"devices", "devices", 0, C_U64},
-		{"streams", "streams", 0, C_U64},
-		{"host_threads", "host threads", 0, C_U64},
-		{"gpu_ops", "GPU ops", 0, C_U64},
-		{"api_calls", "API calls", 0, C_U64},
-		{"launched_ops", "ops with their launch", 0, C_U64},
-		{"unmatched_ops", "ops without a launch", 0, C_U64},
-		{"kernels", "kernels", 0, C_U64},
-		{"kernel_ns", "kernel time", 0, C_DUR},
-		{"short_kernels", "short kernels", 0, C_U64},
-		{"short_kernel_ns", "short kernel time", 0, C_DUR},
-		{"short_threshold_ns", "short threshold", 0, C_DUR},
-		{"event_edges", "event edges", 0, C_U64},
-		{"unmatched_waits", "waits w/o record", 0, C_U64},
-		{"sync_edges", "sync edges", 0, C_U64},
-		{"nvtx_ranges", "NVTX ranges", 0, C_U64},
-		{"profiler_steps", "profiler steps", 0, C_U64},
+	    {"events", "events", 0, C_U64},
+	    {"span_ns", "time span", 0, C_DUR},
+	    {"devices", "devices", 0, C_U64},
+	    {"streams", "streams", 0, C_U64},
+	    {"host_threads", "host threads", 0, C_U64},
+	    {"gpu_ops", "GPU ops", 0, C_U64},
+	    {"api_calls", "API calls", 0, C_U64},
+	    {"launched_ops", "ops with their launch", 0, C_U64},
+	    {"unmatched_ops", "ops without a launch", 0, C_U64},
+	    {"kernels", "kernels", 0, C_U64},
+	    {"kernel_ns", "kernel time", 0, C_DUR},
+	    {"short_kernels", "short kernels", 0, C_U64},
+	    {"short_kernel_ns", "short kernel time", 0, C_DUR},
+	    {"short_threshold_ns", "short threshold", 0, C_DUR},
+	    {"event_edges", "event edges", 0, C_U64},
+	    {"unmatched_waits", "waits w/o record", 0, C_U64},
+	    {"sync_edges", "sync edges", 0, C_U64},
+	    {"nvtx_ranges", "NVTX ranges", 0, C_U64},
+	    {"profiler_steps", "profiler steps", 0, C_U64},
 	};
 
 	table_begin(w, "summary", "summary", cols, TSM__ARRAY_SIZE(cols), 1);
@@ -397,20 +399,20 @@ static void s_summary(struct w *w, const tsm_analysis *a)
 static void s_devices(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"device", "DEVICE", 6, C_U64},
-		{"streams", "STREAMS", 7, C_U64},
-		{"span_ns", "SPAN", 12, C_DUR},
-		{"busy_ns", "BUSY", 12, C_DUR},
-		{"utilization", "UTIL", 8, C_PCT},
-		{"compute_ns", "COMPUTE", 12, C_DUR},
-		{"comm_ns", "COMM", 12, C_DUR},
-		{"memcpy_ns", "MEMCPY", 12, C_DUR},
-		{"memset_ns", "MEMSET", 12, C_DUR},
-		{"compute_copy_overlap_ns", "COMP||COPY", 12, C_DUR},
-		{"compute_comm_overlap_ns", "COMP||COMM", 12, C_DUR},
-		{"comm_copy_overlap_ns", "COMM||COPY", 12, C_DUR},
-		{"max_concurrency", "MAXCONC", 7, C_U64},
-		{"concurrency_ns", "TIME AT 0;1;2;... OPS RUNNING (ns)", -1, C_LIST},
+	    {"device", "DEVICE", 6, C_U64},
+	    {"streams", "STREAMS", 7, C_U64},
+	    {"span_ns", "SPAN", 12, C_DUR},
+	    {"busy_ns", "BUSY", 12, C_DUR},
+	    {"utilization", "UTIL", 8, C_PCT},
+	    {"compute_ns", "COMPUTE", 12, C_DUR},
+	    {"comm_ns", "COMM", 12, C_DUR},
+	    {"memcpy_ns", "MEMCPY", 12, C_DUR},
+	    {"memset_ns", "MEMSET", 12, C_DUR},
+	    {"compute_copy_overlap_ns", "COMP||COPY", 12, C_DUR},
+	    {"compute_comm_overlap_ns", "COMP||COMM", 12, C_DUR},
+	    {"comm_copy_overlap_ns", "COMM||COPY", 12, C_DUR},
+	    {"max_concurrency", "MAXCONC", 7, C_U64},
+	    {"concurrency_ns", "TIME AT 0;1;2;... OPS RUNNING (ns)", -1, C_LIST},
 	};
 	const tsm_timeline *tl = a->tl;
 
@@ -444,24 +446,23 @@ static void s_devices(struct w *w, const tsm_analysis *a)
 static void s_streams(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"device", "DEVICE", 6, C_U64},
-		{"stream", "STREAM", 7, C_U64},
-		{"pid", "PID", 7, C_U64},
-		{"ops", "OPS", 10, C_U64},
-		{"busy_ns", "BUSY", 12, C_DUR},
-		{"utilization", "UTIL", 8, C_PCT},
-		{"running_ns", "RUNNING", 12, C_DUR},
-		{"waiting_ns", "WAITING", 12, C_DUR},
-		{"launching_ns", "LAUNCHING", 12, C_DUR},
-		{"synchronizing_ns", "SYNCING", 12, C_DUR},
-		{"idle_ns", "IDLE", 12, C_DUR},
+	    {"device", "DEVICE", 6, C_U64},
+	    {"stream", "STREAM", 7, C_U64},
+	    {"pid", "PID", 7, C_U64},
+	    {"ops", "OPS", 10, C_U64},
+	    {"busy_ns", "BUSY", 12, C_DUR},
+	    {"utilization", "UTIL", 8, C_PCT},
+	    {"running_ns", "RUNNING", 12, C_DUR},
+	    {"waiting_ns", "WAITING", 12, C_DUR},
+	    {"launching_ns", "LAUNCHING", 12, C_DUR},
+	    {"synchronizing_ns", "SYNCING", 12, C_DUR},
+	    {"idle_ns", "IDLE", 12, C_DUR},
 	};
 	const tsm_timeline *tl = a->tl;
 	uint64_t span = tl->sum.last_ns - tl->sum.first_ns;
 
-	table_begin(w, "streams",
-		    "streams (utilisation = busy / trace span; states are exclusive)", cols,
-		    TSM__ARRAY_SIZE(cols), 0);
+	table_begin(w, "streams", "streams (utilisation = busy / trace span; states are exclusive)",
+		    cols, TSM__ARRAY_SIZE(cols), 0);
 	for (size_t i = 0; i < tl->ngpu; i++) {
 		const tsm_tl_lane *l = &tl->lanes[i];
 
@@ -483,12 +484,12 @@ static void s_streams(struct w *w, const tsm_analysis *a)
 static void s_kernels(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"count", "COUNT", 9, C_U64},   {"total_ns", "TOTAL", 12, C_DUR},
-		{"share", "SHARE", 7, C_PCT},   {"mean_ns", "MEAN", 11, C_DUR},
-		{"min_ns", "MIN", 11, C_DUR},   {"max_ns", "MAX", 11, C_DUR},
-		{"p50_ns", "P50", 11, C_DUR},   {"p95_ns", "P95", 11, C_DUR},
-		{"short", "SHORT", 8, C_U64},   {"class", "CLASS", 7, C_STR},
-		{"name", "NAME", -1, C_STR},
+	    {"count", "COUNT", 9, C_U64}, {"total_ns", "TOTAL", 12, C_DUR},
+	    {"share", "SHARE", 7, C_PCT}, {"mean_ns", "MEAN", 11, C_DUR},
+	    {"min_ns", "MIN", 11, C_DUR}, {"max_ns", "MAX", 11, C_DUR},
+	    {"p50_ns", "P50", 11, C_DUR}, {"p95_ns", "P95", 11, C_DUR},
+	    {"short", "SHORT", 8, C_U64}, {"class", "CLASS", 7, C_STR},
+	    {"name", "NAME", -1, C_STR},
 	};
 
 	table_begin(w, "kernels", "kernels by total time", cols, TSM__ARRAY_SIZE(cols), 0);
@@ -516,9 +517,9 @@ static void s_kernels(struct w *w, const tsm_analysis *a)
 static void s_copies(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"kind", "KIND", 7, C_STR},      {"direction", "DIRECTION", 9, C_STR},
-		{"count", "COUNT", 9, C_U64},    {"bytes", "BYTES", 12, C_BYTES},
-		{"total_ns", "TIME", 12, C_DUR}, {"gbps", "GB/s", 9, C_F},
+	    {"kind", "KIND", 7, C_STR},	     {"direction", "DIRECTION", 9, C_STR},
+	    {"count", "COUNT", 9, C_U64},    {"bytes", "BYTES", 12, C_BYTES},
+	    {"total_ns", "TIME", 12, C_DUR}, {"gbps", "GB/s", 9, C_F},
 	};
 
 	table_begin(w, "copies", "memory copies and sets (GB/s = bytes / busy time)", cols,
@@ -542,10 +543,10 @@ static void s_copies(struct w *w, const tsm_analysis *a)
 static void s_apis(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"count", "COUNT", 9, C_U64},  {"total_ns", "TOTAL", 12, C_DUR},
-		{"mean_ns", "MEAN", 11, C_DUR}, {"min_ns", "MIN", 11, C_DUR},
-		{"max_ns", "MAX", 11, C_DUR},  {"kind", "KIND", 7, C_STR},
-		{"name", "NAME", -1, C_STR},
+	    {"count", "COUNT", 9, C_U64},   {"total_ns", "TOTAL", 12, C_DUR},
+	    {"mean_ns", "MEAN", 11, C_DUR}, {"min_ns", "MIN", 11, C_DUR},
+	    {"max_ns", "MAX", 11, C_DUR},   {"kind", "KIND", 7, C_STR},
+	    {"name", "NAME", -1, C_STR},
 	};
 
 	table_begin(w, "apis", "API calls by total time", cols, TSM__ARRAY_SIZE(cols), 0);
@@ -569,11 +570,15 @@ static void s_apis(struct w *w, const tsm_analysis *a)
 static void s_latency(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"count", "launches", 0, C_U64}, {"mean_ns", "mean", 0, C_DUR},
-		{"min_ns", "min", 0, C_DUR},     {"p50_ns", "p50", 0, C_DUR},
-		{"p90_ns", "p90", 0, C_DUR},     {"p95_ns", "p95", 0, C_DUR},
-		{"p99_ns", "p99", 0, C_DUR},     {"max_ns", "max", 0, C_DUR},
-		{"log2_histogram", "log2 histogram", 0, C_LIST},
+	    {"count", "launches", 0, C_U64},
+	    {"mean_ns", "mean", 0, C_DUR},
+	    {"min_ns", "min", 0, C_DUR},
+	    {"p50_ns", "p50", 0, C_DUR},
+	    {"p90_ns", "p90", 0, C_DUR},
+	    {"p95_ns", "p95", 0, C_DUR},
+	    {"p99_ns", "p99", 0, C_DUR},
+	    {"max_ns", "max", 0, C_DUR},
+	    {"log2_histogram", "log2 histogram", 0, C_LIST},
 	};
 	const tsm_dist *d = &a->launch_latency;
 	size_t n = TSM_DIST_BUCKETS;
@@ -599,17 +604,22 @@ static void s_latency(struct w *w, const tsm_analysis *a)
 static void s_gaps(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"device", "DEVICE", 6, C_U64},     {"stream", "STREAM", 7, C_U64},
-		{"pid", "PID", 7, C_U64},           {"gaps", "GAPS", 9, C_U64},
-		{"idle_ns", "IDLE", 12, C_DUR},     {"max_ns", "LONGEST", 12, C_DUR},
-		{"host_ns", "HOST", 12, C_DUR},     {"sync_ns", "SYNC", 12, C_DUR},
-		{"stream_ns", "STREAM", 12, C_DUR}, {"launch_ns", "LAUNCH", 12, C_DUR},
-		{"unknown_ns", "UNKNOWN", 12, C_DUR},
+	    {"device", "DEVICE", 6, C_U64},
+	    {"stream", "STREAM", 7, C_U64},
+	    {"pid", "PID", 7, C_U64},
+	    {"gaps", "GAPS", 9, C_U64},
+	    {"idle_ns", "IDLE", 12, C_DUR},
+	    {"max_ns", "LONGEST", 12, C_DUR},
+	    {"host_ns", "HOST", 12, C_DUR},
+	    {"sync_ns", "SYNC", 12, C_DUR},
+	    {"stream_ns", "STREAM", 12, C_DUR},
+	    {"launch_ns", "LAUNCH", 12, C_DUR},
+	    {"unknown_ns", "UNKNOWN", 12, C_DUR},
 	};
 	static const struct col tcols[] = {
-		{"device", "DEVICE", 6, C_U64},    {"stream", "STREAM", 7, C_U64},
-		{"start_ns", "START", 20, C_U64},  {"length_ns", "LENGTH", 12, C_DUR},
-		{"cause", "CAUSE", 8, C_STR},      {"next", "NEXT OP", -1, C_STR},
+	    {"device", "DEVICE", 6, C_U64},   {"stream", "STREAM", 7, C_U64},
+	    {"start_ns", "START", 20, C_U64}, {"length_ns", "LENGTH", 12, C_DUR},
+	    {"cause", "CAUSE", 8, C_STR},     {"next", "NEXT OP", -1, C_STR},
 	};
 	const tsm_timeline *tl = a->tl;
 
@@ -645,7 +655,7 @@ static void s_gaps(struct w *w, const tsm_analysis *a)
 		cell_u64(w, g->end_ns - g->start_ns);
 		cell_str(w, tsm_gap_cause_name(g->cause));
 		cell_str(w, tl->ops[g->after].name ? name_of(w, tl->ops[g->after].name)
-						  : tsm_event_kind_name(tl->ops[g->after].kind));
+						   : tsm_event_kind_name(tl->ops[g->after].kind));
 		row_end(w);
 	}
 	table_end(w);
@@ -654,9 +664,9 @@ static void s_gaps(struct w *w, const tsm_analysis *a)
 static void s_top(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"device", "DEVICE", 6, C_U64},   {"stream", "STREAM", 7, C_U64},
-		{"start_ns", "START", 20, C_U64}, {"duration_ns", "DURATION", 12, C_DUR},
-		{"kind", "KIND", 7, C_STR},       {"name", "NAME", -1, C_STR},
+	    {"device", "DEVICE", 6, C_U64},   {"stream", "STREAM", 7, C_U64},
+	    {"start_ns", "START", 20, C_U64}, {"duration_ns", "DURATION", 12, C_DUR},
+	    {"kind", "KIND", 7, C_STR},	      {"name", "NAME", -1, C_STR},
 	};
 	const tsm_timeline *tl = a->tl;
 
@@ -681,10 +691,10 @@ static void s_top(struct w *w, const tsm_analysis *a)
 static void s_ranges(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"count", "COUNT", 8, C_U64},        {"total_ns", "TOTAL", 12, C_DUR},
-		{"gpu_ops", "GPU OPS", 9, C_U64},    {"kernel_ns", "KERNEL", 12, C_DUR},
-		{"comm_ns", "COMM", 12, C_DUR},      {"copy_ns", "COPY/SET", 12, C_DUR},
-		{"name", "NAME", -1, C_STR},
+	    {"count", "COUNT", 8, C_U64},     {"total_ns", "TOTAL", 12, C_DUR},
+	    {"gpu_ops", "GPU OPS", 9, C_U64}, {"kernel_ns", "KERNEL", 12, C_DUR},
+	    {"comm_ns", "COMM", 12, C_DUR},   {"copy_ns", "COPY/SET", 12, C_DUR},
+	    {"name", "NAME", -1, C_STR},
 	};
 
 	table_begin(w, "ranges",
@@ -710,11 +720,15 @@ static void s_ranges(struct w *w, const tsm_analysis *a)
 static void s_steps(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"step", "STEP", 8, C_U64},          {"pid", "PID", 7, C_U64},
-		{"start_ns", "START", 20, C_U64},    {"duration_ns", "DURATION", 12, C_DUR},
-		{"gpu_ops", "GPU OPS", 8, C_U64},    {"kernel_ns", "KERNEL", 12, C_DUR},
-		{"comm_ns", "COMM", 12, C_DUR},      {"copy_ns", "COPY/SET", 12, C_DUR},
-		{"launch_api_ns", "LAUNCH API", 12, C_DUR},
+	    {"step", "STEP", 8, C_U64},
+	    {"pid", "PID", 7, C_U64},
+	    {"start_ns", "START", 20, C_U64},
+	    {"duration_ns", "DURATION", 12, C_DUR},
+	    {"gpu_ops", "GPU OPS", 8, C_U64},
+	    {"kernel_ns", "KERNEL", 12, C_DUR},
+	    {"comm_ns", "COMM", 12, C_DUR},
+	    {"copy_ns", "COPY/SET", 12, C_DUR},
+	    {"launch_api_ns", "LAUNCH API", 12, C_DUR},
 	};
 	const tsm_timeline *tl = a->tl;
 
@@ -742,32 +756,32 @@ static void s_steps(struct w *w, const tsm_analysis *a)
 static void s_critical(struct w *w, const tsm_analysis *a)
 {
 	static const struct col cols[] = {
-		{"what", "WHAT", -28, C_STR},
-		{"time_ns", "TIME", 12, C_DUR},
-		{"share", "SHARE", 8, C_PCT},
-		{"name", "DETAIL", -1, C_STR},
+	    {"what", "WHAT", -28, C_STR},
+	    {"time_ns", "TIME", 12, C_DUR},
+	    {"share", "SHARE", 8, C_PCT},
+	    {"name", "DETAIL", -1, C_STR},
 	};
 	const tsm_critical_path *cp = a->cp;
 	const tsm_timeline *tl = a->tl;
 	uint64_t span;
 	char b[128];
 
-	table_begin(w, "critical", "critical path (time on the path by what it was spent on)",
-		    cols, TSM__ARRAY_SIZE(cols), 0);
+	table_begin(w, "critical", "critical path (time on the path by what it was spent on)", cols,
+		    TSM__ARRAY_SIZE(cols), 0);
 	if (!a->have_cp || !cp) {
 		table_end(w);
 		return;
 	}
 	span = cp->end_ns - cp->start_ns;
-#define ROW(what, ns, detail)                                                                      \
-	do {                                                                                       \
-		if (row_begin(w)) {                                                                \
-			cell_str(w, what);                                                         \
-			cell_u64(w, ns);                                                           \
-			cell_f(w, frac(ns, span));                                                 \
-			cell_str(w, detail);                                                       \
-			row_end(w);                                                                \
-		}                                                                                  \
+#define ROW(what, ns, detail)                      \
+	do {                                       \
+		if (row_begin(w)) {                \
+			cell_str(w, what);         \
+			cell_u64(w, ns);           \
+			cell_f(w, frac(ns, span)); \
+			cell_str(w, detail);       \
+			row_end(w);                \
+		}                                  \
 	} while (0)
 	snprintf(b, sizeof(b), "%zu steps from %" PRIu64 " to %" PRIu64, cp->nsteps, cp->start_ns,
 		 cp->end_ns);

@@ -123,21 +123,22 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 
 			g->id = GPU_PID_BASE + c->ngpu++;
 			if (rank >= 0)
-				snprintf(name, sizeof(name), "rank %d GPU %u%s%.500s", rank, ev->device,
-					 *dn ? ": " : "", dn);
+				snprintf(name, sizeof(name), "rank %d GPU %u%s%.500s", rank,
+					 ev->device, *dn ? ": " : "", dn);
 			else
 				snprintf(name, sizeof(name), "GPU %u%s%.500s", ev->device,
 					 *dn ? ": " : "", dn);
 			rc = meta_line(c, "process_name", g->id, 0, "name", name, 0);
 			if (rc >= 0)
-				rc = meta_line(c, "process_sort_index", g->id, 0, "sort_index", NULL,
-					       (int64_t)g->id);
+				rc = meta_line(c, "process_sort_index", g->id, 0, "sort_index",
+					       NULL, (int64_t)g->id);
 			if (rc < 0)
 				return rc;
 		}
 		*pid = g->id;
 		if (cls == XC_MEMORY && ev->kind != TSM_EV_MEMSET)
-			t = tsm__xtrack_get(x, 4 | (g->id << 8), 0xFFFFFFFFull << 8 | cls, &created);
+			t = tsm__xtrack_get(x, 4 | (g->id << 8), 0xFFFFFFFFull << 8 | cls,
+					    &created);
 		else
 			t = tsm__xtrack_get(x, 4 | (g->id << 8), (uint64_t)ev->stream << 8 | cls,
 					    &created);
@@ -180,7 +181,7 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 		if (!t->used && !host) {
 			snprintf(name, sizeof(name),
 				 t->aux == XC_MEMORY && ev->kind != TSM_EV_MEMSET ? "memory ops"
-										   : "stream %u: %s",
+										  : "stream %u: %s",
 				 ev->stream, tsm__xclass_name(t->aux));
 			rc = meta_line(c, "thread_name", *pid, *tid, "name", name, 0);
 			if (rc < 0)
@@ -191,15 +192,15 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 	return 0;
 }
 
-#define ARGU(key, v)                                                                               \
-	do {                                                                                       \
-		JW_LIT(p, ", \"" key "\": ");                                                      \
-		p = tsm__jw_u64(p, (v));                                                           \
+#define ARGU(key, v)                          \
+	do {                                  \
+		JW_LIT(p, ", \"" key "\": "); \
+		p = tsm__jw_u64(p, (v));      \
 	} while (0)
-#define ARGS(key, v)                                                                               \
-	do {                                                                                       \
-		JW_LIT(p, ", \"" key "\": ");                                                      \
-		p = tsm__jw_escape(p, (v), strlen(v));                                             \
+#define ARGS(key, v)                                   \
+	do {                                           \
+		JW_LIT(p, ", \"" key "\": ");          \
+		p = tsm__jw_escape(p, (v), strlen(v)); \
 	} while (0)
 
 /* Inlined at its two call sites so that strlen(cat) of the literal is a constant. */
@@ -484,10 +485,12 @@ static int write_event(struct cj *c, const tsm_event *ev)
 
 		if (ev->kind == TSM_EV_RUNTIME || ev->kind == TSM_EV_DRIVER) {
 			tsm__xflow_start(x, key, ev->start_ns, (uint32_t)pid, tid);
-		} else if (!tsm__xis_host(ev) && ev->kind != TSM_EV_ALLOC && ev->kind != TSM_EV_FREE) {
+		} else if (!tsm__xis_host(ev) && ev->kind != TSM_EV_ALLOC &&
+			   ev->kind != TSM_EV_FREE) {
 			fl = tsm__xflow_take(x, key);
 			if (fl)
-				rc = write_flow(c, "ac2g", ev->correlation, fl, pid, tid, ev->start_ns);
+				rc = write_flow(c, "ac2g", ev->correlation, fl, pid, tid,
+						ev->start_ns);
 			else
 				x->st.flows_unmatched++;
 		}
@@ -502,7 +505,8 @@ static int write_event(struct cj *c, const tsm_event *ev)
 			if (fl) {
 				struct xflow from = *fl;
 
-				rc = write_flow(c, "sync", ev->flow_id, &from, pid, tid, ev->start_ns);
+				rc = write_flow(c, "sync", ev->flow_id, &from, pid, tid,
+						ev->start_ns);
 				if (ev->flow_type == TSM_FLOW_STEP)
 					tsm__xflow_start(x, key, ev->start_ns, (uint32_t)pid, tid);
 			} else {
@@ -530,15 +534,17 @@ int tsm__export_chrome(tsm__xctx *x)
 	p = jw_cur(c.s);
 	JW_LIT(p, "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"producer\": ");
 	jw_set(c.s, p);
-	rc = tsm__jw_str(c.s, ti->producer ? ti->producer : "", ti->producer ? strlen(ti->producer) : 0);
+	rc = tsm__jw_str(c.s, ti->producer ? ti->producer : "",
+			 ti->producer ? strlen(ti->producer) : 0);
 	if (rc >= 0)
 		rc = tsm__xput(c.s, ", \"clock\": ", 11);
 	if (rc >= 0)
 		rc = tsm__jw_str(c.s, tsm_clock_name(ti->clock), strlen(tsm_clock_name(ti->clock)));
 	if (rc >= 0) {
-		static const char tail[] = ", \"exporter\": \"tracesmith " TSM_VERSION_STRING "\"},\n"
-					   "\"traceEvents\": [\n{\"ph\": \"M\", \"name\": \"process_name\", "
-					   "\"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"tracesmith\"}}";
+		static const char tail[] =
+		    ", \"exporter\": \"tracesmith " TSM_VERSION_STRING "\"},\n"
+		    "\"traceEvents\": [\n{\"ph\": \"M\", \"name\": \"process_name\", "
+		    "\"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"tracesmith\"}}";
 
 		rc = tsm__xput(c.s, tail, sizeof(tail) - 1);
 	}

@@ -28,12 +28,12 @@ struct xlane {
 /* A track: a GPU stream (per kind class for Chrome), a host thread, a counter. */
 struct xtrack {
 	uint64_t k1, k2; /* key */
-	uint64_t id;     /* Perfetto uuid of lane 0 / JSON tid */
+	uint64_t id;	 /* Perfetto uuid of lane 0 / JSON tid */
 	uint32_t nlanes;
 	struct xlane *lanes;
 	uint32_t used;
-	uint32_t aux;    /* exporter's own use */
-	double value;    /* memory-in-use counters */
+	uint32_t aux; /* exporter's own use */
+	double value; /* memory-in-use counters */
 };
 
 /* A flow start remembered until its end shows up (direct-mapped, bounded). */

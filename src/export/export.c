@@ -197,8 +197,8 @@ const tsm_device_info *tsm__xdevice(tsm__xctx *x, uint32_t id)
 /* ---- kind classes ----------------------------------------------------------- */
 
 static const char *const class_names[XC__COUNT] = {
-	"compute", "copy H2D", "copy D2H", "copy D2D", "copy P2P",
-	"copy H2H", "copy", "memory ops", "synchronisation",
+    "compute",	"copy H2D", "copy D2H",	  "copy D2D",	     "copy P2P",
+    "copy H2H", "copy",	    "memory ops", "synchronisation",
 };
 
 unsigned tsm__xclass(const tsm_event *ev)
@@ -208,12 +208,18 @@ unsigned tsm__xclass(const tsm_event *ev)
 		return XC_COMPUTE;
 	case TSM_EV_MEMCPY:
 		switch (ev->u.memcpy.copy_kind) {
-		case TSM_COPY_H2D: return XC_COPY_H2D;
-		case TSM_COPY_D2H: return XC_COPY_D2H;
-		case TSM_COPY_D2D: return XC_COPY_D2D;
-		case TSM_COPY_P2P: return XC_COPY_P2P;
-		case TSM_COPY_H2H: return XC_COPY_H2H;
-		default: return XC_COPY_OTHER;
+		case TSM_COPY_H2D:
+			return XC_COPY_H2D;
+		case TSM_COPY_D2H:
+			return XC_COPY_D2H;
+		case TSM_COPY_D2D:
+			return XC_COPY_D2D;
+		case TSM_COPY_P2P:
+			return XC_COPY_P2P;
+		case TSM_COPY_H2H:
+			return XC_COPY_H2H;
+		default:
+			return XC_COPY_OTHER;
 		}
 	case TSM_EV_MEMSET:
 	case TSM_EV_ALLOC:
@@ -691,8 +697,8 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		if (rc < 0)
 			goto out;
 	}
-	rc = tsm__sink_open(&x->out, out_path,
-			    gz ? (x->o.gzip_level > 0 ? x->o.gzip_level : 6) : 0);
+	rc =
+	    tsm__sink_open(&x->out, out_path, gz ? (x->o.gzip_level > 0 ? x->o.gzip_level : 6) : 0);
 	if (rc < 0)
 		goto out;
 	switch (x->format) {

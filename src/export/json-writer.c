@@ -46,7 +46,8 @@ char *tsm__jw_double(char *p, double d)
 			break;
 		}
 	}
-	if (!memchr(p, '.', (size_t)n) && !memchr(p, 'e', (size_t)n) && !memchr(p, 'n', (size_t)n)) {
+	if (!memchr(p, '.', (size_t)n) && !memchr(p, 'e', (size_t)n) &&
+	    !memchr(p, 'n', (size_t)n)) {
 		p[n++] = '.';
 		p[n++] = '0';
 	}
@@ -117,7 +118,8 @@ size_t tsm__jw_escaped_len(const char *str, size_t n)
 			out += (c == '"' || c == '\\') ? 2 : 1;
 			i++;
 		} else if (c < 0x20) {
-			out += (c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f') ? 2 : 6;
+			out +=
+			    (c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f') ? 2 : 6;
 			i++;
 		} else {
 			size_t l = utf8_len(s + i, n - i);
@@ -149,11 +151,21 @@ char *tsm__jw_escape(char *p, const char *str, size_t n)
 		} else if (c < 0x20) {
 			*p++ = '\\';
 			switch (c) {
-			case '\n': *p++ = 'n'; break;
-			case '\t': *p++ = 't'; break;
-			case '\r': *p++ = 'r'; break;
-			case '\b': *p++ = 'b'; break;
-			case '\f': *p++ = 'f'; break;
+			case '\n':
+				*p++ = 'n';
+				break;
+			case '\t':
+				*p++ = 't';
+				break;
+			case '\r':
+				*p++ = 'r';
+				break;
+			case '\b':
+				*p++ = 'b';
+				break;
+			case '\f':
+				*p++ = 'f';
+				break;
 			default:
 				memcpy(p, "u00", 3);
 				p[3] = hexd[c >> 4];

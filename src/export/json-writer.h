@@ -33,10 +33,10 @@ static inline void jw_set(tsm__sink *s, char *p)
 }
 
 /* Literal text (a C string constant); needs room. */
-#define JW_LIT(p, lit)                                                                             \
-	do {                                                                                       \
-		memcpy((p), (lit), sizeof(lit) - 1);                                               \
-		(p) += sizeof(lit) - 1;                                                            \
+#define JW_LIT(p, lit)                               \
+	do {                                         \
+		memcpy((p), (lit), sizeof(lit) - 1); \
+		(p) += sizeof(lit) - 1;              \
 	} while (0)
 
 extern const char tsm__jw_digits2[201];
@@ -45,10 +45,26 @@ extern const char tsm__jw_digits2[201];
 static inline unsigned tsm__jw_ndigits(uint64_t v)
 {
 	static const uint64_t pow10[20] = {
-		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
-		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
-		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
-		100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+	    1ULL,
+	    10ULL,
+	    100ULL,
+	    1000ULL,
+	    10000ULL,
+	    100000ULL,
+	    1000000ULL,
+	    10000000ULL,
+	    100000000ULL,
+	    1000000000ULL,
+	    10000000000ULL,
+	    100000000000ULL,
+	    1000000000000ULL,
+	    10000000000000ULL,
+	    100000000000000ULL,
+	    1000000000000000ULL,
+	    10000000000000000ULL,
+	    100000000000000000ULL,
+	    1000000000000000000ULL,
+	    10000000000000000000ULL,
 	};
 	unsigned t = ((64u - (unsigned)__builtin_clzll(v | 1)) * 1233u) >> 12;
 

@@ -38,8 +38,8 @@ struct kj {
 	uint64_t last_host_pid;
 	uint32_t *corr_pid; /* direct-mapped: correlation -> host pid (mirrors the importer) */
 	uint64_t *corr_key;
-	double *mem_total;  /* per device: bytes allocated */
-	uint64_t last_key;  /* thread / stream of the previous event (note_tracks) */
+	double *mem_total; /* per device: bytes allocated */
+	uint64_t last_key; /* thread / stream of the previous event (note_tracks) */
 	int have_last;
 	size_t mem_cap;
 	tsm__jw_tscache tsc;
@@ -183,7 +183,7 @@ static inline __attribute__((always_inline)) char *arg_dim3(char *p, int *first,
 	*p++ = ']';
 	return p;
 }
-#define ARG_DIM3(key, a, b, c)                                                                     \
+#define ARG_DIM3(key, a, b, c) \
 	(p = arg_dim3(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (a), (b), (c)))
 
 /* Category of an event and its length (*n). */
@@ -296,7 +296,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 				 tsm_mem_kind_name(ev->u.memcpy.src_kind),
 				 tsm_mem_kind_name(ev->u.memcpy.dst_kind));
 		else if (ev->kind == TSM_EV_MEMSET)
-			snprintf(fb, sizeof(fb), "Memset (%s)", tsm_mem_kind_name(ev->u.memset.mem_kind));
+			snprintf(fb, sizeof(fb), "Memset (%s)",
+				 tsm_mem_kind_name(ev->u.memset.mem_kind));
 		else if (ev->kind == TSM_EV_SYNC)
 			snprintf(fb, sizeof(fb), "%s", tsm_sync_type_name(ev->u.sync.sync_type));
 		else
@@ -488,8 +489,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 			ARG_U("category", ev->u.nvtx.category);
 		if (ev->u.nvtx.domain) {
 			jw_set(s, p);
-			rc = tsm__xput(s, first ? "\"domain\": " : ", \"domain\": ",
-				       first ? 10 : 12);
+			rc = tsm__xput(s,
+				       first ? "\"domain\": " : ", \"domain\": ", first ? 10 : 12);
 			first = 0;
 			if (rc >= 0) {
 				size_t n;
@@ -578,7 +579,8 @@ static int write_event(struct kj *k, const tsm_event *ev)
 			p = tsm__jw_u64(p, ev->stream);
 			LIT(", \"ts\": ");
 			p = tsm__jw_us3c(p, ev->start_ns, &k->tsc);
-			LIT(",\n    \"cat\": \"ac2g\", \"name\": \"ac2g\", \"bp\": \"e\"\n  },\n  {\n"
+			LIT(",\n    \"cat\": \"ac2g\", \"name\": \"ac2g\", \"bp\": \"e\"\n  },\n  "
+			    "{\n"
 			    "    \"ph\": \"s\", \"id\": ");
 			p = tsm__jw_u64(p, ev->correlation);
 			LIT(", \"pid\": ");
@@ -624,7 +626,8 @@ static int write_header(struct kj *k)
 			static const char first[] = "\n    {\n      \"id\": ";
 			static const char more[] = ",\n    {\n      \"id\": ";
 
-			rc = i ? tsm__xput(s, more, sizeof(more) - 1) : tsm__xput(s, first, sizeof(first) - 1);
+			rc = i ? tsm__xput(s, more, sizeof(more) - 1)
+			       : tsm__xput(s, first, sizeof(first) - 1);
 		}
 		if (rc < 0)
 			return rc;
@@ -875,7 +878,8 @@ static int note_tracks(struct kj *k, const tsm_event *ev)
 	struct xtrack *t;
 	int created;
 	int host = tsm__xis_host(ev) || ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE;
-	uint64_t key = host ? ((uint64_t)ev->pid << 32 ^ ev->tid) : (1ULL << 63 | (uint64_t)ev->device << 32 | ev->stream);
+	uint64_t key = host ? ((uint64_t)ev->pid << 32 ^ ev->tid)
+			    : (1ULL << 63 | (uint64_t)ev->device << 32 | ev->stream);
 
 	/* Consecutive events mostly share their thread or stream: skip the lookups. */
 	if (k->have_last && key == k->last_key)
@@ -907,7 +911,6 @@ int tsm__export_kineto(tsm__xctx *x)
 	const tsm_event *ev;
 	int rc, got;
 	char *p;
-
 
 	memset(&k, 0, sizeof(k));
 	k.x = x;

@@ -36,12 +36,12 @@
 #include "export/export-internal.h"
 #include "export/protobuf.h"
 
-#define SEQ_ID 1
+#define SEQ_ID	       1
 #define NAME_MAX_BYTES (64u << 10)
-#define META_MAX 64
-#define META_STR_MAX (16u << 10)
-#define SYNTH_IID (1ULL << 32)
-#define META_IID_BASE 1000u
+#define META_MAX       64
+#define META_STR_MAX   (16u << 10)
+#define SYNTH_IID      (1ULL << 32)
+#define META_IID_BASE  1000u
 
 /* TracePacket / TrackEvent / descriptors field numbers (perfetto_trace.proto). */
 enum {
@@ -89,21 +89,88 @@ enum { SEQ_CLEARED = 1, SEQ_NEEDS = 2 };
 
 /* Fixed debug-annotation names, interned in the first packet (iid = index + 1). */
 enum {
-	A_CORRELATION = 1, A_EXTERNAL, A_DEVICE, A_CONTEXT, A_STREAM, A_GRID, A_BLOCK,
-	A_CLUSTER, A_SMEM, A_DSMEM, A_REGS, A_GRAPH, A_GRAPH_NODE, A_BYTES, A_BANDWIDTH,
-	A_COPY_KIND, A_SRC_KIND, A_DST_KIND, A_SRC_DEV, A_DST_DEV, A_VALUE, A_MEM_KIND,
-	A_SYNC_TYPE, A_EVENT_ID, A_CBID, A_STATUS, A_DOMAIN, A_COLOR, A_CATEGORY,
-	A_ADDRESS, A_COUNT, A_SOURCE, A_OVERHEAD, A_MANGLED, A_FLOW_ID, A_PID, A_TID,
-	A_FLAGS, A_ASYNC, A__COUNT
+	A_CORRELATION = 1,
+	A_EXTERNAL,
+	A_DEVICE,
+	A_CONTEXT,
+	A_STREAM,
+	A_GRID,
+	A_BLOCK,
+	A_CLUSTER,
+	A_SMEM,
+	A_DSMEM,
+	A_REGS,
+	A_GRAPH,
+	A_GRAPH_NODE,
+	A_BYTES,
+	A_BANDWIDTH,
+	A_COPY_KIND,
+	A_SRC_KIND,
+	A_DST_KIND,
+	A_SRC_DEV,
+	A_DST_DEV,
+	A_VALUE,
+	A_MEM_KIND,
+	A_SYNC_TYPE,
+	A_EVENT_ID,
+	A_CBID,
+	A_STATUS,
+	A_DOMAIN,
+	A_COLOR,
+	A_CATEGORY,
+	A_ADDRESS,
+	A_COUNT,
+	A_SOURCE,
+	A_OVERHEAD,
+	A_MANGLED,
+	A_FLOW_ID,
+	A_PID,
+	A_TID,
+	A_FLAGS,
+	A_ASYNC,
+	A__COUNT
 };
 static const char *const annot_names[A__COUNT] = {
-	NULL, "correlation", "external id", "device", "context", "stream", "grid", "block",
-	"cluster", "static shared memory", "dynamic shared memory", "registers per thread",
-	"graph id", "graph node id", "bytes", "memory bandwidth (GB/s)", "copy kind",
-	"src kind", "dst kind", "src device", "dst device", "value", "memory kind",
-	"sync type", "event id", "cbid", "status", "domain", "color", "category",
-	"address", "count", "source", "overhead kind", "mangled name", "flow id", "pid",
-	"tid", "flags", "async",
+    NULL,
+    "correlation",
+    "external id",
+    "device",
+    "context",
+    "stream",
+    "grid",
+    "block",
+    "cluster",
+    "static shared memory",
+    "dynamic shared memory",
+    "registers per thread",
+    "graph id",
+    "graph node id",
+    "bytes",
+    "memory bandwidth (GB/s)",
+    "copy kind",
+    "src kind",
+    "dst kind",
+    "src device",
+    "dst device",
+    "value",
+    "memory kind",
+    "sync type",
+    "event id",
+    "cbid",
+    "status",
+    "domain",
+    "color",
+    "category",
+    "address",
+    "count",
+    "source",
+    "overhead kind",
+    "mangled name",
+    "flow id",
+    "pid",
+    "tid",
+    "flags",
+    "async",
 };
 
 struct pend {
@@ -123,9 +190,9 @@ struct pf {
 	tsm__sink *s;
 	uint64_t next_uuid;
 	uint64_t seq;
-	uint8_t *name_def;  /* bitmap by string id: event name interned */
-	uint8_t *key_def;   /* bitmap by string id: metadata key interned */
-	size_t def_cap;     /* bytes of both bitmaps */
+	uint8_t *name_def; /* bitmap by string id: event name interned */
+	uint8_t *key_def;  /* bitmap by string id: metadata key interned */
+	size_t def_cap;	   /* bytes of both bitmaps */
 	uint8_t synth_def[TSM_EV__COUNT * 8];
 	struct pend *heap;
 	size_t nheap, heap_cap;
@@ -341,12 +408,15 @@ static int gpu_process(struct pf *f, const tsm_event *ev, uint64_t *uuid)
 		t->id = f->next_uuid++;
 		if (rank >= 0)
 			snprintf(name, sizeof(name), "rank %d GPU %u%s%s", rank, ev->device,
-				 d && d->name ? ": " : "", d && d->name ? tsm__xstr(x, d->name, NULL) : "");
+				 d && d->name ? ": " : "",
+				 d && d->name ? tsm__xstr(x, d->name, NULL) : "");
 		else
-			snprintf(name, sizeof(name), "GPU %u%s%s", ev->device, d && d->name ? ": " : "",
+			snprintf(name, sizeof(name), "GPU %u%s%s", ev->device,
+				 d && d->name ? ": " : "",
 				 d && d->name ? tsm__xstr(x, d->name, NULL) : "");
 		/* Synthetic pids keep GPU processes apart from host processes. */
-		rc = desc_process(f, t->id, 0x40000000u + f->gpu_pid_next++, name, "GPU", ev->start_ns);
+		rc = desc_process(f, t->id, 0x40000000u + f->gpu_pid_next++, name, "GPU",
+				  ev->start_ns);
 	}
 	*uuid = t->id;
 	return rc;
@@ -361,8 +431,9 @@ static int event_track(struct pf *f, const tsm_event *ev, int slice, uint64_t *u
 	uint64_t parent, k1, k2;
 	int created, host = tsm__xis_host(ev), rc;
 	uint64_t ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
-	uint64_t cb = host ? ev->tid
-		  : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX : ev->stream;
+	uint64_t cb = host						    ? ev->tid
+		      : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX
+									    : ev->stream;
 	struct tcache *tc = &f->tc[tsm__mix64(ca * 0x9E3779B97F4A7C15ULL ^ cb) & (TCACHE - 1)];
 
 	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
@@ -543,7 +614,7 @@ static int flush_ends(struct pf *f, uint64_t upto)
  * so the length byte(s) go first. Bodies of integer/double annotations are
  * under 128 bytes, hence one length byte.
  */
-#define TAG_ANNOT ((F_TE_ANNOT << 3) | PB_LEN)
+#define TAG_ANNOT   ((F_TE_ANNOT << 3) | PB_LEN)
 #define TAG_DA_NAME ((F_DA_NAME_IID << 3) | PB_VARINT)
 
 static inline uint8_t *an_varint(uint8_t *p, uint64_t name, unsigned tag, uint64_t v)
@@ -677,7 +748,8 @@ static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 		p = an_str(p, A_MEM_KIND, s, strlen(s));
 		if (ev->end_ns > ev->start_ns)
 			p = an_double(p, A_BANDWIDTH,
-				      (double)ev->u.memset.bytes / (double)(ev->end_ns - ev->start_ns));
+				      (double)ev->u.memset.bytes /
+					  (double)(ev->end_ns - ev->start_ns));
 		break;
 	case TSM_EV_SYNC:
 		s = tsm_sync_type_name(ev->u.sync.sync_type);
@@ -762,12 +834,24 @@ static const char *synth_name(const tsm_event *ev, uint64_t *iid)
 	if (ev->kind == TSM_EV_SYNC) {
 		sub = ev->u.sync.sync_type & 7;
 		switch (ev->u.sync.sync_type) {
-		case TSM_SYNC_EVENT: s = "sync: event"; break;
-		case TSM_SYNC_STREAM_WAIT_EVENT: s = "sync: stream wait event"; break;
-		case TSM_SYNC_STREAM: s = "sync: stream"; break;
-		case TSM_SYNC_CONTEXT: s = "sync: context"; break;
-		case TSM_SYNC_EVENT_RECORD: s = "sync: event record"; break;
-		default: s = "sync"; break;
+		case TSM_SYNC_EVENT:
+			s = "sync: event";
+			break;
+		case TSM_SYNC_STREAM_WAIT_EVENT:
+			s = "sync: stream wait event";
+			break;
+		case TSM_SYNC_STREAM:
+			s = "sync: stream";
+			break;
+		case TSM_SYNC_CONTEXT:
+			s = "sync: context";
+			break;
+		case TSM_SYNC_EVENT_RECORD:
+			s = "sync: event record";
+			break;
+		default:
+			s = "sync";
+			break;
 		}
 	}
 	*iid = SYNTH_IID + ev->kind * 8u + sub;
@@ -844,8 +928,8 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
 		if (created) {
 			t->id = f->next_uuid++;
-			rc = desc_track(f, t->id, parent, nlen ? name : "counter",
-					nlen ? nlen : 7, 0, ev->start_ns);
+			rc = desc_track(f, t->id, parent, nlen ? name : "counter", nlen ? nlen : 7,
+					0, ev->start_ns);
 			if (rc < 0)
 				return rc;
 		}
@@ -881,7 +965,8 @@ static int write_event(struct pf *f, const tsm_event *ev)
 		if (ev->kind == TSM_EV_RUNTIME || ev->kind == TSM_EV_DRIVER) {
 			flow_start = key;
 			tsm__xflow_start(x, key, ev->start_ns, ev->pid, ev->tid);
-		} else if (!tsm__xis_host(ev) && ev->kind != TSM_EV_ALLOC && ev->kind != TSM_EV_FREE) {
+		} else if (!tsm__xis_host(ev) && ev->kind != TSM_EV_ALLOC &&
+			   ev->kind != TSM_EV_FREE) {
 			if (tsm__xflow_take(x, key)) {
 				flow_term = key;
 				x->st.flows++;
@@ -989,7 +1074,8 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			return rc;
 	}
 	/* Memory in use per GPU, from allocations and frees. */
-	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) && ev->device != TSM_DEVICE_NONE) {
+	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) &&
+	    ev->device != TSM_DEVICE_NONE) {
 		struct xtrack *t;
 		uint64_t parent;
 		int created;

@@ -45,9 +45,9 @@ static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
 static inline unsigned pb_varint_len(uint64_t v)
 {
 	static const uint8_t len_by_clz[64] = {
-		10, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 7,
-		6,  6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 3,
-		3,  3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
+	    10, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 7,
+	    6,	6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 3,
+	    3,	3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
 	};
 
 	return len_by_clz[__builtin_clzll(v | 1)];
@@ -101,7 +101,7 @@ static inline uint8_t *pb_begin_n(uint8_t *p, uint32_t field, uint8_t **mark, un
 	*p = (uint8_t)reserve;
 	return p + reserve;
 }
-#define pb_begin(p, field, mark) pb_begin_n((p), (field), (mark), 2)
+#define pb_begin(p, field, mark)  pb_begin_n((p), (field), (mark), 2)
 #define pb_begin1(p, field, mark) pb_begin_n((p), (field), (mark), 1)
 
 uint8_t *tsm__pb_end_slow(uint8_t *mark, uint8_t *p, size_t len, unsigned reserve);

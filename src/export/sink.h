@@ -17,13 +17,13 @@
 typedef struct tsm__sink {
 	int fd, own_fd;
 	char *name;
-	void *gz;       /* z_stream * when compressing */
-	uint8_t *buf;   /* TSM__SINK_BUF + slack bytes */
+	void *gz;     /* z_stream * when compressing */
+	uint8_t *buf; /* TSM__SINK_BUF + slack bytes */
 	size_t len;
-	uint8_t *zbuf;  /* compressed output staging */
+	uint8_t *zbuf;	    /* compressed output staging */
 	uint64_t in_bytes;  /* bytes produced by the encoder */
 	uint64_t out_bytes; /* bytes written to the file */
-	int err;        /* first error (sticky) */
+	int err;	    /* first error (sticky) */
 } tsm__sink;
 
 /* Open `path` ("-": standard output) for writing. gzip_level 0: plain, 1..9: gzip.

@@ -83,7 +83,8 @@ static int refill(jreader *j)
 			if (zr == Z_STREAM_END) {
 				/* Concatenated gzip members continue the stream. */
 				if (inflateReset(z) != Z_OK)
-					return TSM_FAIL_AT(TSM_CORRUPT, j->base, "%s: gzip reset", j->name);
+					return TSM_FAIL_AT(TSM_CORRUPT, j->base, "%s: gzip reset",
+							   j->name);
 				continue;
 			}
 			if (zr != Z_OK && zr != Z_BUF_ERROR)
@@ -167,10 +168,11 @@ int tsm__jr_open_file(jreader *j, const char *path)
 			j->base = 0;
 			return rc;
 #else
-			return TSM_FAIL_AT(TSM_UNSUPPORTED, 0,
-					   "%s: gzip-compressed input needs zlib, and this build has "
-					   "none (gunzip it first, or rebuild with zlib1g-dev)",
-					   path);
+			return TSM_FAIL_AT(
+			    TSM_UNSUPPORTED, 0,
+			    "%s: gzip-compressed input needs zlib, and this build has "
+			    "none (gunzip it first, or rebuild with zlib1g-dev)",
+			    path);
 #endif
 		}
 	}
@@ -250,8 +252,8 @@ static int hex4(jreader *j, uint32_t *v)
 		if (c < -1)
 			return c;
 		if (c < 0)
-			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j), "%s: input ends inside \\u escape",
-					   j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j),
+					   "%s: input ends inside \\u escape", j->name);
 		if (c >= '0' && c <= '9')
 			c -= '0';
 		else if (c >= 'a' && c <= 'f')
@@ -259,7 +261,8 @@ static int hex4(jreader *j, uint32_t *v)
 		else if (c >= 'A' && c <= 'F')
 			c -= 'A' - 10;
 		else
-			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1, "%s: bad \\u escape", j->name);
+			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1, "%s: bad \\u escape",
+					   j->name);
 		*v = (*v << 4) | (uint32_t)c;
 	}
 	return 0;
@@ -331,8 +334,8 @@ static int lex_string(jreader *j)
 		if (c < -1)
 			return c;
 		if (c < 0)
-			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j), "%s: input ends inside a string",
-					   j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j),
+					   "%s: input ends inside a string", j->name);
 		if (c == '"')
 			break;
 		if (c < 0x20)
@@ -348,17 +351,29 @@ static int lex_string(jreader *j)
 		if (c < -1)
 			return c;
 		if (c < 0)
-			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j), "%s: input ends inside a string",
-					   j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j),
+					   "%s: input ends inside a string", j->name);
 		switch (c) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			rc = tsm__buf_append(b, &(uint8_t){(uint8_t)c}, 1);
 			break;
-		case 'b': rc = tsm__buf_append(b, "\b", 1); break;
-		case 'f': rc = tsm__buf_append(b, "\f", 1); break;
-		case 'n': rc = tsm__buf_append(b, "\n", 1); break;
-		case 'r': rc = tsm__buf_append(b, "\r", 1); break;
-		case 't': rc = tsm__buf_append(b, "\t", 1); break;
+		case 'b':
+			rc = tsm__buf_append(b, "\b", 1);
+			break;
+		case 'f':
+			rc = tsm__buf_append(b, "\f", 1);
+			break;
+		case 'n':
+			rc = tsm__buf_append(b, "\n", 1);
+			break;
+		case 'r':
+			rc = tsm__buf_append(b, "\r", 1);
+			break;
+		case 't':
+			rc = tsm__buf_append(b, "\t", 1);
+			break;
 		case 'u': {
 			uint32_t cp, lo;
 
@@ -374,7 +389,8 @@ static int lex_string(jreader *j)
 					if (rc < 0)
 						return rc;
 					if (lo >= 0xDC00 && lo <= 0xDFFF)
-						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+						cp =
+						    0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 					else
 						cp = 0xFFFD;
 				} else {
@@ -389,8 +405,8 @@ static int lex_string(jreader *j)
 			break;
 		}
 		default:
-			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1, "%s: bad escape '\\%c'", j->name,
-					   c);
+			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1, "%s: bad escape '\\%c'",
+					   j->name, c);
 		}
 		if (rc < 0)
 			return TSM_FAIL(TSM_NOMEM, "%s: string buffer", j->name);
@@ -470,44 +486,65 @@ static int lex_number(jreader *j, int c0)
 
 		switch (state) {
 		case 0:
-			if (c == '-') next = 1;
-			else if (c == '0') next = 2;
-			else if (c >= '1' && c <= '9') next = 3;
-			else ok = 0;
+			if (c == '-')
+				next = 1;
+			else if (c == '0')
+				next = 2;
+			else if (c >= '1' && c <= '9')
+				next = 3;
+			else
+				ok = 0;
 			break;
 		case 1:
-			if (c == '0') next = 2;
-			else if (c >= '1' && c <= '9') next = 3;
-			else ok = 0;
+			if (c == '0')
+				next = 2;
+			else if (c >= '1' && c <= '9')
+				next = 3;
+			else
+				ok = 0;
 			break;
 		case 2:
 		case 3:
-			if (state == 3 && c >= '0' && c <= '9') next = 3;
-			else if (c == '.') next = 4;
-			else if (c == 'e' || c == 'E') next = 6;
-			else ok = 0;
+			if (state == 3 && c >= '0' && c <= '9')
+				next = 3;
+			else if (c == '.')
+				next = 4;
+			else if (c == 'e' || c == 'E')
+				next = 6;
+			else
+				ok = 0;
 			break;
 		case 4:
 		case 5:
-			if (c >= '0' && c <= '9') next = 5;
-			else if (state == 5 && (c == 'e' || c == 'E')) next = 6;
-			else ok = 0;
+			if (c >= '0' && c <= '9')
+				next = 5;
+			else if (state == 5 && (c == 'e' || c == 'E'))
+				next = 6;
+			else
+				ok = 0;
 			break;
 		case 6:
-			if (c == '+' || c == '-') next = 7;
-			else if (c >= '0' && c <= '9') next = 8;
-			else ok = 0;
+			if (c == '+' || c == '-')
+				next = 7;
+			else if (c >= '0' && c <= '9')
+				next = 8;
+			else
+				ok = 0;
 			break;
 		default:
-			if (c >= '0' && c <= '9') next = 8;
-			else ok = 0;
+			if (c >= '0' && c <= '9')
+				next = 8;
+			else
+				ok = 0;
 			break;
 		}
 		if (!ok)
 			break;
 		if (b->len >= 1024)
-			return TSM_FAIL_AT(TSM_TOO_LARGE, j->tok_off, "%s: number longer than 1024 "
-								       "characters", j->name);
+			return TSM_FAIL_AT(TSM_TOO_LARGE, j->tok_off,
+					   "%s: number longer than 1024 "
+					   "characters",
+					   j->name);
 		if (tsm__buf_append(b, &(uint8_t){(uint8_t)c}, 1) < 0)
 			return TSM_FAIL(TSM_NOMEM, "%s: number buffer", j->name);
 		state = next;
@@ -521,8 +558,8 @@ static int lex_number(jreader *j, int c0)
 		j->pos--; /* not part of the number; getb never refills past a byte it returned */
 	if (state != 2 && state != 3 && state != 5 && state != 8) {
 		if (c < 0)
-			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j), "%s: input ends inside a number",
-					   j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j),
+					   "%s: input ends inside a number", j->name);
 		return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j), "%s: malformed number", j->name);
 	}
 	if (tsm__buf_append(b, "", 1) < 0)
@@ -540,11 +577,11 @@ static int lex_word(jreader *j, const char *rest, int tok)
 		if (c < -1)
 			return c;
 		if (c < 0)
-			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j), "%s: input ends inside a literal",
-					   j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, cur_off(j),
+					   "%s: input ends inside a literal", j->name);
 		if (c != *p)
-			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1, "%s: not JSON (bad literal)",
-					   j->name);
+			return TSM_FAIL_AT(TSM_CORRUPT, cur_off(j) - 1,
+					   "%s: not JSON (bad literal)", j->name);
 	}
 	return tok;
 }
@@ -569,17 +606,28 @@ int tsm__jr_next(jreader *j)
 	}
 	j->tok_off = cur_off(j) - (c >= 0);
 	switch (c) {
-	case -1: return J_EOF;
-	case '{': return J_OBJ;
-	case '}': return J_OBJ_END;
-	case '[': return J_ARR;
-	case ']': return J_ARR_END;
-	case ',': return J_COMMA;
-	case ':': return J_COLON;
-	case '"': return lex_string(j);
-	case 't': return lex_word(j, "rue", J_TRUE);
-	case 'f': return lex_word(j, "alse", J_FALSE);
-	case 'n': return lex_word(j, "ull", J_NULL);
+	case -1:
+		return J_EOF;
+	case '{':
+		return J_OBJ;
+	case '}':
+		return J_OBJ_END;
+	case '[':
+		return J_ARR;
+	case ']':
+		return J_ARR_END;
+	case ',':
+		return J_COMMA;
+	case ':':
+		return J_COLON;
+	case '"':
+		return lex_string(j);
+	case 't':
+		return lex_word(j, "rue", J_TRUE);
+	case 'f':
+		return lex_word(j, "alse", J_FALSE);
+	case 'n':
+		return lex_word(j, "ull", J_NULL);
 	default:
 		if (c == '-' || (c >= '0' && c <= '9'))
 			return lex_number(j, c);
@@ -606,8 +654,8 @@ int tsm__jr_capture(jreader *j, int tok, tsm__buf *out)
 
 static int emit(jreader *j, int tok, tsm__buf *out)
 {
-	static const char *const punct[] = {"", "{", "}", "[", "]", ", ", ": ", "", "",
-					    "true", "false", "null"};
+	static const char *const punct[] = {"",	  "{", "}", "[",    "]",     ", ",
+					    ": ", "",  "",  "true", "false", "null"};
 	int rc;
 
 	if (!out)
@@ -617,8 +665,9 @@ static int emit(jreader *j, int tok, tsm__buf *out)
 
 		rc = tsm__buf_reserve(out, need);
 		if (rc >= 0)
-			out->len = (size_t)((uint8_t *)tsm__jw_escape((char *)out->data + out->len, j->str,
-								   j->str_len) - out->data);
+			out->len = (size_t)((uint8_t *)tsm__jw_escape((char *)out->data + out->len,
+								      j->str, j->str_len) -
+					    out->data);
 	} else if (tok == J_NUM) {
 		rc = tsm__buf_append(out, j->str, j->str_len);
 	} else {
@@ -636,17 +685,21 @@ static int skip_impl(jreader *j, int tok, tsm__buf *out)
 {
 	uint8_t stack[TSM_IMPORT_MAX_DEPTH / 8 + 1];
 	int depth = 0;
-	/* expect: 0 value, 1 comma-or-close, 2 key-or-close(first), 3 colon, 4 key, 5 value-or-close */
+	/* expect: 0 value, 1 comma-or-close, 2 key-or-close(first), 3 colon, 4 key, 5
+	 * value-or-close */
 	int expect;
 
 	if (tok < 0)
 		return tok;
 	if (tok != J_OBJ && tok != J_ARR) {
-		if (tok == J_STR || tok == J_NUM || tok == J_TRUE || tok == J_FALSE || tok == J_NULL)
+		if (tok == J_STR || tok == J_NUM || tok == J_TRUE || tok == J_FALSE ||
+		    tok == J_NULL)
 			return emit(j, tok, out);
 		if (tok == J_EOF)
-			return TSM_FAIL_AT(TSM_TRUNCATED, j->tok_off, "%s: input ends where a value "
-								       "was expected", j->name);
+			return TSM_FAIL_AT(TSM_TRUNCATED, j->tok_off,
+					   "%s: input ends where a value "
+					   "was expected",
+					   j->name);
 		return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: a value was expected", j->name);
 	}
 	goto open;
@@ -655,10 +708,9 @@ static int skip_impl(jreader *j, int tok, tsm__buf *out)
 		if (tok < 0)
 			return tok;
 		if (tok == J_EOF)
-			return TSM_FAIL_AT(TSM_TRUNCATED, j->tok_off,
-					   "%s: input ends inside an %s", j->name,
-					   (stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1 ? "object"
-											     : "array");
+			return TSM_FAIL_AT(
+			    TSM_TRUNCATED, j->tok_off, "%s: input ends inside an %s", j->name,
+			    (stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1 ? "object" : "array");
 		switch (expect) {
 		case 2:
 		case 5:
@@ -670,7 +722,7 @@ static int skip_impl(jreader *j, int tok, tsm__buf *out)
 			__attribute__((fallthrough));
 		case 0:
 			if (tok == J_OBJ || tok == J_ARR) {
-open:
+			open:
 				if (depth + j->depth >= TSM_IMPORT_MAX_DEPTH)
 					return JR_FAIL(j, TSM_CORRUPT, "%s: nesting deeper than %d",
 						       j->name, TSM_IMPORT_MAX_DEPTH);
@@ -701,17 +753,20 @@ open:
 			}
 			if (tok == J_OBJ_END || tok == J_ARR_END)
 				goto close;
-			return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: ',' or a closing bracket "
-						       "expected", j->name);
+			return JR_FAIL(j, TSM_CORRUPT,
+				       "%s: not JSON: ',' or a closing bracket "
+				       "expected",
+				       j->name);
 		case 3:
 			if (tok != J_COLON)
-				return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: ':' expected", j->name);
+				return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: ':' expected",
+					       j->name);
 			if (emit(j, tok, out) < 0)
 				return tsm_last_error_status();
 			expect = 0;
 			continue;
 		default: /* 4 */
-key:
+		key:
 			if (tok != J_STR)
 				return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: a key was expected",
 					       j->name);
@@ -720,18 +775,17 @@ key:
 			expect = 3;
 			continue;
 		}
-close:
-		{
-			int is_obj = (stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1;
+	close : {
+		int is_obj = (stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1;
 
-			if ((tok == J_OBJ_END) != is_obj)
-				return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: mismatched '%c'", j->name,
-					       tok == J_OBJ_END ? '}' : ']');
-			if (emit(j, tok, out) < 0)
-				return tsm_last_error_status();
-			if (--depth == 0)
-				return 0;
-			expect = 1;
-		}
+		if ((tok == J_OBJ_END) != is_obj)
+			return JR_FAIL(j, TSM_CORRUPT, "%s: not JSON: mismatched '%c'", j->name,
+				       tok == J_OBJ_END ? '}' : ']');
+		if (emit(j, tok, out) < 0)
+			return tsm_last_error_status();
+		if (--depth == 0)
+			return 0;
+		expect = 1;
+	}
 	}
 }

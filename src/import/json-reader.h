@@ -18,9 +18,9 @@ enum jtok {
 	J_ARR_END,
 	J_COMMA,
 	J_COLON,
-	J_STR,  /* text in jr->str (unescaped, NUL-terminated), jr->str_len; valid until the
-		   next call (it may point into the chunk buffer) */
-	J_NUM,  /* text in jr->str */
+	J_STR, /* text in jr->str (unescaped, NUL-terminated), jr->str_len; valid until the
+		  next call (it may point into the chunk buffer) */
+	J_NUM, /* text in jr->str */
 	J_TRUE,
 	J_FALSE,
 	J_NULL,
@@ -31,17 +31,17 @@ enum jtok {
 typedef struct jreader {
 	const char *name;
 	int fd, own_fd;
-	void *gz;          /* z_stream * */
+	void *gz; /* z_stream * */
 	const uint8_t *mem;
 	uint8_t *buf, *zin;
 	size_t pos, len;
-	uint64_t base;     /* JSON offset of buf[0] */
+	uint64_t base;	    /* JSON offset of buf[0] */
 	uint64_t raw_bytes; /* bytes read from the file */
 	int eof;
-	tsm__buf sbuf;     /* current string / number text */
+	tsm__buf sbuf; /* current string / number text */
 	const char *str;
 	size_t str_len;
-	uint64_t tok_off;  /* offset of the current token */
+	uint64_t tok_off; /* offset of the current token */
 	int depth;
 } jreader;
 

@@ -27,8 +27,8 @@
 #include "import/json-reader.h"
 #include "tracesmith/import.h"
 
-#define MAX_ARGS 256
-#define CORR_SLOTS (1u << 16)
+#define MAX_ARGS    256
+#define CORR_SLOTS  (1u << 16)
 #define MAX_REASONS 32
 
 enum { A_INT = 1, A_DBL, A_STR, A_DIM, A_RAW, A_BOOL };
@@ -348,7 +348,7 @@ struct imp {
 		uint32_t pid;
 		uint32_t name; /* string id */
 		int host;      /* seen as the pid of a host event (GPU "processes" are not) */
-	} *procs;
+	} * procs;
 	size_t nprocs, procs_cap;
 	uint64_t *corr_key;
 	uint32_t *corr_pid;
@@ -365,7 +365,7 @@ struct imp {
 		int64_t i;
 		double d;
 		char *s;
-	} *pmeta;
+	} * pmeta;
 	size_t npmeta;
 };
 
@@ -400,8 +400,8 @@ static void drop(struct imp *im, const char *what)
 		if (im->nreasons == MAX_REASONS)
 			i = MAX_REASONS - 1; /* "other" bucket: the last one */
 		else
-			snprintf(im->reasons[im->nreasons++].what, sizeof(im->reasons[0].what), "%s",
-				 what);
+			snprintf(im->reasons[im->nreasons++].what, sizeof(im->reasons[0].what),
+				 "%s", what);
 	}
 	im->reasons[i].count++;
 }
@@ -490,8 +490,8 @@ static int expect(struct imp *im, int want, const char *what)
 	if (tok == want)
 		return 0;
 	if (tok == J_EOF)
-		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off, "%s: input ends where %s was expected",
-				   im->in_name, what);
+		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+				   "%s: input ends where %s was expected", im->in_name, what);
 	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: %s expected", im->in_name, what);
 }
 
@@ -582,7 +582,8 @@ static int parse_args(struct imp *im)
 				return rc;
 			if (tok == J_ARR) {
 				const char *p = (const char *)im->scratch.data + 1;
-				const char *e = (const char *)im->scratch.data + im->scratch.len - 1;
+				const char *e =
+				    (const char *)im->scratch.data + im->scratch.len - 1;
 				int ok = 1;
 
 				a->ndim = 0;
@@ -616,7 +617,7 @@ static int parse_args(struct imp *im)
 		}
 		if (rc < 0)
 			return rc;
-next:
+	next:
 		if (a)
 			r->nargs++;
 		more = next_member(im, J_OBJ_END, "args");
@@ -682,11 +683,12 @@ static int parse_event(struct imp *im)
 		int key;
 
 		if (tok != J_STR)
-			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-							  "%s: input ends inside an event", im->in_name)
-					    : JR_FAIL(&im->j, TSM_CORRUPT,
-						      "%s: not JSON: a key was expected in an event",
-						      im->in_name);
+			return tok == J_EOF
+				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+						 "%s: input ends inside an event", im->in_name)
+				   : JR_FAIL(&im->j, TSM_CORRUPT,
+					     "%s: not JSON: a key was expected in an event",
+					     im->in_name);
 		key = event_key(im->j.str, im->j.str_len);
 		rc = expect(im, J_COLON, "':'");
 		if (rc < 0)
@@ -887,7 +889,8 @@ static int arg_u64(struct imp *im, unsigned key, uint64_t max, uint64_t *v)
 
 	if (!a)
 		return 0;
-	if (a->type == A_DBL && a->d >= 0 && a->d <= (double)max && a->d == (double)(uint64_t)a->d) {
+	if (a->type == A_DBL && a->d >= 0 && a->d <= (double)max &&
+	    a->d == (double)(uint64_t)a->d) {
 		*v = (uint64_t)a->d;
 		a->used = 1;
 		return 1;
@@ -981,8 +984,8 @@ static int build_meta(struct imp *im, uint32_t *meta)
 
 			m += snprintf(buf + m, sizeof(buf) - (size_t)m, "[");
 			for (int d = 0; d < a->ndim; d++)
-				m += snprintf(buf + m, sizeof(buf) - (size_t)m, "%s%llu", d ? ", " : "",
-					      (unsigned long long)a->dim[d]);
+				m += snprintf(buf + m, sizeof(buf) - (size_t)m, "%s%llu",
+					      d ? ", " : "", (unsigned long long)a->dim[d]);
 			snprintf(buf + m, sizeof(buf) - (size_t)m, "]");
 			k->type = TSM_KV_STR;
 			rc = intern(im, buf, strlen(buf), &id);
@@ -993,7 +996,8 @@ static int build_meta(struct imp *im, uint32_t *meta)
 		}
 		default:
 			k->type = TSM_KV_STR;
-			rc = tsm_intern_add(tsm_writer_strings(im->w), rtext(r, a->s), a->s_len, &id);
+			rc = tsm_intern_add(tsm_writer_strings(im->w), rtext(r, a->s), a->s_len,
+					    &id);
 			if (rc < 0)
 				return rc;
 			k->v.str = id;
@@ -1166,7 +1170,8 @@ static int map_event(struct imp *im)
 	ev.start_ns = r->ts_ns;
 	if (r->has_dur && (kind != TSM_EV_NVTX_MARK && kind != TSM_EV_COUNTER)) {
 		if (r->dur_ns > UINT64_MAX - r->ts_ns)
-			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: ts + dur out of range", im->in_name);
+			return JR_FAIL(&im->j, TSM_TOO_LARGE, "%s: ts + dur out of range",
+				       im->in_name);
 		ev.end_ns = r->ts_ns + r->dur_ns;
 	} else {
 		ev.end_ns = ev.start_ns;
@@ -1195,8 +1200,8 @@ static int map_event(struct imp *im)
 		if (arg_u64(im, K_ADDR, UINT64_MAX, &v) > 0)
 			ev.u.memory.address = v;
 		mk = arg_str(im, K_MEMORY_KIND);
-		ev.u.memory.mem_kind =
-		    (uint8_t)name_lookup(mk, (const char *(*)(unsigned))tsm_mem_kind_name, TSM_MEM__COUNT);
+		ev.u.memory.mem_kind = (uint8_t)name_lookup(
+		    mk, (const char *(*)(unsigned))tsm_mem_kind_name, TSM_MEM__COUNT);
 		/* Kineto's running totals and device type are derived: not kept. */
 		find_arg(r, K_TOTAL_RESERVED) && (find_arg(r, K_TOTAL_RESERVED)->used = 1);
 		find_arg(r, K_TOTAL_ALLOCATED) && (find_arg(r, K_TOTAL_ALLOCATED)->used = 1);
@@ -1286,7 +1291,8 @@ static int map_event(struct imp *im)
 		    ck, (const char *(*)(unsigned))tsm_copy_kind_name, TSM_COPY__COUNT);
 		if (!ck) {
 			/* Kineto names copies "Memcpy HtoD (Pageable -> Device)". */
-			static const char *const dirs[] = {"", "HtoD", "DtoH", "DtoD", "HtoH", "PtoP"};
+			static const char *const dirs[] = {"",	   "HtoD", "DtoH",
+							   "DtoD", "HtoH", "PtoP"};
 
 			for (unsigned i = 1; i < TSM__ARRAY_SIZE(dirs); i++)
 				if (strstr(name, dirs[i]))
@@ -1383,9 +1389,10 @@ static int map_event(struct imp *im)
 	if (arg_u64(im, K_FLOW_ID, UINT64_MAX, &v) > 0) {
 		s = arg_str(im, K_FLOW_TYPE);
 		ev.flow_id = v;
-		ev.flow_type = !s ? TSM_FLOW_START
+		ev.flow_type = !s		     ? TSM_FLOW_START
 			       : !strcmp(s, "start") ? TSM_FLOW_START
-			       : !strcmp(s, "end") ? TSM_FLOW_END : TSM_FLOW_STEP;
+			       : !strcmp(s, "end")   ? TSM_FLOW_END
+						     : TSM_FLOW_STEP;
 	}
 	if (arg_u64(im, K_FLAGS, 0xFF, &v) > 0)
 		ev.flags |= (uint8_t)v;
@@ -1474,8 +1481,8 @@ static int parse_device(struct imp *im)
 	rc = parse_args(im); /* same shape: an object of scalars */
 	if (rc < 0)
 		return rc;
-#define DEVF(key, field)                                                                           \
-	if (arg_u64(im, key, UINT64_MAX, &v) > 0)                                                  \
+#define DEVF(key, field)                          \
+	if (arg_u64(im, key, UINT64_MAX, &v) > 0) \
 		d.field = (__typeof__(d.field))v;
 	DEVF(K_ID, id)
 	DEVF(K_TOTAL_GLOBAL_MEM, global_mem_bytes)
@@ -1567,11 +1574,12 @@ static int parse_top_object(struct imp *im)
 		char *key;
 
 		if (tok != J_STR)
-			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-							  "%s: input ends inside the top object",
-							  im->in_name)
-					    : JR_FAIL(&im->j, TSM_CORRUPT,
-						      "%s: not JSON: a key was expected", im->in_name);
+			return tok == J_EOF
+				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+						 "%s: input ends inside the top object",
+						 im->in_name)
+				   : JR_FAIL(&im->j, TSM_CORRUPT,
+					     "%s: not JSON: a key was expected", im->in_name);
 		key = tsm__strdup(im->j.str);
 		if (!key)
 			return TSM_FAIL(TSM_NOMEM, "import: key");
@@ -1679,12 +1687,13 @@ static int finish(struct imp *im)
 		for (int i = 0; i < im->nreasons; i++) {
 			kv[i].type = TSM_KV_INT;
 			kv[i].v.i = (int64_t)im->reasons[i].count;
-			rc = intern(im, im->reasons[i].what, strlen(im->reasons[i].what), &kv[i].key);
+			rc = intern(im, im->reasons[i].what, strlen(im->reasons[i].what),
+				    &kv[i].key);
 			if (rc < 0)
 				return rc;
 		}
-		rc = tsm_intern_add(tsm_writer_kvlists(im->w), kv, (size_t)im->nreasons * sizeof(tsm_kv),
-				    &ev.meta);
+		rc = tsm_intern_add(tsm_writer_kvlists(im->w), kv,
+				    (size_t)im->nreasons * sizeof(tsm_kv), &ev.meta);
 		if (rc >= 0)
 			rc = intern(im, "import: unmapped records", 24, &ev.name);
 		if (rc >= 0)

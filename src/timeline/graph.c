@@ -511,14 +511,14 @@ int tsm_timeline_in_edges(const tsm_timeline *tl, uint32_t node, tsm_tl_edge *ed
 	int li = tsm_timeline_lane_of(tl, node);
 	size_t k = 0;
 
-#define PUT(f, t)                                                                                  \
-	do {                                                                                       \
-		if (k < cap) {                                                                     \
-			edges[k].from = (f);                                                       \
-			edges[k].to = node;                                                        \
-			edges[k].type = (uint8_t)(t);                                              \
-		}                                                                                  \
-		k++;                                                                               \
+#define PUT(f, t)                                     \
+	do {                                          \
+		if (k < cap) {                        \
+			edges[k].from = (f);          \
+			edges[k].to = node;           \
+			edges[k].type = (uint8_t)(t); \
+		}                                     \
+		k++;                                  \
 	} while (0)
 
 	*n = 0;
@@ -551,7 +551,7 @@ int tsm_timeline_in_edges(const tsm_timeline *tl, uint32_t node, tsm_tl_edge *ed
 struct cand {
 	uint64_t t;
 	uint32_t node;
-	uint8_t edge; /* 0: own start */
+	uint8_t edge;	/* 0: own start */
 	uint8_t at_end; /* the point we move to is the candidate's end (else its start) */
 };
 
@@ -626,18 +626,21 @@ const tsm_critical_path *tsm_timeline_critical_path(tsm_timeline *tl)
 			if (tl_is_op(tl, cur)) {
 				const tsm_tl_op *op = &tl->ops[cur];
 
-				if (op->cls == TSM_OPC_SYNC && op->sub == TSM_SYNC_STREAM_WAIT_EVENT &&
+				if (op->cls == TSM_OPC_SYNC &&
+				    op->sub == TSM_SYNC_STREAM_WAIT_EVENT &&
 				    tl->syncs[op->aux].peer != TL_NONE) {
 					uint32_t p = tl->syncs[op->aux].peer;
 
-					consider(&c, &have, now, tl->ops[p].end_ns, p, TSM_EDGE_EVENT, 1);
+					consider(&c, &have, now, tl->ops[p].end_ns, p,
+						 TSM_EDGE_EVENT, 1);
 				}
 			} else {
 				for (size_t i = sedge_lower(tl, cur);
 				     i < tl->nsedges && tl->sedges[i].api == cur; i++) {
 					uint32_t p = tl->sedges[i].op;
 
-					consider(&c, &have, now, tl->ops[p].end_ns, p, TSM_EDGE_SYNC, 1);
+					consider(&c, &have, now, tl->ops[p].end_ns, p,
+						 TSM_EDGE_SYNC, 1);
 				}
 			}
 		} else {
@@ -647,7 +650,8 @@ const tsm_critical_path *tsm_timeline_critical_path(tsm_timeline *tl)
 			if (tl_is_op(tl, cur) && tl->ops[cur].api != TL_NONE) {
 				uint32_t a = tl->ops[cur].api;
 
-				consider(&c, &have, now, tl_node_start(tl, a), a, TSM_EDGE_LAUNCH, 0);
+				consider(&c, &have, now, tl_node_start(tl, a), a, TSM_EDGE_LAUNCH,
+					 0);
 			}
 		}
 		if (!have)

@@ -393,7 +393,8 @@ static int lane_states(tsm_timeline *tl, size_t li, ivec *r, ivec *wv, ivec *lv,
 
 		if (h->pid != l->pid || (h->device != TSM_DEVICE_NONE && h->device != l->device))
 			continue;
-		if (h->type == TSM_SYNC_STREAM ? h->stream != l->stream : h->type != TSM_SYNC_CONTEXT)
+		if (h->type == TSM_SYNC_STREAM ? h->stream != l->stream
+					       : h->type != TSM_SYNC_CONTEXT)
 			continue;
 		rc = ivec_push(sv, h->start_ns, h->end_ns);
 		if (rc < 0)
@@ -456,8 +457,8 @@ static void add_bins(uint64_t s, uint64_t e, uint64_t from, uint64_t to, uint32_
 	e = tl_min(e, to);
 	while (s < e) {
 		uint64_t b = (uint64_t)((unsigned __int128)(s - from) * nbins / span);
-		uint64_t bend = from + (uint64_t)(((unsigned __int128)(b + 1) * span + nbins - 1) /
-						  nbins);
+		uint64_t bend =
+		    from + (uint64_t)(((unsigned __int128)(b + 1) * span + nbins - 1) / nbins);
 		uint64_t x = tl_min(e, bend);
 
 		if (x <= s) /* rounding at a bin edge */

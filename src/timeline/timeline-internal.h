@@ -76,7 +76,8 @@ struct tsm_timeline {
 	size_t ngpu, nhost, gcap, hcap;
 	uint32_t *lane_hash; /* open addressing: (index + 1) | host bit 31; 0 empty */
 	size_t hash_cap;
-	tl_lane_slot lane_cache[2][TL_LANE_CACHE]; /* [host]: direct-mapped, in front of the table */
+	tl_lane_slot lane_cache[2]
+			       [TL_LANE_CACHE]; /* [host]: direct-mapped, in front of the table */
 
 	tsm_tl_lane *lanes;
 	size_t nlanes;
@@ -162,60 +163,60 @@ static inline uint64_t tl_node_end(const tsm_timeline *tl, uint32_t node)
  * merging into the sorted prefix at the run's start point was tried and is
  * quadratic here.
  */
-#define DEFINE_LANE_SORT(NAME, T)                                                                  \
-	static inline int NAME##_less(const T *x, const T *y)                                      \
-	{                                                                                          \
-		if (x->start_ns != y->start_ns)                                                    \
-			return x->start_ns < y->start_ns;                                          \
-		if (x->end_ns != y->end_ns)                                                        \
-			return x->end_ns < y->end_ns;                                              \
-		return x->correlation < y->correlation;                                            \
-	}                                                                                          \
-	static int NAME(T *a, size_t n)                                                            \
-	{                                                                                          \
-		T *buf = NULL, *src = a, *dst;                                                     \
-		size_t i, runs = 1;                                                                \
-                                                                                                   \
-		for (i = 1; i < n; i++)                                                            \
-			if (NAME##_less(&a[i], &a[i - 1]))                                         \
-				runs++;                                                            \
-		if (runs == 1)                                                                     \
-			return 0;                                                                  \
-		buf = tsm__malloc(n * sizeof(T));                                                  \
-		if (!buf)                                                                          \
-			return TSM_FAIL(TSM_NOMEM, "timeline: sorting a lane of %zu", n);          \
-		dst = buf;                                                                         \
-		while (runs > 1) {                                                                 \
-			size_t lo = 0, out = 0;                                                    \
-			runs = 0;                                                                  \
-			while (lo < n) {                                                           \
-				size_t mid = lo + 1, hi, x, y;                                     \
-				while (mid < n && !NAME##_less(&src[mid], &src[mid - 1]))          \
-					mid++;                                                     \
-				hi = mid;                                                          \
-				if (hi < n) {                                                      \
-					hi++;                                                      \
-					while (hi < n && !NAME##_less(&src[hi], &src[hi - 1]))     \
-						hi++;                                              \
-				}                                                                  \
-				for (x = lo, y = mid; x < mid && y < hi;)                          \
-					dst[out++] = NAME##_less(&src[y], &src[x]) ? src[y++]      \
-										   : src[x++];     \
-				while (x < mid)                                                    \
-					dst[out++] = src[x++];                                     \
-				while (y < hi)                                                     \
-					dst[out++] = src[y++];                                     \
-				runs++;                                                            \
-				lo = hi;                                                           \
-			}                                                                          \
-			T *t = src;                                                                \
-			src = dst;                                                                 \
-			dst = t;                                                                   \
-		}                                                                                  \
-		if (src != a)                                                                      \
-			memcpy(a, src, n * sizeof(T));                                             \
-		tsm__free(buf);                                                                    \
-		return 0;                                                                          \
+#define DEFINE_LANE_SORT(NAME, T)                                                                \
+	static inline int NAME##_less(const T *x, const T *y)                                    \
+	{                                                                                        \
+		if (x->start_ns != y->start_ns)                                                  \
+			return x->start_ns < y->start_ns;                                        \
+		if (x->end_ns != y->end_ns)                                                      \
+			return x->end_ns < y->end_ns;                                            \
+		return x->correlation < y->correlation;                                          \
+	}                                                                                        \
+	static int NAME(T *a, size_t n)                                                          \
+	{                                                                                        \
+		T *buf = NULL, *src = a, *dst;                                                   \
+		size_t i, runs = 1;                                                              \
+                                                                                                 \
+		for (i = 1; i < n; i++)                                                          \
+			if (NAME##_less(&a[i], &a[i - 1]))                                       \
+				runs++;                                                          \
+		if (runs == 1)                                                                   \
+			return 0;                                                                \
+		buf = tsm__malloc(n * sizeof(T));                                                \
+		if (!buf)                                                                        \
+			return TSM_FAIL(TSM_NOMEM, "timeline: sorting a lane of %zu", n);        \
+		dst = buf;                                                                       \
+		while (runs > 1) {                                                               \
+			size_t lo = 0, out = 0;                                                  \
+			runs = 0;                                                                \
+			while (lo < n) {                                                         \
+				size_t mid = lo + 1, hi, x, y;                                   \
+				while (mid < n && !NAME##_less(&src[mid], &src[mid - 1]))        \
+					mid++;                                                   \
+				hi = mid;                                                        \
+				if (hi < n) {                                                    \
+					hi++;                                                    \
+					while (hi < n && !NAME##_less(&src[hi], &src[hi - 1]))   \
+						hi++;                                            \
+				}                                                                \
+				for (x = lo, y = mid; x < mid && y < hi;)                        \
+					dst[out++] =                                             \
+					    NAME##_less(&src[y], &src[x]) ? src[y++] : src[x++]; \
+				while (x < mid)                                                  \
+					dst[out++] = src[x++];                                   \
+				while (y < hi)                                                   \
+					dst[out++] = src[y++];                                   \
+				runs++;                                                          \
+				lo = hi;                                                         \
+			}                                                                        \
+			T *t = src;                                                              \
+			src = dst;                                                               \
+			dst = t;                                                                 \
+		}                                                                                \
+		if (src != a)                                                                    \
+			memcpy(a, src, n * sizeof(T));                                           \
+		tsm__free(buf);                                                                  \
+		return 0;                                                                        \
 	}
 
 /*
@@ -235,91 +236,91 @@ static inline uint64_t tl_node_end(const tsm_timeline *tl, uint32_t node)
  * entirely). `keys` has room for TL_SORT_WORDS(n) words. A lane whose start
  * range and index need more than 64 bits falls back to the merge sort.
  */
-#define TL_RADIX_BITS 11
-#define TL_RADIX_SIZE (1u << TL_RADIX_BITS)
+#define TL_RADIX_BITS	 11
+#define TL_RADIX_SIZE	 (1u << TL_RADIX_BITS)
 #define TL_RADIX_MAXPASS 6 /* 6 x 11 >= 64 */
 #define TL_SORT_WORDS(n) (2 * (size_t)(n) + TL_RADIX_MAXPASS * TL_RADIX_SIZE / 2)
 
-#define DEFINE_LANE_GATHER(NAME, T, MSORT)                                                         \
-	static int NAME(T *dst, T *src, size_t n, uint64_t *keys)                                  \
-	{                                                                                          \
-		uint64_t lo, hi, *k = keys, *kt = keys + n, mask;                                  \
-		uint32_t *count = (uint32_t *)(keys + 2 * n);                                      \
-		unsigned ibits = 1, rbits, npass, p;                                               \
-		size_t i, runs = 1, ties = 0;                                                      \
-                                                                                                   \
-		for (i = 1; i < n; i++)                                                            \
-			runs += MSORT##_less(&src[i], &src[i - 1]);                                \
-		if (runs == 1) {                                                                   \
-			if (n)                                                                     \
-				memcpy(dst, src, n * sizeof(T));                                   \
-			return 0;                                                                  \
-		}                                                                                  \
-		lo = hi = src[0].start_ns;                                                         \
-		for (i = 1; i < n; i++) {                                                          \
-			lo = tl_min(lo, src[i].start_ns);                                          \
-			hi = tl_max(hi, src[i].start_ns);                                          \
-		}                                                                                  \
-		while (((size_t)1 << ibits) < n)                                                   \
-			ibits++;                                                                   \
-		rbits = hi > lo ? 64u - (unsigned)__builtin_clzll(hi - lo) : 0;                    \
-		if (rbits + ibits > 64) {                                                          \
-			int rc = MSORT(src, n);                                                    \
-                                                                                                   \
-			if (rc < 0)                                                                \
-				return rc;                                                         \
-			memcpy(dst, src, n * sizeof(T));                                           \
-			return 0;                                                                  \
-		}                                                                                  \
-		npass = (rbits + TL_RADIX_BITS - 1) / TL_RADIX_BITS;                               \
-		memset(count, 0, (size_t)npass * TL_RADIX_SIZE * sizeof(*count));                 \
-		for (i = 0; i < n; i++) {                                                          \
-			uint64_t d = src[i].start_ns - lo;                                         \
-                                                                                                   \
-			k[i] = d << ibits | i;                                                     \
-			for (p = 0; p < npass; p++)                                                \
-				count[p * TL_RADIX_SIZE +                                          \
-				      ((d >> (p * TL_RADIX_BITS)) & (TL_RADIX_SIZE - 1))]++;       \
-		}                                                                                  \
-		for (p = 0; p < npass; p++) {                                                      \
-			uint32_t *c = count + p * TL_RADIX_SIZE, sum = 0;                          \
-			unsigned sh = ibits + p * TL_RADIX_BITS;                                   \
-			uint64_t *t;                                                               \
-                                                                                                   \
-			if (c[(k[0] >> sh) & (TL_RADIX_SIZE - 1)] == n)                            \
-				continue; /* the same digit everywhere */                          \
-			for (unsigned b = 0; b < TL_RADIX_SIZE; b++) {                             \
-				uint32_t x = c[b];                                                 \
-                                                                                                   \
-				c[b] = sum;                                                        \
-				sum += x;                                                          \
-			}                                                                          \
-			for (i = 0; i < n; i++)                                                    \
-				kt[c[(k[i] >> sh) & (TL_RADIX_SIZE - 1)]++] = k[i];                \
-			t = k;                                                                     \
-			k = kt;                                                                    \
-			kt = t;                                                                    \
-		}                                                                                  \
-		mask = ((uint64_t)1 << ibits) - 1;                                                 \
-		dst[0] = src[k[0] & mask];                                                         \
-		for (i = 1; i < n; i++) {                                                          \
-			dst[i] = src[k[i] & mask];                                                 \
-			ties += (k[i] >> ibits) == (k[i - 1] >> ibits);                            \
-		}                                                                                  \
-		for (i = 1; ties && i < n; i++) {                                                  \
-			T x = dst[i];                                                              \
-			size_t j = i;                                                              \
-                                                                                                   \
-			if (x.start_ns != dst[i - 1].start_ns)                                     \
-				continue;                                                          \
-			ties--;                                                                    \
-			while (j > 0 && MSORT##_less(&x, &dst[j - 1])) {                           \
-				dst[j] = dst[j - 1];                                               \
-				j--;                                                               \
-			}                                                                          \
-			dst[j] = x;                                                                \
-		}                                                                                  \
-		return 0;                                                                          \
+#define DEFINE_LANE_GATHER(NAME, T, MSORT)                                                   \
+	static int NAME(T *dst, T *src, size_t n, uint64_t *keys)                            \
+	{                                                                                    \
+		uint64_t lo, hi, *k = keys, *kt = keys + n, mask;                            \
+		uint32_t *count = (uint32_t *)(keys + 2 * n);                                \
+		unsigned ibits = 1, rbits, npass, p;                                         \
+		size_t i, runs = 1, ties = 0;                                                \
+                                                                                             \
+		for (i = 1; i < n; i++)                                                      \
+			runs += MSORT##_less(&src[i], &src[i - 1]);                          \
+		if (runs == 1) {                                                             \
+			if (n)                                                               \
+				memcpy(dst, src, n * sizeof(T));                             \
+			return 0;                                                            \
+		}                                                                            \
+		lo = hi = src[0].start_ns;                                                   \
+		for (i = 1; i < n; i++) {                                                    \
+			lo = tl_min(lo, src[i].start_ns);                                    \
+			hi = tl_max(hi, src[i].start_ns);                                    \
+		}                                                                            \
+		while (((size_t)1 << ibits) < n)                                             \
+			ibits++;                                                             \
+		rbits = hi > lo ? 64u - (unsigned)__builtin_clzll(hi - lo) : 0;              \
+		if (rbits + ibits > 64) {                                                    \
+			int rc = MSORT(src, n);                                              \
+                                                                                             \
+			if (rc < 0)                                                          \
+				return rc;                                                   \
+			memcpy(dst, src, n * sizeof(T));                                     \
+			return 0;                                                            \
+		}                                                                            \
+		npass = (rbits + TL_RADIX_BITS - 1) / TL_RADIX_BITS;                         \
+		memset(count, 0, (size_t)npass *TL_RADIX_SIZE * sizeof(*count));             \
+		for (i = 0; i < n; i++) {                                                    \
+			uint64_t d = src[i].start_ns - lo;                                   \
+                                                                                             \
+			k[i] = d << ibits | i;                                               \
+			for (p = 0; p < npass; p++)                                          \
+				count[p * TL_RADIX_SIZE +                                    \
+				      ((d >> (p * TL_RADIX_BITS)) & (TL_RADIX_SIZE - 1))]++; \
+		}                                                                            \
+		for (p = 0; p < npass; p++) {                                                \
+			uint32_t *c = count + p * TL_RADIX_SIZE, sum = 0;                    \
+			unsigned sh = ibits + p * TL_RADIX_BITS;                             \
+			uint64_t *t;                                                         \
+                                                                                             \
+			if (c[(k[0] >> sh) & (TL_RADIX_SIZE - 1)] == n)                      \
+				continue; /* the same digit everywhere */                    \
+			for (unsigned b = 0; b < TL_RADIX_SIZE; b++) {                       \
+				uint32_t x = c[b];                                           \
+                                                                                             \
+				c[b] = sum;                                                  \
+				sum += x;                                                    \
+			}                                                                    \
+			for (i = 0; i < n; i++)                                              \
+				kt[c[(k[i] >> sh) & (TL_RADIX_SIZE - 1)]++] = k[i];          \
+			t = k;                                                               \
+			k = kt;                                                              \
+			kt = t;                                                              \
+		}                                                                            \
+		mask = ((uint64_t)1 << ibits) - 1;                                           \
+		dst[0] = src[k[0] & mask];                                                   \
+		for (i = 1; i < n; i++) {                                                    \
+			dst[i] = src[k[i] & mask];                                           \
+			ties += (k[i] >> ibits) == (k[i - 1] >> ibits);                      \
+		}                                                                            \
+		for (i = 1; ties && i < n; i++) {                                            \
+			T x = dst[i];                                                        \
+			size_t j = i;                                                        \
+                                                                                             \
+			if (x.start_ns != dst[i - 1].start_ns)                               \
+				continue;                                                    \
+			ties--;                                                              \
+			while (j > 0 && MSORT##_less(&x, &dst[j - 1])) {                     \
+				dst[j] = dst[j - 1];                                         \
+				j--;                                                         \
+			}                                                                    \
+			dst[j] = x;                                                          \
+		}                                                                            \
+		return 0;                                                                    \
 	}
 
 #endif

@@ -40,11 +40,11 @@
 #include "timeline-internal.h"
 
 static const char *const state_names[TSM_SS__COUNT] = {"running", "waiting", "launching",
-							"synchronizing", "idle"};
+						       "synchronizing", "idle"};
 static const char *const class_names[TSM_OPC__COUNT] = {"compute", "communication", "memcpy",
 							"memset", "sync"};
-static const char *const edge_names[TSM_EDGE__COUNT] = {"?", "stream", "thread", "launch",
-							"event", "sync"};
+static const char *const edge_names[TSM_EDGE__COUNT] = {"?",	  "stream", "thread",
+							"launch", "event",  "sync"};
 
 const char *tsm_stream_state_name(unsigned s)
 {
@@ -290,7 +290,8 @@ static uint8_t name_class(tsm_timeline *tl, uint32_t name)
 			ncap *= 2;
 		n = tsm__realloc(tl->name_class, ncap);
 		if (!n)
-			return TSM_OPC_COMPUTE; /* classification only; a failed cache is not fatal */
+			return TSM_OPC_COMPUTE; /* classification only; a failed cache is not fatal
+						 */
 		memset(n + tl->name_class_cap, 0, ncap - tl->name_class_cap);
 		tl->name_class = n;
 		tl->name_class_cap = ncap;
@@ -357,7 +358,7 @@ static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *e
 		if (ev->kind == TSM_EV_MEMCPY) {
 			op->cls = TSM_OPC_COPY;
 			op->sub = ev->u.memcpy.copy_kind < TSM_COPY__COUNT ? ev->u.memcpy.copy_kind
-									  : TSM_COPY_UNKNOWN;
+									   : TSM_COPY_UNKNOWN;
 			tl->xfers[tl->nxfers].bytes = ev->u.memcpy.bytes;
 			tl->xfers[tl->nxfers].src_device = ev->u.memcpy.src_device;
 			tl->xfers[tl->nxfers].dst_device = ev->u.memcpy.dst_device;
@@ -612,7 +613,8 @@ static int nest_ranges(tsm_timeline *tl)
 		while (depth) {
 			const tsm_tl_range *p = &tl->ranges[stack[depth - 1]];
 
-			if (p->pid == r->pid && p->start_ns <= r->start_ns && r->end_ns <= p->end_ns)
+			if (p->pid == r->pid && p->start_ns <= r->start_ns &&
+			    r->end_ns <= p->end_ns)
 				break;
 			depth--;
 		}
@@ -634,42 +636,42 @@ static int nest_ranges(tsm_timeline *tl)
  * pages are already faulted in) and copied back; its radix keys go after
  * the gathered records when they fit, else into a buffer of their own.
  */
-#define DEFINE_LANE_PLACE(NAME, T, GATHER, MSORT)                                                  \
-	static int NAME(T *dst, const T *src, const uint16_t *lane, size_t n, size_t *next,        \
-			const tsm_tl_lane *lanes, size_t nlanes, void *scratch,                    \
-			size_t scratch_bytes)                                                      \
-	{                                                                                          \
-		size_t i, off = 0;                                                                 \
-                                                                                                   \
-		for (i = 0; i < n; i++)                                                            \
-			dst[next[lane[i]]++] = src[i];                                             \
-		for (size_t l = 0; l < nlanes; l++) {                                              \
-			T *a = dst + off;                                                          \
-			size_t c = lanes[l].count, need = c * sizeof(T);                           \
-			uint64_t *keys, *own = NULL;                                               \
-			int rc;                                                                    \
-                                                                                                   \
-			off += c;                                                                  \
-			for (i = 1; i < c; i++)                                                    \
-				if (MSORT##_less(&a[i], &a[i - 1]))                                \
-					break;                                                     \
-			if (i >= c)                                                                \
-				continue; /* already sorted (most lanes) */                        \
-			if (need + TL_SORT_WORDS(c) * sizeof(*keys) <= scratch_bytes) {            \
-				keys = (uint64_t *)(void *)((char *)scratch + need);               \
-			} else {                                                                   \
-				own = tsm__malloc(TL_SORT_WORDS(c) * sizeof(*keys));               \
-				if (!own)                                                          \
-					return TSM_FAIL(TSM_NOMEM, "timeline: sorting %zu", c);    \
-				keys = own;                                                        \
-			}                                                                          \
-			rc = GATHER((T *)scratch, a, c, keys);                                     \
-			tsm__free(own);                                                            \
-			if (rc < 0)                                                                \
-				return rc;                                                         \
-			memcpy(a, scratch, need);                                                  \
-		}                                                                                  \
-		return 0;                                                                          \
+#define DEFINE_LANE_PLACE(NAME, T, GATHER, MSORT)                                               \
+	static int NAME(T *dst, const T *src, const uint16_t *lane, size_t n, size_t *next,     \
+			const tsm_tl_lane *lanes, size_t nlanes, void *scratch,                 \
+			size_t scratch_bytes)                                                   \
+	{                                                                                       \
+		size_t i, off = 0;                                                              \
+                                                                                                \
+		for (i = 0; i < n; i++)                                                         \
+			dst[next[lane[i]]++] = src[i];                                          \
+		for (size_t l = 0; l < nlanes; l++) {                                           \
+			T *a = dst + off;                                                       \
+			size_t c = lanes[l].count, need = c * sizeof(T);                        \
+			uint64_t *keys, *own = NULL;                                            \
+			int rc;                                                                 \
+                                                                                                \
+			off += c;                                                               \
+			for (i = 1; i < c; i++)                                                 \
+				if (MSORT##_less(&a[i], &a[i - 1]))                             \
+					break;                                                  \
+			if (i >= c)                                                             \
+				continue; /* already sorted (most lanes) */                     \
+			if (need + TL_SORT_WORDS(c) * sizeof(*keys) <= scratch_bytes) {         \
+				keys = (uint64_t *)(void *)((char *)scratch + need);            \
+			} else {                                                                \
+				own = tsm__malloc(TL_SORT_WORDS(c) * sizeof(*keys));            \
+				if (!own)                                                       \
+					return TSM_FAIL(TSM_NOMEM, "timeline: sorting %zu", c); \
+				keys = own;                                                     \
+			}                                                                       \
+			rc = GATHER((T *)scratch, a, c, keys);                                  \
+			tsm__free(own);                                                         \
+			if (rc < 0)                                                             \
+				return rc;                                                      \
+			memcpy(a, scratch, need);                                               \
+		}                                                                               \
+		return 0;                                                                       \
 	}
 
 DEFINE_LANE_PLACE(place_ops, tsm_tl_op, gather_ops, sort_ops)

@@ -32,7 +32,8 @@ static void test_varint(void)
 	p = pb_int(buf, 1, -1);
 	CHECK(p - buf == 11);
 	p = pb_fixed64(buf, 47, 0x0102030405060708ULL);
-	CHECK(p - buf == 2 + 8 && buf[0] == (uint8_t)((47 << 3 | 1) | 0x80) && buf[1] == 0x02 && buf[2] == 0x08);
+	CHECK(p - buf == 2 + 8 && buf[0] == (uint8_t)((47 << 3 | 1) | 0x80) && buf[1] == 0x02 &&
+	      buf[2] == 0x08);
 }
 
 static void test_nested(void)

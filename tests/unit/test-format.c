@@ -237,7 +237,8 @@ static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 	{
 		struct stat sb;
 
-		CHECK(stat(path, &sb) == 0 && tsm_reader_info(r)->file_bytes == (uint64_t)sb.st_size);
+		CHECK(stat(path, &sb) == 0 &&
+		      tsm_reader_info(r)->file_bytes == (uint64_t)sb.st_size);
 	}
 	/* definitions came back */
 	CHECK(!strcmp(tsm_reader_string(r, d.str[5]), "_Z6kernelILi5EEvPf \"quoted\" \xce\xbb 5"));

@@ -87,7 +87,8 @@ static void test_kernel(void)
 			if (kv && nkv == 4) {
 				CHECK(!strcmp(tsm_reader_string(r, kv[0].key), "queued"));
 				CHECK(kv[1].type == TSM_KV_DOUBLE && kv[1].v.d == 3.878788);
-				CHECK(!strcmp(tsm_reader_string(r, (uint32_t)kv[2].v.str), "x\xc3\xa9"));
+				CHECK(!strcmp(tsm_reader_string(r, (uint32_t)kv[2].v.str),
+					      "x\xc3\xa9"));
 				CHECK(!strcmp(tsm_reader_string(r, (uint32_t)kv[3].v.str),
 					      "{\"a\": [1, 2]}"));
 			}
@@ -124,8 +125,8 @@ static void test_errors(void)
 	expect_error("{\"traceEvents\": [{\"ts\": 1", TSM_TRUNCATED, 20, 30);
 	expect_error("{\"traceEvents\": [tru]}", TSM_CORRUPT, 17, 21);
 	expect_error("[{\"ph\": \"X\", \"pid\": 1, \"ts\": 1e999999}]", TSM_TOO_LARGE, 0, 40);
-	expect_error("[{\"ph\": \"X\", \"pid\": 99999999999999999999999, \"ts\": 1}]", TSM_TOO_LARGE,
-		     0, 60);
+	expect_error("[{\"ph\": \"X\", \"pid\": 99999999999999999999999, \"ts\": 1}]",
+		     TSM_TOO_LARGE, 0, 60);
 	expect_error("[{\"ph\": \"X\", \"pid\": 1, \"ts\": -5}]", TSM_CORRUPT, 0, 40);
 	expect_error("[{\"ts\": 01}]", TSM_CORRUPT, 0, 12);
 	expect_error("{\"traceEvents\": 5}", TSM_CORRUPT, 16, 17);

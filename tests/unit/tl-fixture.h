@@ -22,23 +22,19 @@
 
 #include "tracesmith/tracesmith.h"
 
-enum {
-	N_GEMM = 1,
-	N_NCCL,
-	N_LAUNCH,
-	N_RECORD,
-	N_WAIT,
-	N_MEMCPY,
-	N_SYNC,
-	N_STEP,
-	N_FWD,
-	N__COUNT
-};
+enum { N_GEMM = 1, N_NCCL, N_LAUNCH, N_RECORD, N_WAIT, N_MEMCPY, N_SYNC, N_STEP, N_FWD, N__COUNT };
 
 static const char *const fx_names[N__COUNT] = {
-	NULL,		  "gemm",		 "ncclDevKernel_AllReduce", "cudaLaunchKernel",
-	"cudaEventRecord", "cudaStreamWaitEvent", "cudaMemcpyAsync",	   "cudaStreamSynchronize",
-	"ProfilerStep#0",  "fwd",
+    NULL,
+    "gemm",
+    "ncclDevKernel_AllReduce",
+    "cudaLaunchKernel",
+    "cudaEventRecord",
+    "cudaStreamWaitEvent",
+    "cudaMemcpyAsync",
+    "cudaStreamSynchronize",
+    "ProfilerStep#0",
+    "fwd",
 };
 
 static inline const char *fx_name(void *user, uint32_t id)

@@ -14,49 +14,60 @@
 #include "builtin.h"
 #include "util.h"
 
-enum { O_OUTPUT = 1, O_FORMAT, O_GZIP, O_KIND, O_DEVICE, O_STREAM, O_FROM, O_TO, O_DEMANGLE,
-       O_NO_DEMANGLE, O_QUIET };
+enum {
+	O_OUTPUT = 1,
+	O_FORMAT,
+	O_GZIP,
+	O_KIND,
+	O_DEVICE,
+	O_STREAM,
+	O_FROM,
+	O_TO,
+	O_DEMANGLE,
+	O_NO_DEMANGLE,
+	O_QUIET
+};
 
 static const struct cli_opt opts[] = {
-	{O_OUTPUT, 'o', "output", CLI_REQARG, "OUT", "write to OUT ('-': standard output)"},
-	{O_FORMAT, 'f', "format", CLI_REQARG, "FMT",
-	 "perfetto, chrome or kineto (default: from OUT's extension:\n"
-	 ".pftrace perfetto, .pt.trace.json kineto, other .json chrome)"},
-	{O_GZIP, 'z', "gzip", CLI_NOARG, NULL, "gzip the output (implied by a name ending in .gz)"},
-	{O_KIND, 'k', "kind", CLI_REQARG, "K[,K...]",
-	 "only these kinds: kernel, memcpy, memset, sync, alloc, free,\n"
-	 "runtime, driver, range, marker, counter, overhead, dropped, cpu_op"},
-	{O_DEVICE, 'd', "device", CLI_REQARG, "N", "only events on GPU N (host events are left out)"},
-	{O_STREAM, 's', "stream", CLI_REQARG, "N", "only events on stream N"},
-	{O_FROM, 0, "from", CLI_REQARG, "TIME", "only events that end at or after TIME"},
-	{O_TO, 0, "to", CLI_REQARG, "TIME", "only events that start at or before TIME"},
-	{O_DEMANGLE, 0, "demangle", CLI_NOARG, NULL,
-	 "demangle kernel names (default for perfetto and chrome)"},
-	{O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL,
-	 "keep names as captured (default for kineto, so that an\n"
-	 "import gives the same names back)"},
-	{O_QUIET, 'q', "quiet", CLI_NOARG, NULL, "no summary line"},
-	{0},
+    {O_OUTPUT, 'o', "output", CLI_REQARG, "OUT", "write to OUT ('-': standard output)"},
+    {O_FORMAT, 'f', "format", CLI_REQARG, "FMT",
+     "perfetto, chrome or kineto (default: from OUT's extension:\n"
+     ".pftrace perfetto, .pt.trace.json kineto, other .json chrome)"},
+    {O_GZIP, 'z', "gzip", CLI_NOARG, NULL, "gzip the output (implied by a name ending in .gz)"},
+    {O_KIND, 'k', "kind", CLI_REQARG, "K[,K...]",
+     "only these kinds: kernel, memcpy, memset, sync, alloc, free,\n"
+     "runtime, driver, range, marker, counter, overhead, dropped, cpu_op"},
+    {O_DEVICE, 'd', "device", CLI_REQARG, "N", "only events on GPU N (host events are left out)"},
+    {O_STREAM, 's', "stream", CLI_REQARG, "N", "only events on stream N"},
+    {O_FROM, 0, "from", CLI_REQARG, "TIME", "only events that end at or after TIME"},
+    {O_TO, 0, "to", CLI_REQARG, "TIME", "only events that start at or before TIME"},
+    {O_DEMANGLE, 0, "demangle", CLI_NOARG, NULL,
+     "demangle kernel names (default for perfetto and chrome)"},
+    {O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL,
+     "keep names as captured (default for kineto, so that an\n"
+     "import gives the same names back)"},
+    {O_QUIET, 'q', "quiet", CLI_NOARG, NULL, "no summary line"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "export",
-	.synopsis = "FILE -o OUT [--format perfetto|chrome|kineto] [--gzip]\n"
-		    "[--kind K[,K...]] [--device N] [--stream N] [--from TIME] [--to TIME]",
-	.description =
-	    "Write an SBT trace in a format other tools read: Perfetto's protobuf trace\n"
-	    "(.pftrace: ui.perfetto.dev, trace_processor), Chrome trace JSON (.json:\n"
-	    "chrome://tracing, Perfetto UI) or Kineto JSON (.pt.trace.json: torch.profiler's\n"
-	    "schema, for HTA, TensorBoard and scripts written for torch.profiler traces).\n"
-	    "The format follows OUT's extension unless --format says otherwise; a name\n"
-	    "ending in .gz is gzip-compressed. Export streams: memory stays bounded\n"
-	    "whatever the trace size. A progress bar is drawn on a terminal and a summary\n"
-	    "line (events, flows, bytes) goes to stderr.",
-	.opts = opts,
-	.notes = "TIME is relative to the trace origin (the earliest event start), a number\n"
-		 "with a unit (ns, us, ms, s), or @NS for an absolute time in the trace's clock.",
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "export",
+    .synopsis = "FILE -o OUT [--format perfetto|chrome|kineto] [--gzip]\n"
+		"[--kind K[,K...]] [--device N] [--stream N] [--from TIME] [--to TIME]",
+    .description =
+	"Write an SBT trace in a format other tools read: Perfetto's protobuf trace\n"
+	"(.pftrace: ui.perfetto.dev, trace_processor), Chrome trace JSON (.json:\n"
+	"chrome://tracing, Perfetto UI) or Kineto JSON (.pt.trace.json: torch.profiler's\n"
+	"schema, for HTA, TensorBoard and scripts written for torch.profiler traces).\n"
+	"The format follows OUT's extension unless --format says otherwise; a name\n"
+	"ending in .gz is gzip-compressed. Export streams: memory stays bounded\n"
+	"whatever the trace size. A progress bar is drawn on a terminal and a summary\n"
+	"line (events, flows, bytes) goes to stderr.",
+    .opts = opts,
+    .notes = "TIME is relative to the trace origin (the earliest event start), a number\n"
+	     "with a unit (ns, us, ms, s), or @NS for an absolute time in the trace's clock.",
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 struct when {
@@ -70,15 +81,16 @@ static int parse_when(const char *arg, const char *opt, struct when *w)
 	if (arg[0] == '@') {
 		w->abs = 1;
 		if (cli_parse_uint(arg + 1, UINT64_MAX, &w->ns) < 0)
-			return cli_usage_error(spec.name, "bad time '%s' for --%s (@ takes nanoseconds)",
-					       arg, opt);
+			return cli_usage_error(
+			    spec.name, "bad time '%s' for --%s (@ takes nanoseconds)", arg, opt);
 		return 0;
 	}
 	if (cli_parse_time(arg, &w->ns) < 0)
-		return cli_usage_error(spec.name,
-				       "bad time '%s' for --%s (a number with a unit: ns, us, ms, s; "
-				       "or @NS)",
-				       arg, opt);
+		return cli_usage_error(
+		    spec.name,
+		    "bad time '%s' for --%s (a number with a unit: ns, us, ms, s; "
+		    "or @NS)",
+		    arg, opt);
 	return 0;
 }
 
@@ -94,7 +106,8 @@ static int parse_kinds(const char *arg, uint32_t *mask)
 		unsigned k = tsm_event_kind_from_name(tok);
 
 		if (k == TSM_EV_NONE)
-			return cli_usage_error(spec.name, "unknown event kind '%s' for --kind", tok);
+			return cli_usage_error(spec.name, "unknown event kind '%s' for --kind",
+					       tok);
 		*mask |= 1u << k;
 	}
 	if (!*mask)
@@ -154,7 +167,8 @@ int cmd_export(int argc, char **argv)
 			o.format = tsm_export_format_from_name(a);
 			if (!o.format) {
 				cli_usage_error(spec.name,
-						"unknown format '%s' (perfetto, chrome or kineto)", a);
+						"unknown format '%s' (perfetto, chrome or kineto)",
+						a);
 				goto usage;
 			}
 			break;
@@ -257,7 +271,8 @@ int cmd_export(int argc, char **argv)
 			fmt_count(b2, sizeof(b2), st.events_read), out,
 			tsm_export_format_name(o.format ? o.format : fmt),
 			fmt_size(b3, sizeof(b3), st.bytes_written), o.gzip ? " gzip" : "",
-			fmt_count((char[32]){0}, 32, st.flows), fmt_count((char[32]){0}, 32, st.tracks),
+			fmt_count((char[32]){0}, 32, st.flows),
+			fmt_count((char[32]){0}, 32, st.tracks),
 			st.overlap_lanes ? ", overlapping slices on extra lanes" : "");
 	return EXIT_OK;
 usage:

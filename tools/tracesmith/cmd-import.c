@@ -15,29 +15,30 @@
 enum { O_OUTPUT = 1, O_ZSTD, O_QUIET };
 
 static const struct cli_opt opts[] = {
-	{O_OUTPUT, 'o', "output", CLI_REQARG, "OUT", "write the SBT trace to OUT (default: FILE with\n"
-						     "its .json/.json.gz replaced by .sbt)"},
-	{O_ZSTD, 'z', "zstd", CLI_OPTARG, "LEVEL", "compress event blocks with zstd (default level 3)"},
-	{O_QUIET, 'q', "quiet", CLI_NOARG, NULL, "no summary line"},
-	{0},
+    {O_OUTPUT, 'o', "output", CLI_REQARG, "OUT",
+     "write the SBT trace to OUT (default: FILE with\n"
+     "its .json/.json.gz replaced by .sbt)"},
+    {O_ZSTD, 'z', "zstd", CLI_OPTARG, "LEVEL", "compress event blocks with zstd (default level 3)"},
+    {O_QUIET, 'q', "quiet", CLI_NOARG, NULL, "no summary line"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "import",
-	.synopsis = "FILE [-o OUT.sbt] [--zstd[=LEVEL]]",
-	.description =
-	    "Convert a Kineto JSON trace (torch.profiler's export_chrome_trace, *.pt.trace.json)\n"
-	    "or a Chrome trace JSON file (an object with \"traceEvents\" or a bare array) into\n"
-	    "an SBT trace. Gzip-compressed input is recognised by its contents. Kernels,\n"
-	    "copies, sets, runtime/driver calls, cpu ops, annotations, counters and device\n"
-	    "properties are mapped to TraceSmith events with correlation and external ids\n"
-	    "kept; other args become each event's metadata. Records that map to nothing are\n"
-	    "counted in one 'dropped' event (source import) and in the summary. The input is\n"
-	    "streamed: memory stays bounded whatever its size. Times (microseconds in the\n"
-	    "JSON) are converted to nanoseconds exactly.",
-	.opts = opts,
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "import",
+    .synopsis = "FILE [-o OUT.sbt] [--zstd[=LEVEL]]",
+    .description =
+	"Convert a Kineto JSON trace (torch.profiler's export_chrome_trace, *.pt.trace.json)\n"
+	"or a Chrome trace JSON file (an object with \"traceEvents\" or a bare array) into\n"
+	"an SBT trace. Gzip-compressed input is recognised by its contents. Kernels,\n"
+	"copies, sets, runtime/driver calls, cpu ops, annotations, counters and device\n"
+	"properties are mapped to TraceSmith events with correlation and external ids\n"
+	"kept; other args become each event's metadata. Records that map to nothing are\n"
+	"counted in one 'dropped' event (source import) and in the summary. The input is\n"
+	"streamed: memory stays bounded whatever its size. Times (microseconds in the\n"
+	"JSON) are converted to nanoseconds exactly.",
+    .opts = opts,
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 static void on_progress(uint64_t done, uint64_t total, void *user)
@@ -50,7 +51,8 @@ static void on_progress(uint64_t done, uint64_t total, void *user)
 
 static char *default_out(const char *in)
 {
-	static const char *const sfx[] = {".pt.trace.json.gz", ".pt.trace.json", ".json.gz", ".json"};
+	static const char *const sfx[] = {".pt.trace.json.gz", ".pt.trace.json", ".json.gz",
+					  ".json"};
 	size_t n = strlen(in);
 	char *out = malloc(n + 8);
 
@@ -93,7 +95,8 @@ int cmd_import(int argc, char **argv)
 			o.zstd_level = 3;
 			if (p.arg) {
 				if (cli_parse_uint(p.arg, 19, &n) < 0 || !n) {
-					cli_usage_error(spec.name, "bad zstd level '%s' (1..19)", p.arg);
+					cli_usage_error(spec.name, "bad zstd level '%s' (1..19)",
+							p.arg);
 					cli_parser_fini(&p);
 					return EXIT_USAGE;
 				}
@@ -127,10 +130,9 @@ int cmd_import(int argc, char **argv)
 	rc = tsm_import_file(file, out, &o, &st);
 	progress_done(&prog);
 	if (rc < 0) {
-		rc = cli_lib_error(tsm_last_error_offset() >= 0 || !strstr(tsm_last_error(), out)
-					   ? file
-					   : out,
-				   rc);
+		rc = cli_lib_error(
+		    tsm_last_error_offset() >= 0 || !strstr(tsm_last_error(), out) ? file : out,
+		    rc);
 		free(out_alloc);
 		return rc;
 	}
@@ -141,8 +143,10 @@ int cmd_import(int argc, char **argv)
 			CLI_PROG, fmt_count(b1, sizeof(b1), st.events),
 			fmt_count(b2, sizeof(b2), st.records), file,
 			fmt_size(b3, sizeof(b3), st.json_bytes), out,
-			fmt_count(b4, sizeof(b4), st.flows), fmt_count((char[32]){0}, 32, st.metadata),
-			fmt_count((char[32]){0}, 32, st.devices), fmt_count((char[32]){0}, 32, st.dropped),
+			fmt_count(b4, sizeof(b4), st.flows),
+			fmt_count((char[32]){0}, 32, st.metadata),
+			fmt_count((char[32]){0}, 32, st.devices),
+			fmt_count((char[32]){0}, 32, st.dropped),
 			st.dropped ? " (counted in a 'dropped' event)" : "");
 	free(out_alloc);
 	return EXIT_OK;

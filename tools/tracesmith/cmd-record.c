@@ -64,8 +64,8 @@ enum {
 };
 
 /* The names the agent accepts in TRACESMITH_KINDS (src/capture/cupti/cupti-glue.h). */
-static const char *const capture_kinds[] = {"kernel", "memcpy", "memset", "sync",  "memory",
-					    "runtime", "driver", "nvtx",   "all",   NULL};
+static const char *const capture_kinds[] = {"kernel",  "memcpy", "memset", "sync", "memory",
+					    "runtime", "driver", "nvtx",   "all",  NULL};
 
 #define DEFAULT_OUTPUT	   "trace.sbt"
 #define DEFAULT_ZSTD_LEVEL 3
@@ -536,10 +536,11 @@ static int report(const char *status_dir, const char *out_abs, int rename_single
 		fprintf(stderr, "by signal %d (status %d)", status - 128, status);
 	else
 		fprintf(stderr, "with status %d", status);
-	fprintf(stderr, " after %s; %zu process%s traced\n", fmt_dur(a, sizeof(a), wall_ns),
-		traced, traced == 1 ? "" : "es");
+	fprintf(stderr, " after %s; %zu process%s traced\n", fmt_dur(a, sizeof(a), wall_ns), traced,
+		traced == 1 ? "" : "es");
 	if (!n)
-		fprintf(stderr, "  no process of the command initialised CUDA: nothing was traced\n");
+		fprintf(stderr,
+			"  no process of the command initialised CUDA: nothing was traced\n");
 	for (size_t i = 0; i < n; i++) {
 		struct kind_counts kc;
 		struct stat st;
@@ -555,10 +556,11 @@ static int report(const char *status_dir, const char *out_abs, int rename_single
 			continue;
 		}
 		stat(fs[i].path, &st);
-		fprintf(stderr, "  pid %d: %s events", fs[i].pid, fmt_count(a, sizeof(a), kc.events));
+		fprintf(stderr, "  pid %d: %s events", fs[i].pid,
+			fmt_count(a, sizeof(a), kc.events));
 		if (kc.ndevices)
-			fprintf(stderr, " on %d GPU%s (%s)", kc.ndevices, kc.ndevices == 1 ? "" : "s",
-				kc.device);
+			fprintf(stderr, " on %d GPU%s (%s)", kc.ndevices,
+				kc.ndevices == 1 ? "" : "s", kc.device);
 		fprintf(stderr, " -> %s, %s", fs[i].path,
 			fmt_size(b, sizeof(b), (uint64_t)st.st_size));
 		if (strcmp(fs[i].state, "done"))
@@ -716,11 +718,12 @@ int cmd_record(int argc, char **argv)
 			break;
 		case O_KINDS:
 			if (check_kinds(a) < 0) {
-				rc = cli_usage_error(spec.name,
-						     "bad --kinds '%s' (a comma-separated list of "
-						     "kernel, memcpy, memset, sync, memory, runtime, "
-						     "driver, nvtx, all)",
-						     a);
+				rc = cli_usage_error(
+				    spec.name,
+				    "bad --kinds '%s' (a comma-separated list of "
+				    "kernel, memcpy, memset, sync, memory, runtime, "
+				    "driver, nvtx, all)",
+				    a);
 				goto out;
 			}
 			co.kinds = a;
@@ -733,11 +736,12 @@ int cmd_record(int argc, char **argv)
 		case O_DELAY:
 		case O_FLUSH:
 			if (cli_parse_time(a, &v) < 0 || (rc == O_FLUSH && v < 1000000)) {
-				rc = cli_usage_error(spec.name,
-						     "bad time '%s' for --%s (a number with a unit: "
-						     "ns, us, ms, s%s)",
-						     a, rc == O_DELAY ? "delay" : "flush-interval",
-						     rc == O_FLUSH ? "; at least 1ms" : "");
+				rc =
+				    cli_usage_error(spec.name,
+						    "bad time '%s' for --%s (a number with a unit: "
+						    "ns, us, ms, s%s)",
+						    a, rc == O_DELAY ? "delay" : "flush-interval",
+						    rc == O_FLUSH ? "; at least 1ms" : "");
 				goto out;
 			}
 			if (rc == O_DELAY)
@@ -815,8 +819,9 @@ int cmd_record(int argc, char **argv)
 	}
 	if (!simulate) {
 		if (!p.npos) {
-			rc = cli_usage_error(spec.name, "nothing to record: give '-- CMD [ARGS...]' "
-							"or --simulate");
+			rc =
+			    cli_usage_error(spec.name, "nothing to record: give '-- CMD [ARGS...]' "
+						       "or --simulate");
 			goto out;
 		}
 		if (!p.only_pos) {

@@ -27,118 +27,171 @@
 #include "util.h"
 
 #define EXACT_MAX 200000u
-#define BINS 4096u
+#define BINS	  4096u
 #define UTIL_BINS 600u
 
 enum { O_OUTPUT = 1, O_STRICT, O_EXACT };
 
 static const struct cli_opt opts[] = {
-	{O_OUTPUT, 'o', "output", CLI_REQARG, "FILE", "write the report to FILE (required; '-': stdout)"},
-	{O_EXACT, 0, "exact-max", CLI_REQARG, "N",
-	 "draw every op when the trace has at most N GPU ops\n(default 200000); above, lanes are decimated"},
-	{O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
-	{0},
+    {O_OUTPUT, 'o', "output", CLI_REQARG, "FILE",
+     "write the report to FILE (required; '-': stdout)"},
+    {O_EXACT, 0, "exact-max", CLI_REQARG, "N",
+     "draw every op when the trace has at most N GPU ops\n(default 200000); above, lanes are "
+     "decimated"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "report",
-	.synopsis = "FILE -o OUT.html [--exact-max N]",
-	.description =
-		"Write a self-contained HTML report (no network, no external scripts or fonts):\n"
-		"summary, utilisation over time per device, a zoomable and pannable timeline of\n"
-		"every stream and the critical path, and the statistics tables of `tracesmith\n"
-		"stats` (kernels, copies, API calls, launch latency, idle gaps, NVTX ranges,\n"
-		"ProfilerStep#N iterations, critical path shares).",
-	.opts = opts,
-	.notes = "Mouse: wheel zooms around the pointer, drag pans, double-click resets.",
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "report",
+    .synopsis = "FILE -o OUT.html [--exact-max N]",
+    .description =
+	"Write a self-contained HTML report (no network, no external scripts or fonts):\n"
+	"summary, utilisation over time per device, a zoomable and pannable timeline of\n"
+	"every stream and the critical path, and the statistics tables of `tracesmith\n"
+	"stats` (kernels, copies, API calls, launch latency, idle gaps, NVTX ranges,\n"
+	"ProfilerStep#N iterations, critical path shares).",
+    .opts = opts,
+    .notes = "Mouse: wheel zooms around the pointer, drag pans, double-click resets.",
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 static const char page_head[] =
-	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	"<title>TraceSmith report</title>\n<style>\n"
-	"body{font:13px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f7f9;color:#1d2330}\n"
-	"header{background:#1d2330;color:#fff;padding:10px 18px}header h1{font-size:17px;margin:0}\n"
-	"header .sub{color:#aab3c5;font-size:12px}\n"
-	"section{background:#fff;margin:12px 18px;padding:10px 14px;border-radius:6px;box-shadow:0 1px 2px #0002}\n"
-	"h2{font-size:14px;margin:2px 0 8px}\n"
-	"table{border-collapse:collapse;font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}\n"
-	"td,th{padding:2px 8px;border-bottom:1px solid #e4e7ec;text-align:right;white-space:nowrap}\n"
-	"th{background:#eef1f5;position:sticky;top:0}td.l,th.l{text-align:left}\n"
-	".scroll{max-height:340px;overflow:auto}\n"
-	"#tl{width:100%;height:360px;display:block;cursor:grab;border:1px solid #d5dae2}\n"
-	".legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}\n"
-	"#tip{position:fixed;pointer-events:none;background:#1d2330;color:#fff;padding:4px 7px;border-radius:4px;font-size:12px;display:none;max-width:600px}\n"
-	".kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:2px 16px}.kv div b{font-weight:600}\n"
-	"canvas.util{width:100%;height:70px;display:block;border:1px solid #e4e7ec;margin-bottom:6px}\n"
-	"</style></head><body>\n";
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>TraceSmith report</title>\n<style>\n"
+    "body{font:13px/1.4 system-ui,-apple-system,'Segoe "
+    "UI',sans-serif;margin:0;background:#f6f7f9;color:#1d2330}\n"
+    "header{background:#1d2330;color:#fff;padding:10px 18px}header h1{font-size:17px;margin:0}\n"
+    "header .sub{color:#aab3c5;font-size:12px}\n"
+    "section{background:#fff;margin:12px 18px;padding:10px 14px;border-radius:6px;box-shadow:0 1px "
+    "2px #0002}\n"
+    "h2{font-size:14px;margin:2px 0 8px}\n"
+    "table{border-collapse:collapse;font:12px/1.3 ui-monospace,Menlo,Consolas,monospace}\n"
+    "td,th{padding:2px 8px;border-bottom:1px solid #e4e7ec;text-align:right;white-space:nowrap}\n"
+    "th{background:#eef1f5;position:sticky;top:0}td.l,th.l{text-align:left}\n"
+    ".scroll{max-height:340px;overflow:auto}\n"
+    "#tl{width:100%;height:360px;display:block;cursor:grab;border:1px solid #d5dae2}\n"
+    ".legend span{display:inline-block;margin-right:14px}.legend "
+    "i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}\n"
+    "#tip{position:fixed;pointer-events:none;background:#1d2330;color:#fff;padding:4px "
+    "7px;border-radius:4px;font-size:12px;display:none;max-width:600px}\n"
+    ".kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:2px 16px}.kv "
+    "div b{font-weight:600}\n"
+    "canvas.util{width:100%;height:70px;display:block;border:1px solid #e4e7ec;margin-bottom:6px}\n"
+    "</style></head><body>\n";
 
 static const char page_script[] =
-	"<script>\n"
-	"'use strict';\n"
-	"window.onerror=function(m){document.title='ERROR: '+m;var e=document.getElementById('err');"
-	"if(e){e.textContent='script error: '+m;e.style.display='block';}};\n"
-	"(function(){\n"
-	"var S=JSON.parse(document.getElementById('stats').textContent);\n"
-	"var T=JSON.parse(document.getElementById('tl-data').textContent);\n"
-	"var COL=['#3a9a4a','#a24bc9','#2b8fc7','#d69a1c','#9aa3b0','#c4473a'];\n"
-	"var CLS=['compute','communication','memcpy','memset','event wait','host API'];\n"
-	"function el(t,a,x){var e=document.createElement(t);if(a)e.className=a;if(x!=null)e.textContent=x;return e;}\n"
-	"function dur(ns){ns=+ns;if(ns<1e3)return ns+' ns';if(ns<1e6)return (ns/1e3).toFixed(3)+' us';"
-	"if(ns<1e9)return (ns/1e6).toFixed(3)+' ms';return (ns/1e9).toFixed(3)+' s';}\n"
-	"function fmt(k,v){if(typeof v==='number'&&/_ns$/.test(k))return dur(v);"
-	"if(k==='share'||k==='utilization')return (v*100).toFixed(2)+'%';"
-	"if(Array.isArray(v))return v.join(' ');return String(v);}\n"
-	"document.getElementById('sub').textContent=T.file+' \\u2014 '+dur(T.span)+', '+S.summary.events+' events, '"
-	"+S.summary.devices+' GPU(s), '+S.summary.streams+' stream(s)'+(T.decimated?' (timeline decimated: '+dur(T.bin)+' per column)':'');\n"
-	"var kv=document.getElementById('summary');Object.keys(S.summary).forEach(function(k){var d=el('div');"
-	"d.appendChild(el('b',null,k.replace(/_/g,' ')+': '));d.appendChild(document.createTextNode(fmt(k,S.summary[k])));kv.appendChild(d);});\n"
-	"function table(key,title,max){var rows=S[key];if(!rows||!rows.length)return;var sec=el('section');"
-	"sec.appendChild(el('h2',null,title+' ('+rows.length+')'));var w=el('div','scroll'),t=el('table'),h=el('tr');"
-	"var cols=Object.keys(rows[0]);cols.forEach(function(c){h.appendChild(el('th',c==='name'||c==='what'?'l':null,c));});t.appendChild(h);"
-	"rows.slice(0,max||2000).forEach(function(r){var tr=el('tr');cols.forEach(function(c){"
-	"tr.appendChild(el('td',c==='name'||c==='what'?'l':null,fmt(c,r[c])));});t.appendChild(tr);});"
-	"w.appendChild(t);sec.appendChild(w);document.getElementById('tables').appendChild(sec);}\n"
-	"table('critical','Critical path');table('devices','Devices');table('streams','Streams (exclusive states)');"
-	"table('kernels','Kernels by total time');table('copies','Copies and sets');table('apis','API calls');"
-	"table('gaps','Idle gaps per stream by cause');table('longest_gaps','Longest idle gaps');table('top','Longest GPU ops');"
-	"table('ranges','NVTX ranges');table('steps','ProfilerStep iterations');\n"
-	"(function(){var L=S.latency,sec=document.getElementById('lat');if(!L||!L.launches&&!L.count){sec.style.display='none';return;}"
-	"sec.appendChild(el('div',null,'launches '+L.count+', mean '+dur(L.mean_ns)+', p50 '+dur(L.p50_ns)+', p95 '+dur(L.p95_ns)+', p99 '+dur(L.p99_ns)+', max '+dur(L.max_ns)));})();\n"
-	/* utilisation plots */
-	"var U=document.getElementById('util');T.util.forEach(function(u){U.appendChild(el('div',null,'GPU '+u.device+': busy share per '+dur(T.span/u.bins.length)));"
-	"var c=el('canvas','util');U.appendChild(c);var r=c.getBoundingClientRect(),W=c.width=Math.max(200,r.width|0),H=c.height=70,g=c.getContext('2d');"
-	"g.fillStyle='#eef6ef';g.fillRect(0,0,W,H);g.strokeStyle='#3a9a4a';g.beginPath();u.bins.forEach(function(v,i){var x=i*W/u.bins.length,y=H-2-(H-4)*v/1000;"
-	"if(i)g.lineTo(x,y);else g.moveTo(x,y);});g.stroke();});\n"
-	/* timeline */
-	"var cv=document.getElementById('tl'),g=cv.getContext('2d'),tip=document.getElementById('tip');\n"
-	"var lg=document.getElementById('legend');CLS.forEach(function(n,i){var s=el('span'),b=el('i');b.style.background=COL[i];s.appendChild(b);s.appendChild(document.createTextNode(n));lg.appendChild(s);});\n"
-	"var v0=0,v1=T.span||1,LH=22,LW=150,AX=22;\n"
-	"function draw(){var r=cv.getBoundingClientRect();var W=cv.width=Math.max(300,r.width|0);var H=cv.height=AX+LH*T.lanes.length+4;cv.style.height=H+'px';"
-	"g.fillStyle='#fff';g.fillRect(0,0,W,H);var PW=W-LW,k=PW/(v1-v0);g.font='11px sans-serif';g.fillStyle='#555';g.strokeStyle='#e4e7ec';"
-	"for(var i=0;i<=8;i++){var x=LW+i*PW/8;g.beginPath();g.moveTo(x,AX-4);g.lineTo(x,H);g.stroke();g.fillText(dur(Math.round(v0+(v1-v0)*i/8)),Math.min(x+2,W-60),12);}\n"
-	"T.lanes.forEach(function(l,li){var y=AX+li*LH;g.fillStyle='#1d2330';g.fillText(l.label,4,y+14);"
-	"if(l.ops){var o=l.ops;for(var j=0;j<o.length;j+=4){var s=o[j],e=s+o[j+1];if(e<v0||s>v1)continue;var x0=LW+(s-v0)*k,w=Math.max(1,(e-s)*k);"
-	"g.fillStyle=COL[o[j+2]];g.fillRect(x0,y+3,w,LH-6);}}\n"
-	"else{var b=l.bins,n=b.length/2,bw=T.span/n;var j0=Math.max(0,Math.floor(v0/bw)),j1=Math.min(n-1,Math.ceil(v1/bw));for(var j=j0;j<=j1;j++){var c=b.charCodeAt(2*j)-97;"
-	"if(c<0||c>5)continue;var d=b.charCodeAt(2*j+1)-48,h=(LH-6)*Math.max(0.12,d/9);var x0=LW+(j*bw-v0)*k,w=Math.max(1,bw*k);g.fillStyle=COL[c];"
-	"g.fillRect(x0,y+LH-3-h,w,h);}}});}\n"
-	"function hit(ev){var r=cv.getBoundingClientRect(),x=ev.clientX-r.left,y=ev.clientY-r.top;var li=Math.floor((y-AX)/LH);var l=T.lanes[li];"
-	"if(!l||x<LW||!l.ops)return null;var t=v0+(x-LW)*(v1-v0)/(cv.width-LW),tol=3*(v1-v0)/(cv.width-LW),o=l.ops;"
-	"for(var j=0;j<o.length;j+=4){if(o[j]-tol<=t&&t<=o[j]+o[j+1]+tol)return {l:l,j:j};}return null;}\n"
-	"var drag=null;cv.addEventListener('mousedown',function(e){drag={x:e.clientX,v0:v0,v1:v1};cv.style.cursor='grabbing';});\n"
-	"window.addEventListener('mouseup',function(){drag=null;cv.style.cursor='grab';});\n"
-	"cv.addEventListener('mousemove',function(e){if(drag){var d=(e.clientX-drag.x)*(drag.v1-drag.v0)/(cv.width-LW);v0=drag.v0-d;v1=drag.v1-d;draw();return;}"
-	"var h=hit(e);if(!h){tip.style.display='none';return;}var o=h.l.ops;tip.textContent=(T.names[o[h.j+3]]||CLS[o[h.j+2]])+' \\u2014 '+dur(o[h.j+1])+' at '+dur(o[h.j]);"
-	"tip.style.left=(e.clientX+12)+'px';tip.style.top=(e.clientY+12)+'px';tip.style.display='block';});\n"
-	"cv.addEventListener('mouseleave',function(){tip.style.display='none';});\n"
-	"cv.addEventListener('wheel',function(e){e.preventDefault();var r=cv.getBoundingClientRect(),x=Math.max(0,e.clientX-r.left-LW);"
-	"var t=v0+x*(v1-v0)/(cv.width-LW),z=e.deltaY>0?1.25:0.8;var nv0=t-(t-v0)*z,nv1=t+(v1-t)*z;if(nv1-nv0<10)return;v0=nv0;v1=nv1;draw();},{passive:false});\n"
-	"cv.addEventListener('dblclick',function(){v0=0;v1=T.span||1;draw();});window.addEventListener('resize',draw);\n"
-	"draw();document.body.setAttribute('data-rendered','1');document.title='TraceSmith report - rendered';\n"
-	"})();\n</script>\n</body></html>\n";
+    "<script>\n"
+    "'use strict';\n"
+    "window.onerror=function(m){document.title='ERROR: '+m;var e=document.getElementById('err');"
+    "if(e){e.textContent='script error: '+m;e.style.display='block';}};\n"
+    "(function(){\n"
+    "var S=JSON.parse(document.getElementById('stats').textContent);\n"
+    "var T=JSON.parse(document.getElementById('tl-data').textContent);\n"
+    "var COL=['#3a9a4a','#a24bc9','#2b8fc7','#d69a1c','#9aa3b0','#c4473a'];\n"
+    "var CLS=['compute','communication','memcpy','memset','event wait','host API'];\n"
+    "function el(t,a,x){var "
+    "e=document.createElement(t);if(a)e.className=a;if(x!=null)e.textContent=x;return e;}\n"
+    "function dur(ns){ns=+ns;if(ns<1e3)return ns+' ns';if(ns<1e6)return (ns/1e3).toFixed(3)+' us';"
+    "if(ns<1e9)return (ns/1e6).toFixed(3)+' ms';return (ns/1e9).toFixed(3)+' s';}\n"
+    "function fmt(k,v){if(typeof v==='number'&&/_ns$/.test(k))return dur(v);"
+    "if(k==='share'||k==='utilization')return (v*100).toFixed(2)+'%';"
+    "if(Array.isArray(v))return v.join(' ');return String(v);}\n"
+    "document.getElementById('sub').textContent=T.file+' \\u2014 '+dur(T.span)+', "
+    "'+S.summary.events+' events, '"
+    "+S.summary.devices+' GPU(s), '+S.summary.streams+' stream(s)'+(T.decimated?' (timeline "
+    "decimated: '+dur(T.bin)+' per column)':'');\n"
+    "var kv=document.getElementById('summary');Object.keys(S.summary).forEach(function(k){var "
+    "d=el('div');"
+    "d.appendChild(el('b',null,k.replace(/_/g,' ')+': "
+    "'));d.appendChild(document.createTextNode(fmt(k,S.summary[k])));kv.appendChild(d);});\n"
+    "function table(key,title,max){var rows=S[key];if(!rows||!rows.length)return;var "
+    "sec=el('section');"
+    "sec.appendChild(el('h2',null,title+' ('+rows.length+')'));var "
+    "w=el('div','scroll'),t=el('table'),h=el('tr');"
+    "var "
+    "cols=Object.keys(rows[0]);cols.forEach(function(c){h.appendChild(el('th',c==='name'||c==='"
+    "what'?'l':null,c));});t.appendChild(h);"
+    "rows.slice(0,max||2000).forEach(function(r){var tr=el('tr');cols.forEach(function(c){"
+    "tr.appendChild(el('td',c==='name'||c==='what'?'l':null,fmt(c,r[c])));});t.appendChild(tr);});"
+    "w.appendChild(t);sec.appendChild(w);document.getElementById('tables').appendChild(sec);}\n"
+    "table('critical','Critical path');table('devices','Devices');table('streams','Streams "
+    "(exclusive states)');"
+    "table('kernels','Kernels by total time');table('copies','Copies and sets');table('apis','API "
+    "calls');"
+    "table('gaps','Idle gaps per stream by cause');table('longest_gaps','Longest idle "
+    "gaps');table('top','Longest GPU ops');"
+    "table('ranges','NVTX ranges');table('steps','ProfilerStep iterations');\n"
+    "(function(){var "
+    "L=S.latency,sec=document.getElementById('lat');if(!L||!L.launches&&!L.count){sec.style."
+    "display='none';return;}"
+    "sec.appendChild(el('div',null,'launches '+L.count+', mean '+dur(L.mean_ns)+', p50 "
+    "'+dur(L.p50_ns)+', p95 '+dur(L.p95_ns)+', p99 '+dur(L.p99_ns)+', max '+dur(L.max_ns)));})();\n"
+    /* utilisation plots */
+    "var "
+    "U=document.getElementById('util');T.util.forEach(function(u){U.appendChild(el('div',null,'GPU "
+    "'+u.device+': busy share per '+dur(T.span/u.bins.length)));"
+    "var c=el('canvas','util');U.appendChild(c);var "
+    "r=c.getBoundingClientRect(),W=c.width=Math.max(200,r.width|0),H=c.height=70,g=c.getContext('"
+    "2d');"
+    "g.fillStyle='#eef6ef';g.fillRect(0,0,W,H);g.strokeStyle='#3a9a4a';g.beginPath();u.bins."
+    "forEach(function(v,i){var x=i*W/u.bins.length,y=H-2-(H-4)*v/1000;"
+    "if(i)g.lineTo(x,y);else g.moveTo(x,y);});g.stroke();});\n"
+    /* timeline */
+    "var "
+    "cv=document.getElementById('tl'),g=cv.getContext('2d'),tip=document.getElementById('tip');\n"
+    "var lg=document.getElementById('legend');CLS.forEach(function(n,i){var "
+    "s=el('span'),b=el('i');b.style.background=COL[i];s.appendChild(b);s.appendChild(document."
+    "createTextNode(n));lg.appendChild(s);});\n"
+    "var v0=0,v1=T.span||1,LH=22,LW=150,AX=22;\n"
+    "function draw(){var r=cv.getBoundingClientRect();var W=cv.width=Math.max(300,r.width|0);var "
+    "H=cv.height=AX+LH*T.lanes.length+4;cv.style.height=H+'px';"
+    "g.fillStyle='#fff';g.fillRect(0,0,W,H);var PW=W-LW,k=PW/(v1-v0);g.font='11px "
+    "sans-serif';g.fillStyle='#555';g.strokeStyle='#e4e7ec';"
+    "for(var i=0;i<=8;i++){var "
+    "x=LW+i*PW/"
+    "8;g.beginPath();g.moveTo(x,AX-4);g.lineTo(x,H);g.stroke();g.fillText(dur(Math.round(v0+(v1-v0)"
+    "*i/8)),Math.min(x+2,W-60),12);}\n"
+    "T.lanes.forEach(function(l,li){var "
+    "y=AX+li*LH;g.fillStyle='#1d2330';g.fillText(l.label,4,y+14);"
+    "if(l.ops){var o=l.ops;for(var j=0;j<o.length;j+=4){var "
+    "s=o[j],e=s+o[j+1];if(e<v0||s>v1)continue;var x0=LW+(s-v0)*k,w=Math.max(1,(e-s)*k);"
+    "g.fillStyle=COL[o[j+2]];g.fillRect(x0,y+3,w,LH-6);}}\n"
+    "else{var b=l.bins,n=b.length/2,bw=T.span/n;var "
+    "j0=Math.max(0,Math.floor(v0/bw)),j1=Math.min(n-1,Math.ceil(v1/bw));for(var "
+    "j=j0;j<=j1;j++){var c=b.charCodeAt(2*j)-97;"
+    "if(c<0||c>5)continue;var d=b.charCodeAt(2*j+1)-48,h=(LH-6)*Math.max(0.12,d/9);var "
+    "x0=LW+(j*bw-v0)*k,w=Math.max(1,bw*k);g.fillStyle=COL[c];"
+    "g.fillRect(x0,y+LH-3-h,w,h);}}});}\n"
+    "function hit(ev){var r=cv.getBoundingClientRect(),x=ev.clientX-r.left,y=ev.clientY-r.top;var "
+    "li=Math.floor((y-AX)/LH);var l=T.lanes[li];"
+    "if(!l||x<LW||!l.ops)return null;var "
+    "t=v0+(x-LW)*(v1-v0)/(cv.width-LW),tol=3*(v1-v0)/(cv.width-LW),o=l.ops;"
+    "for(var j=0;j<o.length;j+=4){if(o[j]-tol<=t&&t<=o[j]+o[j+1]+tol)return {l:l,j:j};}return "
+    "null;}\n"
+    "var "
+    "drag=null;cv.addEventListener('mousedown',function(e){drag={x:e.clientX,v0:v0,v1:v1};cv.style."
+    "cursor='grabbing';});\n"
+    "window.addEventListener('mouseup',function(){drag=null;cv.style.cursor='grab';});\n"
+    "cv.addEventListener('mousemove',function(e){if(drag){var "
+    "d=(e.clientX-drag.x)*(drag.v1-drag.v0)/(cv.width-LW);v0=drag.v0-d;v1=drag.v1-d;draw();return;}"
+    "var h=hit(e);if(!h){tip.style.display='none';return;}var "
+    "o=h.l.ops;tip.textContent=(T.names[o[h.j+3]]||CLS[o[h.j+2]])+' \\u2014 '+dur(o[h.j+1])+' at "
+    "'+dur(o[h.j]);"
+    "tip.style.left=(e.clientX+12)+'px';tip.style.top=(e.clientY+12)+'px';tip.style.display='block'"
+    ";});\n"
+    "cv.addEventListener('mouseleave',function(){tip.style.display='none';});\n"
+    "cv.addEventListener('wheel',function(e){e.preventDefault();var "
+    "r=cv.getBoundingClientRect(),x=Math.max(0,e.clientX-r.left-LW);"
+    "var t=v0+x*(v1-v0)/(cv.width-LW),z=e.deltaY>0?1.25:0.8;var "
+    "nv0=t-(t-v0)*z,nv1=t+(v1-t)*z;if(nv1-nv0<10)return;v0=nv0;v1=nv1;draw();},{passive:false});\n"
+    "cv.addEventListener('dblclick',function(){v0=0;v1=T.span||1;draw();});window.addEventListener("
+    "'resize',draw);\n"
+    "draw();document.body.setAttribute('data-rendered','1');document.title='TraceSmith report - "
+    "rendered';\n"
+    "})();\n</script>\n</body></html>\n";
 
 /* Copy JSON into a <script> block: "</" must not appear there. */
 static void put_json_block(FILE *out, const char *id, const char *buf, size_t n)
@@ -271,12 +324,14 @@ static int write_lanes(FILE *out, struct ctx *c, const tsm_critical_path *cp, in
 				const tsm_tl_op *op = &ops[l->first + j];
 				uint32_t ni;
 
-				if (op->cls == TSM_OPC_SYNC && op->sub != TSM_SYNC_STREAM_WAIT_EVENT)
+				if (op->cls == TSM_OPC_SYNC &&
+				    op->sub != TSM_SYNC_STREAM_WAIT_EVENT)
 					continue;
 				if (name_index(c, op->name, &ni) < 0)
 					goto nomem;
 				fprintf(out, "%s%" PRIu64 ",%" PRIu64 ",%u,%u", f ? "" : ",",
-					op->start_ns - c->origin, op->end_ns - op->start_ns, op->cls, ni);
+					op->start_ns - c->origin, op->end_ns - op->start_ns,
+					op->cls, ni);
 				f = 0;
 			}
 			fputc(']', out);
@@ -285,10 +340,11 @@ static int write_lanes(FILE *out, struct ctx *c, const tsm_critical_path *cp, in
 			for (uint32_t j = 0; j < l->count; j++) {
 				const tsm_tl_op *op = &ops[l->first + j];
 
-				if (op->cls == TSM_OPC_SYNC && op->sub != TSM_SYNC_STREAM_WAIT_EVENT)
+				if (op->cls == TSM_OPC_SYNC &&
+				    op->sub != TSM_SYNC_STREAM_WAIT_EVENT)
 					continue;
-				bin_add(acc, op->start_ns - c->origin, op->end_ns - c->origin, c->span,
-					op->cls);
+				bin_add(acc, op->start_ns - c->origin, op->end_ns - c->origin,
+					c->span, op->cls);
 			}
 			put_bins(out, acc, binw);
 		}
@@ -447,16 +503,17 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	fputs(page_head, out);
-	fputs("<header><h1>TraceSmith report</h1><div class=\"sub\" id=\"sub\"></div></header>\n"
-	      "<div id=\"err\" style=\"display:none;color:#b00;margin:12px 18px\"></div>\n"
-	      "<section><h2>Summary</h2><div class=\"kv\" id=\"summary\"></div></section>\n"
-	      "<section><h2>GPU utilisation over time</h2><div id=\"util\"></div></section>\n"
-	      "<section><h2>Timeline</h2><div class=\"legend\" id=\"legend\"></div>"
-	      "<canvas id=\"tl\"></canvas><div class=\"sub\">wheel: zoom, drag: pan, "
-	      "double-click: reset</div></section>\n"
-	      "<section id=\"lat\"><h2>Launch latency (API call start to GPU start)</h2></section>\n"
-	      "<div id=\"tables\"></div><div id=\"tip\"></div>\n",
-	      out);
+	fputs(
+	    "<header><h1>TraceSmith report</h1><div class=\"sub\" id=\"sub\"></div></header>\n"
+	    "<div id=\"err\" style=\"display:none;color:#b00;margin:12px 18px\"></div>\n"
+	    "<section><h2>Summary</h2><div class=\"kv\" id=\"summary\"></div></section>\n"
+	    "<section><h2>GPU utilisation over time</h2><div id=\"util\"></div></section>\n"
+	    "<section><h2>Timeline</h2><div class=\"legend\" id=\"legend\"></div>"
+	    "<canvas id=\"tl\"></canvas><div class=\"sub\">wheel: zoom, drag: pan, "
+	    "double-click: reset</div></section>\n"
+	    "<section id=\"lat\"><h2>Launch latency (API call start to GPU start)</h2></section>\n"
+	    "<div id=\"tables\"></div><div id=\"tip\"></div>\n",
+	    out);
 	put_json_block(out, "stats", sbuf, slen);
 	put_json_block(out, "tl-data", tbuf, tlen);
 	fputs(page_script, out);

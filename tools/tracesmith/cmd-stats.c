@@ -16,37 +16,36 @@
 enum { O_FORMAT = 1, O_ONLY, O_LIMIT, O_TOP, O_SHORT, O_CP, O_NO_DEMANGLE, O_STRICT };
 
 static const struct cli_opt opts[] = {
-	{O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default), json or csv"},
-	{O_ONLY, 0, "only", CLI_REQARG, "S[,S...]",
-	 "only these sections: summary, devices, streams, kernels,\n"
-	 "copies, apis, latency, gaps, top, ranges, steps, critical"},
-	{O_LIMIT, 'n', "limit", CLI_REQARG, "N", "text: at most N rows per table (default 25)"},
-	{O_TOP, 0, "top", CLI_REQARG, "N", "length of the top-N lists (default 10)"},
-	{O_SHORT, 0, "short-kernel", CLI_REQARG, "TIME",
-	 "kernels shorter than TIME are short (default 10us)"},
-	{O_CP, 0, "critical-path", CLI_NOARG, NULL,
-	 "also compute the critical path (section 'critical')"},
-	{O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL, "show kernel names as recorded"},
-	{O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
-	{0},
+    {O_FORMAT, 'f', "format", CLI_REQARG, "FMT", "output format: text (default), json or csv"},
+    {O_ONLY, 0, "only", CLI_REQARG, "S[,S...]",
+     "only these sections: summary, devices, streams, kernels,\n"
+     "copies, apis, latency, gaps, top, ranges, steps, critical"},
+    {O_LIMIT, 'n', "limit", CLI_REQARG, "N", "text: at most N rows per table (default 25)"},
+    {O_TOP, 0, "top", CLI_REQARG, "N", "length of the top-N lists (default 10)"},
+    {O_SHORT, 0, "short-kernel", CLI_REQARG, "TIME",
+     "kernels shorter than TIME are short (default 10us)"},
+    {O_CP, 0, "critical-path", CLI_NOARG, NULL,
+     "also compute the critical path (section 'critical')"},
+    {O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL, "show kernel names as recorded"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "stats",
-	.synopsis = "FILE [--format text|json|csv] [--only SECTIONS] [--critical-path]",
-	.description =
-		"Statistics of a trace: GPU utilisation per device and stream, concurrency,\n"
-		"overlap of compute with copies and communication, per-stream states, kernels\n"
-		"by name (count, total, mean, min, max, p50, p95, share), copies by direction\n"
-		"with bandwidth, API calls, launch latency, idle gaps per stream with their\n"
-		"cause, the longest ops, NVTX range and ProfilerStep#N breakdowns, and with\n"
-		"--critical-path the critical path of the stream dependency graph.\n"
-		"FILE '-' reads standard input.",
-	.opts = opts,
-	.notes = "JSON is one object with a key per section; CSV prints each section as a\n"
-		 "table preceded by a '# SECTION' line. Times in JSON/CSV are integer ns.",
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "stats",
+    .synopsis = "FILE [--format text|json|csv] [--only SECTIONS] [--critical-path]",
+    .description = "Statistics of a trace: GPU utilisation per device and stream, concurrency,\n"
+		   "overlap of compute with copies and communication, per-stream states, kernels\n"
+		   "by name (count, total, mean, min, max, p50, p95, share), copies by direction\n"
+		   "with bandwidth, API calls, launch latency, idle gaps per stream with their\n"
+		   "cause, the longest ops, NVTX range and ProfilerStep#N breakdowns, and with\n"
+		   "--critical-path the critical path of the stream dependency graph.\n"
+		   "FILE '-' reads standard input.",
+    .opts = opts,
+    .notes = "JSON is one object with a key per section; CSV prints each section as a\n"
+	     "table preceded by a '# SECTION' line. Times in JSON/CSV are integer ns.",
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 int cli_parse_sections(const char *cmd, const char *arg, unsigned *mask);
@@ -91,11 +90,11 @@ int cmd_stats(int argc, char **argv)
 		case O_FORMAT:
 			fmt = cli_parse_format(p.arg, FMT_TEXT | FMT_JSON | FMT_CSV);
 			if (fmt < 0) {
-				rc = cli_usage_error(spec.name, "bad format '%s' (text, json or csv)",
-						     p.arg);
+				rc = cli_usage_error(spec.name,
+						     "bad format '%s' (text, json or csv)", p.arg);
 				goto out;
 			}
-			ro.format = fmt == FMT_JSON ? TSM_REPORT_JSON
+			ro.format = fmt == FMT_JSON  ? TSM_REPORT_JSON
 				    : fmt == FMT_CSV ? TSM_REPORT_CSV
 						     : TSM_REPORT_TEXT;
 			break;

@@ -22,34 +22,33 @@
 enum { O_WIDTH = 1, O_FROM, O_TO, O_DEVICE, O_COLOR, O_STRICT };
 
 static const struct cli_opt opts[] = {
-	{O_WIDTH, 'w', "width", CLI_REQARG, "N", "total width in columns (default: the terminal's, or 120)"},
-	{O_FROM, 0, "from", CLI_REQARG, "TIME", "window start, relative to the trace start (or @NS)"},
-	{O_TO, 0, "to", CLI_REQARG, "TIME", "window end, relative to the trace start (or @NS)"},
-	{O_DEVICE, 'd', "device", CLI_REQARG, "N", "only the streams of GPU N"},
-	{O_COLOR, 0, "color", CLI_REQARG, "WHEN", "auto (default: on a terminal), always or never"},
-	{O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
-	{0},
+    {O_WIDTH, 'w', "width", CLI_REQARG, "N",
+     "total width in columns (default: the terminal's, or 120)"},
+    {O_FROM, 0, "from", CLI_REQARG, "TIME", "window start, relative to the trace start (or @NS)"},
+    {O_TO, 0, "to", CLI_REQARG, "TIME", "window end, relative to the trace start (or @NS)"},
+    {O_DEVICE, 'd', "device", CLI_REQARG, "N", "only the streams of GPU N"},
+    {O_COLOR, 0, "color", CLI_REQARG, "WHEN", "auto (default: on a terminal), always or never"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	.name = "timeline",
-	.synopsis = "FILE [--width N] [--from TIME] [--to TIME] [--device N] [--color WHEN]",
-	.description =
-		"Draw one lane per GPU stream, scaled to the width, with a time axis and a\n"
-		"legend: what ran in each column of time (compute kernel, communication,\n"
-		"copy, set, event wait) and each lane's busy share of the window.\n"
-		"FILE '-' reads standard input.",
-	.opts = opts,
-	.notes = "TIME is a number with a unit (ns, us, ms, s) from the trace's first event,\n"
-		 "or @NS for an absolute time in the trace's clock.",
-	.min_pos = 1,
-	.max_pos = 1,
+    .name = "timeline",
+    .synopsis = "FILE [--width N] [--from TIME] [--to TIME] [--device N] [--color WHEN]",
+    .description = "Draw one lane per GPU stream, scaled to the width, with a time axis and a\n"
+		   "legend: what ran in each column of time (compute kernel, communication,\n"
+		   "copy, set, event wait) and each lane's busy share of the window.\n"
+		   "FILE '-' reads standard input.",
+    .opts = opts,
+    .notes = "TIME is a number with a unit (ns, us, ms, s) from the trace's first event,\n"
+	     "or @NS for an absolute time in the trace's clock.",
+    .min_pos = 1,
+    .max_pos = 1,
 };
 
 /* Cell glyphs per class (compute, comm, copy, set, sync wait) and their colours. */
 static const char glyph[5] = {'#', '=', '>', '~', '|'};
-static const char *const colour[5] = {"\033[32m", "\033[35m", "\033[36m", "\033[33m",
-				      "\033[90m"};
+static const char *const colour[5] = {"\033[32m", "\033[35m", "\033[36m", "\033[33m", "\033[90m"};
 
 static int parse_when(const char *arg, const char *opt, uint64_t *ns, int *abs)
 {
@@ -62,9 +61,9 @@ static int parse_when(const char *arg, const char *opt, uint64_t *ns, int *abs)
 	*abs = 0;
 	if (cli_parse_time(arg, ns) < 0)
 		return cli_usage_error(
-			spec.name,
-			"bad time '%s' for --%s (a number with a unit: ns, us, ms, s; or @NS)", arg,
-			opt);
+		    spec.name,
+		    "bad time '%s' for --%s (a number with a unit: ns, us, ms, s; or @NS)", arg,
+		    opt);
 	return 0;
 }
 
@@ -130,9 +129,12 @@ static void draw_lane(const tsm_timeline *tl, const tsm_tl_lane *l, uint64_t fro
 				cur_end = e;
 		}
 		while (s < e) {
-			uint64_t c = (uint64_t)((unsigned __int128)(s - from) * (uint64_t)cols / span);
-			uint64_t cend = from + (uint64_t)(((unsigned __int128)(c + 1) * span +
-							   (uint64_t)cols - 1) / (uint64_t)cols);
+			uint64_t c =
+			    (uint64_t)((unsigned __int128)(s - from) * (uint64_t)cols / span);
+			uint64_t cend =
+			    from +
+			    (uint64_t)(((unsigned __int128)(c + 1) * span + (uint64_t)cols - 1) /
+				       (uint64_t)cols);
 			uint64_t x = e < cend ? e : cend;
 
 			if (x <= s)
@@ -194,7 +196,8 @@ int cmd_timeline(int argc, char **argv)
 		switch (rc) {
 		case O_WIDTH:
 			if (cli_parse_uint(p.arg, 100000, &width) < 0 || width < 40) {
-				rc = cli_usage_error(spec.name, "bad width '%s' (40 to 100000)", p.arg);
+				rc = cli_usage_error(spec.name, "bad width '%s' (40 to 100000)",
+						     p.arg);
 				goto out;
 			}
 			break;
@@ -223,8 +226,8 @@ int cmd_timeline(int argc, char **argv)
 			else if (!strcmp(p.arg, "never"))
 				color = 0;
 			else {
-				rc = cli_usage_error(spec.name,
-						     "bad --color '%s' (auto, always or never)", p.arg);
+				rc = cli_usage_error(
+				    spec.name, "bad --color '%s' (auto, always or never)", p.arg);
 				goto out;
 			}
 			break;
@@ -278,7 +281,8 @@ int cmd_timeline(int argc, char **argv)
 		printf("%s: %s .. %s of the trace (%s), %s per column\n", file,
 		       fmt_dur(a, sizeof(a), from - origin), fmt_dur(b, sizeof(b), to - origin),
 		       fmt_dur(c, sizeof(c), s->last_ns - origin),
-		       fmt_dur(line, (size_t)cols + 1, (to - from + (uint64_t)cols - 1) / (uint64_t)cols));
+		       fmt_dur(line, (size_t)cols + 1,
+			       (to - from + (uint64_t)cols - 1) / (uint64_t)cols));
 		/* axis: a tick every ~12 columns */
 		{
 			char *axis = malloc((size_t)cols + 64);
@@ -293,8 +297,8 @@ int cmd_timeline(int argc, char **argv)
 			for (int x = 0; x < cols; x += step) {
 				char t[32];
 				uint64_t at = from - origin +
-					      (uint64_t)((unsigned __int128)(to - from) * (uint64_t)x /
-							 (uint64_t)cols);
+					      (uint64_t)((unsigned __int128)(to - from) *
+							 (uint64_t)x / (uint64_t)cols);
 				size_t n;
 
 				tick_label(t, sizeof(t), at, to - origin, to - from);
@@ -320,7 +324,8 @@ int cmd_timeline(int argc, char **argv)
 				continue;
 			if (have_dev && lanes[i].device != dev)
 				continue;
-			snprintf(lab, sizeof(lab), "gpu%u stream %u", lanes[i].device, lanes[i].stream);
+			snprintf(lab, sizeof(lab), "gpu%u stream %u", lanes[i].device,
+				 lanes[i].stream);
 			printf("%-*.*s ", label, label, lab);
 			draw_lane(l.tl, &lanes[i], from, to, cols, acc, line, color, &busy);
 			printf(" %5.1f%%\n", 100.0 * (double)busy / (double)(to - from));
@@ -329,7 +334,8 @@ int cmd_timeline(int argc, char **argv)
 				break;
 		}
 		if (!shown)
-			printf("%-*s (no GPU streams%s)\n", label, "", have_dev ? " on that device" : "");
+			printf("%-*s (no GPU streams%s)\n", label, "",
+			       have_dev ? " on that device" : "");
 		printf("\nlegend: ");
 		for (int k = 0; k < 5; k++) {
 			static const char *const what[5] = {"compute kernel", "communication",

@@ -43,8 +43,7 @@ int tl_load(struct tl_load *l, const char *file, unsigned flags)
 	if (rc < 0)
 		return cli_lib_error(file, rc);
 	if (ti->recovered)
-		cli_warn(file,
-			 "file was not closed cleanly; discarded %llu bytes at the end",
+		cli_warn(file, "file was not closed cleanly; discarded %llu bytes at the end",
 			 (unsigned long long)ti->discarded_bytes);
 	rc = tsm_timeline_finish(l->tl);
 	if (rc < 0)

@@ -208,8 +208,7 @@ static void note(const struct tsm__cupti_conv *cv, uint32_t ctx, uint32_t dev)
 		cv->note_context(cv->user, ctx, dev);
 }
 
-static void kernel(const struct tsm__cupti_conv *cv, const CUpti_ActivityKernel10 *k,
-		   tsm_event *ev)
+static void kernel(const struct tsm__cupti_conv *cv, const CUpti_ActivityKernel10 *k, tsm_event *ev)
 {
 	tsm_kernel_info *ki = &ev->u.kernel;
 
@@ -243,8 +242,7 @@ static void kernel(const struct tsm__cupti_conv *cv, const CUpti_ActivityKernel1
 	note(cv, k->contextId, k->deviceId);
 }
 
-static void memcpy1(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemcpy6 *m,
-		    tsm_event *ev)
+static void memcpy1(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemcpy6 *m, tsm_event *ev)
 {
 	tsm_memcpy_info *mi = &ev->u.memcpy;
 
@@ -282,8 +280,9 @@ static void memcpy2(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemcpy
 	ev->correlation = m->correlationId;
 	ev->external = ext_of(cv, m->correlationId);
 	mi->bytes = m->bytes;
-	mi->copy_kind = m->srcDeviceId != m->dstDeviceId ? TSM_COPY_P2P
-							  : (uint8_t)tsm__cupti_copy_kind(m->copyKind);
+	mi->copy_kind = m->srcDeviceId != m->dstDeviceId
+			    ? TSM_COPY_P2P
+			    : (uint8_t)tsm__cupti_copy_kind(m->copyKind);
 	mi->src_kind = (uint8_t)tsm__cupti_mem_kind(m->srcKind);
 	mi->dst_kind = (uint8_t)tsm__cupti_mem_kind(m->dstKind);
 	mi->src_device = (uint16_t)m->srcDeviceId;
@@ -297,8 +296,7 @@ static void memcpy2(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemcpy
 	note(cv, m->contextId, m->deviceId);
 }
 
-static void memset1(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemset4 *m,
-		    tsm_event *ev)
+static void memset1(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemset4 *m, tsm_event *ev)
 {
 	ev->kind = TSM_EV_MEMSET;
 	ev->device = (uint16_t)m->deviceId;
@@ -319,8 +317,7 @@ static void memset1(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemset
 	note(cv, m->contextId, m->deviceId);
 }
 
-static void memory(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemory4 *m,
-		   tsm_event *ev)
+static void memory(const struct tsm__cupti_conv *cv, const CUpti_ActivityMemory4 *m, tsm_event *ev)
 {
 	ev->kind = m->memoryOperationType == CUPTI_ACTIVITY_MEMORY_OPERATION_TYPE_RELEASE
 		       ? TSM_EV_FREE
@@ -354,8 +351,8 @@ static void api(const struct tsm__cupti_conv *cv, const CUpti_ActivityAPI *a, ts
 	ev->tid = a->threadId;
 	ev->correlation = a->correlationId;
 	ev->external = ext_of(cv, a->correlationId);
-	ev->name = cv->api_name(cv->user, rt ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API,
-				a->cbid);
+	ev->name = cv->api_name(
+	    cv->user, rt ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API, a->cbid);
 	ev->stack = cv->stack_of && a->correlationId ? cv->stack_of(cv->user, a->correlationId) : 0;
 	ev->u.api.cbid = a->cbid;
 	ev->u.api.status = (int32_t)a->returnValue;
@@ -370,8 +367,8 @@ static void sync1(const struct tsm__cupti_conv *cv, const CUpti_ActivitySynchron
 	times(ev, s->start, s->end);
 	ev->context = s->contextId == CUPTI_SYNCHRONIZATION_INVALID_VALUE ? 0 : s->contextId;
 	ev->stream = s->streamId == CUPTI_SYNCHRONIZATION_INVALID_VALUE ? 0 : s->streamId;
-	ev->device = cv->device_of_context ? cv->device_of_context(cv->user, ev->context)
-					   : TSM_DEVICE_NONE;
+	ev->device =
+	    cv->device_of_context ? cv->device_of_context(cv->user, ev->context) : TSM_DEVICE_NONE;
 	ev->correlation = s->correlationId;
 	ev->external = ext_of(cv, s->correlationId);
 	ev->name = cv->intern(cv->user, tsm_sync_type_name(t));
@@ -429,8 +426,8 @@ static void overhead(const struct tsm__cupti_conv *cv, const CUpti_ActivityOverh
 	ev->u.overhead.overhead_kind = (uint8_t)tsm__cupti_overhead_kind(o->overheadKind);
 }
 
-int tsm__cupti_convert(const struct tsm__cupti_conv *cv, const CUpti_Activity *rec,
-		       tsm_event *ev, uint32_t *ext_corr, uint64_t *ext_id)
+int tsm__cupti_convert(const struct tsm__cupti_conv *cv, const CUpti_Activity *rec, tsm_event *ev,
+		       uint32_t *ext_corr, uint64_t *ext_id)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->pid = cv->pid;

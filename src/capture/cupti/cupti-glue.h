@@ -31,21 +31,21 @@
 /* ---- kind groups ----------------------------------------------------- */
 
 /* Bits of a kind mask: one per name accepted by --kinds. */
-#define TSM__CUPTI_KIND_LIST(X)                                                                    \
-	X(KERNEL, "kernel")                                                                        \
-	X(MEMCPY, "memcpy")                                                                        \
-	X(MEMSET, "memset")                                                                        \
-	X(SYNC, "sync")                                                                            \
-	X(MEMORY, "memory")                                                                        \
-	X(RUNTIME, "runtime")                                                                      \
-	X(DRIVER, "driver")                                                                        \
+#define TSM__CUPTI_KIND_LIST(X) \
+	X(KERNEL, "kernel")     \
+	X(MEMCPY, "memcpy")     \
+	X(MEMSET, "memset")     \
+	X(SYNC, "sync")         \
+	X(MEMORY, "memory")     \
+	X(RUNTIME, "runtime")   \
+	X(DRIVER, "driver")     \
 	X(NVTX, "nvtx")
 
 enum {
 #define TSM__CUPTI_KBIT(name, text) TSM__CUPTI_KB_##name,
 	TSM__CUPTI_KIND_LIST(TSM__CUPTI_KBIT)
 #undef TSM__CUPTI_KBIT
-	TSM__CUPTI_KB__COUNT
+	    TSM__CUPTI_KB__COUNT
 };
 
 #define TSM__CUPTI_KINDS_ALL ((1u << TSM__CUPTI_KB__COUNT) - 1)
@@ -77,7 +77,8 @@ struct tsm__cupti_conv {
 	uint64_t (*external_of)(void *user, uint32_t correlation);
 	/* Call-stack id recorded for an API call's correlation id; 0: none. May be NULL. */
 	uint32_t (*stack_of)(void *user, uint32_t correlation);
-	/* Device of a context id (sync records carry only the context); TSM_DEVICE_NONE if unknown. */
+	/* Device of a context id (sync records carry only the context); TSM_DEVICE_NONE if unknown.
+	 */
 	uint16_t (*device_of_context)(void *user, uint32_t context);
 	/* Called for every kernel/memcpy/memset record with its (context, device). May be NULL. */
 	void (*note_context)(void *user, uint32_t context, uint32_t device);
@@ -85,7 +86,7 @@ struct tsm__cupti_conv {
 
 /* tsm__cupti_convert results (besides negative errors: none today). */
 #define TSM__CUPTI_EVENT 1 /* *ev holds an event */
-#define TSM__CUPTI_SKIP 0  /* the record is not an event (or a kind we do not map) */
+#define TSM__CUPTI_SKIP	 0 /* the record is not an event (or a kind we do not map) */
 
 /*
  * Convert one activity record. External-correlation records are not
@@ -93,8 +94,8 @@ struct tsm__cupti_conv {
  * are set (both 0 for other records), so the caller can fill its map.
  * Never fails; the record must be one CUPTI handed out.
  */
-int tsm__cupti_convert(const struct tsm__cupti_conv *cv, const CUpti_Activity *rec,
-		       tsm_event *ev, uint32_t *ext_corr, uint64_t *ext_id);
+int tsm__cupti_convert(const struct tsm__cupti_conv *cv, const CUpti_Activity *rec, tsm_event *ev,
+		       uint32_t *ext_corr, uint64_t *ext_id);
 
 /* ---- enum mappings ------------------------------------------------ */
 

@@ -22,11 +22,12 @@
 #include "common/internal.h"
 #include "tracesmith/capture.h"
 
-#define SIM_MAX_THREADS 4		    /* simulated host threads per process */
-#define SIM_MAX_DEVICES 64		    /* processes (one per GPU) */
-#define SIM_BASE_NS	1000000000000000ull /* first timestamp: ~11.6 days of uptime, multiple of 32 \
-					     */
-#define SIM_GPU_TICK 32u /* H100/H200 CUPTI GPU timestamps are multiples of 32 ns */
+#define SIM_MAX_THREADS 4  /* simulated host threads per process */
+#define SIM_MAX_DEVICES 64 /* processes (one per GPU) */
+#define SIM_BASE_NS                                                                  \
+	1000000000000000ull /* first timestamp: ~11.6 days of uptime, multiple of 32 \
+			     */
+#define SIM_GPU_TICK 32u    /* H100/H200 CUPTI GPU timestamps are multiples of 32 ns */
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64 ------------------- */
 
