@@ -250,42 +250,6 @@ static inline __attribute__((always_inline)) int write_flow(struct cj *c, const 
 	return 0;
 }
 
-/* Category of an event and its length (*n). */
-#define CAT(lit) (*n = sizeof(lit) - 1, lit)
-static const char *cat_of(const tsm_event *ev, size_t *n)
-{
-	switch (ev->kind) {
-	case TSM_EV_KERNEL:
-		return CAT("kernel");
-	case TSM_EV_MEMCPY:
-		return CAT("gpu_memcpy");
-	case TSM_EV_MEMSET:
-		return CAT("gpu_memset");
-	case TSM_EV_SYNC:
-		return CAT("cuda_sync");
-	case TSM_EV_RUNTIME:
-		return CAT("cuda_runtime");
-	case TSM_EV_DRIVER:
-		return CAT("cuda_driver");
-	case TSM_EV_CPU_OP:
-		return CAT("cpu_op");
-	case TSM_EV_NVTX_RANGE:
-	case TSM_EV_NVTX_MARK:
-		return tsm__xis_host(ev) ? CAT("user_annotation") : CAT("gpu_user_annotation");
-	case TSM_EV_OVERHEAD:
-		return CAT("overhead");
-	case TSM_EV_ALLOC:
-		return CAT("alloc");
-	case TSM_EV_FREE:
-		return CAT("free");
-	case TSM_EV_DROPPED:
-		return CAT("dropped");
-	default:
-		return CAT("counter");
-	}
-}
-#undef CAT
-
 static int write_event(struct cj *c, const tsm_event *ev)
 {
 	tsm__xctx *x = c->x;
@@ -309,7 +273,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	JW_LIT(p, "\", \"cat\": \"");
 	{
 		size_t n;
-		const char *ct = cat_of(ev, &n);
+		const char *ct = tsm__xcategory(ev, tsm__xis_host(ev), 0, &n);
 
 		memcpy(p, ct, n);
 		p += n;

@@ -164,6 +164,14 @@ static inline int tsm__xis_slice(const tsm_event *ev)
 }
 
 /* Host-side event (runs on a host thread track)? */
+/*
+ * The trace-event category ("cat") of an event, its length in *n: torch.profiler's names.
+ * `host`: NVTX ranges on a host thread are user_annotation, on a GPU stream
+ * gpu_user_annotation. `kineto`: allocations and frees are torch.profiler's
+ * cpu_instant_event; in Chrome JSON they are alloc and free.
+ */
+const char *tsm__xcategory(const tsm_event *ev, int host, int kineto, size_t *n);
+
 static inline int tsm__xis_host(const tsm_event *ev)
 {
 	if (ev->device == TSM_DEVICE_NONE)

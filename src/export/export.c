@@ -742,3 +742,38 @@ int tsm_export_file(const char *in_path, const char *out_path, const tsm_export_
 	tsm_reader_close(r);
 	return rc;
 }
+
+#define CAT(lit) (*n = sizeof(lit) - 1, lit)
+const char *tsm__xcategory(const tsm_event *ev, int host, int kineto, size_t *n)
+{
+	switch (ev->kind) {
+	case TSM_EV_KERNEL:
+		return CAT("kernel");
+	case TSM_EV_MEMCPY:
+		return CAT("gpu_memcpy");
+	case TSM_EV_MEMSET:
+		return CAT("gpu_memset");
+	case TSM_EV_SYNC:
+		return CAT("cuda_sync");
+	case TSM_EV_RUNTIME:
+		return CAT("cuda_runtime");
+	case TSM_EV_DRIVER:
+		return CAT("cuda_driver");
+	case TSM_EV_CPU_OP:
+		return CAT("cpu_op");
+	case TSM_EV_NVTX_RANGE:
+	case TSM_EV_NVTX_MARK:
+		return host ? CAT("user_annotation") : CAT("gpu_user_annotation");
+	case TSM_EV_OVERHEAD:
+		return CAT("overhead");
+	case TSM_EV_ALLOC:
+		return kineto ? CAT("cpu_instant_event") : CAT("alloc");
+	case TSM_EV_FREE:
+		return kineto ? CAT("cpu_instant_event") : CAT("free");
+	case TSM_EV_DROPPED:
+		return CAT("dropped");
+	default:
+		return CAT("counter");
+	}
+}
+#undef CAT

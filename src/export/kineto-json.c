@@ -121,8 +121,9 @@ static int kv_find(struct kj *k, const tsm_kv *kv, size_t n, const char *key, ui
 /* Text helpers writing at a cursor (room reserved by the caller). */
 #define LIT(lit) JW_LIT(p, lit)
 
-static inline __attribute__((always_inline)) char *
-arg_u64(char *p, int *first, const char *quoted_key, size_t klen, uint64_t v)
+/* `, "key": ` (no comma before the first argument): the start of every argument. */
+static inline __attribute__((always_inline)) char *arg_key(char *p, int *first,
+							   const char *quoted_key, size_t klen)
 {
 	if (!*first) {
 		*p++ = ',';
@@ -130,36 +131,28 @@ arg_u64(char *p, int *first, const char *quoted_key, size_t klen, uint64_t v)
 	}
 	*first = 0;
 	memcpy(p, quoted_key, klen);
-	p += klen;
-	return tsm__jw_u64(p, v);
+	return p + klen;
+}
+
+static inline __attribute__((always_inline)) char *
+arg_u64(char *p, int *first, const char *quoted_key, size_t klen, uint64_t v)
+{
+	return tsm__jw_u64(arg_key(p, first, quoted_key, klen), v);
 }
 #define ARG_U(key, v) (p = arg_u64(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
 static inline __attribute__((always_inline)) char *
 arg_i64(char *p, int *first, const char *quoted_key, size_t klen, int64_t v)
 {
-	if (!*first) {
-		*p++ = ',';
-		*p++ = ' ';
-	}
-	*first = 0;
-	memcpy(p, quoted_key, klen);
-	p += klen;
-	return tsm__jw_i64(p, v);
+	return tsm__jw_i64(arg_key(p, first, quoted_key, klen), v);
 }
 #define ARG_I(key, v) (p = arg_i64(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
 static inline __attribute__((always_inline)) char *
 arg_str(char *p, int *first, const char *quoted_key, size_t klen, const char *v)
 {
-	if (!*first) {
-		*p++ = ',';
-		*p++ = ' ';
-	}
-	*first = 0;
-	memcpy(p, quoted_key, klen);
-	p += klen;
-	return tsm__jw_escape(p, v, strlen(v)); /* short, known strings only */
+	/* short, known strings only */
+	return tsm__jw_escape(arg_key(p, first, quoted_key, klen), v, strlen(v));
 }
 #define ARG_S(key, v) (p = arg_str(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (v)))
 
@@ -167,13 +160,7 @@ static inline __attribute__((always_inline)) char *arg_dim3(char *p, int *first,
 							    const char *quoted_key, size_t klen,
 							    uint64_t a, uint64_t b, uint64_t c)
 {
-	if (!*first) {
-		*p++ = ',';
-		*p++ = ' ';
-	}
-	*first = 0;
-	memcpy(p, quoted_key, klen);
-	p += klen;
+	p = arg_key(p, first, quoted_key, klen);
 	*p++ = '[';
 	p = tsm__jw_u64(p, a);
 	LIT(", ");
@@ -185,41 +172,6 @@ static inline __attribute__((always_inline)) char *arg_dim3(char *p, int *first,
 }
 #define ARG_DIM3(key, a, b, c) \
 	(p = arg_dim3(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (a), (b), (c)))
-
-/* Category of an event and its length (*n). */
-#define CAT(lit) (*n = sizeof(lit) - 1, lit)
-static const char *cat_of(const tsm_event *ev, int host, size_t *n)
-{
-	switch (ev->kind) {
-	case TSM_EV_KERNEL:
-		return CAT("kernel");
-	case TSM_EV_MEMCPY:
-		return CAT("gpu_memcpy");
-	case TSM_EV_MEMSET:
-		return CAT("gpu_memset");
-	case TSM_EV_SYNC:
-		return CAT("cuda_sync");
-	case TSM_EV_RUNTIME:
-		return CAT("cuda_runtime");
-	case TSM_EV_DRIVER:
-		return CAT("cuda_driver");
-	case TSM_EV_CPU_OP:
-		return CAT("cpu_op");
-	case TSM_EV_NVTX_RANGE:
-	case TSM_EV_NVTX_MARK:
-		return host ? CAT("user_annotation") : CAT("gpu_user_annotation");
-	case TSM_EV_OVERHEAD:
-		return CAT("overhead");
-	case TSM_EV_ALLOC:
-	case TSM_EV_FREE:
-		return CAT("cpu_instant_event");
-	case TSM_EV_DROPPED:
-		return CAT("dropped");
-	default:
-		return CAT("counter");
-	}
-}
-#undef CAT
 
 static const char *flow_type_name(unsigned t)
 {
@@ -274,7 +226,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	LIT("\", \"cat\": \"");
 	{
 		size_t n;
-		const char *c = cat_of(ev, host || memory, &n);
+		const char *c = tsm__xcategory(ev, host || memory, 1, &n);
 
 		memcpy(p, c, n);
 		p += n;
