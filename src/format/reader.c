@@ -876,6 +876,27 @@ static int read_footer_bytes(tsm_reader *r, const uint8_t *f, uint64_t off)
 	return 0;
 }
 
+/*
+ * A chunk whose payload can be skipped unread: definitions already loaded, INFO (read at open),
+ * the index when it was loaded from the footer, and blocks the index places outside the seek
+ * window.
+ */
+static int skip_payload(const tsm_reader *r, const sbt_step *st)
+{
+	const sbt_index_entry *e;
+
+	if (is_def(st->type))
+		return st->off < r->defs_upto;
+	if (st->type == SBT_INFO)
+		return 1;
+	if (st->type == SBT_INDX)
+		return r->index != NULL;
+	if (st->type != SBT_EVTB || !r->filtering || !r->index || !r->seekable)
+		return 0;
+	e = index_find(r, st->off);
+	return !e || !range_overlaps(r, e->min_start, e->max_end);
+}
+
 int tsm__reader_step(tsm_reader *r, sbt_step *st)
 {
 	uint8_t hdr[SBT_FOOTER_SIZE];
@@ -939,11 +960,7 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 	}
 
 	/* Decide whether the payload is needed. */
-	if ((is_def(st->type) && st->off < r->defs_upto) ||
-	    (st->type == SBT_EVTB && r->filtering && r->index && r->seekable &&
-	     (!index_find(r, st->off) || !range_overlaps(r, index_find(r, st->off)->min_start,
-							 index_find(r, st->off)->max_end))) ||
-	    st->type == SBT_INFO || (st->type == SBT_INDX && r->index)) {
+	if (skip_payload(r, st)) {
 		got = skip_bytes(r, st->size);
 		if (got < 0)
 			return (int)got;
