@@ -99,6 +99,14 @@ typedef struct tsm_allocator {
 
 TSM_API void tsm_set_allocator(const tsm_allocator *a);
 
+/*
+ * Threads the analyses may use (timeline building, statistics): 0 (the
+ * default) means the TSM_THREADS environment variable when set, else the
+ * online CPUs, at most 8; 1 runs everything on the calling thread. Results
+ * are identical whatever the count. Not thread safe: set it up front.
+ */
+TSM_API void tsm_set_threads(unsigned n);
+
 /* Library version string, e.g. "0.1.0 (zstd, libunwind)". */
 TSM_API const char *tsm_version(void);
 

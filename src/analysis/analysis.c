@@ -167,7 +167,7 @@ static uint32_t max_name(const tsm_timeline *tl)
 	return m;
 }
 
-/* `durs`: room for one u64 per GPU op (shared with latency(); fresh pages cost more than reuse) */
+/* `durs`: room for one u64 per GPU op */
 static int kernels(tsm_analysis *a, const tsm_timeline *tl, uint32_t nnames, uint64_t *durs)
 {
 	tsm_kernel_stat *by = tsm__calloc(nnames + 1, sizeof(*by));
@@ -645,10 +645,51 @@ static int critical(tsm_analysis *a, tsm_timeline *tl, uint32_t nnames)
 	return 0;
 }
 
+/*
+ * The statistics fall in two independent halves of about the same cost
+ * (GPU ops: kernels and copies; host side and lanes: calls, launch
+ * latency, gaps, ranges), each writing its own fields of the analysis, so
+ * with threads they run side by side. Each half has its own per-op value
+ * buffer.
+ */
+typedef struct an_half {
+	tsm_analysis *a;
+	const tsm_timeline *tl;
+	uint32_t nnames;
+	int host;
+} an_half;
+
+static int half_run(void *arg)
+{
+	an_half *h = arg;
+	uint64_t *vals = NULL;
+	int rc;
+
+	vals = tsm__malloc((h->tl->nops + 1) * sizeof(*vals));
+	if (!vals)
+		return TSM_FAIL(TSM_NOMEM, "analysis: %zu GPU ops", h->tl->nops);
+	if (!h->host) {
+		rc = kernels(h->a, h->tl, h->nnames, vals);
+		if (rc >= 0)
+			rc = copies(h->a, h->tl);
+	} else {
+		rc = apis(h->a, h->tl, h->nnames);
+		if (rc >= 0)
+			rc = latency(h->a, h->tl, vals);
+		if (rc >= 0)
+			rc = gaps_and_tops(h->a, h->tl);
+		if (rc >= 0)
+			rc = ranges(h->a, h->tl, h->nnames);
+	}
+	tsm__free(vals);
+	return rc;
+}
+
 int tsm_analysis_create(tsm_timeline *tl, const tsm_analysis_opts *opts, tsm_analysis **out)
 {
 	tsm_analysis *a;
-	uint64_t *vals;
+	an_half halves[2];
+	void *args[2] = {&halves[0], &halves[1]};
 	uint32_t nnames;
 	int rc;
 
@@ -662,24 +703,15 @@ int tsm_analysis_create(tsm_timeline *tl, const tsm_analysis_opts *opts, tsm_ana
 	a->short_kernel_ns = opts && opts->short_kernel_ns ? opts->short_kernel_ns : 10000;
 	a->top_n = opts && opts->top_n ? opts->top_n : 10;
 	nnames = max_name(tl);
-	/* one per-op value buffer for kernel durations, then launch latencies */
-	vals = tsm__malloc((tl->nops + 1) * sizeof(*vals));
-	if (!vals) {
-		tsm__free(a);
-		return TSM_FAIL(TSM_NOMEM, "analysis: %zu GPU ops", tl->nops);
+	halves[0] = (an_half){a, tl, nnames, 0};
+	halves[1] = (an_half){a, tl, nnames, 1};
+	if (tsm__threads() > 1) {
+		rc = tsm__parallel(half_run, args, 2);
+	} else {
+		rc = half_run(args[0]);
+		if (rc >= 0)
+			rc = half_run(args[1]);
 	}
-	rc = kernels(a, tl, nnames, vals);
-	if (rc >= 0)
-		rc = copies(a, tl);
-	if (rc >= 0)
-		rc = apis(a, tl, nnames);
-	if (rc >= 0)
-		rc = latency(a, tl, vals);
-	tsm__free(vals);
-	if (rc >= 0)
-		rc = gaps_and_tops(a, tl);
-	if (rc >= 0)
-		rc = ranges(a, tl, nnames);
 	if (rc >= 0 && opts && opts->critical_path)
 		rc = critical(a, tl, nnames);
 	if (rc < 0) {

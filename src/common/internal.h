@@ -38,6 +38,18 @@ void *tsm__realloc(void *ptr, size_t size);
 void tsm__free(void *ptr);
 char *tsm__strdup(const char *s);
 
+/* Threads for data-parallel work (tsm_set_threads, TSM_THREADS, CPUs), >= 1. */
+unsigned tsm__threads(void);
+
+/*
+ * Run fn(args[0]) on the calling thread and fn(args[i]) on n - 1 new
+ * threads, and wait for all. Returns 0, or the failure of the run whose
+ * error names the lowest input offset (then the lowest index), with its
+ * detail and offset as this thread's last error. A thread that cannot be
+ * started runs its share on the calling thread afterwards.
+ */
+int tsm__parallel(int (*fn)(void *), void *const *args, size_t n);
+
 /* Growable byte buffer; zero-initialise to start. */
 typedef struct tsm__buf {
 	uint8_t *data;

@@ -891,7 +891,11 @@ static int skip_payload(const tsm_reader *r, const sbt_step *st)
 		return 1;
 	if (st->type == SBT_INDX)
 		return r->index != NULL;
-	if (st->type != SBT_EVTB || !r->filtering || !r->index || !r->seekable)
+	if (st->type != SBT_EVTB)
+		return 0;
+	if (r->part_n > 1 && (r->evtb_seen - 1) % r->part_n != r->part_k)
+		return 1; /* another reader's part */
+	if (!r->filtering || !r->index || !r->seekable)
 		return 0;
 	e = index_find(r, st->off);
 	return !e || !range_overlaps(r, e->min_start, e->max_end);
@@ -960,6 +964,8 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 	}
 
 	/* Decide whether the payload is needed. */
+	if (st->type == SBT_EVTB)
+		r->evtb_seen++;
 	if (skip_payload(r, st)) {
 		got = skip_bytes(r, st->size);
 		if (got < 0)
@@ -983,6 +989,7 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 	}
 	if (st->type == SBT_EVTB) {
 		r->info.block_count++;
+		r->blk_seq = r->evtb_seen - 1;
 		rc = begin_block(r, r->payload, r->payload_len, st->off);
 		if (rc < 0)
 			return rc;
@@ -1405,8 +1412,43 @@ int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 	} else {
 		rc = seek_to(r, r->first_chunk_off);
 	}
+	r->evtb_seen = 0; /* block ordinals count from where reading begins */
 	if (rc == 0)
 		rc = prime(r);
+	return rc;
+}
+
+void tsm__reader_partition(tsm_reader *r, unsigned k, unsigned n)
+{
+	r->part_k = k;
+	r->part_n = n;
+	if (n > 1 && r->in_block && r->blk_seq % n != k)
+		r->in_block = 0; /* the block opening primed is another part's */
+}
+
+int tsm__reader_clone(const tsm_reader *r, tsm_reader **out)
+{
+	char path[64];
+	int rc;
+
+	*out = NULL;
+	if (!r->seekable || r->returned_events)
+		return TSM_FAIL(TSM_UNSUPPORTED, "%s: not a file read from its start", r->name);
+	/* a new open file description: its own offset, whatever path r was opened by */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
+	rc = tsm_reader_open(path, r->flags, out);
+	if (rc < 0)
+		return rc;
+	tsm__free((*out)->name);
+	(*out)->name = tsm__strdup(r->name);
+	if (!(*out)->name)
+		rc = TSM_FAIL(TSM_NOMEM, "reader for %s", r->name);
+	else if (r->filtering)
+		rc = tsm_reader_seek_ns(*out, r->from_ns, r->to_ns);
+	if (rc < 0) {
+		tsm_reader_close(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 

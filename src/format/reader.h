@@ -93,6 +93,11 @@ struct tsm_reader {
 	uint64_t from_ns, to_ns;
 	int filtering;
 
+	/* block partition (tsm__reader_partition): EVTB chunks seen since reading began, and
+	 * the ordinal of the block being decoded */
+	unsigned part_k, part_n;
+	uint64_t evtb_seen, blk_seq;
+
 	tsm__buf cbuf, rbuf;
 	const uint8_t *payload; /* current chunk's raw payload */
 	size_t payload_len;
@@ -110,5 +115,46 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st);
 /* Decode the next event of the current block: 0, TSM_END (block done, fully checked), or an error.
  */
 int tsm__block_next(tsm_reader *r, const tsm_event **ev);
+
+/*
+ * Parallel decoding. A reader partitioned k of n decodes only the event
+ * blocks whose ordinal (counted from where its reading began: the first
+ * chunk, or the seek target) is k modulo n and skips the others unread, so
+ * n readers over one file, each with its own k, decode every block exactly
+ * once between them; each loads every definition. Call before any event
+ * has been returned.
+ */
+void tsm__reader_partition(tsm_reader *r, unsigned k, unsigned n);
+
+/*
+ * Open another reader over r's file, with r's flags and time window,
+ * positioned where r's reading began (for partitioned decoding). Fails with
+ * TSM_UNSUPPORTED when r reads a stream or has returned events.
+ */
+int tsm__reader_clone(const tsm_reader *r, tsm_reader **out);
+
+/* Ordinal (as counted for partitions) of the block the last event came from. */
+static inline uint64_t tsm__reader_block_seq(const tsm_reader *r)
+{
+	return r->blk_seq;
+}
+
+/* Event blocks the file's index lists (UINT64_MAX: no index). */
+static inline uint64_t tsm__reader_indexed_blocks(const tsm_reader *r)
+{
+	uint64_t n = 0;
+
+	if (!r->index)
+		return UINT64_MAX;
+	for (size_t i = 0; i < r->nindex; i++)
+		n += r->index[i].type == SBT_EVTB;
+	return n;
+}
+
+/* File offset of the block the last event came from. */
+static inline uint64_t tsm__reader_block_off(const tsm_reader *r)
+{
+	return r->blk.chunk_off;
+}
 
 #endif

@@ -40,6 +40,16 @@ typedef struct tl_lane_slot {
 	uint32_t id; /* TL_NONE: empty */
 } tl_lane_slot;
 
+/*
+ * A parallel build's partial timeline notes where each SBT block's records
+ * begin in its file-order arrays, so that finishing can take the partials'
+ * records in file order (timeline.c).
+ */
+typedef struct tl_mark {
+	uint64_t seq; /* block ordinal (tsm__reader_block_seq) */
+	uint32_t ops, apis, xfers, syncs, hsyncs, ranges;
+} tl_mark;
+
 struct tsm_timeline {
 	tsm_name_fn names;
 	void *user;
@@ -93,6 +103,13 @@ struct tsm_timeline {
 	size_t name_class_cap;
 
 	tsm_critical_path *cp;
+
+	/* parallel build only: the other parts' partial timelines (this one is part 0), merged
+	 * when finishing; each part's block marks */
+	tsm_timeline **parts;
+	size_t nparts;
+	tl_mark *marks;
+	size_t nmarks, marks_cap;
 };
 
 /* graph.c */

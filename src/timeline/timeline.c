@@ -35,8 +35,10 @@
  * final op and call arrays and the file-order calls, plus the correlation
  * tables of graph.c (docs/design/timeline.md has the sums).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "format/reader.h"
 #include "timeline-internal.h"
 
 static const char *const state_names[TSM_SS__COUNT] = {"running", "waiting", "launching",
@@ -106,6 +108,10 @@ void tsm_timeline_destroy(tsm_timeline *tl)
 	if (tl->cp)
 		tsm__free(tl->cp->steps);
 	tsm__free(tl->cp);
+	for (size_t i = 1; i < tl->nparts; i++)
+		tsm_timeline_destroy(tl->parts[i]);
+	tsm__free(tl->parts);
+	tsm__free(tl->marks);
 	tsm__free(tl);
 }
 
@@ -131,9 +137,9 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
  * capacity). Large blocks are mappings that realloc moves with mremap, so
  * growing copies nothing and each page is touched once.
  */
-static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size)
+static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size, size_t want)
 {
-	size_t ncap = *cap ? *cap + *cap / 2 : 4096;
+	size_t ncap = want ? want : *cap ? *cap + *cap / 2 : 4096;
 	void *np = tsm__realloc(*recs, ncap * size);
 
 	if (!np)
@@ -145,6 +151,26 @@ static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size)
 	*lanes = np;
 	*cap = ncap;
 	return 0;
+}
+
+/*
+ * Room for `n` records of each type: address space only (large blocks are
+ * mappings whose pages are faulted in as they are written), so growing
+ * never remaps while records are added, which would stall the other
+ * threads' page faults in a parallel build.
+ */
+static int reserve(tsm_timeline *tl, size_t n)
+{
+	int rc = 0;
+
+	n += n / 8 + 4096;
+	if (n > tl->ops_cap)
+		rc = grow_records((void **)&tl->ops, &tl->op_lane, &tl->ops_cap, sizeof(*tl->ops),
+				  n);
+	if (rc == 0 && n > tl->apis_cap)
+		rc = grow_records((void **)&tl->apis, &tl->api_lane, &tl->apis_cap,
+				  sizeof(*tl->apis), n);
+	return rc;
 }
 
 /* ---- lanes -------------------------------------------------------------- */
@@ -324,7 +350,8 @@ static __attribute__((noinline)) int add_op(tsm_timeline *tl, const tsm_event *e
 	if (rc < 0)
 		return rc;
 	if (TSM__UNLIKELY(tl->nops >= tl->ops_cap)) {
-		rc = grow_records((void **)&tl->ops, &tl->op_lane, &tl->ops_cap, sizeof(*tl->ops));
+		rc = grow_records((void **)&tl->ops, &tl->op_lane, &tl->ops_cap, sizeof(*tl->ops),
+				  0);
 		if (rc < 0)
 			return rc;
 	}
@@ -397,7 +424,7 @@ static __attribute__((noinline)) int add_api(tsm_timeline *tl, const tsm_event *
 		return rc;
 	if (TSM__UNLIKELY(tl->napis >= tl->apis_cap)) {
 		rc = grow_records((void **)&tl->apis, &tl->api_lane, &tl->apis_cap,
-				  sizeof(*tl->apis));
+				  sizeof(*tl->apis), 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -626,32 +653,273 @@ static int nest_ranges(tsm_timeline *tl)
 	return 0;
 }
 
+/* ---- finishing: merging a parallel build's parts ----------------------- */
+
 /*
- * Place one record type: scatter the file-order records `src` (lane ids
- * `lane`, old numbering) by lane into `dst`, stable (`next[old lane]` is
- * the lane's first index in `dst`), then sort each lane in place. The
- * scatter writes a few sequential streams (one per lane) and leaves each
- * lane in file order, exactly what the gather expects. An unsorted lane is
- * gathered into `scratch` (`scratch_bytes`: the dead file-order array, whose
- * pages are already faulted in) and copied back; its radix keys go after
- * the gathered records when they fit, else into a buffer of their own.
+ * A run of records that one SBT block added to one part, with what it takes
+ * to move them into this timeline: the part's lane ids mapped to this
+ * timeline's (pre-sort) ids, and the offsets that move the part's
+ * transfer / sync indices (tsm_tl_op.aux) to their place in the merged side
+ * tables. A serial build is one segment covering everything.
  */
-#define DEFINE_LANE_PLACE(NAME, T, GATHER, MSORT)                                               \
-	static int NAME(T *dst, const T *src, const uint16_t *lane, size_t n, size_t *next,     \
-			const tsm_tl_lane *lanes, size_t nlanes, void *scratch,                 \
+typedef struct tl_seg {
+	const tsm_timeline *src;
+	const tsm_tl_op *ops; /* src's file-order records, as they were when merging */
+	const tsm_tl_api *apis;
+	const uint16_t *op_lane, *api_lane;
+	const uint32_t *gmap, *hmap;
+	uint64_t seq;
+	size_t op0, op1, api0, api1, x0, x1, s0, s1, h0, h1, r0, r1;
+	uint32_t dx, ds; /* added (mod 2^32) to transfer / sync indices */
+} tl_seg;
+
+static int cmp_seg(const void *a, const void *b)
+{
+	const tl_seg *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Part p's lane ids -> this timeline's ids (lanes only p saw are added); counts summed. */
+static int map_lanes(tsm_timeline *tl, const tsm_timeline *p, uint32_t *gmap, uint32_t *hmap)
+{
+	int rc;
+
+	for (size_t i = 0; i < p->ngpu; i++) {
+		rc = lane_lookup(tl, &p->gkeys[i], &gmap[i]);
+		if (rc < 0)
+			return rc;
+		tl->gcount[gmap[i]] += p->gcount[i];
+	}
+	for (size_t i = 0; i < p->nhost; i++) {
+		rc = lane_lookup(tl, &p->hkeys[i], &hmap[i]);
+		if (rc < 0)
+			return rc;
+		tl->hcount[hmap[i]] += p->hcount[i];
+	}
+	return 0;
+}
+
+#define APPEND_SIDE(FIELD, N, LO, HI)                               \
+	do {                                                        \
+		if (sg->HI > sg->LO)                                \
+			memcpy(FIELD + N, sg->src->FIELD + sg->LO,  \
+			       (sg->HI - sg->LO) * sizeof(*FIELD)); \
+		N += sg->HI - sg->LO;                               \
+	} while (0)
+
+/*
+ * The segments of every part in file (block) order, with the side tables
+ * (transfers, in-stream syncs, host syncs, ranges) concatenated in that
+ * order and the summaries added up: the result is what a serial build of
+ * the same file holds, record for record. `maps` holds the lane maps.
+ */
+static int merge_parts(tsm_timeline *tl, tl_seg **segs_out, size_t *nsegs_out, uint32_t **maps_out)
+{
+	tsm_timeline *self[1] = {tl}, **parts = tl->nparts ? tl->parts : self;
+	size_t np = tl->nparts ? tl->nparts : 1, nmaps = 0, nsegs = 0, k = 0;
+	size_t nx = 0, ns = 0, nh = 0, nr = 0, nops = 0, napis = 0;
+	tsm_tl_xfer *xfers = NULL;
+	tl_sync *syncs = NULL;
+	tl_hsync *hsyncs = NULL;
+	tsm_tl_range *ranges = NULL;
+	uint32_t *maps, *m;
+	tl_seg *segs;
+	int rc = 0;
+
+	*segs_out = NULL;
+	*maps_out = NULL;
+	for (size_t p = 0; p < np; p++) {
+		nmaps += parts[p]->ngpu + parts[p]->nhost;
+		nsegs += np == 1 ? 1 : parts[p]->nmarks;
+	}
+	maps = tsm__malloc((nmaps + 1) * sizeof(*maps));
+	segs = tsm__malloc((nsegs + 1) * sizeof(*segs));
+	if (!maps || !segs) {
+		rc = TSM_FAIL(TSM_NOMEM, "timeline: merging parts");
+		goto fail;
+	}
+	m = maps;
+	for (size_t p = 0; p < np; p++) {
+		const tsm_timeline *pt = parts[p];
+		uint32_t *gmap = m, *hmap = m + pt->ngpu;
+
+		m += pt->ngpu + pt->nhost;
+		if (p == 0) {
+			for (size_t i = 0; i < pt->ngpu; i++)
+				gmap[i] = (uint32_t)i;
+			for (size_t i = 0; i < pt->nhost; i++)
+				hmap[i] = (uint32_t)i;
+		} else {
+			rc = map_lanes(tl, pt, gmap, hmap);
+			if (rc < 0)
+				goto fail;
+		}
+		if (np == 1) {
+			segs[k++] = (tl_seg){.src = pt,
+					     .ops = pt->ops,
+					     .apis = pt->apis,
+					     .op_lane = pt->op_lane,
+					     .api_lane = pt->api_lane,
+					     .gmap = gmap,
+					     .hmap = hmap,
+					     .op1 = pt->nops,
+					     .api1 = pt->napis};
+			break;
+		}
+		for (size_t j = 0; j < pt->nmarks; j++) {
+			const tl_mark *a = &pt->marks[j], *b = j + 1 < pt->nmarks ? a + 1 : NULL;
+			tl_seg *sg = &segs[k++];
+
+			sg->src = pt;
+			sg->ops = pt->ops;
+			sg->apis = pt->apis;
+			sg->op_lane = pt->op_lane;
+			sg->api_lane = pt->api_lane;
+			sg->gmap = gmap;
+			sg->hmap = hmap;
+			sg->seq = a->seq;
+			sg->op0 = a->ops;
+			sg->op1 = b ? b->ops : pt->nops;
+			sg->api0 = a->apis;
+			sg->api1 = b ? b->apis : pt->napis;
+			sg->x0 = a->xfers;
+			sg->x1 = b ? b->xfers : pt->nxfers;
+			sg->s0 = a->syncs;
+			sg->s1 = b ? b->syncs : pt->nsyncs;
+			sg->h0 = a->hsyncs;
+			sg->h1 = b ? b->hsyncs : pt->nhsyncs;
+			sg->r0 = a->ranges;
+			sg->r1 = b ? b->ranges : pt->nranges;
+		}
+	}
+	nsegs = k;
+	if (np > 1) {
+		qsort(segs, nsegs, sizeof(*segs), cmp_seg);
+		for (size_t p = 0; p < np; p++) {
+			nx += parts[p]->nxfers;
+			ns += parts[p]->nsyncs;
+			nh += parts[p]->nhsyncs;
+			nr += parts[p]->nranges;
+		}
+		xfers = tsm__malloc((nx + 1) * sizeof(*xfers));
+		syncs = tsm__malloc((ns + 1) * sizeof(*syncs));
+		hsyncs = tsm__malloc((nh + 1) * sizeof(*hsyncs));
+		ranges = tsm__malloc((nr + 1) * sizeof(*ranges));
+		if (!xfers || !syncs || !hsyncs || !ranges) {
+			rc = TSM_FAIL(TSM_NOMEM, "timeline: merging parts");
+			goto fail;
+		}
+		nx = ns = nh = nr = 0;
+		for (size_t i = 0; i < nsegs; i++) {
+			tl_seg *sg = &segs[i];
+
+			sg->dx = (uint32_t)(nx - sg->x0);
+			sg->ds = (uint32_t)(ns - sg->s0);
+			nops += sg->op1 - sg->op0;
+			napis += sg->api1 - sg->api0;
+			APPEND_SIDE(xfers, nx, x0, x1);
+			APPEND_SIDE(syncs, ns, s0, s1);
+			APPEND_SIDE(hsyncs, nh, h0, h1);
+			APPEND_SIDE(ranges, nr, r0, r1);
+		}
+		tsm__free(tl->xfers);
+		tsm__free(tl->syncs);
+		tsm__free(tl->hsyncs);
+		tsm__free(tl->ranges);
+		tl->xfers = xfers;
+		tl->syncs = syncs;
+		tl->hsyncs = hsyncs;
+		tl->ranges = ranges;
+		tl->nxfers = tl->xfers_cap = nx;
+		tl->nsyncs = tl->syncs_cap = ns;
+		tl->nhsyncs = tl->hsyncs_cap = nh;
+		tl->nranges = tl->ranges_cap = nr;
+		/* the ops and calls stay in their parts until build_lanes places them */
+		tl->nops = nops;
+		tl->napis = napis;
+		for (size_t p = 1; p < np; p++) {
+			const tsm_tl_summary *ps = &parts[p]->sum;
+
+			tl->sum.events += ps->events;
+			for (size_t i = 0; i < TSM_EV__COUNT; i++)
+				tl->sum.per_kind[i] += ps->per_kind[i];
+			tl->sum.first_ns = tl_min(tl->sum.first_ns, ps->first_ns);
+			tl->sum.last_ns = tl_max(tl->sum.last_ns, ps->last_ns);
+		}
+	}
+	*segs_out = segs;
+	*nsegs_out = nsegs;
+	*maps_out = maps;
+	return 0;
+fail:
+	tsm__free(maps);
+	tsm__free(segs);
+	tsm__free(xfers);
+	tsm__free(syncs);
+	tsm__free(hsyncs);
+	tsm__free(ranges);
+	return rc;
+}
+
+/*
+ * Scatter the segments' records, in file order, by lane: a few sequential
+ * write streams, one per lane, each left in file order, exactly what the
+ * lane gather expects. `wp[lane]` (this timeline's pre-sort lane ids) is
+ * where the lane's next record goes; a lane another thread places points
+ * at a sink with `inc` 0, so the loop has no branch on ownership.
+ */
+static void scatter_ops(const tl_seg *segs, size_t nsegs, tsm_tl_op **wp, const uint8_t *inc)
+{
+	for (size_t s = 0; s < nsegs; s++) {
+		const tl_seg *sg = &segs[s];
+		const tsm_tl_op *src = sg->ops;
+		const uint16_t *lane = sg->op_lane;
+
+		for (size_t i = sg->op0; i < sg->op1; i++) {
+			tsm_tl_op o = src[i];
+			uint32_t l = sg->gmap[lane[i]];
+
+			if (o.aux != TL_NONE)
+				o.aux += o.cls == TSM_OPC_SYNC ? sg->ds : sg->dx;
+			*wp[l] = o;
+			wp[l] += inc[l];
+		}
+	}
+}
+
+static void scatter_apis(const tl_seg *segs, size_t nsegs, tsm_tl_api **wp, const uint8_t *inc)
+{
+	for (size_t s = 0; s < nsegs; s++) {
+		const tl_seg *sg = &segs[s];
+		const tsm_tl_api *src = sg->apis;
+		const uint16_t *lane = sg->api_lane;
+
+		for (size_t i = sg->api0; i < sg->api1; i++) {
+			uint32_t l = sg->hmap[lane[i]];
+
+			*wp[l] = src[i];
+			wp[l] += inc[l];
+		}
+	}
+}
+
+/*
+ * Sort each lane of `a` (lanes in order, `lanes[l].count` records each) in
+ * place. An unsorted lane is gathered into `scratch` (`scratch_bytes`: a
+ * dead file-order array, whose pages are already faulted in) and copied
+ * back; its radix keys go after the gathered records when they fit, else
+ * into a buffer of their own.
+ */
+#define DEFINE_LANE_SORT_EACH(NAME, T, GATHER, MSORT)                                           \
+	static int NAME(T *a, const tsm_tl_lane *lanes, size_t nlanes, void *scratch,           \
 			size_t scratch_bytes)                                                   \
 	{                                                                                       \
-		size_t i, off = 0;                                                              \
-                                                                                                \
-		for (i = 0; i < n; i++)                                                         \
-			dst[next[lane[i]]++] = src[i];                                          \
-		for (size_t l = 0; l < nlanes; l++) {                                           \
-			T *a = dst + off;                                                       \
-			size_t c = lanes[l].count, need = c * sizeof(T);                        \
+		for (size_t l = 0; l < nlanes; a += lanes[l++].count) {                         \
+			size_t i, c = lanes[l].count, need = c * sizeof(T);                     \
 			uint64_t *keys, *own = NULL;                                            \
 			int rc;                                                                 \
                                                                                                 \
-			off += c;                                                               \
 			for (i = 1; i < c; i++)                                                 \
 				if (MSORT##_less(&a[i], &a[i - 1]))                             \
 					break;                                                  \
@@ -674,21 +942,124 @@ static int nest_ranges(tsm_timeline *tl)
 		return 0;                                                                       \
 	}
 
-DEFINE_LANE_PLACE(place_ops, tsm_tl_op, gather_ops, sort_ops)
-DEFINE_LANE_PLACE(place_apis, tsm_tl_api, gather_apis, sort_apis)
+DEFINE_LANE_SORT_EACH(sort_op_lanes, tsm_tl_op, gather_ops, sort_ops)
+DEFINE_LANE_SORT_EACH(sort_api_lanes, tsm_tl_api, gather_apis, sort_apis)
+
+/*
+ * Placing one record type on several threads: each owns a contiguous group
+ * of lanes (about the same number of records each), scatters the records
+ * of its lanes (reading all of them) and, after every thread has scattered
+ * (the parts' file-order arrays are dead then), sorts its lanes with a dead
+ * array of its own as scratch.
+ */
+typedef struct tl_place {
+	tsm_timeline *tl;
+	const tl_seg *segs;
+	size_t nsegs;
+	int host;		/* API calls, else GPU ops */
+	const uint32_t *sorted; /* pre-sort lane id -> sorted id within the type */
+	size_t lane0, lane1;	/* owned lanes: sorted ids within the type */
+	void *scratch;
+	size_t scratch_bytes;
+	int sorting; /* the phase: scatter, then sort */
+} tl_place;
+
+static int place_run(void *arg)
+{
+	tl_place *j = arg;
+	tsm_timeline *tl = j->tl;
+	size_t nl = j->host ? tl->nhost : tl->ngpu;
+	const tsm_tl_lane *lanes = tl->lanes + (j->host ? tl->ngpu : 0);
+	void **wp;
+	uint8_t *inc;
+	union {
+		tsm_tl_op op;
+		tsm_tl_api api;
+	} sink;
+
+	if (j->lane0 == j->lane1)
+		return 0;
+	if (j->sorting) {
+		size_t first = lanes[j->lane0].first - (j->host ? tl->nops : 0);
+
+		if (j->host)
+			return sort_api_lanes(tl->apis + first, lanes + j->lane0,
+					      j->lane1 - j->lane0, j->scratch, j->scratch_bytes);
+		return sort_op_lanes(tl->ops + first, lanes + j->lane0, j->lane1 - j->lane0,
+				     j->scratch, j->scratch_bytes);
+	}
+	wp = tsm__malloc((nl + 1) * sizeof(*wp));
+	inc = tsm__malloc(nl + 1);
+	if (!wp || !inc) {
+		tsm__free(wp);
+		tsm__free(inc);
+		return TSM_FAIL(TSM_NOMEM, "timeline: placing records");
+	}
+	for (size_t old = 0; old < nl; old++) {
+		size_t l = j->sorted[old], at = lanes[l].first - (j->host ? tl->nops : 0);
+
+		inc[old] = l >= j->lane0 && l < j->lane1;
+		wp[old] = !inc[old] ? (void *)&sink
+			  : j->host ? (void *)(tl->apis + at)
+				    : (void *)(tl->ops + at);
+	}
+	if (j->host)
+		scatter_apis(j->segs, j->nsegs, (tsm_tl_api **)wp, inc);
+	else
+		scatter_ops(j->segs, j->nsegs, (tsm_tl_op **)wp, inc);
+	tsm__free(wp);
+	tsm__free(inc);
+	return 0;
+}
+
+/*
+ * Place GPU ops (host = 0) or API calls: jobs[t] gets lanes and scratch;
+ * scratch[t] / bytes[t] are the dead arrays the threads sort in.
+ */
+static int place(tsm_timeline *tl, int host, const tl_seg *segs, size_t nsegs,
+		 const uint32_t *sorted, void *const *scratch, const size_t *bytes, size_t n)
+{
+	tl_place jobs[8];
+	void *args[8];
+	size_t nl = host ? tl->nhost : tl->ngpu, total = host ? tl->napis : tl->nops, l = 0,
+	       acc = 0;
+	const tsm_tl_lane *lanes = tl->lanes + (host ? tl->ngpu : 0);
+	int rc;
+
+	for (size_t t = 0; t < n; t++) {
+		size_t lane0 = l;
+
+		/* lanes until this group holds its share of the records */
+		while (l < nl && (t + 1 == n || acc + lanes[l].count / 2 < total * (t + 1) / n))
+			acc += lanes[l++].count;
+		jobs[t] =
+		    (tl_place){tl, segs, nsegs, host, sorted, lane0, l, scratch[t], bytes[t], 0};
+		args[t] = &jobs[t];
+	}
+	rc = tsm__parallel(place_run, args, n);
+	for (size_t t = 0; t < n; t++)
+		jobs[t].sorting = 1;
+	if (rc == 0)
+		rc = tsm__parallel(place_run, args, n);
+	return rc;
+}
 
 static int build_lanes(tsm_timeline *tl)
 {
-	uint32_t *gmap = NULL, *hmap = NULL;
-	size_t *next = NULL, pos;
+	uint32_t *gmap = NULL, *hmap = NULL, *maps = NULL;
+	size_t pos, nsegs = 0, nt, bytes[8];
+	void *scratch[8];
+	tl_seg *segs = NULL;
 	void *fo = NULL, *fa = NULL;
 	int rc;
 
+	rc = merge_parts(tl, &segs, &nsegs, &maps);
+	if (rc < 0)
+		return rc;
 	tl->nlanes = tl->ngpu + tl->nhost;
 	tl->lanes = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lanes));
 	tl->lane_firsts = tsm__calloc(tl->nlanes + 1, sizeof(*tl->lane_firsts));
-	next = tsm__malloc((tl->nlanes + 1) * sizeof(*next));
-	if (!tl->lanes || !tl->lane_firsts || !next) {
+	if (!tl->lanes || !tl->lane_firsts) {
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: lanes");
 		goto out;
 	}
@@ -725,9 +1096,10 @@ static int build_lanes(tsm_timeline *tl)
 
 	/*
 	 * GPU ops: the final array is the only fresh memory; the file-order
-	 * array then serves as the sort scratch and, grown or shrunk in place
-	 * (realloc, mremap for large blocks), becomes the final API-call array,
-	 * so its pages are written again instead of new ones being faulted in.
+	 * array (part 0's, in a parallel build) then serves as the sort scratch
+	 * and, grown or shrunk in place (realloc, mremap for large blocks),
+	 * becomes the final API-call array, so its pages are written again
+	 * instead of new ones being faulted in.
 	 */
 	fo = tl->ops;
 	tl->ops = tsm__malloc((tl->nops + 1) * sizeof(*tl->ops));
@@ -737,12 +1109,23 @@ static int build_lanes(tsm_timeline *tl)
 		rc = TSM_FAIL(TSM_NOMEM, "timeline: %zu GPU ops", tl->nops);
 		goto out;
 	}
-	for (size_t old = 0; old < tl->ngpu; old++)
-		next[old] = tl->lanes[gmap[old]].first;
-	rc = place_ops(tl->ops, fo, tl->op_lane, tl->nops, next, tl->lanes, tl->ngpu, fo,
-		       tl->ops_cap * sizeof(*tl->ops));
+	/* each thread sorts in a dead file-order array: part 0's ops array, then the parts' */
+	nt = tl->nparts ? tl->nparts : 1;
+	for (size_t t = 0; t < nt; t++) {
+		const tsm_timeline *pt = t ? tl->parts[t] : tl;
+
+		scratch[t] = t ? pt->ops : fo;
+		bytes[t] = pt->ops_cap * sizeof(*pt->ops);
+	}
+	rc = place(tl, 0, segs, nsegs, gmap, scratch, bytes, nt);
 	if (rc < 0)
 		goto out;
+	for (size_t p = 1; p < tl->nparts; p++) {
+		tsm__free(tl->parts[p]->ops);
+		tsm__free(tl->parts[p]->op_lane);
+		tl->parts[p]->ops = NULL;
+		tl->parts[p]->op_lane = NULL;
+	}
 
 	fa = tl->apis;
 	tl->apis = tsm__realloc(fo, (tl->napis + 1) * sizeof(*tl->apis));
@@ -753,12 +1136,21 @@ static int build_lanes(tsm_timeline *tl)
 		goto out;
 	}
 	fo = NULL;
-	for (size_t old = 0; old < tl->nhost; old++)
-		next[old] = tl->lanes[tl->ngpu + hmap[old]].first - tl->nops;
-	rc = place_apis(tl->apis, fa, tl->api_lane, tl->napis, next, tl->lanes + tl->ngpu,
-			tl->nhost, fa, tl->apis_cap * sizeof(*tl->apis));
+	for (size_t t = 0; t < nt; t++) {
+		const tsm_timeline *pt = t ? tl->parts[t] : tl;
+
+		scratch[t] = t ? pt->apis : fa;
+		bytes[t] = pt->apis_cap * sizeof(*pt->apis);
+	}
+	rc = place(tl, 1, segs, nsegs, hmap, scratch, bytes, nt);
 	if (rc < 0)
 		goto out;
+	for (size_t p = 1; p < tl->nparts; p++) {
+		tsm__free(tl->parts[p]->apis);
+		tsm__free(tl->parts[p]->api_lane);
+		tl->parts[p]->apis = NULL;
+		tl->parts[p]->api_lane = NULL;
+	}
 	for (size_t i = 0; i < tl->nhost; i++) {
 		tsm_tl_lane *l = &tl->lanes[tl->ngpu + i];
 		const tsm_tl_api *a = tl->apis + (l->first - tl->nops);
@@ -776,14 +1168,41 @@ out:
 	tsm__free(tl->op_lane);
 	tsm__free(tl->api_lane);
 	tl->op_lane = tl->api_lane = NULL;
+	for (size_t p = 1; p < tl->nparts; p++)
+		tsm_timeline_destroy(tl->parts[p]);
+	tsm__free(tl->parts);
+	tl->parts = NULL;
+	tl->nparts = 0;
+	tsm__free(tl->marks);
+	tl->marks = NULL;
+	tsm__free(segs);
+	tsm__free(maps);
 	tsm__free(gmap);
 	tsm__free(hmap);
-	tsm__free(next);
 	return rc;
+}
+
+/* Finishing after the lanes: the device sweep needs none of the graph, so it can run beside it. */
+typedef struct tl_finish_job {
+	tsm_timeline *tl;
+	int sweep;
+} tl_finish_job;
+
+static int finish_run(void *arg)
+{
+	tl_finish_job *j = arg;
+	int rc;
+
+	if (j->sweep)
+		return tsm__tl_sweep(j->tl);
+	rc = tsm__tl_join(j->tl);
+	return rc < 0 ? rc : tsm__tl_states(j->tl);
 }
 
 int tsm_timeline_finish(tsm_timeline *tl)
 {
+	tl_finish_job jobs[2] = {{tl, 0}, {tl, 1}};
+	void *args[2] = {&jobs[0], &jobs[1]};
 	int rc;
 
 	if (tl->finished)
@@ -797,13 +1216,13 @@ int tsm_timeline_finish(tsm_timeline *tl)
 	rc = nest_ranges(tl);
 	if (rc < 0)
 		return rc;
-	rc = tsm__tl_join(tl);
-	if (rc < 0)
-		return rc;
-	rc = tsm__tl_sweep(tl);
-	if (rc < 0)
-		return rc;
-	rc = tsm__tl_states(tl);
+	if (tsm__threads() > 1) {
+		rc = tsm__parallel(finish_run, args, 2);
+	} else {
+		rc = finish_run(args[0]);
+		if (rc == 0)
+			rc = finish_run(args[1]);
+	}
 	tsm__free(tl->spare);
 	tl->spare = NULL;
 	if (rc < 0)
@@ -822,31 +1241,148 @@ static const char *reader_name(void *user, uint32_t id)
 	return tsm_reader_string(user, id);
 }
 
-int tsm_timeline_build(tsm_reader *r, tsm_timeline **out)
+/* ---- building from a reader, in parallel -------------------------------- */
+
+typedef struct tl_part_job {
+	tsm_timeline *tl;
+	tsm_reader *r;
+	_Atomic uint64_t *stop; /* offset of the earliest failing block so far */
+} tl_part_job;
+
+static int mark_block(tsm_timeline *tl, uint64_t seq)
 {
-	tsm_timeline *tl = NULL;
+	int rc = grow((void **)&tl->marks, &tl->marks_cap, tl->nmarks, sizeof(*tl->marks));
+
+	if (rc < 0)
+		return rc;
+	tl->marks[tl->nmarks++] = (tl_mark){seq,
+					    (uint32_t)tl->nops,
+					    (uint32_t)tl->napis,
+					    (uint32_t)tl->nxfers,
+					    (uint32_t)tl->nsyncs,
+					    (uint32_t)tl->nhsyncs,
+					    (uint32_t)tl->nranges};
+	return 0;
+}
+
+/*
+ * One part of a parallel build: add the events of this reader's blocks,
+ * marking where each block begins. A failure ends the other parts at their
+ * next block past it (earlier blocks still run: one of them may hold the
+ * error a serial build would have reported first).
+ */
+static int add_part(void *arg)
+{
+	tl_part_job *j = arg;
+	uint64_t seq = UINT64_MAX, off = 0;
 	const tsm_event *ev;
 	int rc;
 
-	*out = NULL;
-	rc = tsm_timeline_create(reader_name, r, &tl);
-	if (rc < 0)
-		return rc;
-	while ((rc = tsm_reader_next(r, &ev)) == 0) {
-		rc = tsm_timeline_add(tl, ev);
+	while ((rc = tsm_reader_next(j->r, &ev)) == 0) {
+		if (tsm__reader_block_seq(j->r) != seq) {
+			seq = tsm__reader_block_seq(j->r);
+			off = tsm__reader_block_off(j->r);
+			if (off > atomic_load_explicit(j->stop, memory_order_relaxed))
+				return 0;
+			rc = mark_block(j->tl, seq);
+			if (rc < 0)
+				break;
+		}
+		rc = tsm_timeline_add(j->tl, ev);
 		if (rc < 0)
-			goto out;
+			break;
 	}
-	if (rc != TSM_END)
-		goto out;
-	rc = tsm_timeline_finish(tl);
-	if (rc < 0)
-		goto out;
-	*out = tl;
-	tl = NULL;
-out:
-	tsm_timeline_destroy(tl);
+	if (rc == TSM_END)
+		return 0;
+	if (tsm_last_error_offset() >= 0)
+		off = (uint64_t)tsm_last_error_offset();
+	for (uint64_t cur = atomic_load(j->stop); off < cur;)
+		if (atomic_compare_exchange_weak(j->stop, &cur, off))
+			break;
 	return rc;
+}
+
+/*
+ * Readers for a parallel build: `r` and clones of it, each decoding every
+ * n-th block. Returns how many (1: build serially).
+ */
+static unsigned open_parts(tsm_reader *r, tsm_reader **rs, unsigned want)
+{
+	unsigned n = 1;
+
+	rs[0] = r;
+	if (want < 2 || tsm__reader_indexed_blocks(r) < 2)
+		return 1;
+	while (n < want && tsm__reader_clone(r, &rs[n]) == 0)
+		n++;
+	tsm_clear_error(); /* a clone that failed just means fewer parts */
+	for (unsigned k = 0; n > 1 && k < n; k++)
+		tsm__reader_partition(rs[k], k, n);
+	return n;
+}
+
+/*
+ * Read and add every event, then finish. With several threads, each part
+ * reads its share of the blocks into a partial timeline of its own (the
+ * reading and adding, two thirds of the work, scale with the threads) and
+ * finishing takes the parts' records in file order, so the timeline is the
+ * one a serial build makes, record for record.
+ */
+int tsm_timeline_build(tsm_reader *r, tsm_timeline **out)
+{
+	tsm_reader *rs[8];
+	tsm_timeline *tls[8] = {NULL};
+	tl_part_job jobs[8];
+	void *args[8];
+	_Atomic uint64_t stop = UINT64_MAX;
+	unsigned n = open_parts(r, rs, tsm__threads() < 8 ? tsm__threads() : 8);
+	int rc = 0;
+
+	*out = NULL;
+	for (unsigned k = 0; k < n && rc == 0; k++) {
+		rc = tsm_timeline_create(reader_name, rs[k], &tls[k]);
+		if (rc == 0)
+			rc = reserve(tls[k], tsm_reader_info(r)->indexed_events / n);
+	}
+	if (rc == 0 && n > 1) {
+		tls[0]->parts = tsm__calloc(n, sizeof(*tls[0]->parts));
+		if (!tls[0]->parts)
+			rc = TSM_FAIL(TSM_NOMEM, "timeline");
+	}
+	if (rc == 0 && n > 1) {
+		for (unsigned k = 0; k < n; k++) {
+			tls[0]->parts[k] = tls[k];
+			jobs[k] = (tl_part_job){tls[k], rs[k], &stop};
+			args[k] = &jobs[k];
+		}
+		tls[0]->nparts = n;
+		for (unsigned k = 1; k < n; k++)
+			tls[k] = NULL; /* owned by part 0 now */
+		rc = tsm__parallel(add_part, args, n);
+	} else if (rc == 0) {
+		const tsm_event *ev;
+
+		while ((rc = tsm_reader_next(r, &ev)) == 0) {
+			rc = tsm_timeline_add(tls[0], ev);
+			if (rc < 0)
+				break;
+		}
+		if (rc == TSM_END)
+			rc = 0;
+	}
+	for (unsigned k = 1; k < n; k++)
+		tsm_reader_close(rs[k]);
+	tsm__reader_partition(r, 0, 0); /* r reads whole blocks again (after a seek) */
+	if (rc == 0)
+		rc = tsm_timeline_finish(tls[0]);
+	for (unsigned k = 1; k < n; k++)
+		tsm_timeline_destroy(tls[k]);
+	if (rc < 0) {
+		tsm_timeline_destroy(tls[0]);
+		return rc;
+	}
+	*out = tls[0];
+	return 0;
 }
 
 /* ---- views -------------------------------------------------------------- */

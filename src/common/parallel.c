@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fork-join helper for the data-parallel parts of the analyses. Failures
+ * are recorded per thread (the error detail is thread-local), so each run
+ * keeps its own and the caller re-raises the one that comes first in the
+ * input: with block-partitioned reading that is the error a serial reader
+ * would have reported.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_THREADS 8
+
+static unsigned threads_set;
+
+void tsm_set_threads(unsigned n)
+{
+	threads_set = n;
+}
+
+unsigned tsm__threads(void)
+{
+	const char *env;
+	long n;
+
+	if (threads_set)
+		return threads_set < MAX_THREADS ? threads_set : MAX_THREADS;
+	env = getenv("TSM_THREADS");
+	n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n < MAX_THREADS ? (unsigned)n : MAX_THREADS;
+}
+
+typedef struct run {
+	int (*fn)(void *);
+	void *arg;
+	int rc;
+	int64_t offset;
+	char detail[512];
+} run;
+
+static void *run_main(void *p)
+{
+	run *r = p;
+
+	r->rc = r->fn(r->arg);
+	if (r->rc < 0) {
+		r->offset = tsm_last_error_offset();
+		snprintf(r->detail, sizeof(r->detail), "%s", tsm_last_error());
+	}
+	return NULL;
+}
+
+int tsm__parallel(int (*fn)(void *), void *const *args, size_t n)
+{
+	run runs[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	int started[MAX_THREADS] = {0};
+	const run *first = NULL;
+
+	if (n > MAX_THREADS)
+		return TSM_FAIL(TSM_INVAL, "parallel: %zu runs (max %d)", n, MAX_THREADS);
+	for (size_t i = 0; i < n; i++)
+		runs[i] = (run){fn, args[i], 0, -1, ""};
+	for (size_t i = 1; i < n; i++)
+		started[i] = pthread_create(&th[i], NULL, run_main, &runs[i]) == 0;
+	if (n)
+		run_main(&runs[0]);
+	for (size_t i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			run_main(&runs[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const run *r = &runs[i];
+
+		if (r->rc >= 0)
+			continue;
+		if (!first || (r->offset >= 0 && (first->offset < 0 || r->offset < first->offset)))
+			first = r;
+	}
+	if (!first)
+		return 0;
+	return tsm__fail(first->rc, first->offset, "%s", first->detail);
+}
