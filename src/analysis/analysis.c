@@ -647,16 +647,15 @@ static int critical(tsm_analysis *a, tsm_timeline *tl, uint32_t nnames)
 
 /*
  * The statistics fall in two independent halves of about the same cost
- * (GPU ops: kernels and copies; host side and lanes: calls, launch
- * latency, gaps, ranges), each writing its own fields of the analysis, so
- * with threads they run side by side. Each half has its own per-op value
- * buffer.
+ * (kernels, copies and NVTX ranges; calls, launch latency and gaps), each
+ * writing its own fields of the analysis, so with threads they run side by
+ * side. Each half has its own per-op value buffer.
  */
 typedef struct an_half {
 	tsm_analysis *a;
 	const tsm_timeline *tl;
 	uint32_t nnames;
-	int host;
+	int second;
 } an_half;
 
 static int half_run(void *arg)
@@ -668,18 +667,18 @@ static int half_run(void *arg)
 	vals = tsm__malloc((h->tl->nops + 1) * sizeof(*vals));
 	if (!vals)
 		return TSM_FAIL(TSM_NOMEM, "analysis: %zu GPU ops", h->tl->nops);
-	if (!h->host) {
+	if (!h->second) {
 		rc = kernels(h->a, h->tl, h->nnames, vals);
 		if (rc >= 0)
 			rc = copies(h->a, h->tl);
+		if (rc >= 0)
+			rc = ranges(h->a, h->tl, h->nnames);
 	} else {
 		rc = apis(h->a, h->tl, h->nnames);
 		if (rc >= 0)
 			rc = latency(h->a, h->tl, vals);
 		if (rc >= 0)
 			rc = gaps_and_tops(h->a, h->tl);
-		if (rc >= 0)
-			rc = ranges(h->a, h->tl, h->nnames);
 	}
 	tsm__free(vals);
 	return rc;

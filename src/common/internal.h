@@ -37,6 +37,8 @@ void *tsm__calloc(size_t n, size_t size);
 void *tsm__realloc(void *ptr, size_t size);
 void tsm__free(void *ptr);
 char *tsm__strdup(const char *s);
+/* Ask for transparent huge pages over the 2 MiB-aligned inside of a large block (a hint). */
+void tsm__advise_huge(void *p, size_t bytes);
 
 /* Threads for data-parallel work (tsm_set_threads, TSM_THREADS, CPUs), >= 1. */
 unsigned tsm__threads(void);

@@ -422,19 +422,19 @@ static int lane_states(tsm_timeline *tl, size_t li, ivec *r, ivec *wv, ivec *lv,
 	return 0;
 }
 
-int tsm__tl_states(tsm_timeline *tl)
+int tsm__tl_states(tsm_timeline *tl, size_t l0, size_t l1, void *scratch, size_t bytes)
 {
 	ivec v[4] = {{0}};
-	size_t mark = tl->spare_used, room = (tl->spare_bytes - tl->spare_used) / 4;
+	size_t room = bytes / 4 & ~(size_t)63;
 	int rc = 0;
 
-	/* the four unions start in equal quarters of the spare block (already faulted in) */
-	for (int k = 0; k < 4 && room >= 64 + 256 * sizeof(ivl); k++) {
-		v[k].v = tl_spare_take(tl, room - 64);
-		v[k].cap = v[k].v ? (room - 64) / sizeof(ivl) : 0;
-		v[k].lent = v[k].v != NULL;
+	/* the four unions start in equal quarters of the scratch block (already faulted in) */
+	for (int k = 0; k < 4 && scratch && room >= 256 * sizeof(ivl); k++) {
+		v[k].v = (ivl *)(void *)((char *)scratch + k * room);
+		v[k].cap = room / sizeof(ivl);
+		v[k].lent = 1;
 	}
-	for (size_t li = 0; li < tl->ngpu; li++) {
+	for (size_t li = l0; li < l1; li++) {
 		rc = lane_states(tl, li, &v[0], &v[1], &v[2], &v[3]);
 		if (rc < 0)
 			break;
@@ -442,7 +442,6 @@ int tsm__tl_states(tsm_timeline *tl)
 	for (int k = 0; k < 4; k++)
 		if (!v[k].lent)
 			tsm__free(v[k].v);
-	tl->spare_used = mark;
 	return rc;
 }
 

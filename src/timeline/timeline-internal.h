@@ -116,7 +116,8 @@ struct tsm_timeline {
 int tsm__tl_join(tsm_timeline *tl);
 /* states.c */
 int tsm__tl_sweep(tsm_timeline *tl);
-int tsm__tl_states(tsm_timeline *tl);
+/* States of GPU lanes [l0, l1), four interval lists in `scratch` (may be NULL: allocated). */
+int tsm__tl_states(tsm_timeline *tl, size_t l0, size_t l1, void *scratch, size_t bytes);
 
 static inline uint64_t tl_min(uint64_t a, uint64_t b)
 {

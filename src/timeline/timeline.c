@@ -144,6 +144,7 @@ static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size,
 
 	if (!np)
 		return TSM_FAIL(TSM_NOMEM, "timeline: %zu records", ncap);
+	tsm__advise_huge(np, ncap * size);
 	*recs = np;
 	np = tsm__realloc(*lanes, ncap * sizeof(**lanes));
 	if (!np)
@@ -1103,6 +1104,8 @@ static int build_lanes(tsm_timeline *tl)
 	 */
 	fo = tl->ops;
 	tl->ops = tsm__malloc((tl->nops + 1) * sizeof(*tl->ops));
+	if (tl->ops)
+		tsm__advise_huge(tl->ops, (tl->nops + 1) * sizeof(*tl->ops));
 	if (!tl->ops) {
 		tl->ops = fo;
 		fo = NULL;
@@ -1182,27 +1185,59 @@ out:
 	return rc;
 }
 
-/* Finishing after the lanes: the device sweep needs none of the graph, so it can run beside it. */
+/*
+ * Finishing after the lanes: the graph join and the device sweep are
+ * independent, then the stream states (which need the join's launch edges)
+ * split by lanes, each part in its own piece of the spare block.
+ */
 typedef struct tl_finish_job {
 	tsm_timeline *tl;
-	int sweep;
+	int what; /* 0: join, 1: sweep, 2: states */
+	size_t l0, l1;
+	void *scratch;
+	size_t bytes;
 } tl_finish_job;
 
 static int finish_run(void *arg)
 {
 	tl_finish_job *j = arg;
+
+	if (j->what == 0)
+		return tsm__tl_join(j->tl);
+	if (j->what == 1)
+		return tsm__tl_sweep(j->tl);
+	return tsm__tl_states(j->tl, j->l0, j->l1, j->scratch, j->bytes);
+}
+
+static int finish_graph(tsm_timeline *tl)
+{
+	tl_finish_job jobs[2] = {{tl, 0, 0, 0, NULL, 0}, {tl, 1, 0, 0, NULL, 0}};
+	void *args[2] = {&jobs[0], &jobs[1]};
+	size_t half = tl->spare_bytes / 2 & ~(size_t)63, split = 0, acc = 0;
+	unsigned n = tsm__threads() > 1 ? 2 : 1;
 	int rc;
 
-	if (j->sweep)
-		return tsm__tl_sweep(j->tl);
-	rc = tsm__tl_join(j->tl);
-	return rc < 0 ? rc : tsm__tl_states(j->tl);
+	if (n > 1) {
+		rc = tsm__parallel(finish_run, args, 2);
+	} else {
+		rc = finish_run(args[0]);
+		if (rc == 0)
+			rc = finish_run(args[1]);
+	}
+	if (rc < 0)
+		return rc;
+	/* the join has given its spare back: split it and the GPU lanes by op count */
+	while (n > 1 && split < tl->ngpu && acc + tl->lanes[split].count / 2 < tl->nops / 2)
+		acc += tl->lanes[split++].count;
+	jobs[0] = (tl_finish_job){
+	    tl, 2, 0, n > 1 ? split : tl->ngpu, tl->spare, n > 1 ? half : tl->spare_bytes};
+	jobs[1] =
+	    (tl_finish_job){tl, 2, split, tl->ngpu, tl->spare ? tl->spare + half : NULL, half};
+	return n > 1 ? tsm__parallel(finish_run, args, 2) : finish_run(args[0]);
 }
 
 int tsm_timeline_finish(tsm_timeline *tl)
 {
-	tl_finish_job jobs[2] = {{tl, 0}, {tl, 1}};
-	void *args[2] = {&jobs[0], &jobs[1]};
 	int rc;
 
 	if (tl->finished)
@@ -1216,13 +1251,7 @@ int tsm_timeline_finish(tsm_timeline *tl)
 	rc = nest_ranges(tl);
 	if (rc < 0)
 		return rc;
-	if (tsm__threads() > 1) {
-		rc = tsm__parallel(finish_run, args, 2);
-	} else {
-		rc = finish_run(args[0]);
-		if (rc == 0)
-			rc = finish_run(args[1]);
-	}
+	rc = finish_graph(tl);
 	tsm__free(tl->spare);
 	tl->spare = NULL;
 	if (rc < 0)
