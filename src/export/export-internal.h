@@ -16,6 +16,19 @@
 struct xrun {
 	tsm_event *ev;
 	size_t n, i, cap;
+	uint64_t off;	    /* the block's chunk offset */
+	uint64_t read;	    /* events read for it (filtered ones included) */
+	uint64_t watermark; /* smallest start of any later block (UINT64_MAX: none) */
+	int last;	    /* the input ended with it */
+	struct xrun *next;  /* in the read-ahead's free list */
+};
+
+/* Where runs come from: a reader, and the first event of the block after the last run. */
+struct xfeed {
+	const struct tsm__xctx *x;
+	tsm_reader *r;
+	tsm_event pending;
+	int have_pending;
 };
 
 /* One lane of a track: a stack of open slices' end times (innermost on top). */
@@ -60,13 +73,13 @@ typedef struct tsm__xctx {
 	size_t nruns, runs_cap;
 	struct xrun *spare[4];
 	size_t nspare;
-	struct xrun *retire; /* exhausted run whose last event was just returned */
-	tsm_event pending;
-	int have_pending, reader_done;
+	struct xrun *retire;  /* exhausted run whose last event was just returned */
+	struct xfeed feed;    /* serial reading */
+	struct xahead *ahead; /* reading ahead on a helper thread (export.c), or NULL */
+	int reader_done;
 	uint64_t watermark;
 	uint64_t *idx_off, *idx_sufmin;
 	size_t nidx;
-	uint64_t last_block;
 	uint64_t buffered;
 
 	/* tracks */
@@ -106,16 +119,28 @@ int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, i
 /* Flow table: remember a start; find-and-remove a start. */
 void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid);
 struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key);
-/* Flow keys: host API call -> GPU work (by process and correlation), and explicit flows. */
+/*
+ * Flow keys: host API call -> GPU work (by process and correlation), and
+ * explicit flows. The high bits are a hash (the key is the flow's identity
+ * and its id in the output); bits 2-15, which pick the table bucket, are the
+ * correlation or flow id itself, so flows started close together (ids are
+ * sequential) sit in neighbouring buckets: the 2 MiB table is then touched
+ * like a ring, not at random, which halved the cost of starting a flow.
+ */
+static inline uint64_t tsm__xflow_key(uint64_t hash, uint64_t id)
+{
+	uint64_t k = (hash & ~(uint64_t)0xFFFF) | ((id & 0x3FFF) << 2);
+	return k ? k : 4;
+}
 static inline uint64_t tsm__xflow_key_corr(uint32_t pid, uint64_t corr)
 {
-	uint64_t k = tsm__mix64(((uint64_t)pid << 40) ^ corr ^ 0x9E3779B97F4A7C15ULL);
-	return k ? k : 1;
+	return tsm__xflow_key(tsm__mix64(((uint64_t)pid << 40) ^ corr ^ 0x9E3779B97F4A7C15ULL),
+			      corr + pid);
 }
 static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
 {
-	uint64_t k = tsm__mix64(((uint64_t)pid << 40) ^ flow_id ^ 0xC2B2AE3D27D4EB4FULL);
-	return k ? k : 1;
+	return tsm__xflow_key(tsm__mix64(((uint64_t)pid << 40) ^ flow_id ^ 0xC2B2AE3D27D4EB4FULL),
+			      flow_id + pid);
 }
 
 /* Display name of string id (demangled when the export demangles); "" for 0. */

@@ -28,6 +28,7 @@
  * the oldest, and the evicted flow's end then counts as unmatched. Memory stays
  * constant whatever the trace size.
  */
+#include <pthread.h>
 #include <stdio.h>
 
 #include "export/export-internal.h"
@@ -497,9 +498,214 @@ static void heap_up(tsm__xctx *x, size_t i)
 	x->runs[i] = r;
 }
 
+/*
+ * Read one whole block (plus the first event of the next, which tells where
+ * the block ends and sets the watermark) into `run`. At the end of the
+ * input run->last is set and the watermark is UINT64_MAX.
+ */
+static int feed_block(struct xfeed *f, struct xrun *run)
+{
+	const tsm__xctx *x = f->x;
+	const tsm_event *ev;
+	uint64_t block;
+	int rc = 0;
+
+	run->n = run->i = 0;
+	run->read = 0;
+	run->last = 0;
+	run->watermark = 0;
+	if (!f->have_pending) {
+		rc = tsm_reader_next(f->r, &ev);
+		if (rc == TSM_END) {
+			run->last = 1;
+			run->watermark = UINT64_MAX;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		run->read++;
+		f->pending = *ev;
+		f->have_pending = 1;
+	}
+	run->off = tsm__reader_block_off(f->r);
+	block = tsm_reader_info(f->r)->block_count;
+	rc = keep(x, &f->pending) ? run_append(run, &f->pending) : 0;
+	f->have_pending = 0;
+	while (rc >= 0) {
+		rc = tsm_reader_next(f->r, &ev);
+		if (rc == TSM_END) {
+			rc = 0;
+			run->last = 1;
+			run->watermark = UINT64_MAX;
+			break;
+		}
+		if (rc < 0)
+			break;
+		run->read++;
+		if (tsm_reader_info(f->r)->block_count != block) {
+			f->pending = *ev;
+			f->have_pending = 1;
+			run->watermark =
+			    watermark_for(x, tsm__reader_block_off(f->r), ev->start_ns);
+			break;
+		}
+		if (keep(x, ev))
+			rc = run_append(run, ev);
+	}
+	return rc;
+}
+
+/* ---- read-ahead ---------------------------------------------------------------- */
+
+/*
+ * With more than one thread, blocks are read and decoded into runs on a
+ * helper thread, through a clone of the reader, while the export merges and
+ * writes: reading is a quarter to a third of exporting. The export's own
+ * reader then only loads definitions (strings, devices, metadata), up to
+ * each run's block before the run's events are used, so names are only ever
+ * looked up on the exporting thread. Runs come back to the helper for reuse.
+ */
+#define AHEAD_RUNS 4
+
+struct xahead {
+	struct xfeed feed;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct xrun *ready[AHEAD_RUNS], *free; /* decoded runs in file order; runs to reuse */
+	size_t nready, head;
+	int quit, failed, rc;
+	int64_t err_off;
+	char err[512];
+};
+
+static void *ahead_main(void *arg)
+{
+	struct xahead *a = arg;
+
+	for (;;) {
+		struct xrun *run;
+		int rc, last;
+
+		pthread_mutex_lock(&a->mu);
+		while (!a->quit && a->nready >= AHEAD_RUNS)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->quit) {
+			pthread_mutex_unlock(&a->mu);
+			return NULL;
+		}
+		/* the merge may hold many runs (blocks that overlap in time): never wait for one */
+		run = a->free;
+		if (run)
+			a->free = run->next;
+		pthread_mutex_unlock(&a->mu);
+		if (!run)
+			run = tsm__calloc(1, sizeof(*run));
+		if (!run) {
+			pthread_mutex_lock(&a->mu);
+			a->failed = 1;
+			a->rc = TSM_NOMEM;
+			a->err_off = -1;
+			snprintf(a->err, sizeof(a->err), "export: merge run");
+			pthread_cond_broadcast(&a->cv);
+			pthread_mutex_unlock(&a->mu);
+			return NULL;
+		}
+
+		rc = feed_block(&a->feed, run);
+		last = run->last;
+		pthread_mutex_lock(&a->mu);
+		if (rc < 0) {
+			a->failed = 1;
+			a->rc = rc;
+			a->err_off = tsm_last_error_offset();
+			snprintf(a->err, sizeof(a->err), "%s", tsm_last_error());
+			run->next = a->free;
+			a->free = run;
+		} else {
+			a->ready[(a->head + a->nready++) % AHEAD_RUNS] = run;
+		}
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		if (rc < 0 || last)
+			return NULL;
+	}
+}
+
+static void ahead_stop(tsm__xctx *x)
+{
+	struct xahead *a = x->ahead;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->quit = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	for (size_t i = 0; i < a->nready; i++) {
+		struct xrun *run = a->ready[(a->head + i) % AHEAD_RUNS];
+
+		tsm__free(run->ev);
+		tsm__free(run);
+	}
+	while (a->free) {
+		struct xrun *run = a->free;
+
+		a->free = run->next;
+		tsm__free(run->ev);
+		tsm__free(run);
+	}
+	tsm_reader_close(a->feed.r);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	tsm__free(a);
+	x->ahead = NULL;
+	tsm__reader_partition(x->r, 0, 0); /* the caller's reader decodes events again */
+}
+
+/* Start reading ahead when there are threads to spare and the input is a file; else stay serial. */
+static void ahead_start(tsm__xctx *x)
+{
+	struct xahead *a;
+
+	if (tsm__threads() < 2)
+		return;
+	a = tsm__calloc(1, sizeof(*a));
+	if (!a)
+		return;
+	if (tsm__reader_clone(x->r, &a->feed.r) < 0) {
+		tsm_clear_error(); /* not a file read from its start: serial */
+		tsm__free(a);
+		return;
+	}
+	a->feed.x = x;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	x->ahead = a;
+	if (pthread_create(&a->th, NULL, ahead_main, a) != 0) {
+		tsm_reader_close(a->feed.r);
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		tsm__free(a);
+		x->ahead = NULL;
+		return;
+	}
+	/* the export's reader keeps the definitions only */
+	tsm__reader_partition(x->r, 1, 1);
+}
+
+/* Give an exhausted run back (to the helper when reading ahead). */
 static void run_release(tsm__xctx *x, struct xrun *run)
 {
-	if (x->nspare < TSM__ARRAY_SIZE(x->spare)) {
+	struct xahead *a = x->ahead;
+
+	if (a) {
+		pthread_mutex_lock(&a->mu);
+		run->next = a->free;
+		a->free = run;
+		pthread_mutex_unlock(&a->mu);
+	} else if (x->nspare < TSM__ARRAY_SIZE(x->spare)) {
 		x->spare[x->nspare++] = run;
 	} else {
 		tsm__free(run->ev);
@@ -507,26 +713,58 @@ static void run_release(tsm__xctx *x, struct xrun *run)
 	}
 }
 
-/* Read one whole block (plus the first event of the next) into a new run. */
+/* The next block's run: from the helper, or read here. */
+static int next_run(tsm__xctx *x, struct xrun **out)
+{
+	struct xahead *a = x->ahead;
+	struct xrun *run;
+	int rc;
+
+	*out = NULL;
+	if (!a) {
+		if (x->nspare) {
+			run = x->spare[--x->nspare];
+		} else {
+			run = tsm__calloc(1, sizeof(*run));
+			if (!run)
+				return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		}
+		rc = feed_block(&x->feed, run);
+		if (rc < 0) {
+			run_release(x, run);
+			return rc;
+		}
+		*out = run;
+		return 0;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (!a->nready && !a->failed)
+		pthread_cond_wait(&a->cv, &a->mu);
+	if (!a->nready) {
+		pthread_mutex_unlock(&a->mu);
+		return tsm__fail(a->rc, a->err_off, "%s", a->err);
+	}
+	run = a->ready[a->head];
+	a->head = (a->head + 1) % AHEAD_RUNS;
+	a->nready--;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	/* the definitions this block may use, and at the end the rest of the file */
+	rc = tsm__reader_defs_upto(x->r, run->last ? UINT64_MAX : run->off);
+	if (rc < 0) {
+		run_release(x, run);
+		return rc;
+	}
+	*out = run;
+	return 0;
+}
+
+/* Bring the next block's run into the merge. */
 static int read_block(tsm__xctx *x)
 {
 	struct xrun *run;
-	const tsm_event *ev;
-	uint64_t block;
 	int rc;
 
-	if (!x->have_pending) {
-		rc = tsm_reader_next(x->r, &ev);
-		if (rc == TSM_END) {
-			x->reader_done = 1;
-			return 0;
-		}
-		if (rc < 0)
-			return rc;
-		x->st.events_read++;
-		x->pending = *ev;
-		x->have_pending = 1;
-	}
 	if (x->nruns == x->runs_cap) {
 		size_t cap = x->runs_cap ? 2 * x->runs_cap : 8;
 		struct xrun **nr = tsm__realloc(x->runs, cap * sizeof(*nr));
@@ -536,40 +774,15 @@ static int read_block(tsm__xctx *x)
 		x->runs = nr;
 		x->runs_cap = cap;
 	}
-	if (x->nspare) {
-		run = x->spare[--x->nspare];
-	} else {
-		run = tsm__calloc(1, sizeof(*run));
-		if (!run)
-			return TSM_FAIL(TSM_NOMEM, "export: merge run");
-	}
-	run->n = run->i = 0;
-	block = tsm_reader_info(x->r)->block_count;
-	rc = keep(x, &x->pending) ? run_append(run, &x->pending) : 0;
-	x->have_pending = 0;
-	while (rc >= 0) {
-		rc = tsm_reader_next(x->r, &ev);
-		if (rc == TSM_END) {
-			rc = 0;
-			x->reader_done = 1;
-			x->watermark = UINT64_MAX;
-			break;
-		}
-		if (rc < 0)
-			break;
-		x->st.events_read++;
-		if (tsm_reader_info(x->r)->block_count != block) {
-			x->pending = *ev;
-			x->have_pending = 1;
-			x->watermark = watermark_for(x, x->r->blk.chunk_off, ev->start_ns);
-			break;
-		}
-		if (keep(x, ev))
-			rc = run_append(run, ev);
-	}
-	if (rc < 0 || !run->n) {
-		run_release(x, run);
+	rc = next_run(x, &run);
+	if (rc < 0)
 		return rc;
+	x->st.events_read += run->read;
+	x->watermark = run->watermark;
+	x->reader_done = run->last;
+	if (!run->n) {
+		run_release(x, run);
+		return 0;
 	}
 	x->runs[x->nruns++] = run;
 	heap_up(x, x->nruns - 1);
@@ -619,6 +832,7 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 
 static void xctx_fini(tsm__xctx *x)
 {
+	ahead_stop(x);
 	for (size_t i = 0; i < x->nruns; i++) {
 		tsm__free(x->runs[i]->ev);
 		tsm__free(x->runs[i]);
@@ -701,6 +915,9 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 	    tsm__sink_open(&x->out, out_path, gz ? (x->o.gzip_level > 0 ? x->o.gzip_level : 6) : 0);
 	if (rc < 0)
 		goto out;
+	x->feed.x = x;
+	x->feed.r = r;
+	ahead_start(x);
 	switch (x->format) {
 	case TSM_EXPORT_PERFETTO:
 		rc = tsm__export_perfetto(x);

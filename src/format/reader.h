@@ -121,10 +121,14 @@ int tsm__block_next(tsm_reader *r, const tsm_event **ev);
  * blocks whose ordinal (counted from where its reading began: the first
  * chunk, or the seek target) is k modulo n and skips the others unread, so
  * n readers over one file, each with its own k, decode every block exactly
- * once between them; each loads every definition. Call before any event
- * has been returned.
+ * once between them; each loads every definition. k >= n decodes no block:
+ * a reader kept for the definitions while another decodes the events (see
+ * tsm__reader_defs_upto). Call before any event has been returned.
  */
 void tsm__reader_partition(tsm_reader *r, unsigned k, unsigned n);
+
+/* Step over chunks before offset `off` (UINT64_MAX: to the end), loading definitions. */
+int tsm__reader_defs_upto(tsm_reader *r, uint64_t off);
 
 /*
  * Open another reader over r's file, with r's flags and time window,

@@ -3,9 +3,10 @@
  * Parallel timeline building and statistics (tsm_set_threads): whatever the
  * thread count, the timeline (every record, lane, device, summary field)
  * and the statistics are the serial ones, byte for byte, on multi-block
- * simulated traces; a file with several corrupt blocks reports the error a
- * serial read reports (the first corrupt block's); tsm__parallel re-raises
- * the failure with the lowest input offset. Runs under ThreadSanitizer.
+ * simulated traces, and so is every export (read ahead on a helper thread);
+ * a file with several corrupt blocks reports the error a serial read
+ * reports (the first corrupt block's); tsm__parallel re-raises the failure
+ * with the lowest input offset. Runs under ThreadSanitizer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,66 @@ static void test_same_as_serial(const char *preset)
 	free(one);
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+		*len = (size_t)n;
+	fclose(f);
+	return buf;
+}
+
+/* Every export format, serial and read ahead: the same bytes. */
+static void test_exports(const char *preset)
+{
+	static const char *const ext[] = {"pftrace", "json", "pt.trace.json"};
+	char in[256], out[256];
+
+	snprintf(in, sizeof(in), "%s/%s.sbt", dir, preset);
+	for (size_t e = 0; e < 3; e++) {
+		char *one = NULL;
+		size_t n1 = 0;
+
+		for (unsigned t = 1; t <= 2; t++) {
+			tsm_export_opts o;
+			size_t n;
+			char *b;
+
+			tsm_export_opts_init(&o);
+			if (e == 2)
+				o.format = TSM_EXPORT_KINETO;
+			snprintf(out, sizeof(out), "%s/%s-%u.%s", dir, preset, t, ext[e]);
+			tsm_set_threads(t);
+			CHECK_OK(tsm_export_file(in, out, &o, NULL));
+			b = slurp(out, &n);
+			CHECK(b != NULL && n > 0);
+			if (t == 1) {
+				one = b;
+				n1 = n;
+				continue;
+			}
+			CHECK_EQ_U64(n, n1);
+			if (b && one && n == n1 && memcmp(b, one, n))
+				fprintf(stderr, "%s: %s export read ahead differs\n", preset,
+					ext[e]),
+				    check_failures++;
+			free(b);
+		}
+		free(one);
+	}
+	tsm_set_threads(0);
+}
+
 /* Flip a payload byte of the event blocks with these ordinals (their CRC no longer matches). */
 static void corrupt_blocks(const char *path, const unsigned *which, size_t nwhich, uint64_t *first)
 {
@@ -172,6 +233,16 @@ static void test_first_error(void)
 		CHECK(!strcmp(tsm_last_error(), serial));
 		tsm_reader_close(r);
 	}
+	/* export, read ahead: the same error */
+	for (unsigned t = 1; t <= 2; t++) {
+		char out[300];
+
+		snprintf(out, sizeof(out), "%s/bad.json", dir);
+		tsm_set_threads(t);
+		CHECK_RC(tsm_export_file(path, out, NULL, NULL), TSM_CHECKSUM);
+		CHECK_EQ_U64(tsm_last_error_offset(), serial_off);
+		CHECK(!strcmp(tsm_last_error(), serial));
+	}
 	tsm_set_threads(0);
 }
 
@@ -212,6 +283,8 @@ int main(void)
 	test_same_as_serial("train");
 	test_same_as_serial("multigpu");
 	test_same_as_serial("infer");
+	test_exports("train");
+	test_exports("multigpu");
 	test_first_error();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
