@@ -135,12 +135,12 @@ static inline uint64_t tsm__xflow_key(uint64_t hash, uint64_t id)
 static inline uint64_t tsm__xflow_key_corr(uint32_t pid, uint64_t corr)
 {
 	return tsm__xflow_key(tsm__mix64(((uint64_t)pid << 40) ^ corr ^ 0x9E3779B97F4A7C15ULL),
-			      corr + pid);
+			      corr + pid * 0x9E3779B1u);
 }
 static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
 {
 	return tsm__xflow_key(tsm__mix64(((uint64_t)pid << 40) ^ flow_id ^ 0xC2B2AE3D27D4EB4FULL),
-			      flow_id + pid);
+			      flow_id + pid * 0x9E3779B1u);
 }
 
 /* Display name of string id (demangled when the export demangles); "" for 0. */

@@ -99,13 +99,17 @@ int tsm_export_format_from_path(const char *path, unsigned *format, int *gzip)
 
 const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
 {
-	const char *s = id ? tsm_reader_string(x->r, id) : NULL;
+	const tsm_reader *r = x->r;
 
-	if (!s)
-		s = "";
+	/* the reader keeps each string's length: no strlen per event (kernel names are long) */
+	if (!id || id > r->strings.n) {
+		if (len)
+			*len = 0;
+		return "";
+	}
 	if (len)
-		*len = strlen(s);
-	return s;
+		*len = r->strings.len[id - 1];
+	return r->strings.ptr[id - 1];
 }
 
 const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len)
