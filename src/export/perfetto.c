@@ -185,6 +185,20 @@ struct tcache {
 	uint32_t ti, host, used;
 };
 
+/* Launch configurations (kernel_conf): the key, and the annotation bytes it encodes to. */
+#define KCACHE 256
+struct kconf {
+	uint32_t context, stream;
+	uint16_t device;
+	uint8_t where, pad;
+	uint8_t k[32]; /* tsm_kernel_info up to the graph ids */
+};
+struct kslot {
+	struct kconf key;
+	uint8_t len; /* 0: empty */
+	uint8_t bytes[200];
+};
+
 struct pf {
 	tsm__xctx *x;
 	tsm__sink *s;
@@ -200,6 +214,7 @@ struct pf {
 	uint64_t last_ts;
 	unsigned pl_guess, tl_guess; /* length-varint sizes of the last event packet */
 	struct tcache tc[TCACHE];
+	struct kslot *kc; /* KCACHE slots */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -593,7 +608,7 @@ static int flush_ends(struct pf *f, uint64_t upto)
 		p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p[1] = (uint8_t)(1 + pb_varint_len(e.end) + 2 + 2 + te_len);
 		p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = pb_varint(p + 3, e.end);
+		p = pb_varint_wide(p + 3, e.end);
 		p[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
 		p[1] = SEQ_ID;
 		p[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
@@ -684,31 +699,76 @@ static uint8_t *an_dim3(uint8_t *p, unsigned name, uint64_t a, uint64_t b, uint6
 	return (uint8_t *)q;
 }
 
+static uint8_t *an_where(uint8_t *p, const tsm_event *ev)
+{
+	p = an_uint(p, A_DEVICE, ev->device);
+	p = an_uint(p, A_CONTEXT, ev->context);
+	return an_uint(p, A_STREAM, ev->stream);
+}
+
+/*
+ * A kernel's annotations from device to registers: a stream runs a few
+ * launch configurations over and over, so their bytes are encoded once per
+ * configuration and copied after that.
+ */
+static uint8_t *kernel_conf(struct pf *f, uint8_t *p, const tsm_event *ev, int where)
+{
+	const tsm_kernel_info *k = &ev->u.kernel;
+	struct kconf key;
+	struct kslot *sl;
+	uint8_t *p0 = p;
+	uint64_t h;
+
+	memset(&key, 0, sizeof(key));
+	key.where = (uint8_t)where;
+	key.device = ev->device;
+	key.context = ev->context;
+	key.stream = ev->stream;
+	memcpy(key.k, k, sizeof(key.k));
+	h = tsm__mix64(tsm__get_le64(key.k) ^ tsm__get_le64(key.k + 8) * 31 ^
+		       tsm__get_le64(key.k + 16) * 131 ^ tsm__get_le64(key.k + 24) * 257 ^
+		       ((uint64_t)key.stream << 24 | (uint64_t)key.device << 8 | key.where) * 8191 ^
+		       key.context);
+	sl = &f->kc[h & (KCACHE - 1)];
+	if (sl->len && !memcmp(&sl->key, &key, sizeof(key))) {
+		memcpy(p, sl->bytes, sl->len);
+		return p + sl->len;
+	}
+	if (where)
+		p = an_where(p, ev);
+	p = an_dim3(p, A_GRID, k->grid[0], k->grid[1], k->grid[2]);
+	p = an_dim3(p, A_BLOCK, k->block[0], k->block[1], k->block[2]);
+	if (k->cluster[0] || k->cluster[1] || k->cluster[2])
+		p = an_dim3(p, A_CLUSTER, k->cluster[0], k->cluster[1], k->cluster[2]);
+	p = an_uint(p, A_SMEM, k->static_smem_bytes);
+	p = an_uint(p, A_DSMEM, k->dynamic_smem_bytes);
+	p = an_uint(p, A_REGS, k->regs_per_thread);
+	if ((size_t)(p - p0) <= sizeof(sl->bytes)) {
+		sl->key = key;
+		sl->len = (uint8_t)(p - p0);
+		memcpy(sl->bytes, p0, sl->len);
+	}
+	return p;
+}
+
 static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 {
 	tsm__xctx *x = f->x;
+	int where = !tsm__xis_host(ev) || ev->device != TSM_DEVICE_NONE;
 	const char *s;
 
 	if (ev->correlation)
 		p = an_uint(p, A_CORRELATION, ev->correlation);
 	if (ev->external)
 		p = an_uint(p, A_EXTERNAL, ev->external);
-	if (!tsm__xis_host(ev) || ev->device != TSM_DEVICE_NONE) {
-		p = an_uint(p, A_DEVICE, ev->device);
-		p = an_uint(p, A_CONTEXT, ev->context);
-		p = an_uint(p, A_STREAM, ev->stream);
-	}
+	if (ev->kind == TSM_EV_KERNEL)
+		p = kernel_conf(f, p, ev, where);
+	else if (where)
+		p = an_where(p, ev);
 	switch (ev->kind) {
 	case TSM_EV_KERNEL: {
 		const tsm_kernel_info *k = &ev->u.kernel;
 
-		p = an_dim3(p, A_GRID, k->grid[0], k->grid[1], k->grid[2]);
-		p = an_dim3(p, A_BLOCK, k->block[0], k->block[1], k->block[2]);
-		if (k->cluster[0] || k->cluster[1] || k->cluster[2])
-			p = an_dim3(p, A_CLUSTER, k->cluster[0], k->cluster[1], k->cluster[2]);
-		p = an_uint(p, A_SMEM, k->static_smem_bytes);
-		p = an_uint(p, A_DSMEM, k->dynamic_smem_bytes);
-		p = an_uint(p, A_REGS, k->regs_per_thread);
 		if (k->graph_id) {
 			p = an_uint(p, A_GRAPH, k->graph_id);
 			p = an_uint(p, A_GRAPH_NODE, k->graph_node_id);
@@ -1056,7 +1116,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0 = pb_varint(p0 + 1, pkt_len);
 		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p0 = pb_varint(p0, ev->start_ns);
+		p0 = pb_varint_wide(p0, ev->start_ns);
 		p0[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
 		p0[1] = SEQ_ID;
 		p0[2] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
@@ -1119,12 +1179,14 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.s = &x->out;
 	f.next_uuid = 1;
 	f.pl_guess = f.tl_guess = 1;
-	rc = write_first(&f);
+	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
+	rc = f.kc ? write_first(&f) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
 	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
 		rc = write_event(&f, ev);
 	if (rc == TSM_END)
 		rc = flush_ends(&f, UINT64_MAX);
 	tsm__free(f.heap);
+	tsm__free(f.kc);
 	tsm__free(f.name_def);
 	tsm__free(f.key_def);
 	return rc;
