@@ -148,7 +148,7 @@ void tsm__arena_fini(tsm__arena *a)
 
 /*
  * The timeline's record arrays are hundreds of MB written once: with 4 KiB
- * pages a third of building them was page faults; 2 MiB pages cut that to
+ * pages a fifth of building them was page faults; 2 MiB pages cut that to
  * almost nothing (bench/README.md). Only a hint: memory from the user's
  * allocator hooks that is not anonymous memory makes madvise fail, which
  * changes nothing.

@@ -893,8 +893,7 @@ static int skip_payload(const tsm_reader *r, const sbt_step *st)
 		return r->index != NULL;
 	if (st->type != SBT_EVTB)
 		return 0;
-	if (r->part_n && (r->part_n > 1 || r->part_k) &&
-	    (r->evtb_seen - 1) % r->part_n != r->part_k)
+	if (r->part_n && (r->evtb_seen - 1) % r->part_n != r->part_k)
 		return 1; /* another reader's part */
 	if (!r->filtering || !r->index || !r->seekable)
 		return 0;
@@ -1423,7 +1422,7 @@ void tsm__reader_partition(tsm_reader *r, unsigned k, unsigned n)
 {
 	r->part_k = k;
 	r->part_n = n;
-	if (n && (n > 1 || k) && r->in_block && r->blk_seq % n != k)
+	if (n && r->in_block && r->blk_seq % n != k)
 		r->in_block = 0; /* the block opening primed is another part's */
 }
 

@@ -121,7 +121,8 @@ int tsm__block_next(tsm_reader *r, const tsm_event **ev);
  * blocks whose ordinal (counted from where its reading began: the first
  * chunk, or the seek target) is k modulo n and skips the others unread, so
  * n readers over one file, each with its own k, decode every block exactly
- * once between them; each loads every definition. k >= n decodes no block:
+ * once between them; each loads every definition. n = 0 undoes the
+ * partition; k >= n decodes no block:
  * a reader kept for the definitions while another decodes the events (see
  * tsm__reader_defs_upto). Call before any event has been returned.
  */

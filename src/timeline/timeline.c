@@ -31,6 +31,10 @@
  *  3. graph.c joins ops to their API calls and derives the graph's edges.
  *  4. states.c sweeps each device (utilisation, concurrency, overlap) and
  *     each stream (state machine).
+ * With threads (tsm_timeline_build), each thread adds every n-th block into
+ * a partial timeline and finishing merges the parts in file order, then
+ * places, joins, sweeps and computes states on several threads ("building
+ * from a reader, in parallel" below; docs/design/timeline.md, "Threads").
  * Peak memory is the file-order records and the final op array, then the
  * final op and call arrays and the file-order calls, plus the correlation
  * tables of graph.c (docs/design/timeline.md has the sums).
@@ -158,9 +162,10 @@ static int grow_records(void **recs, uint16_t **lanes, size_t *cap, size_t size,
  * Room for `n` records of each type: address space only (large blocks are
  * mappings whose pages are faulted in as they are written), so growing
  * never remaps while records are added, which would stall the other
- * threads' page faults in a parallel build.
+ * threads' page faults in a parallel build. Best effort: where address
+ * space is short, the arrays grow as records come.
  */
-static int reserve(tsm_timeline *tl, size_t n)
+static void reserve(tsm_timeline *tl, size_t n)
 {
 	int rc = 0;
 
@@ -171,7 +176,8 @@ static int reserve(tsm_timeline *tl, size_t n)
 	if (rc == 0 && n > tl->apis_cap)
 		rc = grow_records((void **)&tl->apis, &tl->api_lane, &tl->apis_cap,
 				  sizeof(*tl->apis), n);
-	return rc;
+	if (rc < 0)
+		tsm_clear_error();
 }
 
 /* ---- lanes -------------------------------------------------------------- */
@@ -1371,7 +1377,7 @@ int tsm_timeline_build(tsm_reader *r, tsm_timeline **out)
 	for (unsigned k = 0; k < n && rc == 0; k++) {
 		rc = tsm_timeline_create(reader_name, rs[k], &tls[k]);
 		if (rc == 0)
-			rc = reserve(tls[k], tsm_reader_info(r)->indexed_events / n);
+			reserve(tls[k], tsm_reader_info(r)->indexed_events / n);
 	}
 	if (rc == 0 && n > 1) {
 		tls[0]->parts = tsm__calloc(n, sizeof(*tls[0]->parts));
