@@ -18,6 +18,35 @@ def stats_json(path, *args):
 
 
 class TestStats(CliTest):
+    def test_threads_same_output(self):
+        # TSM_THREADS changes how the work is split, never what comes out
+        path = record("st-threads.sbt", "--block-events", "1024", events=30000)
+        commands = [("stats", path, "--format", "json", "--critical-path"),
+                    ("stats", path, "--format", "csv"), ("stats", path),
+                    ("timeline", path, "--width", "120")]
+        outs = {}
+        for threads in ("1", "3"):
+            old = os.environ.get("TSM_THREADS")
+            os.environ["TSM_THREADS"] = threads
+            try:
+                res = [run(*c) for c in commands]
+                for fmt in ("pftrace", "json"):
+                    out = scratch("st-threads-%s.%s" % (threads, fmt))
+                    r = run("export", path, "-o", out)
+                    self.assertEqual(r.rc, 0, r)
+                    with open(out, "rb") as f:
+                        res.append(f.read())
+            finally:
+                if old is None:
+                    del os.environ["TSM_THREADS"]
+                else:
+                    os.environ["TSM_THREADS"] = old
+            for r in res[:len(commands)]:
+                self.assertEqual(r.rc, 0, r)
+            outs[threads] = [r.out if hasattr(r, "out") else r for r in res]
+        for a, b in zip(outs["1"], outs["3"]):
+            self.assertEqual(a, b)
+
     def test_json_sections_and_consistency(self):
         path = record("st.sbt", events=20000)
         s = stats_json(path, "--critical-path")
