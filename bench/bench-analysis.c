@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 
 		unsigned threads = tsm__threads();
 
-		printf("threads: %u (TSM_THREADS or the online CPUs); the last column is the same "
+		printf("threads: %u (TSM_THREADS, else the CPUs this process may use); the last "
+		       "column is the same "
 		       "work on 1 thread\n",
 		       threads);
 		for (int level = 0; level < 4; level++) {

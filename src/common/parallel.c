@@ -7,6 +7,7 @@
  * would have reported.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,7 +31,15 @@ unsigned tsm__threads(void)
 	if (threads_set)
 		return threads_set < MAX_THREADS ? threads_set : MAX_THREADS;
 	env = getenv("TSM_THREADS");
-	n = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (env && *env) {
+		n = strtol(env, NULL, 10);
+	} else {
+		/* the CPUs this process may run on (a cpuset or taskset), not all the machine's */
+		cpu_set_t set;
+
+		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+								 : sysconf(_SC_NPROCESSORS_ONLN);
+	}
 	if (n < 1)
 		n = 1;
 	return n < MAX_THREADS ? (unsigned)n : MAX_THREADS;
