@@ -7,9 +7,17 @@
  * 15 + 16) into a second staging buffer first. Errors are sticky: the
  * first failure is remembered and returned by every later drain and by
  * close, so encoders can check once per event rather than once per byte.
+ *
+ * With more than one thread, a full buffer is handed to a writer thread
+ * (compression and write(2)) and the encoder goes on in a second buffer:
+ * the bytes and their order are the same, so is the deflate stream (the
+ * same chunks in the same order). A writer's failure is reported by the
+ * next drain or by close, with its detail.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #ifdef TSM_HAVE_ZLIB
@@ -19,6 +27,8 @@
 #include "export/sink.h"
 
 #define ZBUF_SIZE (256u << 10)
+
+static void writer_start(tsm__sink *s);
 
 int tsm__have_zlib(void)
 {
@@ -37,7 +47,7 @@ static int write_all(tsm__sink *s, const uint8_t *p, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return s->err = TSM_FAIL(TSM_IO, "%s: write: %s", s->name, strerror(errno));
+			return TSM_FAIL(TSM_IO, "%s: write: %s", s->name, strerror(errno));
 		}
 		p += w;
 		n -= (size_t)w;
@@ -84,6 +94,7 @@ int tsm__sink_open(tsm__sink *s, const char *path, int gzip_level)
 		s->gz = z;
 	}
 #endif
+	writer_start(s);
 	return 0;
 }
 
@@ -91,7 +102,7 @@ int tsm__sink_open(tsm__sink *s, const char *path, int gzip_level)
 static int deflate_out(tsm__sink *s, const uint8_t *p, size_t n, int flush)
 {
 	z_stream *z = s->gz;
-	int zr;
+	int zr, wr;
 
 	z->next_in = (Bytef *)p;
 	z->avail_in = (uInt)n;
@@ -100,31 +111,158 @@ static int deflate_out(tsm__sink *s, const uint8_t *p, size_t n, int flush)
 		z->avail_out = ZBUF_SIZE;
 		zr = deflate(z, flush);
 		if (zr == Z_STREAM_ERROR)
-			return s->err = TSM_FAIL(TSM_IO, "%s: deflate failed", s->name);
-		if (write_all(s, s->zbuf, ZBUF_SIZE - z->avail_out) < 0)
-			return s->err;
+			return TSM_FAIL(TSM_IO, "%s: deflate failed", s->name);
+		wr = write_all(s, s->zbuf, ZBUF_SIZE - z->avail_out);
+		if (wr < 0)
+			return wr;
 	} while (z->avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
 	return 0;
 }
 #endif
 
+/* Compress (when gzip) and write one buffer (on the writer thread when there is one: only the
+ * caller records the failure in s->err). */
+static int emit(tsm__sink *s, const uint8_t *p, size_t n)
+{
+#ifdef TSM_HAVE_ZLIB
+	if (s->gz)
+		return deflate_out(s, p, n, Z_NO_FLUSH);
+#endif
+	return write_all(s, p, n);
+}
+
+struct sinkpipe {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint8_t *full; /* handed to the writer; NULL when it is idle */
+	size_t full_len;
+	uint8_t *spare; /* the other buffer, free */
+	int quit, err;
+	int64_t err_off;
+	char detail[512];
+};
+
+static void *writer_main(void *arg)
+{
+	tsm__sink *s = arg;
+	struct sinkpipe *w = s->pipe;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->full && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->full)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		int rc = w->err ? 0 : emit(s, w->full, w->full_len);
+		pthread_mutex_lock(&w->mu);
+		if (rc < 0 && !w->err) {
+			w->err = rc;
+			w->err_off = tsm_last_error_offset();
+			snprintf(w->detail, sizeof(w->detail), "%s", tsm_last_error());
+		}
+		w->spare = w->full;
+		w->full = NULL;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Wait until the writer is idle; its first failure becomes this thread's (sticky). */
+static int writer_idle(tsm__sink *s)
+{
+	struct sinkpipe *w = s->pipe;
+
+	pthread_mutex_lock(&w->mu);
+	while (w->full)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (w->err && !s->err)
+		s->err = tsm__fail(w->err, w->err_off, "%s", w->detail);
+	pthread_mutex_unlock(&w->mu);
+	return s->err;
+}
+
+static void writer_start(tsm__sink *s)
+{
+	struct sinkpipe *w;
+
+	if (tsm__threads() < 2)
+		return;
+	w = tsm__calloc(1, sizeof(*w));
+	if (w)
+		w->spare = tsm__malloc(TSM__SINK_BUF + 64);
+	if (!w || !w->spare) {
+		if (w)
+			tsm__free(w->spare);
+		tsm__free(w);
+		return; /* no second buffer: write on this thread */
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	s->pipe = w;
+	if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		tsm__free(w->spare);
+		tsm__free(w);
+		s->pipe = NULL;
+	}
+}
+
+/* Stop the writer after what it holds; back to writing on this thread. */
+static int writer_stop(tsm__sink *s)
+{
+	struct sinkpipe *w = s->pipe;
+	int rc;
+
+	if (!w)
+		return s->err;
+	rc = writer_idle(s);
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	tsm__free(w->spare);
+	tsm__free(w);
+	s->pipe = NULL;
+	return rc;
+}
+
 int tsm__sink_drain(tsm__sink *s)
 {
-	int rc = 0;
+	struct sinkpipe *w = s->pipe;
+	int rc;
 
 	if (s->err)
 		return s->err;
 	if (!s->len)
 		return 0;
 	s->in_bytes += s->len;
-#ifdef TSM_HAVE_ZLIB
-	if (s->gz)
-		rc = deflate_out(s, s->buf, s->len, Z_NO_FLUSH);
-	else
-#endif
-		rc = write_all(s, s->buf, s->len);
+	if (!w) {
+		rc = emit(s, s->buf, s->len);
+		s->len = 0;
+		if (rc < 0)
+			s->err = rc;
+		return rc;
+	}
+	/* hand the full buffer over and go on in the one the writer finished */
+	rc = writer_idle(s);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&w->mu);
+	w->full = s->buf;
+	w->full_len = s->len;
+	s->buf = w->spare;
+	w->spare = NULL;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	s->len = 0;
-	return rc;
+	return 0;
 }
 
 int tsm__sink_close(tsm__sink *s)
@@ -133,6 +271,12 @@ int tsm__sink_close(tsm__sink *s)
 
 	if (s->buf && !rc)
 		rc = tsm__sink_drain(s);
+	if (s->pipe) {
+		int rc2 = writer_stop(s);
+
+		if (!rc)
+			rc = rc2;
+	}
 #ifdef TSM_HAVE_ZLIB
 	if (s->gz) {
 		if (!rc)

@@ -24,6 +24,7 @@ typedef struct tsm__sink {
 	uint64_t in_bytes;  /* bytes produced by the encoder */
 	uint64_t out_bytes; /* bytes written to the file */
 	int err;	    /* first error (sticky) */
+	void *pipe;	    /* the writer thread (sink.c), or NULL */
 } tsm__sink;
 
 /* Open `path` ("-": standard output) for writing. gzip_level 0: plain, 1..9: gzip.

@@ -3,7 +3,8 @@
  * Parallel timeline building and statistics (tsm_set_threads): whatever the
  * thread count, the timeline (every record, lane, device, summary field)
  * and the statistics are the serial ones, byte for byte, on multi-block
- * simulated traces, and so is every export (read ahead on a helper thread);
+ * simulated traces, and so is every export (read ahead on a helper thread,
+ * written by another; a failed write reports the same error);
  * a file with several corrupt blocks reports the error a serial read
  * reports (the first corrupt block's); tsm__parallel re-raises the failure
  * with the lowest input offset. Runs under ThreadSanitizer.
@@ -15,6 +16,7 @@
 
 #include "check.h"
 #include "common/internal.h"
+#include "export/sink.h"
 #include "format/sbt.h"
 #include "tracesmith/tracesmith.h"
 
@@ -168,6 +170,35 @@ static void test_exports(const char *preset)
 	tsm_set_threads(0);
 }
 
+/* A write that fails on the writer thread reports what a failure on this thread reports. */
+static void test_write_error(void)
+{
+	char in[256], serial[512] = "";
+
+	if (access("/dev/full", W_OK) != 0) {
+		printf("test-parallel: no writable /dev/full, write-error case skipped\n");
+		return;
+	}
+	snprintf(in, sizeof(in), "%s/train.sbt", dir);
+	for (unsigned t = 1; t <= 2; t++) {
+		tsm_export_opts o;
+
+		tsm_export_opts_init(&o);
+		o.format = TSM_EXPORT_CHROME;
+		for (int gz = 0; gz <= tsm__have_zlib(); gz++) {
+			o.gzip = gz;
+			tsm_set_threads(t);
+			CHECK_RC(tsm_export_file(in, "/dev/full", &o, NULL), TSM_IO);
+			CHECK(strstr(tsm_last_error(), "No space left") != NULL);
+			if (t == 1 && !gz)
+				snprintf(serial, sizeof(serial), "%s", tsm_last_error());
+			else if (!gz)
+				CHECK(!strcmp(tsm_last_error(), serial));
+		}
+	}
+	tsm_set_threads(0);
+}
+
 /* Flip a payload byte of the event blocks with these ordinals (their CRC no longer matches). */
 static void corrupt_blocks(const char *path, const unsigned *which, size_t nwhich, uint64_t *first)
 {
@@ -285,6 +316,7 @@ int main(void)
 	test_same_as_serial("infer");
 	test_exports("train");
 	test_exports("multigpu");
+	test_write_error();
 	test_first_error();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
