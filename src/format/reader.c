@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,34 @@ static int grow(void **arr, size_t n, size_t *cap, size_t elem)
 	return 0;
 }
 
+/*
+ * A device or process record: a field count, then that many varints, of
+ * which the first `want` are known (later format versions may add fields;
+ * they are skipped).
+ */
+static int read_fields(tsm_reader *r, cursor *c, uint64_t *f, unsigned want, size_t len,
+		       uint64_t off, uint32_t type, const char *what)
+{
+	uint64_t nf = cur_varint(c);
+	char msg[64];
+
+	if (c->err || nf < want || nf > len) {
+		snprintf(msg, sizeof(msg), "%s has too few fields", what);
+		return corrupt(r, off, type, c, msg);
+	}
+	for (uint64_t k = 0; k < nf; k++) {
+		uint64_t v = cur_varint(c);
+
+		if (k < want)
+			f[k] = v;
+	}
+	if (c->err) {
+		snprintf(msg, sizeof(msg), "%s runs past the chunk", what);
+		return corrupt(r, off, type, c, msg);
+	}
+	return 0;
+}
+
 static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len, uint64_t off,
 		     sbt_step *st)
 {
@@ -318,21 +347,12 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 		st->first_id = (uint32_t)r->ndevs;
 		st->count = (uint32_t)count;
 		for (uint64_t i = 0; i < count; i++) {
-			uint64_t nf = cur_varint(&c), f[20] = {0};
+			uint64_t f[20];
 			tsm_device_info *d;
 
-			if (c.err || nf < 20 || nf > len)
-				return corrupt(r, off, type, &c,
-					       "device record has too few fields");
-			for (uint64_t k = 0; k < nf; k++) {
-				uint64_t v = cur_varint(&c);
-
-				if (k < 20)
-					f[k] = v;
-			}
-			if (c.err)
-				return corrupt(r, off, type, &c,
-					       "device record runs past the chunk");
+			rc = read_fields(r, &c, f, 20, len, off, type, "device record");
+			if (rc < 0)
+				return rc;
 			CHECK_SID(f[1], "device name string");
 			CHECK_SID(f[2], "device uuid string");
 			rc = grow((void **)&r->devs, r->ndevs, &r->devs_cap, sizeof(*r->devs));
@@ -370,20 +390,11 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 		st->first_id = (uint32_t)r->nprocs;
 		st->count = (uint32_t)count;
 		for (uint64_t i = 0; i < count; i++) {
-			uint64_t nf = cur_varint(&c), f[5] = {0};
+			uint64_t f[5];
 
-			if (c.err || nf < 5 || nf > len)
-				return corrupt(r, off, type, &c,
-					       "process record has too few fields");
-			for (uint64_t k = 0; k < nf; k++) {
-				uint64_t v = cur_varint(&c);
-
-				if (k < 5)
-					f[k] = v;
-			}
-			if (c.err)
-				return corrupt(r, off, type, &c,
-					       "process record runs past the chunk");
+			rc = read_fields(r, &c, f, 5, len, off, type, "process record");
+			if (rc < 0)
+				return rc;
 			CHECK_SID(f[2], "process name string");
 			CHECK_SID(f[3], "process command line string");
 			CHECK_SID(f[4], "process host string");
