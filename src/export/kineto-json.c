@@ -711,6 +711,25 @@ static int write_header(struct kj *k)
 	return 0;
 }
 
+/* The head of one metadata record, up to its args; META_END closes it. */
+#define META_END "\n    }\n  }"
+static char *meta_open(char *p, const char *name, uint64_t ts, int64_t pid, uint64_t tid)
+{
+	size_t n = strlen(name);
+
+	LIT(",\n  {\n    \"name\": \"");
+	memcpy(p, name, n);
+	p += n;
+	LIT("\", \"ph\": \"M\", \"ts\": ");
+	p = tsm__jw_us3(p, ts);
+	LIT(", \"pid\": ");
+	p = tsm__jw_i64(p, pid);
+	LIT(", \"tid\": ");
+	p = tsm__jw_u64(p, tid);
+	LIT(",\n    \"args\": {\n      ");
+	return p;
+}
+
 /* Process and thread metadata, at the end as Kineto writes it. */
 static int write_metadata(struct kj *k)
 {
@@ -734,89 +753,50 @@ static int write_metadata(struct kj *k)
 			for (size_t j = 0; j < n; j++)
 				if (pi[j].pid == t->k2 && pi[j].name)
 					pname = tsm__xstr(x, pi[j].name, NULL);
-			for (int j = 0; j < 3; j++) {
-				LIT(",\n  {\n    \"name\": \"");
-				LIT("process_");
-				if (j == 0)
-					LIT("name");
-				else if (j == 1)
-					LIT("labels");
-				else
-					LIT("sort_index");
-				LIT("\", \"ph\": \"M\", \"ts\": ");
-				p = tsm__jw_us3(p, k->first_ts);
-				LIT(", \"pid\": ");
-				p = tsm__jw_i64(p, (int32_t)t->k2);
-				LIT(", \"tid\": 0,\n    \"args\": {\n      ");
-				if (j == 0) {
-					LIT("\"name\": ");
-					p = tsm__jw_escape(p, pname, strnlen(pname, 1024));
-				} else if (j == 1) {
-					LIT("\"labels\": \"CPU\"");
-				} else {
-					LIT("\"sort_index\": ");
-					p = tsm__jw_i64(p, (int32_t)t->k2);
-				}
-				LIT("\n    }\n  }");
-			}
+			p = meta_open(p, "process_name", k->first_ts, (int32_t)t->k2, 0);
+			LIT("\"name\": ");
+			p = tsm__jw_escape(p, pname, strnlen(pname, 1024));
+			LIT(META_END);
+			p = meta_open(p, "process_labels", k->first_ts, (int32_t)t->k2, 0);
+			LIT("\"labels\": \"CPU\"");
+			LIT(META_END);
+			p = meta_open(p, "process_sort_index", k->first_ts, (int32_t)t->k2, 0);
+			LIT("\"sort_index\": ");
+			p = tsm__jw_i64(p, (int32_t)t->k2);
+			LIT(META_END);
 		} else if (t->k1 == 2) { /* GPU device */
-			for (int j = 0; j < 3; j++) {
-				LIT(",\n  {\n    \"name\": \"process_");
-				if (j == 0)
-					LIT("name");
-				else if (j == 1)
-					LIT("labels");
-				else
-					LIT("sort_index");
-				LIT("\", \"ph\": \"M\", \"ts\": ");
-				p = tsm__jw_us3(p, k->first_ts);
-				LIT(", \"pid\": ");
-				p = tsm__jw_u64(p, t->k2);
-				LIT(", \"tid\": 0,\n    \"args\": {\n      ");
-				if (j == 0) {
-					LIT("\"name\": ");
-					p = tsm__jw_escape(p, pname, strlen(pname));
-				} else if (j == 1) {
-					LIT("\"labels\": \"GPU ");
-					p = tsm__jw_u64(p, t->k2);
-					*p++ = '"';
-				} else {
-					LIT("\"sort_index\": ");
-					p = tsm__jw_u64(p, 5000000 + t->k2);
-				}
-				LIT("\n    }\n  }");
-			}
+			p = meta_open(p, "process_name", k->first_ts, (int64_t)t->k2, 0);
+			LIT("\"name\": ");
+			p = tsm__jw_escape(p, pname, strlen(pname));
+			LIT(META_END);
+			p = meta_open(p, "process_labels", k->first_ts, (int64_t)t->k2, 0);
+			LIT("\"labels\": \"GPU ");
+			p = tsm__jw_u64(p, t->k2);
+			*p++ = '"';
+			LIT(META_END);
+			p = meta_open(p, "process_sort_index", k->first_ts, (int64_t)t->k2, 0);
+			LIT("\"sort_index\": ");
+			p = tsm__jw_u64(p, 5000000 + t->k2);
+			LIT(META_END);
 		} else if (t->k1 == 3 || t->k1 == 4) { /* stream / host thread */
-			uint64_t pid = t->k1 == 3 ? t->k2 >> 32 : t->aux;
+			int64_t pid = t->k1 == 3 ? (int64_t)(t->k2 >> 32) : (int32_t)t->aux;
 			uint64_t tid = t->k1 == 3 ? (t->k2 & 0xFFFFFFFFu) : t->id;
 
-			for (int j = 0; j < 2; j++) {
-				LIT(",\n  {\n    \"name\": \"thread_");
-				if (j == 0)
-					LIT("name");
-				else
-					LIT("sort_index");
-				LIT("\", \"ph\": \"M\", \"ts\": ");
-				p = tsm__jw_us3(p, k->first_ts);
-				LIT(", \"pid\": ");
-				p = tsm__jw_i64(p, t->k1 == 3 ? (int64_t)pid : (int32_t)pid);
-				LIT(", \"tid\": ");
-				p = tsm__jw_u64(p, tid);
-				LIT(",\n    \"args\": {\n      ");
-				if (j == 0 && t->k1 == 3) {
-					LIT("\"name\": \"stream ");
-					p = tsm__jw_u64(p, tid);
-					LIT(" \"");
-				} else if (j == 0) {
-					LIT("\"name\": \"thread ");
-					p = tsm__jw_u64(p, tid);
-					LIT("\"");
-				} else {
-					LIT("\"sort_index\": ");
-					p = tsm__jw_u64(p, tid);
-				}
-				LIT("\n    }\n  }");
-			}
+			p = meta_open(p, "thread_name", k->first_ts, pid, tid);
+			if (t->k1 == 3)
+				LIT("\"name\": \"stream ");
+			else
+				LIT("\"name\": \"thread ");
+			p = tsm__jw_u64(p, tid);
+			if (t->k1 == 3)
+				LIT(" \"");
+			else
+				LIT("\"");
+			LIT(META_END);
+			p = meta_open(p, "thread_sort_index", k->first_ts, pid, tid);
+			LIT("\"sort_index\": ");
+			p = tsm__jw_u64(p, tid);
+			LIT(META_END);
 		}
 		jw_set(s, p);
 	}
