@@ -36,8 +36,7 @@ struct w {
 	tsm_name_fn names;
 	void *user;
 	int demangle;
-	char **cache;
-	size_t ncache;
+	tsm__names cache; /* demangled names */
 };
 
 static const char *const section_names[] = {"summary", "devices", "streams", "kernels",
@@ -123,32 +122,14 @@ static void csv_string(FILE *f, const char *s)
 static const char *name_of(struct w *w, uint32_t id)
 {
 	const char *s;
-	char buf[1024];
+	uint32_t len;
 
 	if (!id)
 		return "";
-	if (id < w->ncache && w->cache[id])
-		return w->cache[id];
 	s = w->names ? w->names(w->user, id) : NULL;
 	if (!s)
 		return "?";
-	if (!w->demangle)
-		return s;
-	if (id >= w->ncache) {
-		size_t n = w->ncache ? w->ncache : 256;
-		char **c;
-
-		while (n <= id)
-			n *= 2;
-		c = tsm__realloc(w->cache, n * sizeof(*c));
-		if (!c)
-			return s;
-		memset(c + w->ncache, 0, (n - w->ncache) * sizeof(*c));
-		w->cache = c;
-		w->ncache = n;
-	}
-	w->cache[id] = tsm__strdup(tsm_demangle(s, buf, sizeof(buf)));
-	return w->cache[id] ? w->cache[id] : s;
+	return w->demangle ? tsm__names_get(&w->cache, id, s, 1024, &len) : s;
 }
 
 /* ---- the table writer ------------------------------------------------------ */
@@ -860,9 +841,7 @@ int tsm_analysis_write(const tsm_analysis *a, FILE *out, const tsm_report_opts *
 		s_critical(&w, a);
 	if (w.format == TSM_REPORT_JSON)
 		fputs("\n}\n", out);
-	for (size_t i = 0; i < w.ncache; i++)
-		tsm__free(w.cache[i]);
-	tsm__free(w.cache);
+	tsm__names_fini(&w.cache);
 	if (fflush(out) != 0 || ferror(out))
 		return TSM_FAIL(TSM_IO, "report: write failed");
 	return 0;

@@ -51,3 +51,49 @@ const char *tsm_demangle(const char *name, char *buf, size_t cap)
 	return name;
 #endif
 }
+
+const char *tsm__names_get(tsm__names *c, uint32_t id, const char *raw, size_t max, uint32_t *len)
+{
+	if (id >= c->cap) {
+		size_t cap = c->cap ? c->cap : 1024;
+		char **ns;
+		uint32_t *nl;
+
+		while (cap <= id)
+			cap *= 2;
+		ns = tsm__realloc(c->s, cap * sizeof(*ns));
+		if (!ns)
+			goto raw;
+		c->s = ns;
+		nl = tsm__realloc(c->len, cap * sizeof(*nl));
+		if (!nl)
+			goto raw;
+		c->len = nl;
+		memset(c->s + c->cap, 0, (cap - c->cap) * sizeof(*ns));
+		memset(c->len + c->cap, 0, (cap - c->cap) * sizeof(*nl));
+		c->cap = cap;
+	}
+	if (!c->s[id]) {
+		char buf[4096];
+		const char *d = tsm_demangle(raw, buf, max < sizeof(buf) ? max : sizeof(buf));
+
+		c->s[id] = tsm__strdup(d);
+		if (!c->s[id])
+			goto raw;
+		c->len[id] = (uint32_t)strlen(d);
+	}
+	*len = c->len[id];
+	return c->s[id];
+raw:
+	*len = (uint32_t)strlen(raw);
+	return raw;
+}
+
+void tsm__names_fini(tsm__names *c)
+{
+	for (size_t i = 0; i < c->cap; i++)
+		tsm__free(c->s[i]);
+	tsm__free(c->s);
+	tsm__free(c->len);
+	memset(c, 0, sizeof(*c));
+}

@@ -40,6 +40,22 @@ char *tsm__strdup(const char *s);
 /* Ask for transparent huge pages over the 2 MiB-aligned inside of a large block (a hint). */
 void tsm__advise_huge(void *p, size_t bytes);
 
+/*
+ * Display names by string id, demangled once and kept (the exporters and
+ * the report look the same kernel name up for every event). Zero-initialise
+ * to start.
+ */
+typedef struct tsm__names {
+	char **s;
+	uint32_t *len;
+	size_t cap;
+} tsm__names;
+
+/* The demangled form of string `id`, whose text is `raw`, cut to `max` - 1 bytes, and its
+ * length; `raw` itself when memory runs out. */
+const char *tsm__names_get(tsm__names *c, uint32_t id, const char *raw, size_t max, uint32_t *len);
+void tsm__names_fini(tsm__names *c);
+
 /* Threads for data-parallel work (tsm_set_threads, TSM_THREADS, CPUs), >= 1. */
 unsigned tsm__threads(void);
 

@@ -95,10 +95,8 @@ typedef struct tsm__xctx {
 	/* escaped JSON forms by string id: raw strings, display names */
 	tsm__jw_cache esc_raw, esc_name;
 
-	/* display names by string id */
-	char **names;
-	uint32_t *name_lens;
-	size_t names_cap;
+	/* demangled display names by string id */
+	tsm__names names;
 } tsm__xctx;
 
 /* Next event in start-time order that passes the filters; TSM_END at the end. */

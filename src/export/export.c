@@ -114,49 +114,14 @@ const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
 
 const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len)
 {
-	const char *raw;
 	size_t n;
+	const char *raw = tsm__xstr(x, id, &n);
 
-	if (!id) {
-		*len = 0;
-		return "";
+	if (!id || !x->demangle) {
+		*len = (uint32_t)n;
+		return raw;
 	}
-	if (id >= x->names_cap) {
-		size_t cap = x->names_cap ? x->names_cap : 1024;
-		char **nn;
-		uint32_t *nl;
-
-		while (cap <= id)
-			cap *= 2;
-		nn = tsm__realloc(x->names, cap * sizeof(*nn));
-		if (!nn)
-			goto raw;
-		x->names = nn;
-		nl = tsm__realloc(x->name_lens, cap * sizeof(*nl));
-		if (!nl)
-			goto raw;
-		x->name_lens = nl;
-		memset(x->names + x->names_cap, 0, (cap - x->names_cap) * sizeof(*nn));
-		memset(x->name_lens + x->names_cap, 0, (cap - x->names_cap) * sizeof(*nl));
-		x->names_cap = cap;
-	}
-	if (!x->names[id]) {
-		char buf[4096];
-		const char *d;
-
-		raw = tsm__xstr(x, id, &n);
-		d = x->demangle ? tsm_demangle(raw, buf, sizeof(buf)) : raw;
-		x->names[id] = tsm__strdup(d);
-		if (!x->names[id])
-			goto raw;
-		x->name_lens[id] = (uint32_t)strlen(d);
-	}
-	*len = x->name_lens[id];
-	return x->names[id];
-raw:
-	raw = tsm__xstr(x, id, &n);
-	*len = (uint32_t)n;
-	return raw;
+	return tsm__names_get(&x->names, id, raw, 4096, len);
 }
 
 int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display)
@@ -860,10 +825,7 @@ static void xctx_fini(tsm__xctx *x)
 	tsm__free(x->tracks);
 	tsm__free(x->track_hash);
 	tsm__free(x->flows);
-	for (size_t i = 0; i < x->names_cap; i++)
-		tsm__free(x->names[i]);
-	tsm__free(x->names);
-	tsm__free(x->name_lens);
+	tsm__names_fini(&x->names);
 	tsm__jw_cache_fini(&x->esc_raw);
 	tsm__jw_cache_fini(&x->esc_name);
 }
