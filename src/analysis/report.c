@@ -36,7 +36,7 @@ struct w {
 	tsm_name_fn names;
 	void *user;
 	int demangle;
-	tsm__names cache; /* demangled names */
+	tsm__idstrs cache; /* demangled names */
 };
 
 static const char *const section_names[] = {"summary", "devices", "streams", "kernels",
@@ -129,7 +129,7 @@ static const char *name_of(struct w *w, uint32_t id)
 	s = w->names ? w->names(w->user, id) : NULL;
 	if (!s)
 		return "?";
-	return w->demangle ? tsm__names_get(&w->cache, id, s, 1024, &len) : s;
+	return w->demangle ? tsm__demangled(&w->cache, id, s, 1024, &len) : s;
 }
 
 /* ---- the table writer ------------------------------------------------------ */
@@ -841,7 +841,7 @@ int tsm_analysis_write(const tsm_analysis *a, FILE *out, const tsm_report_opts *
 		s_critical(&w, a);
 	if (w.format == TSM_REPORT_JSON)
 		fputs("\n}\n", out);
-	tsm__names_fini(&w.cache);
+	tsm__idstrs_fini(&w.cache);
 	if (fflush(out) != 0 || ferror(out))
 		return TSM_FAIL(TSM_IO, "report: write failed");
 	return 0;

@@ -52,48 +52,55 @@ const char *tsm_demangle(const char *name, char *buf, size_t cap)
 #endif
 }
 
-const char *tsm__names_get(tsm__names *c, uint32_t id, const char *raw, size_t max, uint32_t *len)
+int tsm__idstrs_room(tsm__idstrs *t, uint32_t id)
 {
-	if (id >= c->cap) {
-		size_t cap = c->cap ? c->cap : 1024;
-		char **ns;
-		uint32_t *nl;
+	size_t cap = t->cap ? t->cap : 1024;
+	char **ns;
+	uint32_t *nl;
 
-		while (cap <= id)
-			cap *= 2;
-		ns = tsm__realloc(c->s, cap * sizeof(*ns));
-		if (!ns)
-			goto raw;
-		c->s = ns;
-		nl = tsm__realloc(c->len, cap * sizeof(*nl));
-		if (!nl)
-			goto raw;
-		c->len = nl;
-		memset(c->s + c->cap, 0, (cap - c->cap) * sizeof(*ns));
-		memset(c->len + c->cap, 0, (cap - c->cap) * sizeof(*nl));
-		c->cap = cap;
-	}
-	if (!c->s[id]) {
+	if (id < t->cap)
+		return 0;
+	while (cap <= id)
+		cap *= 2;
+	ns = tsm__realloc(t->s, cap * sizeof(*ns));
+	if (!ns)
+		return TSM_FAIL(TSM_NOMEM, "string table of %zu", cap);
+	t->s = ns;
+	nl = tsm__realloc(t->len, cap * sizeof(*nl));
+	if (!nl)
+		return TSM_FAIL(TSM_NOMEM, "string table of %zu", cap);
+	t->len = nl;
+	memset(t->s + t->cap, 0, (cap - t->cap) * sizeof(*ns));
+	memset(t->len + t->cap, 0, (cap - t->cap) * sizeof(*nl));
+	t->cap = cap;
+	return 0;
+}
+
+void tsm__idstrs_fini(tsm__idstrs *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		tsm__free(t->s[i]);
+	tsm__free(t->s);
+	tsm__free(t->len);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *tsm__demangled(tsm__idstrs *t, uint32_t id, const char *raw, size_t max, uint32_t *len)
+{
+	if (tsm__idstrs_room(t, id) < 0)
+		goto raw;
+	if (!t->s[id]) {
 		char buf[4096];
 		const char *d = tsm_demangle(raw, buf, max < sizeof(buf) ? max : sizeof(buf));
 
-		c->s[id] = tsm__strdup(d);
-		if (!c->s[id])
+		t->s[id] = tsm__strdup(d);
+		if (!t->s[id])
 			goto raw;
-		c->len[id] = (uint32_t)strlen(d);
+		t->len[id] = (uint32_t)strlen(d);
 	}
-	*len = c->len[id];
-	return c->s[id];
+	*len = t->len[id];
+	return t->s[id];
 raw:
 	*len = (uint32_t)strlen(raw);
 	return raw;
-}
-
-void tsm__names_fini(tsm__names *c)
-{
-	for (size_t i = 0; i < c->cap; i++)
-		tsm__free(c->s[i]);
-	tsm__free(c->s);
-	tsm__free(c->len);
-	memset(c, 0, sizeof(*c));
 }

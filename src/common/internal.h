@@ -41,20 +41,23 @@ char *tsm__strdup(const char *s);
 void tsm__advise_huge(void *p, size_t bytes);
 
 /*
- * Display names by string id, demangled once and kept (the exporters and
- * the report look the same kernel name up for every event). Zero-initialise
- * to start.
+ * Strings by string id, each made once and kept: demangled display names,
+ * JSON-escaped forms (the exporters and the report look the same kernel
+ * name up for every event). Zero-initialise to start.
  */
-typedef struct tsm__names {
-	char **s;
+typedef struct tsm__idstrs {
+	char **s; /* NULL: not made yet */
 	uint32_t *len;
 	size_t cap;
-} tsm__names;
+} tsm__idstrs;
+
+/* Room for entry `id` (new entries NULL): 0 or TSM_NOMEM. */
+int tsm__idstrs_room(tsm__idstrs *t, uint32_t id);
+void tsm__idstrs_fini(tsm__idstrs *t);
 
 /* The demangled form of string `id`, whose text is `raw`, cut to `max` - 1 bytes, and its
- * length; `raw` itself when memory runs out. */
-const char *tsm__names_get(tsm__names *c, uint32_t id, const char *raw, size_t max, uint32_t *len);
-void tsm__names_fini(tsm__names *c);
+ * length, kept in `t`; `raw` itself when memory runs out. */
+const char *tsm__demangled(tsm__idstrs *t, uint32_t id, const char *raw, size_t max, uint32_t *len);
 
 /* Threads for data-parallel work (tsm_set_threads, TSM_THREADS, CPUs), >= 1. */
 unsigned tsm__threads(void);

@@ -93,10 +93,10 @@ typedef struct tsm__xctx {
 	struct xflow *flows;
 
 	/* escaped JSON forms by string id: raw strings, display names */
-	tsm__jw_cache esc_raw, esc_name;
+	tsm__idstrs esc_raw, esc_name;
 
 	/* demangled display names by string id */
-	tsm__names names;
+	tsm__idstrs names;
 } tsm__xctx;
 
 /* Next event in start-time order that passes the filters; TSM_END at the end. */
@@ -241,7 +241,7 @@ int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display);
 
 static inline int tsm__xput_esc(tsm__xctx *x, uint32_t id)
 {
-	tsm__jw_cache *c = &x->esc_raw;
+	tsm__idstrs *c = &x->esc_raw;
 
 	if (TSM__LIKELY(id < c->cap && c->s[id]))
 		return tsm__xput(&x->out, c->s[id], c->len[id]);
@@ -250,7 +250,7 @@ static inline int tsm__xput_esc(tsm__xctx *x, uint32_t id)
 
 static inline int tsm__xput_name(tsm__xctx *x, uint32_t id)
 {
-	tsm__jw_cache *c = &x->esc_name;
+	tsm__idstrs *c = &x->esc_name;
 
 	if (TSM__LIKELY(id < c->cap && c->s[id]))
 		return tsm__xput(&x->out, c->s[id], c->len[id]);

@@ -121,7 +121,7 @@ const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len)
 		*len = (uint32_t)n;
 		return raw;
 	}
-	return tsm__names_get(&x->names, id, raw, 4096, len);
+	return tsm__demangled(&x->names, id, raw, 4096, len);
 }
 
 int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display)
@@ -825,9 +825,9 @@ static void xctx_fini(tsm__xctx *x)
 	tsm__free(x->tracks);
 	tsm__free(x->track_hash);
 	tsm__free(x->flows);
-	tsm__names_fini(&x->names);
-	tsm__jw_cache_fini(&x->esc_raw);
-	tsm__jw_cache_fini(&x->esc_name);
+	tsm__idstrs_fini(&x->names);
+	tsm__idstrs_fini(&x->esc_raw);
+	tsm__idstrs_fini(&x->esc_name);
 }
 
 int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts *opts,

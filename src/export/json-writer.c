@@ -214,28 +214,10 @@ int tsm__jw_str(tsm__sink *s, const char *str, size_t n)
 	return rc;
 }
 
-const char *tsm__jw_cache_get(tsm__jw_cache *c, uint32_t id, const char *str, size_t n,
-			      uint32_t *len)
+const char *tsm__jw_cache_get(tsm__idstrs *c, uint32_t id, const char *str, size_t n, uint32_t *len)
 {
-	if (id >= c->cap) {
-		size_t cap = c->cap ? c->cap : 1024;
-		char **ns;
-		uint32_t *nl;
-
-		while (cap <= id)
-			cap *= 2;
-		ns = tsm__realloc(c->s, cap * sizeof(*ns));
-		if (!ns)
-			return NULL;
-		c->s = ns;
-		nl = tsm__realloc(c->len, cap * sizeof(*nl));
-		if (!nl)
-			return NULL;
-		c->len = nl;
-		memset(c->s + c->cap, 0, (cap - c->cap) * sizeof(*ns));
-		memset(c->len + c->cap, 0, (cap - c->cap) * sizeof(*nl));
-		c->cap = cap;
-	}
+	if (tsm__idstrs_room(c, id) < 0)
+		return NULL;
 	if (!c->s[id]) {
 		size_t need = tsm__jw_escaped_len(str, n);
 		char *e;
@@ -249,13 +231,4 @@ const char *tsm__jw_cache_get(tsm__jw_cache *c, uint32_t id, const char *str, si
 	}
 	*len = c->len[id];
 	return c->s[id];
-}
-
-void tsm__jw_cache_fini(tsm__jw_cache *c)
-{
-	for (size_t i = 0; i < c->cap; i++)
-		tsm__free(c->s[i]);
-	tsm__free(c->s);
-	tsm__free(c->len);
-	memset(c, 0, sizeof(*c));
 }

@@ -193,18 +193,11 @@ char *tsm__jw_escape(char *p, const char *s, size_t n);
 int tsm__jw_str(tsm__sink *s, const char *str, size_t n);
 
 /*
- * Cache of escaped strings by string id: names repeat millions of times,
- * so each is escaped once and then copied. Entries are "\"...\"".
+ * The escaped form ("\"...\"") of string `id` (text `str` of `n` bytes),
+ * made once and kept in `c`: names repeat millions of times, so each is
+ * escaped once and then copied. NULL on NOMEM.
  */
-typedef struct tsm__jw_cache {
-	char **s;
-	uint32_t *len;
-	size_t cap;
-} tsm__jw_cache;
-
-/* The escaped form of string `id` (text `str` of `n` bytes); NULL on NOMEM. */
-const char *tsm__jw_cache_get(tsm__jw_cache *c, uint32_t id, const char *str, size_t n,
+const char *tsm__jw_cache_get(tsm__idstrs *c, uint32_t id, const char *str, size_t n,
 			      uint32_t *len);
-void tsm__jw_cache_fini(tsm__jw_cache *c);
 
 #endif
