@@ -44,12 +44,9 @@ int cmd_dump(int argc, char **argv)
 	}
 	file = p.npos ? p.pos[0] : NULL;
 	cli_parser_fini(&p);
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		return EXIT_OK;
-	}
-	if (rc == CLI_ERROR)
-		return EXIT_USAGE;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
+		return rc;
 	tsm_clear_error();
 	rc = tsm_sbt_dump(file, stdout, flags);
 	if (rc < 0) {

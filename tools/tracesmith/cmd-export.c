@@ -214,12 +214,9 @@ int cmd_export(int argc, char **argv)
 	}
 	file = p.npos ? p.pos[0] : NULL;
 	cli_parser_fini(&p);
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		return EXIT_OK;
-	}
-	if (rc == CLI_ERROR)
-		return EXIT_USAGE;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
+		return rc;
 	if (!out)
 		return cli_usage_error(spec.name, "missing -o OUT");
 	tsm_export_format_from_path(out, &fmt, &o.gzip);

@@ -110,12 +110,9 @@ int cmd_import(int argc, char **argv)
 	}
 	file = p.npos ? p.pos[0] : NULL;
 	cli_parser_fini(&p);
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		return EXIT_OK;
-	}
-	if (rc == CLI_ERROR)
-		return EXIT_USAGE;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
+		return rc;
 	if (!out) {
 		if (!strcmp(file, "-"))
 			return cli_usage_error(spec.name, "reading standard input needs -o OUT");

@@ -562,15 +562,9 @@ int cmd_info(int argc, char **argv)
 			flags |= TSM_READ_STRICT;
 		}
 	}
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		rc = EXIT_OK;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (rc == CLI_ERROR) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	file = p.pos[0];
 	tsm_clear_error();
 	rc = tsm_reader_open(file, flags, &r);

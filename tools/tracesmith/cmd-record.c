@@ -808,15 +808,9 @@ int cmd_record(int argc, char **argv)
 						       : "block-events (1..1048576)");
 		goto out;
 	}
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		rc = EXIT_OK;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (rc == CLI_ERROR) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (!simulate) {
 		if (!p.npos) {
 			rc =

@@ -438,15 +438,9 @@ int cmd_report(int argc, char **argv)
 			exact_max = v;
 		}
 	}
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		rc = EXIT_OK;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (rc == CLI_ERROR) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (!outpath) {
 		rc = cli_usage_error(spec.name, "missing -o FILE");
 		goto out;

@@ -131,15 +131,9 @@ int cmd_stats(int argc, char **argv)
 			break;
 		}
 	}
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		rc = EXIT_OK;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (rc == CLI_ERROR) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if ((ro.sections & TSM_REP_CRITICAL) && ro.sections != TSM_REP_ALL)
 		ao.critical_path = 1;
 	rc = tl_load(&l, p.pos[0], flags);

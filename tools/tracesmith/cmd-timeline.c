@@ -233,15 +233,9 @@ int cmd_timeline(int argc, char **argv)
 			break;
 		}
 	}
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		rc = EXIT_OK;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
 		goto out;
-	}
-	if (rc == CLI_ERROR) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	file = p.pos[0];
 	if (!width) {
 		int tc = cli_term_cols(STDOUT_FILENO);

@@ -29,12 +29,9 @@ int cmd_version(int argc, char **argv)
 	while ((rc = cli_next(&p)) > 0)
 		;
 	cli_parser_fini(&p);
-	if (rc == CLI_HELP) {
-		cli_usage(&spec, stdout);
-		return EXIT_OK;
-	}
-	if (rc == CLI_ERROR)
-		return EXIT_USAGE;
+	rc = cli_parse_end(&spec, rc);
+	if (rc >= 0)
+		return rc;
 	/* The demangler is not a TSM_FEATURE bit: ask it. */
 	demangle = strcmp(tsm_demangle("_Z1fv", buf, sizeof(buf)), "_Z1fv") != 0;
 	printf("tracesmith %s\n", TSM_VERSION_STRING);

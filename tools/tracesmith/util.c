@@ -158,6 +158,15 @@ static void print_indented(FILE *out, const char *text, int indent)
 	}
 }
 
+int cli_parse_end(const struct cli_spec *spec, int rc)
+{
+	if (rc == CLI_HELP) {
+		cli_usage(spec, stdout);
+		return EXIT_OK;
+	}
+	return rc == CLI_ERROR ? EXIT_USAGE : -1;
+}
+
 void cli_usage(const struct cli_spec *s, FILE *out)
 {
 	int first = 1;

@@ -70,6 +70,13 @@ int cli_next(struct cli_parser *p);
 /* Print the usage text of a subcommand (stdout for --help). */
 void cli_usage(const struct cli_spec *spec, FILE *out);
 
+/*
+ * After the option loop: -1 when parsing ended normally (go on), else the
+ * exit status: EXIT_OK after printing the usage for --help, EXIT_USAGE
+ * after a usage error (already printed).
+ */
+int cli_parse_end(const struct cli_spec *spec, int rc);
+
 /* "tracesmith CMD: <msg>" + "Try 'tracesmith help CMD'."; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) TSM_PRINTF(2, 3);
 
