@@ -23,10 +23,15 @@ struct xrun {
 	struct xrun *next;  /* in the read-ahead's free list */
 };
 
-/* Where runs come from: a reader, and the first event of the block after the last run. */
+/*
+ * Where runs come from: a reader, and either the order to read the indexed
+ * blocks in (by first start) or, reading in file order, the first event of
+ * the block after the last run.
+ */
 struct xfeed {
 	const struct tsm__xctx *x;
 	tsm_reader *r;
+	size_t next; /* next entry of x->order */
 	tsm_event pending;
 	int have_pending;
 };
@@ -78,8 +83,8 @@ typedef struct tsm__xctx {
 	struct xahead *ahead; /* reading ahead on a helper thread (export.c), or NULL */
 	int reader_done;
 	uint64_t watermark;
-	uint64_t *idx_off, *idx_sufmin;
-	size_t nidx;
+	const struct sbt_index_entry **order; /* indexed blocks by first start, or NULL */
+	size_t norder;
 	uint64_t buffered;
 
 	/* tracks */

@@ -9,12 +9,14 @@
  * needs start order too, so the source merges blocks: each block is copied
  * into a run, and the smallest head among the runs is released only while
  * it starts before the watermark, the smallest start of any block not yet
- * read. With the file's index the watermark is exact: the suffix minimum
- * of the indexed blocks' min_start, looked up by the block's chunk offset.
- * Without an index (a torn file, a pipe) the next block's first start is
- * used, which is exact unless a later block reaches further back; such an
- * event is still exported, merely out of order. Memory is bounded by the
- * blocks that overlap in time (stats.max_buffered), never by the trace.
+ * read. With the file's index, blocks are read in the order of their first
+ * start (seeking), so the watermark is exact and only blocks whose time
+ * ranges overlap are held at once, however far back a lagging producer's
+ * block reaches. Without an index (a torn file, a pipe) blocks are read in
+ * file order and the next block's first start is the watermark, which is
+ * exact unless a later block reaches further back; such an event is still
+ * exported, merely out of order, and memory then grows with the lag.
+ * stats.max_buffered tells how many events the merge held at most.
  *
  * Lanes. Slices on one track must nest for Perfetto (and for a readable
  * Chrome view). An event goes to the first lane of its track where it
@@ -30,6 +32,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "export/export-internal.h"
 #include "format/reader.h"
@@ -368,46 +371,43 @@ static int keep(const tsm__xctx *x, const tsm_event *ev)
 	return 1;
 }
 
-/* Smallest start of the block at chunk offset `off` and every block after it. */
-static uint64_t watermark_for(const tsm__xctx *x, uint64_t off, uint64_t fallback)
+/* Index entries by first start, then offset. */
+static int order_cmp(const void *a, const void *b)
 {
-	size_t lo = 0, hi = x->nidx;
+	const sbt_index_entry *x = *(const sbt_index_entry *const *)a;
+	const sbt_index_entry *y = *(const sbt_index_entry *const *)b;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (x->idx_off[mid] < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < x->nidx && x->idx_off[lo] == off)
-		return x->idx_sufmin[lo] < fallback ? x->idx_sufmin[lo] : fallback;
-	return fallback;
+	if (x->min_start != y->min_start)
+		return x->min_start < y->min_start ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static int load_index(tsm__xctx *x)
+/*
+ * With the index of a seekable file, read the event blocks in the order of
+ * their first start (those the time window keeps). The watermark of a run is
+ * then the next block's first start, exact, and the merge holds only the
+ * blocks whose time ranges overlap: a block that reaches far back (a
+ * producer that lagged) is read when its time comes instead of holding
+ * every block read before it in memory.
+ */
+static int build_order(tsm__xctx *x)
 {
 	const tsm_reader *r = x->r;
 	size_t n = 0;
 
-	if (!r->info.has_index || !r->nindex)
+	if (!r->index || !r->seekable)
 		return 0;
-	x->idx_off = tsm__malloc(r->nindex * sizeof(uint64_t));
-	x->idx_sufmin = tsm__malloc(r->nindex * sizeof(uint64_t));
-	if (!x->idx_off || !x->idx_sufmin)
+	x->order = tsm__malloc((r->nindex ? r->nindex : 1) * sizeof(*x->order));
+	if (!x->order)
 		return TSM_FAIL(TSM_NOMEM, "export: index of %zu blocks", r->nindex);
 	for (size_t i = 0; i < r->nindex; i++) {
-		if (r->index[i].type != SBT_EVTB)
-			continue;
-		x->idx_off[n] = r->index[i].off;
-		x->idx_sufmin[n] = r->index[i].min_start;
-		n++;
+		const sbt_index_entry *e = &r->index[i];
+
+		if (e->type == SBT_EVTB && e->max_end >= r->from_ns && e->min_start <= r->to_ns)
+			x->order[n++] = e;
 	}
-	for (size_t i = n; i-- > 1;)
-		if (x->idx_sufmin[i] < x->idx_sufmin[i - 1])
-			x->idx_sufmin[i - 1] = x->idx_sufmin[i];
-	x->nidx = n;
+	qsort(x->order, n, sizeof(*x->order), order_cmp);
+	x->norder = n;
 	return 0;
 }
 
@@ -472,6 +472,75 @@ static void heap_up(tsm__xctx *x, size_t i)
  * the block ends and sets the watermark) into `run`. At the end of the
  * input run->last is set and the watermark is UINT64_MAX.
  */
+/* Decode block `e` to its end, keeping nothing: 0 or the error. */
+static int check_block(tsm_reader *r, const sbt_index_entry *e)
+{
+	const tsm_event *ev;
+	int rc = tsm__reader_read_block(r, e);
+
+	while (rc >= 0 && r->in_block)
+		rc = tsm__block_next(r, &ev);
+	return rc == TSM_END ? 0 : rc;
+}
+
+/*
+ * Reading in time order met an error in block `bad`. Report what reading
+ * in file order would have met first, as every other command does: the
+ * first failing block (or definition) at a lower offset, if any.
+ */
+static int first_failure(struct xfeed *f, const sbt_index_entry *bad, int rc)
+{
+	const tsm__xctx *x = f->x;
+	int64_t off = tsm_last_error_offset();
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", tsm_last_error());
+	for (size_t i = 0; i < x->norder; i++) {
+		const sbt_index_entry *e = x->order[i];
+		int rc2;
+
+		/* x->order holds the window's blocks; blocks at lower offsets come first */
+		if (e->off >= bad->off)
+			continue;
+		rc2 = check_block(f->r, e);
+		if (rc2 < 0 && (tsm_last_error_offset() < off || off < 0)) {
+			rc = rc2;
+			off = tsm_last_error_offset();
+			snprintf(msg, sizeof(msg), "%s", tsm_last_error());
+		}
+	}
+	return tsm__fail(rc, off, "%s", msg);
+}
+
+static int feed_ordered(struct xfeed *f, struct xrun *run)
+{
+	const tsm__xctx *x = f->x;
+	const sbt_index_entry *e;
+	const tsm_event *ev;
+	int rc;
+
+	run->last = f->next + 1 >= x->norder;
+	if (f->next >= x->norder) {
+		run->watermark = UINT64_MAX;
+		return 0;
+	}
+	e = x->order[f->next++];
+	run->off = e->off;
+	run->watermark = run->last ? UINT64_MAX : x->order[f->next]->min_start;
+	rc = tsm__reader_read_block(f->r, e);
+	while (rc >= 0 && f->r->in_block) {
+		rc = tsm__block_next(f->r, &ev);
+		if (rc == TSM_END)
+			return 0;
+		if (rc < 0)
+			break;
+		run->read++;
+		if (keep(x, ev))
+			rc = run_append(run, ev);
+	}
+	return rc < 0 && rc != TSM_NOMEM ? first_failure(f, e, rc) : rc < 0 ? rc : 0;
+}
+
 static int feed_block(struct xfeed *f, struct xrun *run)
 {
 	const tsm__xctx *x = f->x;
@@ -483,6 +552,8 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 	run->read = 0;
 	run->last = 0;
 	run->watermark = 0;
+	if (x->order)
+		return feed_ordered(f, run);
 	if (!f->have_pending) {
 		rc = tsm_reader_next(f->r, &ev);
 		if (rc == TSM_END) {
@@ -514,8 +585,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 		if (tsm_reader_info(f->r)->block_count != block) {
 			f->pending = *ev;
 			f->have_pending = 1;
-			run->watermark =
-			    watermark_for(x, tsm__reader_block_off(f->r), ev->start_ns);
+			run->watermark = ev->start_ns;
 			break;
 		}
 		if (keep(x, ev))
@@ -815,8 +885,7 @@ static void xctx_fini(tsm__xctx *x)
 		tsm__free(x->retire);
 	}
 	tsm__free(x->runs);
-	tsm__free(x->idx_off);
-	tsm__free(x->idx_sufmin);
+	tsm__free(x->order);
 	for (size_t i = 0; i < x->ntracks; i++) {
 		for (uint32_t l = 0; l < x->tracks[i].nlanes; l++)
 			tsm__free(x->tracks[i].lanes[l].ends);
@@ -869,14 +938,14 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		rc = TSM_FAIL(TSM_NOMEM, "export: flow table");
 		goto out;
 	}
-	rc = load_index(x);
-	if (rc < 0)
-		goto out;
 	if (x->o.from_ns || x->o.to_ns) {
 		rc = tsm_reader_seek_ns(r, x->o.from_ns, x->o.to_ns ? x->o.to_ns : UINT64_MAX);
 		if (rc < 0)
 			goto out;
 	}
+	rc = build_order(x);
+	if (rc < 0)
+		goto out;
 	rc =
 	    tsm__sink_open(&x->out, out_path, gz ? (x->o.gzip_level > 0 ? x->o.gzip_level : 6) : 0);
 	if (rc < 0)

@@ -1375,6 +1375,37 @@ int tsm_reader_next(tsm_reader *r, const tsm_event **ev)
 	}
 }
 
+/* With the index: load every definition chunk before `target` not loaded yet. */
+static int defs_before(tsm_reader *r, uint64_t target)
+{
+	size_t lo = 0, hi = r->nindex;
+
+	if (target <= r->defs_upto)
+		return 0;
+	while (lo < hi) { /* the first entry at or after defs_upto */
+		size_t mid = (lo + hi) / 2;
+
+		if (r->index[mid].off < r->defs_upto)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < r->nindex && r->index[i].off < target; i++) {
+		sbt_step st;
+		int rc;
+
+		if (!is_def(r->index[i].type))
+			continue;
+		rc = seek_to(r, r->index[i].off);
+		if (rc == 0)
+			rc = tsm__reader_step(r, &st);
+		if (rc < 0)
+			return rc;
+	}
+	r->defs_upto = target;
+	return 0;
+}
+
 int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 {
 	int rc;
@@ -1407,19 +1438,9 @@ int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 				break;
 			}
 		}
-		/* Load definitions that precede the target and are not loaded yet. */
-		for (size_t i = 0; i < r->nindex && r->index[i].off < target; i++) {
-			sbt_step st;
-
-			if (!is_def(r->index[i].type) || r->index[i].off < r->defs_upto)
-				continue;
-			rc = seek_to(r, r->index[i].off);
-			if (rc == 0)
-				rc = tsm__reader_step(r, &st);
-			if (rc < 0)
-				return rc;
-		}
-		rc = seek_to(r, target);
+		rc = defs_before(r, target);
+		if (rc == 0)
+			rc = seek_to(r, target);
 	} else {
 		rc = seek_to(r, r->first_chunk_off);
 	}
@@ -1449,6 +1470,38 @@ int tsm__reader_defs_upto(tsm_reader *r, uint64_t off)
 		if (rc < 0)
 			return rc;
 	}
+	return 0;
+}
+
+int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e)
+{
+	sbt_step st;
+	char t[12];
+	int rc;
+
+	if (!r->index || !r->seekable)
+		return TSM_FAIL(TSM_STATE, "%s: blocks are read by offset only with the index",
+				r->name);
+	r->in_block = 0;
+	r->ended = 0;
+	rc = defs_before(r, e->off);
+	if (rc == 0)
+		rc = seek_to(r, e->off);
+	if (rc == 0)
+		rc = tsm__reader_step(r, &st);
+	if (rc == TSM_END || (rc == 0 && st.type != SBT_EVTB))
+		return TSM_FAIL_AT(TSM_CORRUPT, e->off,
+				   "%s: the index lists an event block at offset %llu, the file has %s",
+				   r->name, (unsigned long long)e->off,
+				   rc == TSM_END ? "none" : chunk_name(st.type, t));
+	if (rc < 0)
+		return rc;
+	if (r->in_block && (r->blk.min_start != e->min_start || r->blk.n != e->nevents))
+		return TSM_FAIL_AT(TSM_CORRUPT, e->off,
+				   "%s: chunk EVTB: %u events from %llu ns, the index says %u from "
+				   "%llu ns",
+				   r->name, r->blk.n, (unsigned long long)r->blk.min_start,
+				   e->nevents, (unsigned long long)e->min_start);
 	return 0;
 }
 

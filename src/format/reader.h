@@ -132,6 +132,14 @@ void tsm__reader_partition(tsm_reader *r, unsigned k, unsigned n);
 int tsm__reader_defs_upto(tsm_reader *r, uint64_t off);
 
 /*
+ * Seek to the event block of index entry `e`, loading the definitions before
+ * it first, and begin decoding it: tsm__block_next then returns its events
+ * (in_block is 0 when the time window excludes it). Needs the index and a
+ * seekable file; the block must agree with its entry (else TSM_CORRUPT).
+ */
+int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e);
+
+/*
  * Open another reader over r's file, with r's flags and time window,
  * positioned where r's reading began (for partitioned decoding). Fails with
  * TSM_UNSUPPORTED when r reads a stream or has returned events.

@@ -171,6 +171,72 @@ static void test_end_to_end(void)
 	rmdir(dir);
 }
 
+/*
+ * A producer that lagged: the last block holds an event that starts before
+ * every other. Reading blocks in the order of their first start (the index)
+ * keeps the merge to about one block instead of the whole trace, and the
+ * output is still in time order.
+ */
+static void test_lagging_block(void)
+{
+	char dir[] = "/tmp/tsm-test-export-XXXXXX", sbt[256], js[300];
+	tsm_writer *w = NULL;
+	tsm_writer_opts wo = {.block_events = 64};
+	tsm_event ev;
+	tsm_export_stats st;
+	uint32_t name = 0;
+	FILE *f;
+	char line[512];
+	double prev = -1;
+	int sorted = 1;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(sbt, sizeof(sbt), "%s/lag.sbt", dir);
+	snprintf(js, sizeof(js), "%s/lag.json", dir);
+	CHECK_OK(tsm_writer_open(sbt, &wo, &w));
+	if (!w)
+		return;
+	CHECK_OK(tsm_intern_str(tsm_writer_strings(w), "k", &name));
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = TSM_EV_KERNEL;
+	ev.name = name;
+	ev.pid = 1;
+	ev.stream = 7;
+	for (int i = 0; i < 64 * 100; i++) {
+		ev.start_ns = 1000000 + (uint64_t)i * 1000;
+		ev.end_ns = ev.start_ns + 500;
+		CHECK_OK(tsm_writer_write(w, &ev));
+	}
+	CHECK_OK(tsm_writer_flush(w));
+	ev.stream = 8; /* the lagging one */
+	ev.start_ns = 1000;
+	ev.end_ns = 2000;
+	CHECK_OK(tsm_writer_write(w, &ev));
+	CHECK_OK(tsm_writer_close(w));
+
+	CHECK_OK(tsm_export_file(sbt, js, NULL, &st));
+	CHECK_EQ_U64(st.events_written, 64 * 100 + 1);
+	CHECK(st.max_buffered <= 2 * 64);
+	f = fopen(js, "rb");
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *t = strstr(line, "\"ph\": \"X\"");
+		const char *ts = t ? strstr(line, "\"ts\": ") : NULL;
+
+		if (!ts)
+			continue;
+		if (atof(ts + 6) < prev)
+			sorted = 0;
+		prev = atof(ts + 6);
+	}
+	CHECK(sorted && prev > 0);
+	if (f)
+		fclose(f);
+	unlink(sbt);
+	unlink(js);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_varint();
@@ -178,5 +244,6 @@ int main(void)
 	test_json();
 	test_paths();
 	test_end_to_end();
+	test_lagging_block();
 	return check_done("test-export");
 }
