@@ -1490,10 +1490,10 @@ int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e)
 	if (rc == 0)
 		rc = tsm__reader_step(r, &st);
 	if (rc == TSM_END || (rc == 0 && st.type != SBT_EVTB))
-		return TSM_FAIL_AT(TSM_CORRUPT, e->off,
-				   "%s: the index lists an event block at offset %llu, the file has %s",
-				   r->name, (unsigned long long)e->off,
-				   rc == TSM_END ? "none" : chunk_name(st.type, t));
+		return TSM_FAIL_AT(
+		    TSM_CORRUPT, e->off,
+		    "%s: the index lists an event block at offset %llu, the file has %s", r->name,
+		    (unsigned long long)e->off, rc == TSM_END ? "none" : chunk_name(st.type, t));
 	if (rc < 0)
 		return rc;
 	if (r->in_block && (r->blk.min_start != e->min_start || r->blk.n != e->nevents))
