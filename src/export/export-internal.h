@@ -40,7 +40,8 @@ struct xfeed {
 struct xlane {
 	uint64_t *ends;
 	uint32_t n, cap;
-	uint64_t id; /* Perfetto track uuid / JSON tid of this lane */
+	uint64_t id;  /* Perfetto track uuid / JSON tid of this lane */
+	uint32_t seq; /* Perfetto: its packet sequence (index; 0: none yet) */
 };
 
 /* A track: a GPU stream (per kind class for Chrome), a host thread, a counter. */

@@ -3,26 +3,34 @@
  * Perfetto native protobuf export (.pftrace), written with the small
  * encoder of protobuf.c: no Perfetto SDK, no libprotobuf.
  *
- * The file is a perfetto.protos.Trace: a stream of `packet` fields (1),
- * all on one packet sequence (trusted_packet_sequence_id 1), so that one
- * clock domain and one interning state cover the whole trace:
+ * The file is a perfetto.protos.Trace: a stream of `packet` fields (1) on
+ * several packet sequences (trusted_packet_sequence_id), as a traced
+ * process's writers produce them:
  *
- *  - the first packet has SEQ_INCREMENTAL_STATE_CLEARED and interns the
- *    debug-annotation names (fixed list below); later packets that use
- *    interned ids carry SEQ_NEEDS_INCREMENTAL_STATE;
- *  - event names are interned on first use (InternedData.event_names in
- *    the packet that first needs them; iid = the SBT string id, or a
- *    synthetic iid above 2^32 for kinds whose events have no name), and so
- *    are metadata keys (debug_annotation_names, iid 1000 + string id);
- *  - TrackDescriptors are emitted before a track's first event: a process
- *    per GPU (per rank and GPU when the trace has ranks), a child track per
- *    stream, host processes and threads, counter tracks for GPU memory in
- *    use (from alloc/free) and for counter events, and child lanes
- *    ("stream 7 #2") for slices that overlap without nesting;
- *  - slices are TYPE_SLICE_BEGIN / TYPE_SLICE_END pairs; ends wait in a
- *    min-heap and are written when the merge passes their time, so the
- *    sequence is in timestamp order; instants for markers, alloc/free,
- *    zero-length syncs, dropped-event records; TYPE_COUNTER for counters;
+ *  - sequence 1 holds the track descriptors (a process per GPU — per rank
+ *    and GPU when the trace has ranks —, a child track per stream, host
+ *    processes and threads, counter tracks for GPU memory in use and for
+ *    counter events, child lanes "stream 7 #2" for slices that overlap
+ *    without nesting) and the counter values;
+ *  - every lane of a track (a stream, a host thread, or an overlap lane)
+ *    has a sequence of its own for its slices and instants. Its first
+ *    packet has SEQ_INCREMENTAL_STATE_CLEARED, interns the debug-annotation
+ *    names and sets trace_packet_defaults.track_event_defaults.track_uuid to
+ *    the lane, so the events carry no track_uuid. Slices on a lane nest, so
+ *    a lane's open slices are a stack: a slice's END packet is written when
+ *    the lane's next event starts after it ends (or at the end of the
+ *    export), and the sequence stays in timestamp order without a global
+ *    heap of open slices;
+ *  - event names are interned per sequence on first use (iid = the SBT
+ *    string id, or a synthetic iid above 2^32 for kinds whose events have no
+ *    name), and so are metadata keys (debug_annotation_names, iid 1000 +
+ *    string id) and mangled kernel names (debug_annotation_string_values,
+ *    iid = string id); packets that use interned ids carry
+ *    SEQ_NEEDS_INCREMENTAL_STATE;
+ *  - each sequence's packets collect in a buffer that goes to the output as
+ *    one piece when full (sequence 1's buffer first, so a track is always
+ *    described before a packet that uses it); trace_processor sorts the
+ *    sequences' packets by time when it loads the file;
  *  - every kernel/copy/set/sync/API argument is a debug annotation;
  *    metadata lists follow as annotations under their own keys;
  *  - flows: a host API call starts flow (pid, correlation) in flow_ids, the
@@ -36,7 +44,7 @@
 #include "export/export-internal.h"
 #include "export/protobuf.h"
 
-#define SEQ_ID	       1
+#define SEQ_MAIN       1 /* descriptors and counters */
 #define NAME_MAX_BYTES (64u << 10)
 #define META_MAX       64
 #define META_STR_MAX   (16u << 10)
@@ -51,7 +59,10 @@ enum {
 	F_PKT_TRACK_EVENT = 11,
 	F_PKT_INTERNED = 12,
 	F_PKT_SEQ_FLAGS = 13,
+	F_PKT_DEFAULTS = 59,
 	F_PKT_TRACK_DESC = 60,
+	F_TPD_TRACK_EVENT = 11,
+	F_TED_TRACK_UUID = 11,
 	F_TE_ANNOT = 4,
 	F_TE_TYPE = 9,
 	F_TE_NAME_IID = 10,
@@ -63,12 +74,14 @@ enum {
 	F_TE_CORRELATION = 52,
 	F_ID_EVENT_NAMES = 2,
 	F_ID_ANNOT_NAMES = 3,
+	F_ID_ANNOT_STRINGS = 29,
 	F_DA_NAME_IID = 1,
 	F_DA_BOOL = 2,
 	F_DA_UINT = 3,
 	F_DA_INT = 4,
 	F_DA_DOUBLE = 5,
 	F_DA_STRING = 6,
+	F_DA_STRING_IID = 17,
 	F_TD_UUID = 1,
 	F_TD_NAME = 2,
 	F_TD_PROCESS = 3,
@@ -173,11 +186,6 @@ static const char *const annot_names[A__COUNT] = {
     "async",
 };
 
-struct pend {
-	uint64_t end, seq;
-	uint32_t track, lane;
-};
-
 #define TCACHE 256
 
 struct tcache {
@@ -199,49 +207,66 @@ struct kslot {
 	uint8_t bytes[200];
 };
 
+/* Interned ids of a sequence: an open-addressing set of keys (kind << 32 | id; 0: empty). */
+struct iset {
+	uint64_t *k;
+	uint32_t cap, n;
+};
+enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR };
+
+/* A packet sequence and the packets it has not handed to the output yet. */
+struct pseq {
+	uint32_t id;
+	uint64_t uuid; /* the lane it is the default track of (0: sequence 1) */
+	uint8_t *buf;
+	size_t len, cap;
+	struct iset interned;
+	uint8_t pl_guess, tl_guess; /* length-varint sizes of its last event packet */
+};
+
 struct pf {
 	tsm__xctx *x;
 	tsm__sink *s;
 	uint64_t next_uuid;
-	uint64_t seq;
-	uint8_t *name_def; /* bitmap by string id: event name interned */
-	uint8_t *key_def;  /* bitmap by string id: metadata key interned */
-	size_t def_cap;	   /* bytes of both bitmaps */
-	uint8_t synth_def[TSM_EV__COUNT * 8];
-	struct pend *heap;
-	size_t nheap, heap_cap;
+	struct pseq *seqs; /* [0]: sequence 1; lanes' sequences after it (xlane.seq) */
+	size_t nseqs, seqs_cap;
+	size_t chunk; /* a sequence's buffer goes to the output when it holds this much */
 	uint64_t gpu_pid_next;
-	uint64_t last_ts;
-	unsigned pl_guess, tl_guess; /* length-varint sizes of the last event packet */
 	struct tcache tc[TCACHE];
 	struct kslot *kc; /* KCACHE slots */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static int bit_ensure(struct pf *f, uint32_t id)
+/* Add `key` to the set: 1 when new, 0 when there, or TSM_NOMEM. */
+static int iset_add(struct iset *s, uint64_t key)
 {
-	size_t need = (size_t)id / 8 + 1;
+	uint32_t i;
 
-	if (need > f->def_cap) {
-		size_t cap = f->def_cap ? f->def_cap : 1024;
-		uint8_t *a, *b;
+	if (TSM__UNLIKELY(2 * (s->n + 1) > s->cap)) {
+		uint32_t cap = s->cap ? 2 * s->cap : 64;
+		uint64_t *nk = tsm__calloc(cap, sizeof(*nk));
 
-		while (cap < need)
-			cap *= 2;
-		a = tsm__realloc(f->name_def, cap);
-		if (!a)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: intern bitmap");
-		f->name_def = a;
-		b = tsm__realloc(f->key_def, cap);
-		if (!b)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: intern bitmap");
-		f->key_def = b;
-		memset(a + f->def_cap, 0, cap - f->def_cap);
-		memset(b + f->def_cap, 0, cap - f->def_cap);
-		f->def_cap = cap;
+		if (!nk)
+			return TSM_FAIL(TSM_NOMEM, "perfetto: interned ids");
+		for (uint32_t j = 0; j < s->cap; j++) {
+			if (!s->k[j])
+				continue;
+			for (i = (uint32_t)(tsm__mix64(s->k[j]) & (cap - 1)); nk[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			nk[i] = s->k[j];
+		}
+		tsm__free(s->k);
+		s->k = nk;
+		s->cap = cap;
 	}
-	return 0;
+	for (i = (uint32_t)(tsm__mix64(key) & (s->cap - 1)); s->k[i]; i = (i + 1) & (s->cap - 1))
+		if (s->k[i] == key)
+			return 0;
+	s->k[i] = key;
+	s->n++;
+	return 1;
 }
 
 static uint8_t *pb_str(uint8_t *p, uint32_t field, const char *s, size_t n, size_t max)
@@ -249,42 +274,102 @@ static uint8_t *pb_str(uint8_t *p, uint32_t field, const char *s, size_t n, size
 	return pb_bytes(p, field, s, n < max ? n : max);
 }
 
-static uint8_t *pkt_begin(uint8_t *p, uint8_t **mark, uint64_t ts, int with_ts, unsigned flags)
+static uint8_t *pkt_begin(uint8_t *p, uint8_t **mark, uint32_t seq, uint64_t ts, int with_ts,
+			  unsigned flags)
 {
 	p = pb_begin(p, F_TRACE_PACKET, mark);
 	if (with_ts)
 		p = pb_uint(p, F_PKT_TIMESTAMP, ts);
-	p = pb_uint(p, F_PKT_SEQ_ID, SEQ_ID);
+	p = pb_uint(p, F_PKT_SEQ_ID, seq);
 	if (flags)
 		p = pb_uint(p, F_PKT_SEQ_FLAGS, flags);
 	return p;
 }
 
-static int room(struct pf *f, size_t n)
+/* Hand sequence q's packets to the output; sequence 1's go first (descriptors before use). */
+static int seq_flush(struct pf *f, struct pseq *q)
 {
-	return tsm__sink_room(f->s, n);
+	int rc;
+
+	if (q != f->seqs && f->seqs[0].len) {
+		rc = seq_flush(f, f->seqs);
+		if (rc < 0)
+			return rc;
+	}
+	rc = tsm__sink_put(f->s, q->buf, q->len);
+	q->len = 0;
+	return rc;
 }
 
-static uint8_t *cur(struct pf *f)
+/* Make sure `n` bytes are free at the end of q's buffer. */
+static int seq_room(struct pf *f, struct pseq *q, size_t n)
 {
-	return f->s->buf + f->s->len;
+	if (TSM__LIKELY(q->len + n <= q->cap))
+		return 0;
+	if (q->len) {
+		int rc = seq_flush(f, q);
+
+		if (rc < 0)
+			return rc;
+	}
+	if (n > q->cap) {
+		size_t cap = n > f->chunk ? n : f->chunk;
+		uint8_t *nb = tsm__realloc(q->buf, cap + 64);
+
+		if (!nb)
+			return TSM_FAIL(TSM_NOMEM, "perfetto: sequence buffer of %zu bytes", cap);
+		q->buf = nb;
+		q->cap = cap;
+	}
+	return 0;
 }
 
-static void set_cur(struct pf *f, uint8_t *p)
+static uint8_t *seq_cur(struct pseq *q)
 {
-	f->s->len = (size_t)(p - f->s->buf);
+	return q->buf + q->len;
 }
 
-/* ---- first packet: incremental state cleared, annotation names ------------------ */
-
-static int write_first(struct pf *f)
+static void seq_set(struct pseq *q, uint8_t *p)
 {
-	uint8_t *p, *m, *mi, *mn;
-	int rc = room(f, 4096);
+	q->len = (size_t)(p - q->buf);
+}
 
+/*
+ * A new sequence: its first packet clears the incremental state, interns
+ * the debug-annotation names and, for a lane, makes the lane the default
+ * track. Returns its index in f->seqs, or a negative status.
+ */
+static int seq_new(struct pf *f, uint64_t uuid)
+{
+	struct pseq *q;
+	uint8_t *p, *m, *mi, *mn, *md, *mt;
+	int rc;
+
+	if (f->nseqs == f->seqs_cap) {
+		size_t cap = f->seqs_cap ? 2 * f->seqs_cap : 16;
+		struct pseq *ns = tsm__realloc(f->seqs, cap * sizeof(*ns));
+
+		if (!ns)
+			return TSM_FAIL(TSM_NOMEM, "perfetto: sequences");
+		f->seqs = ns;
+		f->seqs_cap = cap;
+	}
+	q = &f->seqs[f->nseqs];
+	memset(q, 0, sizeof(*q));
+	q->id = (uint32_t)f->nseqs + 1;
+	q->uuid = uuid;
+	q->pl_guess = q->tl_guess = 1;
+	f->nseqs++;
+	/* Buffers shrink as sequences multiply (thousands of host threads): 32 MiB in all. */
+	f->chunk = (32u << 20) / f->nseqs;
+	if (f->chunk > (64u << 10))
+		f->chunk = 64u << 10;
+	if (f->chunk < (4u << 10))
+		f->chunk = 4u << 10;
+	rc = seq_room(f, q, 4096);
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(cur(f), &m, 0, 0, SEQ_CLEARED);
+	p = pkt_begin(seq_cur(q), &m, q->id, 0, 0, SEQ_CLEARED);
 	p = pb_begin(p, F_PKT_INTERNED, &mi);
 	for (unsigned i = 1; i < A__COUNT; i++) {
 		p = pb_begin(p, F_ID_ANNOT_NAMES, &mn);
@@ -293,7 +378,30 @@ static int write_first(struct pf *f)
 		p = pb_end(mn, p);
 	}
 	p = pb_end(mi, p);
-	set_cur(f, pb_end(m, p));
+	if (uuid) {
+		p = pb_begin(p, F_PKT_DEFAULTS, &md);
+		p = pb_begin(p, F_TPD_TRACK_EVENT, &mt);
+		p = pb_uint(p, F_TED_TRACK_UUID, uuid);
+		p = pb_end(mt, p);
+		p = pb_end(md, p);
+	}
+	seq_set(q, pb_end(m, p));
+	return (int)(f->nseqs - 1);
+}
+
+/* The sequence of lane `li` of track t, made on first use. */
+static int lane_seq(struct pf *f, struct xtrack *t, uint32_t li, struct pseq **out)
+{
+	struct xlane *l = &t->lanes[li];
+
+	if (TSM__UNLIKELY(!l->seq)) {
+		int rc = seq_new(f, l->id);
+
+		if (rc < 0)
+			return rc;
+		l->seq = (uint32_t)rc;
+	}
+	*out = &f->seqs[l->seq];
 	return 0;
 }
 
@@ -303,11 +411,11 @@ static int desc_process(struct pf *f, uint64_t uuid, uint64_t pid, const char *n
 			const char *label, uint64_t ts)
 {
 	uint8_t *p, *m, *md, *mp;
-	int rc = room(f, 1024 + strlen(name));
+	int rc = seq_room(f, f->seqs, 1024 + strlen(name));
 
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(cur(f), &m, ts, 1, 0);
+	p = pkt_begin(seq_cur(f->seqs), &m, SEQ_MAIN, ts, 1, 0);
 	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
 	p = pb_uint(p, F_TD_UUID, uuid);
 	p = pb_begin(p, F_TD_PROCESS, &mp);
@@ -317,7 +425,7 @@ static int desc_process(struct pf *f, uint64_t uuid, uint64_t pid, const char *n
 		p = pb_str(p, F_PD_LABELS, label, strlen(label), 256);
 	p = pb_end(mp, p);
 	p = pb_end(md, p);
-	set_cur(f, pb_end(m, p));
+	seq_set(f->seqs, pb_end(m, p));
 	f->x->st.tracks++;
 	return 0;
 }
@@ -326,11 +434,11 @@ static int desc_thread(struct pf *f, uint64_t uuid, uint64_t parent, uint32_t pi
 		       const char *name, uint64_t ts)
 {
 	uint8_t *p, *m, *md, *mt;
-	int rc = room(f, 1024 + strlen(name));
+	int rc = seq_room(f, f->seqs, 1024 + strlen(name));
 
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(cur(f), &m, ts, 1, 0);
+	p = pkt_begin(seq_cur(f->seqs), &m, SEQ_MAIN, ts, 1, 0);
 	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
 	p = pb_uint(p, F_TD_UUID, uuid);
 	p = pb_uint(p, F_TD_PARENT, parent);
@@ -340,7 +448,7 @@ static int desc_thread(struct pf *f, uint64_t uuid, uint64_t parent, uint32_t pi
 	p = pb_str(p, F_THD_NAME, name, strlen(name), NAME_MAX_BYTES);
 	p = pb_end(mt, p);
 	p = pb_end(md, p);
-	set_cur(f, pb_end(m, p));
+	seq_set(f->seqs, pb_end(m, p));
 	return 0;
 }
 
@@ -349,11 +457,11 @@ static int desc_track(struct pf *f, uint64_t uuid, uint64_t parent, const char *
 		      int counter_unit, uint64_t ts)
 {
 	uint8_t *p, *m, *md, *mc;
-	int rc = room(f, 1024 + (len < NAME_MAX_BYTES ? len : NAME_MAX_BYTES));
+	int rc = seq_room(f, f->seqs, 1024 + (len < NAME_MAX_BYTES ? len : NAME_MAX_BYTES));
 
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(cur(f), &m, ts, 1, 0);
+	p = pkt_begin(seq_cur(f->seqs), &m, SEQ_MAIN, ts, 1, 0);
 	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
 	p = pb_uint(p, F_TD_UUID, uuid);
 	if (parent)
@@ -366,7 +474,7 @@ static int desc_track(struct pf *f, uint64_t uuid, uint64_t parent, const char *
 		p = pb_end(mc, p);
 	}
 	p = pb_end(md, p);
-	set_cur(f, pb_end(m, p));
+	seq_set(f->seqs, pb_end(m, p));
 	f->x->st.tracks++;
 	return 0;
 }
@@ -437,13 +545,56 @@ static int gpu_process(struct pf *f, const tsm_event *ev, uint64_t *uuid)
 	return rc;
 }
 
-/* Track (and lane uuid) for a slice or instant of `ev`. */
-static int event_track(struct pf *f, const tsm_event *ev, int slice, uint64_t *uuid, uint32_t *ti,
-		       uint32_t *lane)
+/* Write the END packets of t's open slices that end at or before `upto`, lane by lane. */
+static int pop_ends(struct pf *f, struct xtrack *t, uint64_t upto)
+{
+	for (uint32_t li = 0; li < t->nlanes; li++) {
+		struct xlane *l = &t->lanes[li];
+		struct pseq *q;
+		int rc;
+
+		if (!l->n || l->ends[l->n - 1] > upto)
+			continue;
+		rc = lane_seq(f, t, li, &q);
+		if (rc < 0)
+			return rc;
+		do {
+			uint64_t end = l->ends[--l->n];
+			uint8_t *p;
+
+			rc = seq_room(f, q, 32);
+			if (rc < 0)
+				return rc;
+			/* packet {timestamp, sequence id, track_event {type}}: under 128 bytes */
+			p = seq_cur(q);
+			p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+			p[1] = (uint8_t)(1 + pb_varint_len(end) + 1 + pb_varint_len(q->id) + 4);
+			p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+			p = pb_varint_wide(p + 3, end);
+			*p++ = (F_PKT_SEQ_ID << 3) | PB_VARINT;
+			p = pb_varint(p, q->id);
+			p[0] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+			p[1] = 2;
+			p[2] = (F_TE_TYPE << 3) | PB_VARINT;
+			p[3] = T_END;
+			seq_set(q, p + 4);
+		} while (l->n && l->ends[l->n - 1] <= upto);
+	}
+	return 0;
+}
+
+/*
+ * The sequence a slice or instant of `ev` goes on: its track's lane (a new
+ * overlap lane when the slice neither nests in nor follows what is open on
+ * the existing ones), after the END packets of the track's slices that
+ * ended by the event's start.
+ */
+static int event_seq(struct pf *f, const tsm_event *ev, int slice, struct pseq **q)
 {
 	tsm__xctx *x = f->x;
 	struct xtrack *t;
 	uint64_t parent, k1, k2;
+	uint32_t lane;
 	int created, host = tsm__xis_host(ev), rc;
 	uint64_t ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
 	uint64_t cb = host						    ? ev->tid
@@ -497,128 +648,44 @@ static int event_track(struct pf *f, const tsm_event *ev, int slice, uint64_t *u
 	tc->used = 1;
 	tc->ti = (uint32_t)(t - x->tracks);
 found:
-	*ti = (uint32_t)(t - x->tracks);
+	rc = pop_ends(f, t, ev->start_ns);
+	if (rc < 0)
+		return rc;
 	if (!slice) {
-		*lane = 0;
-		*uuid = t->id;
-		return 0;
+		/* instants go on lane 0 */
+		if (!t->nlanes) {
+			t->lanes = tsm__calloc(1, sizeof(*t->lanes));
+			if (!t->lanes)
+				return TSM_FAIL(TSM_NOMEM, "track lanes");
+			t->lanes[0].id = t->id;
+			t->nlanes = 1;
+		}
+		return lane_seq(f, t, 0, q);
 	}
 	rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 0, &created);
 	if (rc < 0)
 		return rc;
-	*lane = (uint32_t)rc;
+	lane = (uint32_t)rc;
 	if (created) {
-		if (rc == 0) {
+		if (lane == 0) {
 			t->lanes[0].id = t->id;
 		} else {
 			char name[96];
 
-			t->lanes[rc].id = f->next_uuid++;
+			t->lanes[lane].id = f->next_uuid++;
 			if (host)
-				snprintf(name, sizeof(name), "thread %llu #%d",
-					 (unsigned long long)ev->tid, rc + 1);
+				snprintf(name, sizeof(name), "thread %llu #%u",
+					 (unsigned long long)ev->tid, lane + 1);
 			else
-				snprintf(name, sizeof(name), "stream %u #%d", ev->stream, rc + 1);
+				snprintf(name, sizeof(name), "stream %u #%u", ev->stream, lane + 1);
 			x->st.overlap_lanes++;
-			rc = desc_track(f, t->lanes[*lane].id, t->id, name, strlen(name), -1,
+			rc = desc_track(f, t->lanes[lane].id, t->id, name, strlen(name), -1,
 					ev->start_ns);
 			if (rc < 0)
 				return rc;
 		}
 	}
-	*uuid = t->lanes[*lane].id;
-	return 0;
-}
-
-/* ---- end heap ---------------------------------------------------------------------- */
-
-static int pend_less(const struct pend *a, const struct pend *b)
-{
-	/* Equal ends: the slice begun later is inner and must end first. */
-	return a->end < b->end || (a->end == b->end && a->seq > b->seq);
-}
-
-static int heap_push(struct pf *f, struct pend e)
-{
-	size_t i;
-
-	if (f->nheap == f->heap_cap) {
-		size_t cap = f->heap_cap ? 2 * f->heap_cap : 1024;
-		struct pend *nh = tsm__realloc(f->heap, cap * sizeof(*nh));
-
-		if (!nh)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: open slices");
-		f->heap = nh;
-		f->heap_cap = cap;
-	}
-	i = f->nheap++;
-	while (i > 0) {
-		size_t up = (i - 1) / 2;
-
-		if (!pend_less(&e, &f->heap[up]))
-			break;
-		f->heap[i] = f->heap[up];
-		i = up;
-	}
-	f->heap[i] = e;
-	return 0;
-}
-
-static struct pend heap_pop(struct pf *f)
-{
-	struct pend top = f->heap[0], last = f->heap[--f->nheap];
-	size_t i = 0;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= f->nheap)
-			break;
-		if (c + 1 < f->nheap && pend_less(&f->heap[c + 1], &f->heap[c]))
-			c++;
-		if (!pend_less(&f->heap[c], &last))
-			break;
-		f->heap[i] = f->heap[c];
-		i = c;
-	}
-	if (f->nheap)
-		f->heap[i] = last;
-	return top;
-}
-
-/* Write the END packets of every open slice that ends at or before `upto`. */
-static int flush_ends(struct pf *f, uint64_t upto)
-{
-	while (f->nheap && f->heap[0].end <= upto) {
-		struct pend e = heap_pop(f);
-		struct xtrack *t = &f->x->tracks[e.track];
-		struct xlane *l = &t->lanes[e.lane];
-		uint8_t *p;
-		unsigned te_len;
-		int rc = room(f, 64);
-
-		if (rc < 0)
-			return rc;
-		if (l->n)
-			l->n--;
-		/* Sizes known up front: packet {timestamp, sequence id, track_event {type,
-		 * track_uuid}}, both bodies under 128 bytes. */
-		te_len = 3 + pb_varint_len(l->id);
-		p = cur(f);
-		p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-		p[1] = (uint8_t)(1 + pb_varint_len(e.end) + 2 + 2 + te_len);
-		p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = pb_varint_wide(p + 3, e.end);
-		p[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
-		p[1] = SEQ_ID;
-		p[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
-		p[3] = (uint8_t)te_len;
-		p[4] = (F_TE_TYPE << 3) | PB_VARINT;
-		p[5] = T_END;
-		p[6] = (F_TE_TRACK_UUID << 3) | PB_VARINT;
-		set_cur(f, pb_varint(p + 7, l->id));
-	}
-	return 0;
+	return lane_seq(f, t, lane, q);
 }
 
 /* ---- annotations --------------------------------------------------------------------- */
@@ -673,6 +740,30 @@ static inline uint8_t *an_str(uint8_t *p, uint64_t name, const char *s, size_t n
 	p = pb_varint(p, m);
 	memcpy(p, s, m);
 	return p + m;
+}
+
+/* A string annotation whose value is interned (debug_annotation_string_values). */
+static inline uint8_t *an_str_iid(uint8_t *p, uint64_t name, uint64_t iid)
+{
+	p[0] = TAG_ANNOT;
+	p[1] = (uint8_t)(1 + pb_varint_len(name) + 2 + pb_varint_len(iid));
+	p[2] = TAG_DA_NAME;
+	p = pb_varint(p + 3, name);
+	p[0] = (uint8_t)(((F_DA_STRING_IID << 3) | PB_VARINT) | 0x80);
+	p[1] = (uint8_t)(((F_DA_STRING_IID << 3) | PB_VARINT) >> 7);
+	return pb_varint(p + 2, iid);
+}
+
+/* Does a kernel's annotation carry its mangled name (the display name is demangled)? */
+static int mangled(tsm__xctx *x, const tsm_event *ev)
+{
+	size_t n;
+	const char *s;
+
+	if (!x->demangle || !ev->name || ev->kind != TSM_EV_KERNEL)
+		return 0;
+	s = tsm__xstr(x, ev->name, &n);
+	return n > 2 && s[0] == '_' && s[1] == 'Z';
 }
 
 /* "[a, b, c]" formatted in place: name iid < 128 and the text < 128 bytes, so the layout is
@@ -773,13 +864,8 @@ static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 			p = an_uint(p, A_GRAPH, k->graph_id);
 			p = an_uint(p, A_GRAPH_NODE, k->graph_node_id);
 		}
-		if (x->demangle && ev->name) {
-			size_t n;
-
-			s = tsm__xstr(x, ev->name, &n);
-			if (n > 2 && s[0] == '_' && s[1] == 'Z')
-				p = an_str(p, A_MANGLED, s, n);
-		}
+		if (mangled(x, ev))
+			p = an_str_iid(p, A_MANGLED, ev->name);
 		break;
 	}
 	case TSM_EV_MEMCPY: {
@@ -918,17 +1004,13 @@ static const char *synth_name(const tsm_event *ev, uint64_t *iid)
 	return s;
 }
 
-/* The TrackEvent body of an event (begin, instant or counter). */
-static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t uuid, uint64_t iid,
+/* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
+static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t iid,
 			const tsm_kv *kv, size_t nkv, uint64_t flow_start, uint64_t flow_term)
 {
-	int counter = ev->kind == TSM_EV_COUNTER;
-
-	p = pb_uint(p, F_TE_TYPE, counter ? T_COUNTER : tsm__xis_slice(ev) ? T_BEGIN : T_INSTANT);
-	p = pb_uint(p, F_TE_TRACK_UUID, uuid);
-	if (counter)
-		return pb_double(p, F_TE_COUNTER_DOUBLE, ev->u.counter.value);
-	p = pb_uint(p, F_TE_NAME_IID, iid);
+	p[0] = (F_TE_TYPE << 3) | PB_VARINT;
+	p[1] = tsm__xis_slice(ev) ? T_BEGIN : T_INSTANT;
+	p = pb_uint(p + 2, F_TE_NAME_IID, iid);
 	p = annotations(f, p, ev);
 	p = meta_annotations(f, p, kv, nkv);
 	if (flow_start)
@@ -940,85 +1022,81 @@ static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t 
 	return p;
 }
 
-/* ---- one event ---------------------------------------------------------------------------- */
-
-static int write_event(struct pf *f, const tsm_event *ev)
+/* A counter value on sequence 1 (counter events, GPU memory in use). */
+static int counter_packet(struct pf *f, uint64_t ts, uint64_t uuid, const double *dv, int64_t iv)
 {
-	tsm__xctx *x = f->x;
-	const tsm_kv *kv = NULL;
-	size_t nkv = 0, need;
-	uint64_t uuid = 0, iid, flow_start = 0, flow_term = 0;
-	uint32_t ti = 0, lane = 0, nlen = 0;
-	const char *name;
-	int slice = tsm__xis_slice(ev), rc, new_name = 0, counter = ev->kind == TSM_EV_COUNTER;
-	uint8_t *p, *m, *mt, *mi, *mn;
-	unsigned new_keys = 0;
+	uint8_t *p, *m, *mt;
+	int rc = seq_room(f, f->seqs, 128);
 
-	rc = flush_ends(f, ev->start_ns);
 	if (rc < 0)
 		return rc;
-	if (ev->name) {
-		name = tsm__xname(x, ev->name, &nlen);
-		iid = ev->name;
-		rc = bit_ensure(f, ev->name);
-		if (rc < 0)
-			return rc;
-		new_name = !(f->name_def[ev->name / 8] & (1u << (ev->name % 8)));
-		f->name_def[ev->name / 8] |= (uint8_t)(1u << (ev->name % 8));
-	} else {
-		name = synth_name(ev, &iid);
-		nlen = (uint32_t)strlen(name);
-		new_name = !(f->synth_def[iid - SYNTH_IID]);
-		f->synth_def[iid - SYNTH_IID] = 1;
-	}
-	if (counter) {
-		/* Counter events go to a counter track named after the counter. */
-		struct xtrack *t;
-		uint64_t parent;
-		int created;
+	p = pkt_begin(seq_cur(f->seqs), &m, SEQ_MAIN, ts, 1, 0);
+	p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
+	p = pb_uint(p, F_TE_TYPE, T_COUNTER);
+	p = pb_uint(p, F_TE_TRACK_UUID, uuid);
+	p = dv ? pb_double(p, F_TE_COUNTER_DOUBLE, *dv) : pb_int(p, F_TE_COUNTER_INT, iv);
+	p = pb_end(mt, p);
+	seq_set(f->seqs, pb_end(m, p));
+	return 0;
+}
 
-		if (ev->device != TSM_DEVICE_NONE)
-			rc = gpu_process(f, ev, &parent);
-		else
-			rc = host_process(f, ev->pid, ev->start_ns, &parent);
-		if (rc < 0)
-			return rc;
-		t = tsm__xtrack_get(x, 7 | (parent << 8), ev->name, &created);
-		if (!t)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
-		if (created) {
-			t->id = f->next_uuid++;
-			rc = desc_track(f, t->id, parent, nlen ? name : "counter", nlen ? nlen : 7,
-					0, ev->start_ns);
-			if (rc < 0)
-				return rc;
-		}
-		uuid = t->id;
-	} else {
-		rc = event_track(f, ev, slice, &uuid, &ti, &lane);
-		if (rc < 0)
-			return rc;
-	}
-	if (ev->meta)
-		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
-	if (nkv > META_MAX)
-		nkv = META_MAX;
-	need = 1024 + 2 * (size_t)(nlen < NAME_MAX_BYTES ? nlen : NAME_MAX_BYTES);
-	for (size_t i = 0; i < nkv; i++) {
-		size_t kl, vl = 0;
+/* A counter event: on a counter track named after the counter. */
+static int write_counter(struct pf *f, const tsm_event *ev)
+{
+	tsm__xctx *x = f->x;
+	struct xtrack *t;
+	uint64_t parent;
+	uint32_t nlen;
+	const char *name = tsm__xname(x, ev->name, &nlen);
+	int created, rc;
 
-		tsm__xstr(x, kv[i].key, &kl);
-		if (kv[i].type == TSM_KV_STR)
-			tsm__xstr(x, (uint32_t)kv[i].v.str, &vl);
-		need += 64 + (kl < META_STR_MAX ? kl : META_STR_MAX) +
-			(vl < META_STR_MAX ? vl : META_STR_MAX);
-		rc = bit_ensure(f, kv[i].key);
+	if (ev->device != TSM_DEVICE_NONE)
+		rc = gpu_process(f, ev, &parent);
+	else
+		rc = host_process(f, ev->pid, ev->start_ns, &parent);
+	if (rc < 0)
+		return rc;
+	t = tsm__xtrack_get(x, 7 | (parent << 8), ev->name, &created);
+	if (!t)
+		return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
+	if (created) {
+		t->id = f->next_uuid++;
+		rc = desc_track(f, t->id, parent, nlen ? name : "counter", nlen ? nlen : 7, 0,
+				ev->start_ns);
 		if (rc < 0)
 			return rc;
-		if (!(f->key_def[kv[i].key / 8] & (1u << (kv[i].key % 8))))
-			new_keys++;
 	}
-	/* Flows. */
+	return counter_packet(f, ev->start_ns, t->id, &ev->u.counter.value, 0);
+}
+
+/* Memory in use per GPU, from allocations and frees. */
+static int memory_in_use(struct pf *f, const tsm_event *ev)
+{
+	struct xtrack *t;
+	uint64_t parent;
+	int created, rc = gpu_process(f, ev, &parent);
+
+	if (rc < 0)
+		return rc;
+	t = tsm__xtrack_get(f->x, 5 | (parent << 8), 0, &created);
+	if (!t)
+		return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
+	if (created) {
+		t->id = f->next_uuid++;
+		rc = desc_track(f, t->id, parent, "memory in use", 13, 3, ev->start_ns);
+		if (rc < 0)
+			return rc;
+	}
+	t->value += ev->kind == TSM_EV_ALLOC ? (double)ev->u.memory.bytes
+					     : -(double)ev->u.memory.bytes;
+	return counter_packet(f, ev->start_ns, t->id, NULL, (int64_t)t->value);
+}
+
+/* Flows this event starts and terminates (0: none), from the flow table. */
+static void event_flows(tsm__xctx *x, const tsm_event *ev, uint64_t *start, uint64_t *term)
+{
+	uint64_t flow_start = 0, flow_term = 0;
+
 	if (ev->correlation) {
 		uint64_t key = tsm__xflow_key_corr(ev->pid, ev->correlation);
 
@@ -1057,11 +1135,78 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			}
 		}
 	}
-	rc = room(f, need);
+	*start = flow_start;
+	*term = flow_term;
+}
+
+/* ---- one event ---------------------------------------------------------------------------- */
+
+static int write_event(struct pf *f, const tsm_event *ev)
+{
+	tsm__xctx *x = f->x;
+	const tsm_kv *kv = NULL;
+	size_t nkv = 0, need, slen = 0;
+	uint64_t iid, flow_start, flow_term, new_keys = 0;
+	uint32_t nlen = 0;
+	const char *name, *str = NULL;
+	struct pseq *q = NULL;
+	int rc, new_name, new_str = 0;
+	uint8_t *p, *m, *mt, *mi, *mn;
+
+	if (ev->kind == TSM_EV_COUNTER)
+		return write_counter(f, ev);
+	rc = event_seq(f, ev, tsm__xis_slice(ev), &q);
 	if (rc < 0)
 		return rc;
-	if (TSM__UNLIKELY(new_name || new_keys)) {
-		p = pkt_begin(cur(f), &m, ev->start_ns, 1, SEQ_NEEDS);
+	if (ev->name) {
+		name = tsm__xname(x, ev->name, &nlen);
+		iid = ev->name;
+		rc = iset_add(&q->interned, (uint64_t)IK_NAME << 32 | ev->name);
+	} else {
+		name = synth_name(ev, &iid);
+		nlen = (uint32_t)strlen(name);
+		rc = iset_add(&q->interned, (uint64_t)IK_SYNTH << 32 | (iid - SYNTH_IID));
+	}
+	if (rc < 0)
+		return rc;
+	new_name = rc;
+	need = 1024 + 2 * (size_t)(nlen < NAME_MAX_BYTES ? nlen : NAME_MAX_BYTES);
+	if (mangled(x, ev)) {
+		rc = iset_add(&q->interned, (uint64_t)IK_STR << 32 | ev->name);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			new_str = 1;
+			str = tsm__xstr(x, ev->name, &slen);
+			if (slen > NAME_MAX_BYTES)
+				slen = NAME_MAX_BYTES;
+			need += 64 + slen;
+		}
+	}
+	if (ev->meta)
+		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
+	if (nkv > META_MAX)
+		nkv = META_MAX;
+	for (size_t i = 0; i < nkv; i++) {
+		size_t kl, vl = 0;
+
+		tsm__xstr(x, kv[i].key, &kl);
+		if (kv[i].type == TSM_KV_STR)
+			tsm__xstr(x, (uint32_t)kv[i].v.str, &vl);
+		need += 64 + (kl < META_STR_MAX ? kl : META_STR_MAX) +
+			(vl < META_STR_MAX ? vl : META_STR_MAX);
+		rc = iset_add(&q->interned, (uint64_t)IK_KEY << 32 | kv[i].key);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			new_keys |= 1ULL << i;
+	}
+	event_flows(x, ev, &flow_start, &flow_term);
+	rc = seq_room(f, q, need);
+	if (rc < 0)
+		return rc;
+	if (TSM__UNLIKELY(new_name || new_keys || new_str)) {
+		p = pkt_begin(seq_cur(q), &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
 		p = pb_begin(p, F_PKT_INTERNED, &mi);
 		if (new_name) {
 			p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
@@ -1069,103 +1214,84 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			p = pb_str(p, 2, name, nlen, NAME_MAX_BYTES);
 			p = pb_end(mn, p);
 		}
-		for (size_t i = 0; i < nkv && new_keys; i++) {
-			uint32_t k = kv[i].key;
+		for (size_t i = 0; i < nkv; i++) {
 			size_t kl;
 			const char *ks;
 
-			if (f->key_def[k / 8] & (1u << (k % 8)))
+			if (!(new_keys & (1ULL << i)))
 				continue;
-			f->key_def[k / 8] |= (uint8_t)(1u << (k % 8));
-			ks = tsm__xstr(x, k, &kl);
+			ks = tsm__xstr(x, kv[i].key, &kl);
 			p = pb_begin(p, F_ID_ANNOT_NAMES, &mn);
-			p = pb_uint(p, 1, META_IID_BASE + (uint64_t)k);
+			p = pb_uint(p, 1, META_IID_BASE + (uint64_t)kv[i].key);
 			p = pb_str(p, 2, ks, kl, META_STR_MAX);
+			p = pb_end(mn, p);
+		}
+		if (new_str) {
+			p = pb_begin(p, F_ID_ANNOT_STRINGS, &mn);
+			p = pb_uint(p, 1, ev->name);
+			p = pb_str(p, 2, str, slen, NAME_MAX_BYTES);
 			p = pb_end(mn, p);
 		}
 		p = pb_end(mi, p);
 		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-		p = te_body(f, p, ev, uuid, iid, kv, nkv, flow_start, flow_term);
+		p = te_body(f, p, ev, iid, kv, nkv, flow_start, flow_term);
 		p = pb_end(mt, p);
-		set_cur(f, pb_end(m, p));
+		seq_set(q, pb_end(m, p));
 	} else {
 		/*
 		 * The common packet {timestamp, sequence id, flags, track_event}: the
 		 * track event body is written after a header whose size is guessed
-		 * (the previous packet's length-varint sizes); the header is then
-		 * written in front of it, and the body moved only when the guess
-		 * was wrong. Lengths stay minimal varints.
+		 * (the sequence's previous packet's length-varint sizes); the header
+		 * is then written in front of it, and the body moved only when the
+		 * guess was wrong. Lengths stay minimal varints.
 		 */
-		unsigned inner = 1 + pb_varint_len(ev->start_ns) + 2 + 2, tl, pl;
+		unsigned inner = 1 + pb_varint_len(ev->start_ns) + 1 + pb_varint_len(q->id) + 2, tl,
+			 pl;
 		size_t te_len, pkt_len;
-		uint8_t *p0 = cur(f), *body = p0 + 1 + f->pl_guess + inner + 1 + f->tl_guess;
+		uint8_t *p0 = seq_cur(q), *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
-		p = te_body(f, body, ev, uuid, iid, kv, nkv, flow_start, flow_term);
+		p = te_body(f, body, ev, iid, kv, nkv, flow_start, flow_term);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;
 		pl = pb_varint_len(pkt_len);
-		if (TSM__UNLIKELY(tl != f->tl_guess || pl != f->pl_guess)) {
+		if (TSM__UNLIKELY(tl != q->tl_guess || pl != q->pl_guess)) {
 			uint8_t *nb = p0 + 1 + pl + inner + 1 + tl;
 
 			memmove(nb, body, te_len);
 			p = nb + te_len;
-			f->tl_guess = tl;
-			f->pl_guess = pl;
+			q->tl_guess = (uint8_t)tl;
+			q->pl_guess = (uint8_t)pl;
 		}
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0 = pb_varint(p0 + 1, pkt_len);
 		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
 		p0 = pb_varint_wide(p0, ev->start_ns);
-		p0[0] = (F_PKT_SEQ_ID << 3) | PB_VARINT;
-		p0[1] = SEQ_ID;
-		p0[2] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
-		p0[3] = SEQ_NEEDS;
-		p0[4] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
-		pb_varint(p0 + 5, te_len);
-		set_cur(f, p);
+		*p0++ = (F_PKT_SEQ_ID << 3) | PB_VARINT;
+		p0 = pb_varint(p0, q->id);
+		p0[0] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
+		p0[1] = SEQ_NEEDS;
+		p0[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+		pb_varint(p0 + 3, te_len);
+		seq_set(q, p);
 	}
-
-	if (slice && !counter) {
-		struct pend e = {ev->end_ns, f->seq++, ti, lane};
-
-		rc = heap_push(f, e);
-		if (rc < 0)
-			return rc;
-	}
-	/* Memory in use per GPU, from allocations and frees. */
 	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) &&
-	    ev->device != TSM_DEVICE_NONE) {
-		struct xtrack *t;
-		uint64_t parent;
-		int created;
-
-		rc = gpu_process(f, ev, &parent);
-		if (rc < 0)
-			return rc;
-		t = tsm__xtrack_get(x, 5 | (parent << 8), 0, &created);
-		if (!t)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
-		if (created) {
-			t->id = f->next_uuid++;
-			rc = desc_track(f, t->id, parent, "memory in use", 13, 3, ev->start_ns);
-			if (rc < 0)
-				return rc;
-		}
-		t->value += ev->kind == TSM_EV_ALLOC ? (double)ev->u.memory.bytes
-						     : -(double)ev->u.memory.bytes;
-		rc = room(f, 128);
-		if (rc < 0)
-			return rc;
-		p = pkt_begin(cur(f), &m, ev->start_ns, 1, 0);
-		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-		p = pb_uint(p, F_TE_TYPE, T_COUNTER);
-		p = pb_uint(p, F_TE_TRACK_UUID, t->id);
-		p = pb_int(p, F_TE_COUNTER_INT, (int64_t)t->value);
-		p = pb_end(mt, p);
-		set_cur(f, pb_end(m, p));
-	}
+	    ev->device != TSM_DEVICE_NONE)
+		return memory_in_use(f, ev);
 	return 0;
+}
+
+/* The end: every open slice's END, then every sequence's packets (sequence 1's first). */
+static int finish(struct pf *f)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < f->x->ntracks && rc >= 0; i++)
+		rc = pop_ends(f, &f->x->tracks[i], UINT64_MAX);
+	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
+		if (f->seqs[i].len)
+			rc = seq_flush(f, &f->seqs[i]);
+	return rc;
 }
 
 int tsm__export_perfetto(tsm__xctx *x)
@@ -1178,16 +1304,17 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.x = x;
 	f.s = &x->out;
 	f.next_uuid = 1;
-	f.pl_guess = f.tl_guess = 1;
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
-	rc = f.kc ? write_first(&f) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
+	rc = f.kc ? seq_new(&f, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
 	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
 		rc = write_event(&f, ev);
 	if (rc == TSM_END)
-		rc = flush_ends(&f, UINT64_MAX);
-	tsm__free(f.heap);
+		rc = finish(&f);
+	for (size_t i = 0; i < f.nseqs; i++) {
+		tsm__free(f.seqs[i].buf);
+		tsm__free(f.seqs[i].interned.k);
+	}
+	tsm__free(f.seqs);
 	tsm__free(f.kc);
-	tsm__free(f.name_def);
-	tsm__free(f.key_def);
 	return rc;
 }

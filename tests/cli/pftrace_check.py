@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Semantic checker for .pftrace files: decodes with protoc against Perfetto's schema, parses
 protoc's text output and checks what trace_processor relies on:
-  - every track_uuid used by a TrackEvent is described by a TrackDescriptor earlier in the file;
-  - every interned id (event name_iid, debug annotation name_iid) is defined on its sequence,
-    in the same or an earlier packet, after the sequence's SEQ_INCREMENTAL_STATE_CLEARED;
-  - flows are balanced: a terminating_flow_id was started (flow_ids) earlier and is terminated
+  - every track_uuid used by a TrackEvent (its own, or its sequence's default from
+    trace_packet_defaults) is described by a TrackDescriptor earlier in the file;
+  - every interned id (event name_iid, debug annotation name_iid and string_value_iid) is
+    defined on its sequence, in the same or an earlier packet, after the sequence's
+    SEQ_INCREMENTAL_STATE_CLEARED;
+  - flows are balanced in time order (sequences interleave in the file; trace_processor
+    sorts by time): a terminating_flow_id was started (flow_ids) before and is terminated
     once; started flows that never terminate are allowed only for host API calls (reported);
   - timestamps never go backwards on a sequence;
   - slice BEGIN/END pairs match per track (no END without an open slice).
@@ -75,18 +78,27 @@ def check(path):
     seqs = {}  # seq id -> state
     started, terminated = set(), set()
     open_slices = {}
+    flow_events = []
     n_events = n_flows = 0
     names = set()
     for i, p in enumerate(packets):
         seq = one(p, "trusted_packet_sequence_id")
         if seq is None:
             raise CheckError("packet %d has no trusted_packet_sequence_id" % i)
-        st = seqs.setdefault(seq, {"cleared": False, "names": set(), "annots": set(), "ts": 0})
+        st = seqs.setdefault(seq, {"cleared": False, "names": set(), "annots": set(),
+                                   "strs": set(), "ts": 0, "track": None})
         flags = int(one(p, "sequence_flags", 0))
         if flags & 1:
             st["cleared"] = True
             st["names"].clear()
             st["annots"].clear()
+            st["strs"].clear()
+            st["track"] = None
+        for d in p.get("trace_packet_defaults", []):
+            if not st["cleared"]:
+                raise CheckError("packet %d sets defaults before SEQ_INCREMENTAL_STATE_CLEARED" % i)
+            for ted in d.get("track_event_defaults", []):
+                st["track"] = one(ted, "track_uuid")
         ts = one(p, "timestamp")
         if ts is not None:
             ts = int(ts)
@@ -102,6 +114,8 @@ def check(path):
                 names.add(one(en, "name"))
             for an in idata.get("debug_annotation_names", []):
                 st["annots"].add(one(an, "iid"))
+            for sv in idata.get("debug_annotation_string_values", []):
+                st["strs"].add(one(sv, "iid"))
         for td in p.get("track_descriptor", []):
             uuid = one(td, "uuid")
             if uuid is None:
@@ -112,7 +126,7 @@ def check(path):
             described.add(uuid)
         for te in p.get("track_event", []):
             n_events += 1
-            uuid = one(te, "track_uuid")
+            uuid = one(te, "track_uuid", st["track"])
             if uuid not in described:
                 raise CheckError("packet %d: track_uuid %s used before it is described" % (i, uuid))
             typ = one(te, "type")
@@ -127,27 +141,38 @@ def check(path):
                 a = one(da, "name_iid")
                 if a is not None and a not in st["annots"]:
                     raise CheckError("packet %d: annotation name_iid %s not interned" % (i, a))
+                sv = one(da, "string_value_iid")
+                if sv is not None and sv not in st["strs"]:
+                    raise CheckError("packet %d: annotation string_value_iid %s not interned"
+                                     % (i, sv))
+            # flows are checked in time order once every packet is read
             for fid in te.get("flow_ids", []):
-                if fid in started and fid not in terminated:
-                    raise CheckError("packet %d: flow %s started twice" % (i, fid))
-                started.add(fid)
-                terminated.discard(fid)
+                flow_events.append((ts or 0, len(flow_events), "s", fid, i))
             for fid in te.get("terminating_flow_ids", []):
-                if fid not in started or fid in terminated:
-                    raise CheckError("packet %d: flow %s terminated without a start" % (i, fid))
-                terminated.add(fid)
-                n_flows += 1
+                flow_events.append((ts or 0, len(flow_events), "t", fid, i))
             if typ == "TYPE_SLICE_BEGIN":
                 open_slices[uuid] = open_slices.get(uuid, 0) + 1
             elif typ == "TYPE_SLICE_END":
                 if not open_slices.get(uuid):
                     raise CheckError("packet %d: slice end on track %s with no open slice" % (i, uuid))
                 open_slices[uuid] -= 1
+    # A flow's start and end sit on different sequences; at equal times the start goes first.
+    for ts, _, kind, fid, i in sorted(flow_events, key=lambda e: (e[0], e[2] != "s", e[1])):
+        if kind == "s":
+            if fid in started and fid not in terminated:
+                raise CheckError("packet %d: flow %s started twice" % (i, fid))
+            started.add(fid)
+            terminated.discard(fid)
+        else:
+            if fid not in started or fid in terminated:
+                raise CheckError("packet %d: flow %s terminated without a start" % (i, fid))
+            terminated.add(fid)
+            n_flows += 1
     dangling = [u for u, n in open_slices.items() if n]
     if dangling:
         raise CheckError("slices never ended on tracks %s" % dangling[:5])
     return {"packets": len(packets), "track_events": n_events, "flows": n_flows,
-            "tracks": len(described), "unterminated_flows": len(started - terminated),
+            "tracks": len(described), "sequences": len(seqs), "unterminated_flows": len(started - terminated),
             "names": names}
 
 

@@ -73,6 +73,12 @@ class TestPerfetto(CliTest):
                   "correlation", "stream"):
             self.assertIn('name: "%s"' % a, text)
         self.assertIn("memory in use", text)
+        # mangled names ride along as interned annotation strings, once per sequence
+        self.assertIn("debug_annotation_string_values", text)
+        self.assertIn("string_value_iid", text)
+        # a sequence per lane, whose events take the lane from the sequence's defaults
+        self.assertIn("track_event_defaults", text)
+        self.assertGreater(pftrace_check.check(out)["sequences"], 3)
 
 
 class TestJson(CliTest):
