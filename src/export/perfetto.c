@@ -212,7 +212,7 @@ struct iset {
 	uint64_t *k;
 	uint32_t cap, n;
 };
-enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR };
+enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR, IK_PLAIN };
 
 /* A packet sequence and the packets it has not handed to the output yet. */
 struct pseq {
@@ -221,6 +221,7 @@ struct pseq {
 	uint8_t *buf;
 	size_t len, cap;
 	struct iset interned;
+	uint64_t recent[32];	    /* keys found lately (direct-mapped, before the set) */
 	uint8_t pl_guess, tl_guess; /* length-varint sizes of its last event packet */
 };
 
@@ -234,6 +235,7 @@ struct pf {
 	uint64_t gpu_pid_next;
 	struct tcache tc[TCACHE];
 	struct kslot *kc; /* KCACHE slots */
+	int mangled;	  /* the event at hand carries its mangled name */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -267,6 +269,20 @@ static int iset_add(struct iset *s, uint64_t key)
 	s->k[i] = key;
 	s->n++;
 	return 1;
+}
+
+/* Intern `key` on sequence q: 1 when it is new there (the caller writes it), 0 when known. */
+static inline int intern(struct pseq *q, uint64_t key)
+{
+	uint64_t *slot = &q->recent[(key * 0x9E3779B97F4A7C15ULL) >> 59];
+	int rc;
+
+	if (TSM__LIKELY(*slot == key))
+		return 0;
+	rc = iset_add(&q->interned, key);
+	if (rc >= 0)
+		*slot = key;
+	return rc;
 }
 
 static uint8_t *pb_str(uint8_t *p, uint32_t field, const char *s, size_t n, size_t max)
@@ -754,16 +770,31 @@ static inline uint8_t *an_str_iid(uint8_t *p, uint64_t name, uint64_t iid)
 	return pb_varint(p + 2, iid);
 }
 
-/* Does a kernel's annotation carry its mangled name (the display name is demangled)? */
-static int mangled(tsm__xctx *x, const tsm_event *ev)
+/*
+ * Does a kernel's annotation carry its mangled name (the display name is
+ * demangled)? 0: no, 1: yes, 2: yes and it is new on sequence q (interned
+ * now), or a negative status. The answer is remembered per sequence.
+ */
+static int mangled(tsm__xctx *x, struct pseq *q, const tsm_event *ev)
 {
 	size_t n;
 	const char *s;
+	uint64_t yes = (uint64_t)IK_STR << 32 | ev->name, no = (uint64_t)IK_PLAIN << 32 | ev->name;
+	int rc;
 
 	if (!x->demangle || !ev->name || ev->kind != TSM_EV_KERNEL)
 		return 0;
+	if (TSM__LIKELY(q->recent[(yes * 0x9E3779B97F4A7C15ULL) >> 59] == yes))
+		return 1;
+	if (q->recent[(no * 0x9E3779B97F4A7C15ULL) >> 59] == no)
+		return 0;
 	s = tsm__xstr(x, ev->name, &n);
-	return n > 2 && s[0] == '_' && s[1] == 'Z';
+	if (n > 2 && s[0] == '_' && s[1] == 'Z') {
+		rc = intern(q, yes);
+		return rc < 0 ? rc : rc ? 2 : 1;
+	}
+	q->recent[(no * 0x9E3779B97F4A7C15ULL) >> 59] = no;
+	return 0;
 }
 
 /* "[a, b, c]" formatted in place: name iid < 128 and the text < 128 bytes, so the layout is
@@ -864,7 +895,7 @@ static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 			p = an_uint(p, A_GRAPH, k->graph_id);
 			p = an_uint(p, A_GRAPH_NODE, k->graph_node_id);
 		}
-		if (mangled(x, ev))
+		if (f->mangled)
 			p = an_str_iid(p, A_MANGLED, ev->name);
 		break;
 	}
@@ -1148,7 +1179,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 	size_t nkv = 0, need, slen = 0;
 	uint64_t iid, flow_start, flow_term, new_keys = 0;
 	uint32_t nlen = 0;
-	const char *name, *str = NULL;
+	const char *name = NULL, *str = NULL;
 	struct pseq *q = NULL;
 	int rc, new_name, new_str = 0;
 	uint8_t *p, *m, *mt, *mi, *mn;
@@ -1159,29 +1190,30 @@ static int write_event(struct pf *f, const tsm_event *ev)
 	if (rc < 0)
 		return rc;
 	if (ev->name) {
-		name = tsm__xname(x, ev->name, &nlen);
 		iid = ev->name;
-		rc = iset_add(&q->interned, (uint64_t)IK_NAME << 32 | ev->name);
+		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
+		if (rc > 0)
+			name = tsm__xname(x, ev->name, &nlen);
 	} else {
 		name = synth_name(ev, &iid);
+		rc = intern(q, (uint64_t)IK_SYNTH << 32 | (iid - SYNTH_IID));
 		nlen = (uint32_t)strlen(name);
-		rc = iset_add(&q->interned, (uint64_t)IK_SYNTH << 32 | (iid - SYNTH_IID));
 	}
 	if (rc < 0)
 		return rc;
 	new_name = rc;
-	need = 1024 + 2 * (size_t)(nlen < NAME_MAX_BYTES ? nlen : NAME_MAX_BYTES);
-	if (mangled(x, ev)) {
-		rc = iset_add(&q->interned, (uint64_t)IK_STR << 32 | ev->name);
-		if (rc < 0)
-			return rc;
-		if (rc) {
-			new_str = 1;
-			str = tsm__xstr(x, ev->name, &slen);
-			if (slen > NAME_MAX_BYTES)
-				slen = NAME_MAX_BYTES;
-			need += 64 + slen;
-		}
+	/* the display name only when it is interned here */
+	need = 1024 + (new_name ? 2 * (size_t)(nlen < NAME_MAX_BYTES ? nlen : NAME_MAX_BYTES) : 0);
+	rc = mangled(x, q, ev);
+	if (rc < 0)
+		return rc;
+	f->mangled = rc > 0;
+	if (rc == 2) {
+		new_str = 1;
+		str = tsm__xstr(x, ev->name, &slen);
+		if (slen > NAME_MAX_BYTES)
+			slen = NAME_MAX_BYTES;
+		need += 64 + slen;
 	}
 	if (ev->meta)
 		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
@@ -1195,7 +1227,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 			tsm__xstr(x, (uint32_t)kv[i].v.str, &vl);
 		need += 64 + (kl < META_STR_MAX ? kl : META_STR_MAX) +
 			(vl < META_STR_MAX ? vl : META_STR_MAX);
-		rc = iset_add(&q->interned, (uint64_t)IK_KEY << 32 | kv[i].key);
+		rc = intern(q, (uint64_t)IK_KEY << 32 | kv[i].key);
 		if (rc < 0)
 			return rc;
 		if (rc)
