@@ -20,7 +20,8 @@ struct xrun {
 	uint64_t read;	    /* events read for it (filtered ones included) */
 	uint64_t watermark; /* smallest start of any later block (UINT64_MAX: none) */
 	int last;	    /* the input ended with it */
-	struct xrun *next;  /* in the read-ahead's free list */
+	uint64_t batch;	    /* read-ahead: the batch that holds its last event */
+	struct xrun *next;  /* in a free list */
 };
 
 /*
@@ -34,6 +35,15 @@ struct xfeed {
 	size_t next; /* next entry of x->order */
 	tsm_event pending;
 	int have_pending;
+};
+
+/* The time-order merge: a min-heap of runs by head start (runs do not move). */
+struct xmerge {
+	struct xrun **runs;
+	size_t nruns, cap;
+	uint64_t watermark; /* runs may release events that start before it */
+	int done;	    /* the input has ended: release everything */
+	uint64_t buffered, max_buffered, read;
 };
 
 /* One lane of a track: a stack of open slices' end times (innermost on top). */
@@ -74,19 +84,16 @@ typedef struct tsm__xctx {
 	int demangle;
 	uint64_t in_total;
 
-	/* merge: a min-heap of runs by head start; runs are heap-allocated (stable) */
-	struct xrun **runs;
-	size_t nruns, runs_cap;
-	struct xrun *spare[4];
-	size_t nspare;
+	/* the source: merged here, or by the read-ahead (export.c) into batches */
+	struct xmerge m;
 	struct xrun *retire;  /* exhausted run whose last event was just returned */
+	struct xrun *free;    /* runs to reuse */
 	struct xfeed feed;    /* serial reading */
-	struct xahead *ahead; /* reading ahead on a helper thread (export.c), or NULL */
-	int reader_done;
-	uint64_t watermark;
+	struct xahead *ahead; /* reading ahead on a helper thread, or NULL */
+	struct xbatch *batch; /* the batch being exported, and its next event */
+	size_t bi;
 	const struct sbt_index_entry **order; /* indexed blocks by first start, or NULL */
 	size_t norder;
-	uint64_t buffered;
 
 	/* tracks */
 	struct xtrack *tracks;

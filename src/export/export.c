@@ -437,41 +437,99 @@ static int run_less(const struct xrun *a, const struct xrun *b)
 	return a->ev[a->i].start_ns < b->ev[b->i].start_ns;
 }
 
-static void heap_down(tsm__xctx *x, size_t i)
+static void heap_down(struct xmerge *m, size_t i)
 {
-	struct xrun *r = x->runs[i];
+	struct xrun *r = m->runs[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 
-		if (c >= x->nruns)
+		if (c >= m->nruns)
 			break;
-		if (c + 1 < x->nruns && run_less(x->runs[c + 1], x->runs[c]))
+		if (c + 1 < m->nruns && run_less(m->runs[c + 1], m->runs[c]))
 			c++;
-		if (!run_less(x->runs[c], r))
+		if (!run_less(m->runs[c], r))
 			break;
-		x->runs[i] = x->runs[c];
+		m->runs[i] = m->runs[c];
 		i = c;
 	}
-	x->runs[i] = r;
-}
-
-static void heap_up(tsm__xctx *x, size_t i)
-{
-	struct xrun *r = x->runs[i];
-
-	while (i > 0 && run_less(r, x->runs[(i - 1) / 2])) {
-		x->runs[i] = x->runs[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	x->runs[i] = r;
+	m->runs[i] = r;
 }
 
 /*
- * Read one whole block (plus the first event of the next, which tells where
- * the block ends and sets the watermark) into `run`. At the end of the
- * input run->last is set and the watermark is UINT64_MAX.
+ * Add the next block's run to the merge (its watermark and end-of-input
+ * mark with it). Returns 1 when the merge keeps it, 0 when it is empty (the
+ * caller reuses it), or TSM_NOMEM.
  */
+static int merge_add(struct xmerge *m, struct xrun *run)
+{
+	size_t i;
+
+	m->watermark = run->watermark;
+	m->done = run->last;
+	m->read += run->read;
+	if (!run->n)
+		return 0;
+	if (m->nruns == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 8;
+		struct xrun **nr = tsm__realloc(m->runs, cap * sizeof(*nr));
+
+		if (!nr)
+			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
+		m->runs = nr;
+		m->cap = cap;
+	}
+	for (i = m->nruns++; i > 0 && run_less(run, m->runs[(i - 1) / 2]); i = (i - 1) / 2)
+		m->runs[i] = m->runs[(i - 1) / 2];
+	m->runs[i] = run;
+	m->buffered += run->n;
+	if (m->buffered > m->max_buffered)
+		m->max_buffered = m->buffered;
+	return 1;
+}
+
+/*
+ * The next event in time order: 0 (*ev set; *spent set to its run when that
+ * was the run's last event, which stays valid until the caller lets the
+ * run go), TSM_AGAIN when the next block must be added first, TSM_END at
+ * the end.
+ */
+static int merge_next(struct xmerge *m, const tsm_event **ev, struct xrun **spent)
+{
+	struct xrun *top;
+
+	*spent = NULL;
+	if (!m->nruns)
+		return m->done ? TSM_END : TSM_AGAIN;
+	top = m->runs[0];
+	if (!m->done && top->ev[top->i].start_ns >= m->watermark)
+		return TSM_AGAIN;
+	*ev = &top->ev[top->i++];
+	if (top->i == top->n) {
+		*spent = top;
+		m->runs[0] = m->runs[--m->nruns];
+	}
+	if (m->nruns)
+		heap_down(m, 0);
+	m->buffered--;
+	return 0;
+}
+
+static void run_free(struct xrun *run)
+{
+	if (run) {
+		tsm__free(run->ev);
+		tsm__free(run);
+	}
+}
+
+static void merge_fini(struct xmerge *m)
+{
+	for (size_t i = 0; i < m->nruns; i++)
+		run_free(m->runs[i]);
+	tsm__free(m->runs);
+}
+
 /* Decode block `e` to its end, keeping nothing: 0 or the error. */
 static int check_block(tsm_reader *r, const sbt_index_entry *e)
 {
@@ -597,76 +655,174 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 /* ---- read-ahead ---------------------------------------------------------------- */
 
 /*
- * With more than one thread, blocks are read and decoded into runs on a
- * helper thread, through a clone of the reader, while the export merges and
- * writes: decoding is ~15% of an export (callgrind). The export's own
- * reader then only loads definitions (strings, devices, metadata), up to
- * each run's block before the run's events are used, so names are only ever
- * looked up on the exporting thread. Runs come back to the helper for reuse.
+ * With more than one thread, a helper thread reads and decodes the blocks
+ * (through a clone of the reader) and merges them into time order, handing
+ * the exporting thread batches of pointers to the events: decoding and the
+ * merge are a quarter of a Perfetto export's instructions. A run is reused
+ * only once the exporting thread has finished every batch that points into
+ * it. The export's own reader then only loads definitions (strings,
+ * devices, metadata), up to the blocks a batch's events come from, so names
+ * are only ever looked up on the exporting thread.
  */
-#define AHEAD_RUNS 4
+#define BATCH_EVENTS  4096
+#define AHEAD_BATCHES 8
+
+struct xbatch {
+	const tsm_event *ev[BATCH_EVENTS];
+	size_t n;
+	uint64_t seq;	   /* batches are numbered in order */
+	uint64_t read;	   /* events read from the file (filtered ones too) since the last batch */
+	uint64_t defs_off; /* the events come from blocks before this offset */
+	int last;	   /* the end of the input */
+	struct xbatch *next;
+};
 
 struct xahead {
 	struct xfeed feed;
+	struct xmerge m;
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct xrun *ready[AHEAD_RUNS], *free; /* decoded runs in file order; runs to reuse */
-	size_t nready, head;
+	/* the helper's own */
+	struct xrun *free;		 /* runs to reuse */
+	struct xrun *spent, *spent_tail; /* merged out, in order, until their batch is done */
+	uint64_t defs_off, read;
+	/* shared, under mu */
+	struct xbatch *ready, *ready_tail; /* batches in order */
+	size_t nready;
+	struct xbatch *bfree; /* batches to reuse */
+	uint64_t done;	      /* batches the exporting thread has finished */
 	int quit, failed, rc;
 	int64_t err_off;
 	char err[512];
 };
 
+static void ahead_fail(struct xahead *a, int rc)
+{
+	pthread_mutex_lock(&a->mu);
+	a->failed = 1;
+	a->rc = rc;
+	a->err_off = tsm_last_error_offset();
+	snprintf(a->err, sizeof(a->err), "%s", tsm_last_error());
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void ahead_publish(struct xahead *a, struct xbatch *b)
+{
+	b->defs_off = a->defs_off;
+	b->read = a->read;
+	a->read = 0;
+	b->next = NULL;
+	pthread_mutex_lock(&a->mu);
+	if (a->ready_tail)
+		a->ready_tail->next = b;
+	else
+		a->ready = b;
+	a->ready_tail = b;
+	a->nready++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Fill batch b with merged events, reading blocks as the merge needs them. */
+static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
+{
+	/* runs whose every batch the exporting thread has finished can be reused */
+	while (a->spent && a->spent->batch < done) {
+		struct xrun *run = a->spent;
+
+		a->spent = run->next;
+		if (!a->spent)
+			a->spent_tail = NULL;
+		run->next = a->free;
+		a->free = run;
+	}
+	while (b->n < BATCH_EVENTS) {
+		const tsm_event *ev = NULL;
+		struct xrun *run;
+		int rc = merge_next(&a->m, &ev, &run);
+
+		if (rc == 0) {
+			b->ev[b->n++] = ev;
+			if (run) {
+				run->batch = b->seq;
+				run->next = NULL;
+				if (a->spent_tail)
+					a->spent_tail->next = run;
+				else
+					a->spent = run;
+				a->spent_tail = run;
+			}
+			continue;
+		}
+		if (rc == TSM_END) {
+			b->last = 1;
+			return 0;
+		}
+		run = a->free;
+		if (run)
+			a->free = run->next;
+		else if (!(run = tsm__calloc(1, sizeof(*run))))
+			return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		rc = feed_block(&a->feed, run);
+		if (rc >= 0) {
+			a->read += run->read;
+			if (run->last)
+				a->defs_off = UINT64_MAX;
+			else if (run->off + 1 > a->defs_off)
+				a->defs_off = run->off + 1;
+			rc = merge_add(&a->m, run);
+		}
+		if (rc <= 0) {
+			run->next = a->free;
+			a->free = run;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void *ahead_main(void *arg)
 {
 	struct xahead *a = arg;
 
-	for (;;) {
-		struct xrun *run;
-		int rc, last;
+	for (uint64_t seq = 0;; seq++) {
+		struct xbatch *b;
+		uint64_t done;
+		int rc;
 
 		pthread_mutex_lock(&a->mu);
-		while (!a->quit && a->nready >= AHEAD_RUNS)
+		while (!a->quit && a->nready >= AHEAD_BATCHES)
 			pthread_cond_wait(&a->cv, &a->mu);
 		if (a->quit) {
 			pthread_mutex_unlock(&a->mu);
 			return NULL;
 		}
-		/* the merge may hold many runs (blocks that overlap in time): never wait for one */
-		run = a->free;
-		if (run)
-			a->free = run->next;
+		b = a->bfree;
+		if (b)
+			a->bfree = b->next;
+		done = a->done;
 		pthread_mutex_unlock(&a->mu);
-		if (!run)
-			run = tsm__calloc(1, sizeof(*run));
-		if (!run) {
-			pthread_mutex_lock(&a->mu);
-			a->failed = 1;
-			a->rc = TSM_NOMEM;
-			a->err_off = -1;
-			snprintf(a->err, sizeof(a->err), "export: merge run");
-			pthread_cond_broadcast(&a->cv);
-			pthread_mutex_unlock(&a->mu);
+		if (!b && !(b = tsm__malloc(sizeof(*b)))) {
+			ahead_fail(a, TSM_FAIL(TSM_NOMEM, "export: event batch"));
 			return NULL;
 		}
-
-		rc = feed_block(&a->feed, run);
-		last = run->last;
-		pthread_mutex_lock(&a->mu);
+		b->n = 0;
+		b->seq = seq;
+		b->last = 0;
+		rc = ahead_fill(a, b, done);
+		/* the events merged before a failure are exported first, as reading serially */
+		if (b->n || rc >= 0)
+			ahead_publish(a, b);
+		else
+			tsm__free(b);
 		if (rc < 0) {
-			a->failed = 1;
-			a->rc = rc;
-			a->err_off = tsm_last_error_offset();
-			snprintf(a->err, sizeof(a->err), "%s", tsm_last_error());
-			run->next = a->free;
-			a->free = run;
-		} else {
-			a->ready[(a->head + a->nready++) % AHEAD_RUNS] = run;
+			ahead_fail(a, rc);
+			return NULL;
 		}
-		pthread_cond_broadcast(&a->cv);
-		pthread_mutex_unlock(&a->mu);
-		if (rc < 0 || last)
+		if (b->last)
 			return NULL;
 	}
 }
@@ -682,19 +838,29 @@ static void ahead_stop(tsm__xctx *x)
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(a->th, NULL);
-	for (size_t i = 0; i < a->nready; i++) {
-		struct xrun *run = a->ready[(a->head + i) % AHEAD_RUNS];
+	x->st.max_buffered = a->m.max_buffered;
+	merge_fini(&a->m);
+	while (a->ready) {
+		struct xbatch *b = a->ready;
 
-		tsm__free(run->ev);
-		tsm__free(run);
+		a->ready = b->next;
+		tsm__free(b);
 	}
-	while (a->free) {
-		struct xrun *run = a->free;
+	while (a->bfree) {
+		struct xbatch *b = a->bfree;
 
-		a->free = run->next;
-		tsm__free(run->ev);
-		tsm__free(run);
+		a->bfree = b->next;
+		tsm__free(b);
 	}
+	tsm__free(x->batch);
+	x->batch = NULL;
+	for (struct xrun *lists[2] = {a->free, a->spent}, **l = lists; l < lists + 2; l++)
+		while (*l) {
+			struct xrun *run = *l;
+
+			*l = run->next;
+			run_free(run);
+		}
 	tsm_reader_close(a->feed.r);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
@@ -734,136 +900,93 @@ static void ahead_start(tsm__xctx *x)
 	tsm__reader_partition(x->r, 1, 1);
 }
 
-/* Give an exhausted run back (to the helper when reading ahead). */
-static void run_release(tsm__xctx *x, struct xrun *run)
+/* The next event from the helper's batches. */
+static int ahead_next(tsm__xctx *x, const tsm_event **out)
 {
 	struct xahead *a = x->ahead;
+	struct xbatch *b = x->batch;
+	int rc;
 
-	if (a) {
+	for (;;) {
+		if (b && x->bi < b->n) {
+			*out = b->ev[x->bi++];
+			x->st.events_written++;
+			return 0;
+		}
+		if (b && b->last)
+			return TSM_END;
 		pthread_mutex_lock(&a->mu);
-		run->next = a->free;
-		a->free = run;
-		pthread_mutex_unlock(&a->mu);
-	} else if (x->nspare < TSM__ARRAY_SIZE(x->spare)) {
-		x->spare[x->nspare++] = run;
-	} else {
-		tsm__free(run->ev);
-		tsm__free(run);
-	}
-}
-
-/* The next block's run: from the helper, or read here. */
-static int next_run(tsm__xctx *x, struct xrun **out)
-{
-	struct xahead *a = x->ahead;
-	struct xrun *run;
-	int rc;
-
-	*out = NULL;
-	if (!a) {
-		if (x->nspare) {
-			run = x->spare[--x->nspare];
-		} else {
-			run = tsm__calloc(1, sizeof(*run));
-			if (!run)
-				return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		if (b) {
+			/* finished: its runs may be reused */
+			b->next = a->bfree;
+			a->bfree = b;
+			a->done = b->seq + 1;
+			x->batch = NULL;
 		}
-		rc = feed_block(&x->feed, run);
-		if (rc < 0) {
-			run_release(x, run);
+		while (!a->ready && !a->failed)
+			pthread_cond_wait(&a->cv, &a->mu);
+		b = a->ready;
+		if (b) {
+			a->ready = b->next;
+			if (!a->ready)
+				a->ready_tail = NULL;
+			a->nready--;
+			pthread_cond_broadcast(&a->cv);
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (!b)
+			return tsm__fail(a->rc, a->err_off, "%s", a->err);
+		x->batch = b;
+		x->bi = 0;
+		x->st.events_read += b->read;
+		rc = tsm__reader_defs_upto(x->r, b->defs_off);
+		if (rc < 0)
 			return rc;
-		}
-		*out = run;
-		return 0;
+		tsm__xprogress(x);
 	}
-	pthread_mutex_lock(&a->mu);
-	while (!a->nready && !a->failed)
-		pthread_cond_wait(&a->cv, &a->mu);
-	if (!a->nready) {
-		pthread_mutex_unlock(&a->mu);
-		return tsm__fail(a->rc, a->err_off, "%s", a->err);
-	}
-	run = a->ready[a->head];
-	a->head = (a->head + 1) % AHEAD_RUNS;
-	a->nready--;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	/* the definitions this block may use, and at the end the rest of the file */
-	rc = tsm__reader_defs_upto(x->r, run->last ? UINT64_MAX : run->off);
-	if (rc < 0) {
-		run_release(x, run);
-		return rc;
-	}
-	*out = run;
-	return 0;
 }
 
-/* Bring the next block's run into the merge. */
-static int read_block(tsm__xctx *x)
-{
-	struct xrun *run;
-	int rc;
-
-	if (x->nruns == x->runs_cap) {
-		size_t cap = x->runs_cap ? 2 * x->runs_cap : 8;
-		struct xrun **nr = tsm__realloc(x->runs, cap * sizeof(*nr));
-
-		if (!nr)
-			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
-		x->runs = nr;
-		x->runs_cap = cap;
-	}
-	rc = next_run(x, &run);
-	if (rc < 0)
-		return rc;
-	x->st.events_read += run->read;
-	x->watermark = run->watermark;
-	x->reader_done = run->last;
-	if (!run->n) {
-		run_release(x, run);
-		return 0;
-	}
-	x->runs[x->nruns++] = run;
-	heap_up(x, x->nruns - 1);
-	x->buffered += run->n;
-	if (x->buffered > x->st.max_buffered)
-		x->st.max_buffered = x->buffered;
-	tsm__xprogress(x);
-	return 0;
-}
+/* ---- the source ------------------------------------------------------------------ */
 
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 {
+	struct xrun *spent;
 	int rc;
 
-	if (x->retire) {
-		run_release(x, x->retire);
+	if (x->ahead)
+		return ahead_next(x, out);
+	if (x->retire) { /* its last event was returned by the previous call */
+		x->retire->next = x->free;
+		x->free = x->retire;
 		x->retire = NULL;
 	}
 	for (;;) {
-		if (x->nruns) {
-			struct xrun *top = x->runs[0];
+		struct xrun *run;
 
-			if (x->reader_done || top->ev[top->i].start_ns < x->watermark) {
-				*out = &top->ev[top->i++];
-				if (top->i == top->n) {
-					x->retire = top; /* *out stays valid until the next call */
-					x->runs[0] = x->runs[--x->nruns];
-					if (x->nruns)
-						heap_down(x, 0);
-				} else {
-					heap_down(x, 0);
-				}
-				x->buffered--;
-				x->st.events_written++;
-				return 0;
-			}
+		rc = merge_next(&x->m, out, &spent);
+		if (rc == 0) {
+			x->retire = spent;
+			x->st.events_written++;
+			return 0;
 		}
-		if (x->reader_done)
-			return TSM_END;
-		rc = read_block(x);
+		if (rc == TSM_END)
+			return rc;
+		run = x->free;
+		if (run)
+			x->free = run->next;
+		else if (!(run = tsm__calloc(1, sizeof(*run))))
+			return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		rc = feed_block(&x->feed, run);
+		if (rc >= 0)
+			rc = merge_add(&x->m, run);
+		if (rc <= 0) {
+			run->next = x->free;
+			x->free = run;
+		}
 		if (rc < 0)
 			return rc;
+		x->st.events_read = x->m.read;
+		tsm__xprogress(x);
 	}
 }
 
@@ -872,20 +995,14 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 static void xctx_fini(tsm__xctx *x)
 {
 	ahead_stop(x);
-	for (size_t i = 0; i < x->nruns; i++) {
-		tsm__free(x->runs[i]->ev);
-		tsm__free(x->runs[i]);
+	merge_fini(&x->m);
+	run_free(x->retire);
+	while (x->free) {
+		struct xrun *run = x->free;
+
+		x->free = run->next;
+		run_free(run);
 	}
-	for (size_t i = 0; i < x->nspare; i++) {
-		tsm__free(x->spare[i]->ev);
-		tsm__free(x->spare[i]);
-	}
-	if (x->retire) {
-		tsm__free(x->retire->ev);
-		tsm__free(x->retire);
-	}
-	tsm__free(x->runs);
-	tsm__free(x->order);
 	for (size_t i = 0; i < x->ntracks; i++) {
 		for (uint32_t l = 0; l < x->tracks[i].nlanes; l++)
 			tsm__free(x->tracks[i].lanes[l].ends);
@@ -894,6 +1011,7 @@ static void xctx_fini(tsm__xctx *x)
 	tsm__free(x->tracks);
 	tsm__free(x->track_hash);
 	tsm__free(x->flows);
+	tsm__free(x->order);
 	tsm__idstrs_fini(&x->names);
 	tsm__idstrs_fini(&x->esc_raw);
 	tsm__idstrs_fini(&x->esc_name);
@@ -964,6 +1082,10 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		rc = tsm__export_kineto(x);
 		break;
 	}
+	if (x->ahead)
+		ahead_stop(x); /* its merge's figures */
+	else
+		x->st.max_buffered = x->m.max_buffered;
 	x->st.bytes_uncompressed = x->out.in_bytes + x->out.len;
 	rc2 = tsm__sink_close(&x->out);
 	if (!rc)

@@ -1118,8 +1118,8 @@ static int memory_in_use(struct pf *f, const tsm_event *ev)
 		if (rc < 0)
 			return rc;
 	}
-	t->value += ev->kind == TSM_EV_ALLOC ? (double)ev->u.memory.bytes
-					     : -(double)ev->u.memory.bytes;
+	t->value +=
+	    ev->kind == TSM_EV_ALLOC ? (double)ev->u.memory.bytes : -(double)ev->u.memory.bytes;
 	return counter_packet(f, ev->start_ns, t->id, NULL, (int64_t)t->value);
 }
 
@@ -1307,8 +1307,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 		pb_varint(p0 + 3, te_len);
 		seq_set(q, p);
 	}
-	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) &&
-	    ev->device != TSM_DEVICE_NONE)
+	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) && ev->device != TSM_DEVICE_NONE)
 		return memory_in_use(f, ev);
 	return 0;
 }
