@@ -354,6 +354,14 @@ struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key)
 
 /* ---- the time-order merge ---------------------------------------------------- */
 
+/* Does the export leave any event out? */
+static int filtering(const tsm__xctx *x)
+{
+	const tsm_export_opts *o = &x->o;
+
+	return o->kind_mask || o->from_ns || o->to_ns || o->device >= 0 || o->stream >= 0;
+}
+
 static int keep(const tsm__xctx *x, const tsm_event *ev)
 {
 	const tsm_export_opts *o = &x->o;
@@ -574,7 +582,6 @@ static int feed_ordered(struct xfeed *f, struct xrun *run)
 {
 	const tsm__xctx *x = f->x;
 	const sbt_index_entry *e;
-	const tsm_event *ev;
 	int rc;
 
 	run->last = f->next + 1 >= x->norder;
@@ -586,17 +593,34 @@ static int feed_ordered(struct xfeed *f, struct xrun *run)
 	run->off = e->off;
 	run->watermark = run->last ? UINT64_MAX : x->order[f->next]->min_start;
 	rc = tsm__reader_read_block(f->r, e);
+	if (rc >= 0 && f->r->in_block && run->cap < e->nevents + SBT_BATCH) {
+		/* the whole block, decoded in place */
+		tsm_event *ne = tsm__realloc(run->ev, (e->nevents + SBT_BATCH) * sizeof(*ne));
+
+		if (!ne)
+			return TSM_FAIL(TSM_NOMEM, "export: merge buffer of %u events", e->nevents);
+		run->ev = ne;
+		run->cap = e->nevents + SBT_BATCH;
+	}
 	while (rc >= 0 && f->r->in_block) {
-		rc = tsm__block_next(f->r, &ev);
+		uint32_t n, kept = 0;
+		tsm_event *ev = run->ev + run->n;
+
+		rc = tsm__block_decode(f->r, ev, &n);
 		if (rc == TSM_END)
 			return 0;
 		if (rc < 0)
 			break;
-		run->read++;
-		if (keep(x, ev))
-			rc = run_append(run, ev);
+		run->read += n;
+		if (filtering(x)) {
+			for (uint32_t i = 0; i < n; i++)
+				if (keep(x, &ev[i]))
+					ev[kept++] = ev[i];
+			n = kept;
+		}
+		run->n += n;
 	}
-	return rc < 0 && rc != TSM_NOMEM ? first_failure(f, e, rc) : rc < 0 ? rc : 0;
+	return rc < 0 ? (rc != TSM_NOMEM ? first_failure(f, e, rc) : rc) : 0;
 }
 
 static int feed_block(struct xfeed *f, struct xrun *run)

@@ -638,11 +638,11 @@ static int column_error(tsm_reader *r)
  * order of the loops follows the data dependencies of docs/format/sbt.md
  * §6.3 (times need the template; ids need the flags).
  */
-static int decode_batch(tsm_reader *r)
+/* Decode the block's next batch of events into ev (SBT_BATCH slots); b->bn says how many. */
+static int decode_batch(tsm_reader *r, tsm_event *ev)
 {
 	sbt_block *b = &r->blk;
 	uint32_t m = b->n - b->i < SBT_BATCH ? b->n - b->i : SBT_BATCH, j;
-	tsm_event *ev = b->batch;
 	cursor *c;
 	int rc;
 
@@ -768,6 +768,18 @@ bad_end:
 		  : block_fail(r, "end time outside the block's range", NULL, COL_DUR, TSM_CORRUPT);
 }
 
+/* The block is decoded: every column must be used up. */
+static int block_end(tsm_reader *r)
+{
+	sbt_block *b = &r->blk;
+
+	for (int i = 0; i < COL__COUNT; i++)
+		if (b->col[i].p != b->col[i].end)
+			return block_fail(r, "trailing bytes", NULL, i, TSM_CORRUPT);
+	r->in_block = 0;
+	return TSM_END;
+}
+
 int tsm__block_next(tsm_reader *r, const tsm_event **out)
 {
 	sbt_block *b = &r->blk;
@@ -777,19 +789,34 @@ int tsm__block_next(tsm_reader *r, const tsm_event **out)
 		*out = &b->batch[b->bi++];
 		return 0;
 	}
-	if (b->i == b->n) {
-		for (int i = 0; i < COL__COUNT; i++)
-			if (b->col[i].p != b->col[i].end)
-				return block_fail(r, "trailing bytes", NULL, i, TSM_CORRUPT);
-		r->in_block = 0;
-		return TSM_END;
-	}
-	rc = decode_batch(r);
+	if (b->i == b->n)
+		return block_end(r);
+	rc = decode_batch(r, b->batch);
 	if (rc < 0) {
 		r->in_block = 0;
 		return rc;
 	}
 	*out = &b->batch[b->bi++];
+	return 0;
+}
+
+int tsm__block_decode(tsm_reader *r, tsm_event *dst, uint32_t *n)
+{
+	sbt_block *b = &r->blk;
+	int rc;
+
+	*n = 0;
+	if (b->bi < b->bn) /* events tsm__block_next decoded but has not returned */
+		return TSM_FAIL(TSM_STATE, "%s: block decoding mixed with event reading", r->name);
+	if (b->i == b->n)
+		return block_end(r);
+	rc = decode_batch(r, dst);
+	if (rc < 0) {
+		r->in_block = 0;
+		return rc;
+	}
+	*n = b->bn;
+	b->bn = b->bi = 0;
 	return 0;
 }
 

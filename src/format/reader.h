@@ -117,6 +117,14 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st);
 int tsm__block_next(tsm_reader *r, const tsm_event **ev);
 
 /*
+ * Decode the current block's next events (up to SBT_BATCH) straight into
+ * dst, saving tsm__block_next's copy: 0 with *n set, TSM_END when the block
+ * is done (fully checked), or an error. Not to be mixed with tsm__block_next
+ * within a block.
+ */
+int tsm__block_decode(tsm_reader *r, tsm_event *dst, uint32_t *n);
+
+/*
  * Parallel decoding. A reader partitioned k of n decodes only the event
  * blocks whose ordinal (counted from where its reading began: the first
  * chunk, or the seek target) is k modulo n and skips the others unread, so
