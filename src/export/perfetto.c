@@ -220,6 +220,7 @@ struct pseq {
 	uint64_t uuid; /* the lane it is the default track of (0: sequence 1) */
 	uint8_t *buf;
 	size_t len, cap;
+	uint8_t idv[6], idlen; /* "sequence id" field, encoded */
 	struct iset interned;
 	uint64_t recent[32];	    /* keys found lately (direct-mapped, before the set) */
 	uint8_t pl_guess, tl_guess; /* length-varint sizes of its last event packet */
@@ -373,6 +374,7 @@ static int seq_new(struct pf *f, uint64_t uuid)
 	q = &f->seqs[f->nseqs];
 	memset(q, 0, sizeof(*q));
 	q->id = (uint32_t)f->nseqs + 1;
+	q->idlen = (uint8_t)(pb_uint(q->idv, F_PKT_SEQ_ID, q->id) - q->idv);
 	q->uuid = uuid;
 	q->pl_guess = q->tl_guess = 1;
 	f->nseqs++;
@@ -576,23 +578,23 @@ static int pop_ends(struct pf *f, struct xtrack *t, uint64_t upto)
 			return rc;
 		do {
 			uint64_t end = l->ends[--l->n];
-			uint8_t *p;
+			uint8_t *p, *p0;
 
 			rc = seq_room(f, q, 32);
 			if (rc < 0)
 				return rc;
 			/* packet {timestamp, sequence id, track_event {type}}: under 128 bytes */
-			p = seq_cur(q);
-			p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-			p[1] = (uint8_t)(1 + pb_varint_len(end) + 1 + pb_varint_len(q->id) + 4);
-			p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-			p = pb_varint_wide(p + 3, end);
-			*p++ = (F_PKT_SEQ_ID << 3) | PB_VARINT;
-			p = pb_varint(p, q->id);
+			p0 = seq_cur(q);
+			p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+			p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+			p = pb_varint_wide(p0 + 3, end);
+			memcpy(p, q->idv, sizeof(q->idv));
+			p += q->idlen;
 			p[0] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
 			p[1] = 2;
 			p[2] = (F_TE_TYPE << 3) | PB_VARINT;
 			p[3] = T_END;
+			p0[1] = (uint8_t)(p + 4 - p0 - 2);
 			seq_set(q, p + 4);
 		} while (l->n && l->ends[l->n - 1] <= upto);
 	}
@@ -717,12 +719,16 @@ found:
 
 static inline uint8_t *an_varint(uint8_t *p, uint64_t name, unsigned tag, uint64_t v)
 {
+	uint8_t *q;
+
+	/* the body is under 128 bytes: its one length byte is filled in after it */
 	p[0] = TAG_ANNOT;
-	p[1] = (uint8_t)(2 + pb_varint_len(name) + pb_varint_len(v));
 	p[2] = TAG_DA_NAME;
-	p = pb_varint(p + 3, name);
-	*p++ = (uint8_t)tag;
-	return pb_varint(p, v);
+	q = pb_varint(p + 3, name);
+	*q++ = (uint8_t)tag;
+	q = pb_varint(q, v);
+	p[1] = (uint8_t)(q - p - 2);
+	return q;
 }
 
 static inline uint8_t *an_uint(uint8_t *p, uint64_t name, uint64_t v)
@@ -1277,8 +1283,7 @@ static int write_event(struct pf *f, const tsm_event *ev)
 		 * is then written in front of it, and the body moved only when the
 		 * guess was wrong. Lengths stay minimal varints.
 		 */
-		unsigned inner = 1 + pb_varint_len(ev->start_ns) + 1 + pb_varint_len(q->id) + 2, tl,
-			 pl;
+		unsigned inner = 1 + pb_varint_len(ev->start_ns) + q->idlen + 2, tl, pl;
 		size_t te_len, pkt_len;
 		uint8_t *p0 = seq_cur(q), *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
@@ -1299,8 +1304,8 @@ static int write_event(struct pf *f, const tsm_event *ev)
 		p0 = pb_varint(p0 + 1, pkt_len);
 		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
 		p0 = pb_varint_wide(p0, ev->start_ns);
-		*p0++ = (F_PKT_SEQ_ID << 3) | PB_VARINT;
-		p0 = pb_varint(p0, q->id);
+		memcpy(p0, q->idv, sizeof(q->idv));
+		p0 += q->idlen;
 		p0[0] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
 		p0[1] = SEQ_NEEDS;
 		p0[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
