@@ -75,6 +75,19 @@ struct xflow {
 
 #define XFLOW_SLOTS (1u << 16)
 
+/*
+ * An exporter may plan each event before writing it: work that must see the
+ * events in time order but writes no event output (tracks, lanes, flows,
+ * interning: Perfetto). With a read-ahead thread the plan is made there,
+ * right after the merge, and carried with the event: XPLAN_BYTES of plan,
+ * plus side bytes of any length. The hook gets the reader whose blocks are
+ * being merged (for names and processes: not the export's own reader, which
+ * the exporting thread uses meanwhile). ev NULL: the end of the input, once.
+ */
+#define XPLAN_BYTES 40
+typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
+			     tsm__buf *side);
+
 typedef struct tsm__xctx {
 	tsm_reader *r;
 	tsm_export_opts o;
@@ -94,6 +107,15 @@ typedef struct tsm__xctx {
 	size_t bi;
 	const struct sbt_index_entry **order; /* indexed blocks by first start, or NULL */
 	size_t norder;
+	size_t side_at; /* the batch's side bytes used so far */
+
+	/* planning (see tsm__xplan_fn), serial: the plan and side bytes of the event at hand */
+	tsm__xplan_fn plan;
+	void *plan_state;
+	void (*plan_free)(void *state);
+	uint64_t plan_buf[XPLAN_BYTES / 8];
+	tsm__buf side;
+	int planned_end; /* the end's plan was handed out */
 
 	/* tracks */
 	struct xtrack *tracks;
@@ -114,6 +136,12 @@ typedef struct tsm__xctx {
 
 /* Next event in start-time order that passes the filters; TSM_END at the end. */
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
+/*
+ * The same with the exporter's plan (x->plan set before the export starts)
+ * and its side bytes; after the last event, once, *ev NULL with the end's
+ * plan; then TSM_END.
+ */
+int tsm__xsrc_planned(tsm__xctx *x, const tsm_event **ev, const void **plan, const uint8_t **side);
 
 /* The track with key (k1, k2); *created set when new. NULL on NOMEM. */
 struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *created);
@@ -226,6 +254,7 @@ static inline int tsm__xis_host(const tsm_event *ev)
 	}
 }
 
+int tsm__perfetto_plan_init(tsm__xctx *x); /* sets x->plan */
 int tsm__export_perfetto(tsm__xctx *x);
 int tsm__export_chrome(tsm__xctx *x);
 int tsm__export_kineto(tsm__xctx *x);

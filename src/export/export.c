@@ -692,7 +692,10 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 #define AHEAD_BATCHES 8
 
 struct xbatch {
-	const tsm_event *ev[BATCH_EVENTS];
+	const tsm_event *ev[BATCH_EVENTS + 1]; /* + the end's plan (NULL) */
+	uint64_t plans[BATCH_EVENTS + 1][XPLAN_BYTES / 8];
+	uint32_t side_off[BATCH_EVENTS + 1]; /* where each event's side bytes begin */
+	tsm__buf side;
 	size_t n;
 	uint64_t seq;	   /* batches are numbered in order */
 	uint64_t read;	   /* events read from the file (filtered ones too) since the last batch */
@@ -749,7 +752,18 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/* Fill batch b with merged events, reading blocks as the merge needs them. */
+/* Plan event b->ev[n] (NULL: the end) with the exporter's hook, if it has one. */
+static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
+{
+	const tsm__xctx *x = a->feed.x;
+
+	if (!x->plan)
+		return 0;
+	b->side_off[b->n] = (uint32_t)b->side.len;
+	return x->plan(x->plan_state, a->feed.r, ev, b->plans[b->n], &b->side);
+}
+
+/* Fill batch b with merged (and planned) events, reading blocks as the merge needs them. */
 static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 {
 	/* runs whose every batch the exporting thread has finished can be reused */
@@ -768,6 +782,9 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 		int rc = merge_next(&a->m, &ev, &run);
 
 		if (rc == 0) {
+			rc = ahead_plan(a, b, ev);
+			if (rc < 0)
+				return rc;
 			b->ev[b->n++] = ev;
 			if (run) {
 				run->batch = b->seq;
@@ -781,6 +798,11 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 			continue;
 		}
 		if (rc == TSM_END) {
+			rc = ahead_plan(a, b, NULL);
+			if (rc < 0)
+				return rc;
+			if (a->feed.x->plan)
+				b->ev[b->n++] = NULL;
 			b->last = 1;
 			return 0;
 		}
@@ -829,19 +851,24 @@ static void *ahead_main(void *arg)
 			a->bfree = b->next;
 		done = a->done;
 		pthread_mutex_unlock(&a->mu);
-		if (!b && !(b = tsm__malloc(sizeof(*b)))) {
+		if (!b && (b = tsm__malloc(sizeof(*b))) != NULL)
+			memset(&b->side, 0, sizeof(b->side));
+		if (!b) {
 			ahead_fail(a, TSM_FAIL(TSM_NOMEM, "export: event batch"));
 			return NULL;
 		}
+		tsm__buf_reset(&b->side);
 		b->n = 0;
 		b->seq = seq;
 		b->last = 0;
 		rc = ahead_fill(a, b, done);
 		/* the events merged before a failure are exported first, as reading serially */
-		if (b->n || rc >= 0)
+		if (b->n || rc >= 0) {
 			ahead_publish(a, b);
-		else
+		} else {
+			tsm__buf_fini(&b->side);
 			tsm__free(b);
+		}
 		if (rc < 0) {
 			ahead_fail(a, rc);
 			return NULL;
@@ -864,20 +891,19 @@ static void ahead_stop(tsm__xctx *x)
 	pthread_join(a->th, NULL);
 	x->st.max_buffered = a->m.max_buffered;
 	merge_fini(&a->m);
-	while (a->ready) {
-		struct xbatch *b = a->ready;
-
-		a->ready = b->next;
-		tsm__free(b);
+	if (x->batch) {
+		x->batch->next = a->ready;
+		a->ready = x->batch;
+		x->batch = NULL;
 	}
-	while (a->bfree) {
-		struct xbatch *b = a->bfree;
+	for (struct xbatch *lists[2] = {a->ready, a->bfree}, **l = lists; l < lists + 2; l++)
+		while (*l) {
+			struct xbatch *b = *l;
 
-		a->bfree = b->next;
-		tsm__free(b);
-	}
-	tsm__free(x->batch);
-	x->batch = NULL;
+			*l = b->next;
+			tsm__buf_fini(&b->side);
+			tsm__free(b);
+		}
 	for (struct xrun *lists[2] = {a->free, a->spent}, **l = lists; l < lists + 2; l++)
 		while (*l) {
 			struct xrun *run = *l;
@@ -924,8 +950,8 @@ static void ahead_start(tsm__xctx *x)
 	tsm__reader_partition(x->r, 1, 1);
 }
 
-/* The next event from the helper's batches. */
-static int ahead_next(tsm__xctx *x, const tsm_event **out)
+/* The next event from the helper's batches, with its plan. */
+static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, const uint8_t **side)
 {
 	struct xahead *a = x->ahead;
 	struct xbatch *b = x->batch;
@@ -933,8 +959,14 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out)
 
 	for (;;) {
 		if (b && x->bi < b->n) {
-			*out = b->ev[x->bi++];
-			x->st.events_written++;
+			size_t i = x->bi++;
+
+			*out = b->ev[i];
+			if (plan) {
+				*plan = b->plans[i];
+				*side = b->side.data + b->side_off[i];
+			}
+			x->st.events_written += *out != NULL;
 			return 0;
 		}
 		if (b && b->last)
@@ -972,13 +1004,27 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out)
 
 /* ---- the source ------------------------------------------------------------------ */
 
-int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
+/* The serial source's plan of `ev` (NULL: the end), when the exporter plans. */
+static int serial_plan(tsm__xctx *x, const tsm_event *ev, const void **plan, const uint8_t **side)
+{
+	int rc;
+
+	if (!plan)
+		return 0;
+	tsm__buf_reset(&x->side);
+	rc = x->plan(x->plan_state, x->r, ev, x->plan_buf, &x->side);
+	*plan = x->plan_buf;
+	*side = x->side.data;
+	return rc;
+}
+
+static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, const uint8_t **side)
 {
 	struct xrun *spent;
 	int rc;
 
 	if (x->ahead)
-		return ahead_next(x, out);
+		return ahead_next(x, out, plan, side);
 	if (x->retire) { /* its last event was returned by the previous call */
 		x->retire->next = x->free;
 		x->free = x->retire;
@@ -991,10 +1037,15 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 		if (rc == 0) {
 			x->retire = spent;
 			x->st.events_written++;
-			return 0;
+			return serial_plan(x, *out, plan, side);
 		}
-		if (rc == TSM_END)
-			return rc;
+		if (rc == TSM_END) {
+			if (!plan || x->planned_end)
+				return rc;
+			x->planned_end = 1;
+			*out = NULL;
+			return serial_plan(x, NULL, plan, side);
+		}
 		run = x->free;
 		if (run)
 			x->free = run->next;
@@ -1014,11 +1065,24 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 	}
 }
 
+int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
+{
+	return src_next(x, out, NULL, NULL);
+}
+
+int tsm__xsrc_planned(tsm__xctx *x, const tsm_event **ev, const void **plan, const uint8_t **side)
+{
+	return src_next(x, ev, plan, side);
+}
+
 /* ---- driver -------------------------------------------------------------------- */
 
 static void xctx_fini(tsm__xctx *x)
 {
 	ahead_stop(x);
+	if (x->plan_free)
+		x->plan_free(x->plan_state);
+	tsm__buf_fini(&x->side);
 	merge_fini(&x->m);
 	run_free(x->retire);
 	while (x->free) {
@@ -1094,6 +1158,11 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		goto out;
 	x->feed.x = x;
 	x->feed.r = r;
+	if (x->format == TSM_EXPORT_PERFETTO) {
+		rc = tsm__perfetto_plan_init(x);
+		if (rc < 0)
+			goto out;
+	}
 	ahead_start(x);
 	switch (x->format) {
 	case TSM_EXPORT_PERFETTO:
