@@ -820,7 +820,7 @@ static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *pla
 		return rc;
 	pl->main_len = (uint32_t)(side->len - side0);
 	pl->nends = (uint32_t)P->nends;
-	return tsm__buf_append(side, P->ends, P->nends * END_BYTES);
+	return P->nends ? tsm__buf_append(side, P->ends, P->nends * END_BYTES) : 0;
 }
 
 static void planner_free(void *state)
