@@ -110,7 +110,7 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 		if (created)
 			t->id = ev->tid;
 	} else {
-		int rank = tsm__xrank(x, ev->pid);
+		int rank = tsm__xrank(x->r, ev->pid);
 		uint64_t owner = rank >= 0 ? (1ULL << 40) | (uint64_t)rank : ev->pid;
 		unsigned cls = tsm__xclass(ev);
 		struct xtrack *g = tsm__xtrack_get(x, 3, (owner << 16) | ev->device, &created);
@@ -118,7 +118,7 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 		if (!g)
 			return TSM_FAIL(TSM_NOMEM, "chrome: tracks");
 		if (created) {
-			const tsm_device_info *d = tsm__xdevice(x, ev->device);
+			const tsm_device_info *d = tsm__xdevice(x->r, ev->device);
 			const char *dn = d && d->name ? tsm__xstr(x, d->name, NULL) : "";
 
 			g->id = GPU_PID_BASE + c->ngpu++;

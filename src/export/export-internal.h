@@ -184,12 +184,13 @@ static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
 
 /* Display name of string id (demangled when the export demangles); "" for 0. */
 const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len);
-/* Raw string by id ("" for 0 / undefined). */
+/* Raw string by id ("" for 0 / undefined), of the export's reader or of reader r. */
 const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len);
+const char *tsm__rstr(const tsm_reader *r, uint32_t id, size_t *len);
 
-/* Rank of a process (-1: none). */
-int tsm__xrank(tsm__xctx *x, uint32_t pid);
-const tsm_device_info *tsm__xdevice(tsm__xctx *x, uint32_t id);
+/* Rank of a process (-1: none); a device's properties (NULL: unknown). */
+int tsm__xrank(const tsm_reader *r, uint32_t pid);
+const tsm_device_info *tsm__xdevice(const tsm_reader *r, uint32_t id);
 
 /* Progress report (called from the merge when a block is read). */
 void tsm__xprogress(tsm__xctx *x);

@@ -100,10 +100,8 @@ int tsm_export_format_from_path(const char *path, unsigned *format, int *gzip)
 
 /* ---- names ---------------------------------------------------------------- */
 
-const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
+const char *tsm__rstr(const tsm_reader *r, uint32_t id, size_t *len)
 {
-	const tsm_reader *r = x->r;
-
 	/* the reader keeps each string's length: no strlen per event (kernel names are long) */
 	if (!id || id > r->strings.n) {
 		if (len)
@@ -113,6 +111,11 @@ const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
 	if (len)
 		*len = r->strings.len[id - 1];
 	return r->strings.ptr[id - 1];
+}
+
+const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len)
+{
+	return tsm__rstr(x->r, id, len);
 }
 
 const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len)
@@ -145,10 +148,10 @@ int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display)
 	return tsm__xput(&x->out, e, len);
 }
 
-int tsm__xrank(tsm__xctx *x, uint32_t pid)
+int tsm__xrank(const tsm_reader *r, uint32_t pid)
 {
 	size_t n;
-	const tsm_process_info *p = tsm_reader_processes(x->r, &n);
+	const tsm_process_info *p = tsm_reader_processes(r, &n);
 
 	for (size_t i = 0; i < n; i++)
 		if (p[i].pid == pid)
@@ -156,10 +159,10 @@ int tsm__xrank(tsm__xctx *x, uint32_t pid)
 	return -1;
 }
 
-const tsm_device_info *tsm__xdevice(tsm__xctx *x, uint32_t id)
+const tsm_device_info *tsm__xdevice(const tsm_reader *r, uint32_t id)
 {
 	size_t n;
-	const tsm_device_info *d = tsm_reader_devices(x->r, &n);
+	const tsm_device_info *d = tsm_reader_devices(r, &n);
 
 	for (size_t i = 0; i < n; i++)
 		if (d[i].id == id)

@@ -345,17 +345,6 @@ static uint8_t *pkt_begin(uint8_t *p, uint8_t **mark, uint32_t seq, uint64_t ts,
 	return p;
 }
 
-/* Raw string `id` of reader r ("" for 0 / undefined). */
-static const char *rstr(const tsm_reader *r, uint32_t id, size_t *len)
-{
-	if (!id || id > r->strings.n) {
-		*len = 0;
-		return "";
-	}
-	*len = r->strings.len[id - 1];
-	return r->strings.ptr[id - 1];
-}
-
 /* ---- the planner: sequence 1's packets ------------------------------------------ */
 
 /* Room for n more bytes of sequence 1 packets; the write position. */
@@ -472,7 +461,7 @@ static int host_process(struct planner *P, uint32_t pid, uint64_t ts, uint64_t *
 	if (!t)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
 	if (created) {
-		size_t n, len;
+		size_t n;
 		const tsm_process_info *pi = tsm_reader_processes(P->r, &n);
 		const char *name = "process";
 		char label[32] = "";
@@ -482,7 +471,7 @@ static int host_process(struct planner *P, uint32_t pid, uint64_t ts, uint64_t *
 			if (pi[i].pid != pid)
 				continue;
 			if (pi[i].name)
-				name = rstr(P->r, pi[i].name, &len);
+				name = tsm__rstr(P->r, pi[i].name, NULL);
 			if (pi[i].rank >= 0)
 				snprintf(label, sizeof(label), "rank %d", pi[i].rank);
 		}
@@ -494,22 +483,11 @@ static int host_process(struct planner *P, uint32_t pid, uint64_t ts, uint64_t *
 	return rc;
 }
 
-static int rank_of(const tsm_reader *r, uint32_t pid)
-{
-	size_t n;
-	const tsm_process_info *p = tsm_reader_processes(r, &n);
-
-	for (size_t i = 0; i < n; i++)
-		if (p[i].pid == pid)
-			return p[i].rank;
-	return -1;
-}
-
 /* GPU process track: per (rank or pid, device). */
 static int gpu_process(struct planner *P, const tsm_event *ev, uint64_t *uuid)
 {
 	tsm__xctx *x = P->x;
-	int rank = rank_of(P->r, ev->pid);
+	int rank = tsm__xrank(P->r, ev->pid);
 	uint64_t owner = rank >= 0 ? (1ULL << 40) | (uint64_t)rank : ev->pid;
 	struct xtrack *t;
 	int created, rc = 0;
@@ -518,16 +496,10 @@ static int gpu_process(struct planner *P, const tsm_event *ev, uint64_t *uuid)
 	if (!t)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: tracks");
 	if (created) {
-		size_t nd, len;
-		const tsm_device_info *devs = tsm_reader_devices(P->r, &nd), *d = NULL;
-		const char *dn = "";
+		const tsm_device_info *d = tsm__xdevice(P->r, ev->device);
+		const char *dn = d && d->name ? tsm__rstr(P->r, d->name, NULL) : "";
 		char name[512];
 
-		for (size_t i = 0; i < nd && !d; i++)
-			if (devs[i].id == ev->device)
-				d = &devs[i];
-		if (d && d->name)
-			dn = rstr(P->r, d->name, &len);
 		t->id = P->next_uuid++;
 		if (rank >= 0)
 			snprintf(name, sizeof(name), "rank %d GPU %u%s%s", rank, ev->device,
@@ -690,7 +662,7 @@ static int plan_counter(struct planner *P, const tsm_event *ev)
 	struct xtrack *t;
 	uint64_t parent;
 	size_t nlen;
-	const char *name = rstr(P->r, ev->name, &nlen);
+	const char *name = tsm__rstr(P->r, ev->name, &nlen);
 	int created, rc;
 
 	if (ev->device != TSM_DEVICE_NONE)
