@@ -57,6 +57,34 @@ printf '%-12s %-4s %5.1fs  %.300s\n' python-prof "$r" "$(awk "BEGIN{print $(date
 { echo "=== python-profile"; cat "$out/python-profile.txt"; } >>"$out/tests.log"
 echo "--- python-profile: $r"; tail -n 12 "$out/python-profile.txt" | cut -c1-400
 
+# Real traces through the exports: every trace the tests left, to Perfetto (checked by the
+# protobuf checker when protoc and the schema are there) and to Chrome JSON (parsed).
+s=$(date +%s.%N)
+n=0
+bad=0
+for f in "$TSM_GPU_SCRATCH"/*.sbt; do
+	[ -e "$f" ] || continue
+	n=$((n + 1))
+	if ! "$TRACESMITH" export "$f" -o "$build/x.pftrace" -q 2>>"$out/export.log" ||
+		! "$TRACESMITH" export "$f" -o "$build/x.json" -q 2>>"$out/export.log" ||
+		! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$build/x.json" \
+			2>>"$out/export.log"; then
+		bad=$((bad + 1))
+		echo "export failed: $f" >>"$out/export.log"
+		continue
+	fi
+	python3 "$root/tests/cli/pftrace_check.py" "$build/x.pftrace" >>"$out/export.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		bad=$((bad + 1))
+		echo "check failed: $f" >>"$out/export.log"
+	fi
+done
+if [ $n -eq 0 ]; then r=SKIP; elif [ $bad -eq 0 ]; then r=PASS; else r=FAIL; fi
+printf '%-12s %-4s %5.1fs  %s\n' exports "$r" "$(awk "BEGIN{print $(date +%s.%N) - $s}")" \
+	"$n traces to .pftrace and .json, $bad failed" >>"$out/results.txt"
+echo "--- exports: $r"; tail -n 5 "$out/export.log" | cut -c1-300
+
 python3 "$root/bench/launch/run-launch-bench.py" "$build/bin/tracesmith" \
 	"$build/bin/bench-launch" "$build/bin/libtsm-launch-floor.so" --rounds 5 \
 	--json "$out/bench.json" >"$out/bench.txt" 2>&1
