@@ -32,10 +32,11 @@ class Result:
         return "rc=%d\nstdout=%s\nstderr=%s" % (self.rc, self.out[:2000], self.err[:2000])
 
 
-def run(*args, stdin=None, timeout=120):
-    """Run tracesmith ARGS; stdout/stderr decoded as UTF-8 (strictly: the CLI must emit UTF-8)."""
+def run(*args, stdin=None, timeout=120, env=None):
+    """Run tracesmith ARGS (env: variables to set on top of ours); stdout/stderr decoded as
+    UTF-8 (strictly: the CLI must emit UTF-8)."""
     p = subprocess.run([BIN] + [str(a) for a in args], input=stdin, capture_output=True,
-                       timeout=timeout)
+                       timeout=timeout, env=dict(os.environ, **env) if env else None)
     return Result(p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8"))
 
 

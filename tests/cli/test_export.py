@@ -81,6 +81,38 @@ class TestPerfetto(CliTest):
         self.assertGreater(pftrace_check.check(out)["sequences"], 3)
 
 
+    def test_many_sequences_and_large_events(self):
+        # 600 host threads (a sequence each: buffers shrink past 512), slices that overlap
+        # without nesting (extra lanes), an event with more metadata than is exported (64) and
+        # a name over the 64 KiB cut: valid, and the same bytes on one thread and on two.
+        evs = []
+        for t in range(600):
+            evs.append({"ph": "X", "cat": "cpu_op", "name": "op%d" % (t % 7), "pid": 1 + t % 3,
+                        "tid": 100 + t, "ts": 1000.0 + t, "dur": 5.0})
+        evs.append({"ph": "X", "cat": "cpu_op", "name": "a", "pid": 1, "tid": 100,
+                    "ts": 1002.0, "dur": 10.0})  # overlaps op0 without nesting
+        evs.append({"ph": "X", "cat": "cpu_op", "name": "many args", "pid": 1, "tid": 101,
+                    "ts": 1003.0, "dur": 0.1, "args": {"k%d" % i: i for i in range(80)}})
+        evs.append({"ph": "X", "cat": "cpu_op", "name": "L" * 70000, "pid": 1, "tid": 102,
+                    "ts": 1004.0, "dur": 0.1})
+        src_json = scratch("stress.json")
+        with open(src_json, "w") as f:
+            json.dump({"traceEvents": evs}, f)
+        sbt = scratch("stress.sbt")
+        self.assertEqual(run("import", src_json, "-o", sbt, "-q").rc, 0)
+        outs = []
+        for t in ("1", "2"):
+            out = scratch("stress-%s.pftrace" % t)
+            self.assertEqual(run("export", sbt, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
+            with open(out, "rb") as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        if pftrace_check.available():
+            summary = pftrace_check.check(scratch("stress-1.pftrace"))
+            self.assertGreater(summary["sequences"], 600)
+            self.assertEqual(summary["track_events"], 2 * 600 + 2 * 3)
+            self.assertIn("L" * 65536, summary["names"])
+
 class TestJson(CliTest):
     def test_chrome(self):
         src = record("exp-train.sbt", events=20000)

@@ -26,21 +26,14 @@ class TestStats(CliTest):
                     ("timeline", path, "--width", "120")]
         outs = {}
         for threads in ("1", "3"):
-            old = os.environ.get("TSM_THREADS")
-            os.environ["TSM_THREADS"] = threads
-            try:
-                res = [run(*c) for c in commands]
-                for fmt in ("pftrace", "json"):
-                    out = scratch("st-threads-%s.%s" % (threads, fmt))
-                    r = run("export", path, "-o", out)
-                    self.assertEqual(r.rc, 0, r)
-                    with open(out, "rb") as f:
-                        res.append(f.read())
-            finally:
-                if old is None:
-                    del os.environ["TSM_THREADS"]
-                else:
-                    os.environ["TSM_THREADS"] = old
+            env = {"TSM_THREADS": threads}
+            res = [run(*c, env=env) for c in commands]
+            for fmt in ("pftrace", "json"):
+                out = scratch("st-threads-%s.%s" % (threads, fmt))
+                r = run("export", path, "-o", out, env=env)
+                self.assertEqual(r.rc, 0, r)
+                with open(out, "rb") as f:
+                    res.append(f.read())
             for r in res[:len(commands)]:
                 self.assertEqual(r.rc, 0, r)
             outs[threads] = [r.out if hasattr(r, "out") else r for r in res]
