@@ -1275,6 +1275,8 @@ static int write_ends(struct pf *f, const uint8_t *pairs, uint32_t n)
 
 		memcpy(&si, pairs + i * END_BYTES, 4);
 		memcpy(&end, pairs + i * END_BYTES + 4, 8);
+		if (TSM__UNLIKELY(si >= f->nseqs))
+			return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", si);
 		q = &f->seqs[si];
 		rc = seq_room(f, q, 32);
 		if (rc < 0)
@@ -1331,6 +1333,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (rc < 0)
 			return rc;
 	}
+	if (TSM__UNLIKELY(pl->seq >= f->nseqs)) /* the planner makes them in this order */
+		return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", pl->seq);
 	q = &f->seqs[pl->seq];
 	if (ev->name) {
 		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
