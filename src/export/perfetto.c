@@ -259,8 +259,10 @@ struct planner {
 /* A packet sequence on the writer's side and the packets it has not handed to the output yet. */
 struct pseq {
 	uint32_t id;
-	uint8_t idv[6], idlen;	    /* "sequence id" field, encoded */
-	uint8_t pl_guess, tl_guess; /* length-varint sizes of its last event packet */
+	uint8_t idv[6], idlen;	     /* "sequence id" field, encoded */
+	uint8_t pl_guess, tl_guess;  /* length-varint sizes of its last event packet */
+	uint8_t ts_len;		     /* timestamps: varint length while ts >> 28 == ts_hi */
+	uint64_t ts_hi, ts_hi_bytes; /* ... and the encoded bytes 4-7 for that */
 	uint8_t *buf;
 	size_t len, cap;
 	struct iset interned;
@@ -1263,6 +1265,31 @@ static int seq_new(struct pf *f, uint64_t uuid)
 	return 0;
 }
 
+/*
+ * A timestamp's varint (5-8 bytes: nanoseconds since the epoch or boot). The
+ * bytes from the fifth on depend only on ts >> 28, which changes every 0.27 s:
+ * they are kept per sequence, and only the low four 7-bit groups are spread.
+ * Writes 8 bytes whatever the length (pb_varint_wide's contract).
+ */
+static inline uint8_t *ts_varint(struct pseq *q, uint8_t *p, uint64_t v)
+{
+	uint8_t *e;
+
+	if (TSM__LIKELY(q->ts_len && v >> 28 == q->ts_hi)) {
+		tsm__put_le64(p, (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) |
+				     (v << 3 & 0x7f000000) | 0x80808080u | q->ts_hi_bytes);
+		return p + q->ts_len;
+	}
+	e = pb_varint_wide(p, v);
+	q->ts_len = 0;
+	if (e - p >= 5 && e - p <= 8) {
+		q->ts_len = (uint8_t)(e - p);
+		q->ts_hi = v >> 28;
+		q->ts_hi_bytes = tsm__get_le64(p) & 0xFFFFFFFF00000000ULL;
+	}
+	return e;
+}
+
 /* END packets {timestamp, sequence id, track_event {type}} from (sequence, time) pairs. */
 static int write_ends(struct pf *f, const uint8_t *pairs, uint32_t n)
 {
@@ -1284,7 +1311,7 @@ static int write_ends(struct pf *f, const uint8_t *pairs, uint32_t n)
 		p0 = seq_cur(q);
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = pb_varint_wide(p0 + 3, end);
+		p = ts_varint(q, p0 + 3, end);
 		memcpy(p, q->idv, sizeof(q->idv));
 		p += q->idlen;
 		p[0] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
@@ -1442,7 +1469,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0 = pb_varint(p0 + 1, pkt_len);
 		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p0 = pb_varint_wide(p0, ev->start_ns);
+		p0 = ts_varint(q, p0, ev->start_ns);
 		memcpy(p0, q->idv, sizeof(q->idv));
 		p0 += q->idlen;
 		p0[0] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
