@@ -785,10 +785,6 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 		int rc = merge_next(&a->m, &ev, &run);
 
 		if (rc == 0) {
-			rc = ahead_plan(a, b, ev);
-			if (rc < 0)
-				return rc;
-			b->ev[b->n++] = ev;
 			if (run) {
 				run->batch = b->seq;
 				run->next = NULL;
@@ -798,6 +794,10 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 					a->spent = run;
 				a->spent_tail = run;
 			}
+			rc = ahead_plan(a, b, ev);
+			if (rc < 0)
+				return rc;
+			b->ev[b->n++] = ev;
 			continue;
 		}
 		if (rc == TSM_END) {
