@@ -363,61 +363,67 @@ static void side_set(struct planner *P, uint8_t *p)
 	P->side->len = (size_t)(p - P->side->data);
 }
 
+/* A packet holding the TrackDescriptor of `uuid`, opened: the write position, or NULL (NOMEM). */
+static uint8_t *desc_open(struct planner *P, size_t need, uint64_t uuid, uint64_t ts, uint8_t **m,
+			  uint8_t **md)
+{
+	uint8_t *p = side_room(P, need);
+
+	if (!p)
+		return NULL;
+	p = pkt_begin(p, m, SEQ_MAIN, ts, 1, 0);
+	p = pb_begin(p, F_PKT_TRACK_DESC, md);
+	return pb_uint(p, F_TD_UUID, uuid);
+}
+
+static int desc_close(struct planner *P, uint8_t *p, uint8_t *m, uint8_t *md)
+{
+	p = pb_end(md, p);
+	side_set(P, pb_end(m, p));
+	return 0;
+}
+
 static int desc_process(struct planner *P, uint64_t uuid, uint64_t pid, const char *name,
 			const char *label, uint64_t ts)
 {
-	uint8_t *p = side_room(P, 1024 + strlen(name)), *m, *md, *mp;
+	uint8_t *m, *md, *mp, *p = desc_open(P, 1024 + strlen(name), uuid, ts, &m, &md);
 
 	if (!p)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: track descriptors");
-	p = pkt_begin(p, &m, SEQ_MAIN, ts, 1, 0);
-	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
-	p = pb_uint(p, F_TD_UUID, uuid);
 	p = pb_begin(p, F_TD_PROCESS, &mp);
 	p = pb_int(p, F_PD_PID, (int32_t)pid);
 	p = pb_str(p, F_PD_NAME, name, strlen(name), NAME_MAX_BYTES);
 	if (label && *label)
 		p = pb_str(p, F_PD_LABELS, label, strlen(label), 256);
-	p = pb_end(mp, p);
-	p = pb_end(md, p);
-	side_set(P, pb_end(m, p));
 	P->x->st.tracks++;
-	return 0;
+	return desc_close(P, pb_end(mp, p), m, md);
 }
 
 static int desc_thread(struct planner *P, uint64_t uuid, uint64_t parent, uint32_t pid,
 		       uint64_t tid, const char *name, uint64_t ts)
 {
-	uint8_t *p = side_room(P, 1024 + strlen(name)), *m, *md, *mt;
+	uint8_t *m, *md, *mt, *p = desc_open(P, 1024 + strlen(name), uuid, ts, &m, &md);
 
 	if (!p)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: track descriptors");
-	p = pkt_begin(p, &m, SEQ_MAIN, ts, 1, 0);
-	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
-	p = pb_uint(p, F_TD_UUID, uuid);
 	p = pb_uint(p, F_TD_PARENT, parent);
 	p = pb_begin(p, F_TD_THREAD, &mt);
 	p = pb_int(p, F_THD_PID, (int32_t)pid);
 	p = pb_int(p, F_THD_TID, (int64_t)tid);
 	p = pb_str(p, F_THD_NAME, name, strlen(name), NAME_MAX_BYTES);
-	p = pb_end(mt, p);
-	p = pb_end(md, p);
-	side_set(P, pb_end(m, p));
-	return 0;
+	return desc_close(P, pb_end(mt, p), m, md);
 }
 
 /* A named track under `parent`; a counter track when unit >= 0. */
 static int desc_track(struct planner *P, uint64_t uuid, uint64_t parent, const char *name,
 		      size_t len, int counter_unit, uint64_t ts)
 {
-	uint8_t *p = side_room(P, 1024 + (len < NAME_MAX_BYTES ? len : NAME_MAX_BYTES)), *m, *md,
-		*mc;
+	uint8_t *m, *md, *mc,
+	    *p = desc_open(P, 1024 + (len < NAME_MAX_BYTES ? len : NAME_MAX_BYTES), uuid, ts, &m,
+			   &md);
 
 	if (!p)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: track descriptors");
-	p = pkt_begin(p, &m, SEQ_MAIN, ts, 1, 0);
-	p = pb_begin(p, F_PKT_TRACK_DESC, &md);
-	p = pb_uint(p, F_TD_UUID, uuid);
 	if (parent)
 		p = pb_uint(p, F_TD_PARENT, parent);
 	p = pb_str(p, F_TD_NAME, name, len, NAME_MAX_BYTES);
@@ -427,10 +433,8 @@ static int desc_track(struct planner *P, uint64_t uuid, uint64_t parent, const c
 			p = pb_uint(p, F_CD_UNIT, (uint64_t)counter_unit);
 		p = pb_end(mc, p);
 	}
-	p = pb_end(md, p);
-	side_set(P, pb_end(m, p));
 	P->x->st.tracks++;
-	return 0;
+	return desc_close(P, p, m, md);
 }
 
 /* A counter value (counter events, GPU memory in use). */
