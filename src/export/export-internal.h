@@ -82,7 +82,7 @@ struct xflow {
  * right after the merge, and carried with the event: XPLAN_BYTES of plan,
  * plus side bytes of any length. The hook gets the reader whose blocks are
  * being merged (for names and processes: not the export's own reader, which
- * the exporting thread uses meanwhile). ev NULL: the end of the input, once.
+ * the exporting thread uses meanwhile).
  */
 #define XPLAN_BYTES 40
 typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
@@ -115,7 +115,6 @@ typedef struct tsm__xctx {
 	void (*plan_free)(void *state);
 	uint64_t plan_buf[XPLAN_BYTES / 8];
 	tsm__buf side;
-	int planned_end; /* the end's plan was handed out */
 
 	/* tracks */
 	struct xtrack *tracks;
@@ -136,11 +135,7 @@ typedef struct tsm__xctx {
 
 /* Next event in start-time order that passes the filters; TSM_END at the end. */
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
-/*
- * The same with the exporter's plan (x->plan set before the export starts)
- * and its side bytes; after the last event, once, *ev NULL with the end's
- * plan; then TSM_END.
- */
+/* The same with the exporter's plan (x->plan set before the export starts) and its side bytes. */
 int tsm__xsrc_planned(tsm__xctx *x, const tsm_event **ev, const void **plan, const uint8_t **side);
 
 /* The track with key (k1, k2); *created set when new. NULL on NOMEM. */

@@ -695,9 +695,9 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 #define AHEAD_BATCHES 8
 
 struct xbatch {
-	const tsm_event *ev[BATCH_EVENTS + 1]; /* + the end's plan (NULL) */
-	uint64_t plans[BATCH_EVENTS + 1][XPLAN_BYTES / 8];
-	uint32_t side_off[BATCH_EVENTS + 1]; /* where each event's side bytes begin */
+	const tsm_event *ev[BATCH_EVENTS];
+	uint64_t plans[BATCH_EVENTS][XPLAN_BYTES / 8];
+	uint32_t side_off[BATCH_EVENTS]; /* where each event's side bytes begin */
 	tsm__buf side;
 	size_t n;
 	uint64_t seq;	   /* batches are numbered in order */
@@ -755,7 +755,7 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/* Plan event b->ev[n] (NULL: the end) with the exporter's hook, if it has one. */
+/* Plan event b->ev[n] with the exporter's hook, if it has one. */
 static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
 {
 	const tsm__xctx *x = a->feed.x;
@@ -801,11 +801,6 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 			continue;
 		}
 		if (rc == TSM_END) {
-			rc = ahead_plan(a, b, NULL);
-			if (rc < 0)
-				return rc;
-			if (a->feed.x->plan)
-				b->ev[b->n++] = NULL;
 			b->last = 1;
 			return 0;
 		}
@@ -969,7 +964,7 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 				*plan = b->plans[i];
 				*side = b->side.data + b->side_off[i];
 			}
-			x->st.events_written += *out != NULL;
+			x->st.events_written++;
 			return 0;
 		}
 		if (b && b->last)
@@ -1007,7 +1002,7 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 
 /* ---- the source ------------------------------------------------------------------ */
 
-/* The serial source's plan of `ev` (NULL: the end), when the exporter plans. */
+/* The serial source's plan of `ev`, when the exporter plans. */
 static int serial_plan(tsm__xctx *x, const tsm_event *ev, const void **plan, const uint8_t **side)
 {
 	int rc;
@@ -1042,13 +1037,8 @@ static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, cons
 			x->st.events_written++;
 			return serial_plan(x, *out, plan, side);
 		}
-		if (rc == TSM_END) {
-			if (!plan || x->planned_end)
-				return rc;
-			x->planned_end = 1;
-			*out = NULL;
-			return serial_plan(x, NULL, plan, side);
-		}
+		if (rc == TSM_END)
+			return rc;
 		run = x->free;
 		if (run)
 			x->free = run->next;

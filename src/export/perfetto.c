@@ -228,15 +228,11 @@ struct pplan {
 	uint64_t uuid; /* P_NEW_SEQ: the lane the new sequence is the default track of */
 	uint64_t flow_start, flow_term;
 	uint32_t seq;	   /* the event's sequence (index) */
-	uint32_t main_len; /* side bytes for sequence 1, then nends END pairs */
-	uint32_t nends;
+	uint32_t main_len; /* side bytes: sequence 1's packets */
 	uint32_t flags;
 };
 enum { P_EVENT = 1, P_NEW_SEQ = 2 };
 _Static_assert(sizeof(struct pplan) <= XPLAN_BYTES, "plan too large");
-
-/* An END packet due: sequence index and time, as stored in the side bytes. */
-#define END_BYTES 12
 
 /* Interned ids of a sequence: an open-addressing set of keys (kind << 32 | id; 0: empty). */
 struct iset {
@@ -249,8 +245,6 @@ struct planner {
 	tsm__xctx *x;
 	const tsm_reader *r; /* the reader whose blocks are being merged (names, processes) */
 	tsm__buf *side;	     /* the event's side bytes: sequence 1 packets */
-	uint8_t *ends;	     /* END pairs of the event, appended to the side bytes at the end */
-	size_t nends, ends_cap;
 	uint64_t next_uuid, gpu_pid_next;
 	uint32_t nseqs; /* sequences given out ([0]: sequence 1) */
 	struct tcache tc[TCACHE];
@@ -265,6 +259,8 @@ struct pseq {
 	uint64_t ts_hi, ts_hi_bytes; /* ... and the encoded bytes 4-7 for that */
 	uint8_t *buf;
 	size_t len, cap;
+	uint64_t *ends; /* its open slices' ends, innermost on top (they nest on a lane) */
+	uint32_t nends, ends_cap;
 	struct iset interned;
 	uint64_t recent[32]; /* keys found lately (direct-mapped, before the set) */
 };
@@ -521,38 +517,11 @@ static int gpu_process(struct planner *P, const tsm_event *ev, uint64_t *uuid)
 	return rc;
 }
 
-/* Note the END packets of t's open slices that end at or before `upto`, lane by lane. */
-static int pop_ends(struct planner *P, struct xtrack *t, uint64_t upto)
-{
-	for (uint32_t li = 0; li < t->nlanes; li++) {
-		struct xlane *l = &t->lanes[li];
-
-		while (l->n && l->ends[l->n - 1] <= upto) {
-			uint64_t end = l->ends[--l->n];
-			uint32_t seq = l->seq;
-
-			if (P->nends == P->ends_cap) {
-				size_t cap = P->ends_cap ? 2 * P->ends_cap : 64;
-				uint8_t *ne = tsm__realloc(P->ends, cap * END_BYTES);
-
-				if (!ne)
-					return TSM_FAIL(TSM_NOMEM, "perfetto: slice ends");
-				P->ends = ne;
-				P->ends_cap = cap;
-			}
-			memcpy(P->ends + P->nends * END_BYTES, &seq, 4);
-			memcpy(P->ends + P->nends * END_BYTES + 4, &end, 8);
-			P->nends++;
-		}
-	}
-	return 0;
-}
-
 /*
  * The sequence a slice or instant of `ev` goes on: its track's lane (a new
  * overlap lane when the slice neither nests in nor follows what is open on
- * the existing ones), after the END packets of the track's slices that
- * ended by the event's start. A lane's sequence is made on first use.
+ * the existing ones; instants go on lane 0). A lane's sequence is made on
+ * first use.
  */
 static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct pplan *pl)
 {
@@ -614,9 +583,6 @@ static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct p
 	tc->used = 1;
 	tc->ti = (uint32_t)(t - x->tracks);
 found:
-	rc = pop_ends(P, t, ev->start_ns);
-	if (rc < 0)
-		return rc;
 	if (!slice) {
 		/* instants go on lane 0 */
 		if (!t->nlanes) {
@@ -627,7 +593,7 @@ found:
 			t->nlanes = 1;
 		}
 	} else {
-		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 0, &created);
+		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 1, &created);
 		if (rc < 0)
 			return rc;
 		lane = (uint32_t)rc;
@@ -777,29 +743,21 @@ static int plan_event(struct planner *P, const tsm_event *ev, struct pplan *pl)
 	return 0;
 }
 
-/* The planner's hook (export-internal.h): plan `ev`, or at the end (NULL) end every slice. */
+/* The planner's hook (export-internal.h). */
 static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *plan_out,
 		tsm__buf *side)
 {
 	struct planner *P = state;
 	struct pplan *pl = plan_out;
 	size_t side0 = side->len;
-	int rc = 0;
+	int rc;
 
 	memset(pl, 0, sizeof(*pl));
 	P->r = r;
 	P->side = side;
-	P->nends = 0;
-	if (ev)
-		rc = plan_event(P, ev, pl);
-	else
-		for (size_t i = 0; i < P->x->ntracks && rc >= 0; i++)
-			rc = pop_ends(P, &P->x->tracks[i], UINT64_MAX);
-	if (rc < 0)
-		return rc;
+	rc = plan_event(P, ev, pl);
 	pl->main_len = (uint32_t)(side->len - side0);
-	pl->nends = (uint32_t)P->nends;
-	return P->nends ? tsm__buf_append(side, P->ends, P->nends * END_BYTES) : 0;
+	return rc;
 }
 
 static void planner_free(void *state)
@@ -808,7 +766,6 @@ static void planner_free(void *state)
 
 	if (!P)
 		return;
-	tsm__free(P->ends);
 	tsm__free(P);
 }
 
@@ -1294,22 +1251,18 @@ static inline uint8_t *ts_varint(struct pseq *q, uint8_t *p, uint64_t v)
 	return e;
 }
 
-/* END packets {timestamp, sequence id, track_event {type}} from (sequence, time) pairs. */
-static int write_ends(struct pf *f, const uint8_t *pairs, uint32_t n)
+/*
+ * END packets {timestamp, sequence id, track_event {type}} of q's slices
+ * that ended at or before `upto`: written before q's next packet (or at the
+ * end), so the sequence stays in time order.
+ */
+static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t si;
-		uint64_t end;
-		struct pseq *q;
+	while (q->nends && q->ends[q->nends - 1] <= upto) {
+		uint64_t end = q->ends[--q->nends];
 		uint8_t *p, *p0;
-		int rc;
+		int rc = seq_room(f, q, 32);
 
-		memcpy(&si, pairs + i * END_BYTES, 4);
-		memcpy(&end, pairs + i * END_BYTES + 4, 8);
-		if (TSM__UNLIKELY(si >= f->nseqs))
-			return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", si);
-		q = &f->seqs[si];
-		rc = seq_room(f, q, 32);
 		if (rc < 0)
 			return rc;
 		p0 = seq_cur(q);
@@ -1325,6 +1278,22 @@ static int write_ends(struct pf *f, const uint8_t *pairs, uint32_t n)
 		p0[1] = (uint8_t)(p + 4 - p0 - 2); /* under 128 bytes */
 		seq_set(q, p + 4);
 	}
+	return 0;
+}
+
+/* A slice begun on q: its end waits on q's stack. */
+static int push_end(struct pseq *q, uint64_t end)
+{
+	if (q->nends == q->ends_cap) {
+		uint32_t cap = q->ends_cap ? 2 * q->ends_cap : 16;
+		uint64_t *ne = tsm__realloc(q->ends, cap * sizeof(*ne));
+
+		if (!ne)
+			return TSM_FAIL(TSM_NOMEM, "perfetto: open slices");
+		q->ends = ne;
+		q->ends_cap = cap;
+	}
+	q->ends[q->nends++] = end;
 	return 0;
 }
 
@@ -1367,6 +1336,14 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	if (TSM__UNLIKELY(pl->seq >= f->nseqs)) /* the planner makes them in this order */
 		return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", pl->seq);
 	q = &f->seqs[pl->seq];
+	rc = write_ends(f, q, ev->start_ns);
+	if (rc < 0)
+		return rc;
+	if (tsm__xis_slice(ev)) {
+		rc = push_end(q, ev->end_ns);
+		if (rc < 0)
+			return rc;
+	}
 	if (ev->name) {
 		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
 		if (rc > 0)
@@ -1485,7 +1462,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	return 0;
 }
 
-/* Write what the planner decided for one event (NULL: the end of the input). */
+/* Write what the planner decided for one event. */
 static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *pl,
 			 const uint8_t *side)
 {
@@ -1498,17 +1475,16 @@ static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *
 		memcpy(seq_cur(f->seqs), side, pl->main_len);
 		f->seqs[0].len += pl->main_len;
 	}
-	rc = write_ends(f, side + pl->main_len, pl->nends);
-	if (rc < 0 || !(pl->flags & P_EVENT))
-		return rc;
-	return write_event(f, ev, pl);
+	return pl->flags & P_EVENT ? write_event(f, ev, pl) : 0;
 }
 
-/* Every sequence's packets to the output (sequence 1's first). */
+/* The end: every open slice's END, then every sequence's packets (sequence 1's first). */
 static int finish(struct pf *f)
 {
 	int rc = 0;
 
+	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
+		rc = write_ends(f, &f->seqs[i], UINT64_MAX);
 	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
 		if (f->seqs[i].len)
 			rc = seq_flush(f, &f->seqs[i]);
@@ -1534,6 +1510,7 @@ int tsm__export_perfetto(tsm__xctx *x)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++) {
 		tsm__free(f.seqs[i].buf);
+		tsm__free(f.seqs[i].ends);
 		tsm__free(f.seqs[i].interned.k);
 	}
 	tsm__free(f.seqs);
