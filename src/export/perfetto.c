@@ -211,16 +211,14 @@ struct kslot {
 /*
  * The export is done in two parts. The planner sees every event in time
  * order and decides, without writing any event packet, the event's track
- * and lane (and so its sequence), the END packets due on the track's lanes
- * before it and its flows; it writes sequence 1's packets (track
- * descriptors, counter values) itself. The writer then encodes the END
- * packets and the event on its sequence, with what it interns there. With a
+ * and lane (and so its sequence) and its flows; it writes sequence 1's
+ * packets (track descriptors, counter values) itself. The writer then
+ * writes the event on its sequence, after the END packets of the
+ * sequence's slices that ended by then, with what it interns there. With a
  * second thread the planner runs on the read-ahead thread (export.c), next
- * to the merge, and the exporting thread writes: the split gives both
- * threads about the same work (perf samples, 10M events, three runs: 44-56%
- * each; with interning planned too the read-ahead thread had 56%, with the
- * flows written instead the exporting thread had 56%). The output is the
- * same either way.
+ * to the merge, and the exporting thread writes; where the line is drawn
+ * was measured both ways (docs/design/export.md, "Planning and writing").
+ * The output is the same either way.
  */
 
 /* What the planner decided for one event (export.c carries XPLAN_BYTES per event). */
