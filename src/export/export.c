@@ -962,7 +962,8 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 			*out = b->ev[i];
 			if (plan) {
 				*plan = b->plans[i];
-				*side = b->side.data + b->side_off[i];
+				/* no side bytes in the whole batch: no buffer either */
+				*side = b->side.data ? b->side.data + b->side_off[i] : NULL;
 			}
 			x->st.events_written++;
 			return 0;
