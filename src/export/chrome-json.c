@@ -152,7 +152,7 @@ static int place(struct cj *c, const tsm_event *ev, int slice, uint64_t *pid, ui
 		}
 	}
 	if (slice) {
-		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 1, &created);
+		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, &created);
 		if (rc < 0)
 			return rc;
 		if (rc >= 64)

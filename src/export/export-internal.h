@@ -107,7 +107,6 @@ typedef struct tsm__xctx {
 	size_t bi;
 	const struct sbt_index_entry **order; /* indexed blocks by first start, or NULL */
 	size_t norder;
-	size_t side_at; /* the batch's side bytes used so far */
 
 	/* planning (see tsm__xplan_fn), serial: the plan and side bytes of the event at hand */
 	tsm__xplan_fn plan;
@@ -144,11 +143,13 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
 /*
  * Lane of `t` for a slice [start, end]: the first lane whose open slices
  * all end at or before `start` or enclose the new slice; a new lane when
- * none does (*created set). Ends at or before `start` are popped first
- * when `pop` is set (JSON exporters; Perfetto pops through its end heap).
- * Returns the lane index or a negative status.
+ * none does (*created set). Ends at or before `start` are popped from the
+ * lanes looked at. Returns the lane index or a negative status.
  */
-int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, int *created);
+int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created);
+
+/* Push `end` on a stack of open slices' ends (grown as needed): 0 or TSM_NOMEM. */
+int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end);
 
 /* Flow table: remember a start; find-and-remove a start. */
 void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid);

@@ -278,22 +278,22 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
 	return &x->tracks[x->ntracks - 1];
 }
 
-static int lane_push(struct xlane *l, uint64_t end)
+int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end)
 {
-	if (l->n == l->cap) {
-		uint32_t cap = l->cap ? 2 * l->cap : 8;
-		uint64_t *ne = tsm__realloc(l->ends, cap * sizeof(*ne));
+	if (*n == *cap) {
+		uint32_t c = *cap ? 2 * *cap : 8;
+		uint64_t *ne = tsm__realloc(*ends, c * sizeof(*ne));
 
 		if (!ne)
 			return TSM_FAIL(TSM_NOMEM, "slice stack");
-		l->ends = ne;
-		l->cap = cap;
+		*ends = ne;
+		*cap = c;
 	}
-	l->ends[l->n++] = end;
+	(*ends)[(*n)++] = end;
 	return 0;
 }
 
-int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, int *created)
+int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
 {
 	struct xlane *nl;
 	uint32_t i;
@@ -303,9 +303,8 @@ int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, i
 	for (i = 0; i < t->nlanes; i++) {
 		struct xlane *l = &t->lanes[i];
 
-		if (pop)
-			while (l->n && l->ends[l->n - 1] <= start)
-				l->n--;
+		while (l->n && l->ends[l->n - 1] <= start)
+			l->n--;
 		if (!l->n || l->ends[l->n - 1] >= end)
 			break;
 	}
@@ -318,7 +317,7 @@ int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int pop, i
 		t->nlanes++;
 		*created = 1;
 	}
-	rc = lane_push(&t->lanes[i], end);
+	rc = tsm__xends_push(&t->lanes[i].ends, &t->lanes[i].n, &t->lanes[i].cap, end);
 	return rc < 0 ? rc : (int)i;
 }
 

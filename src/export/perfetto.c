@@ -591,7 +591,7 @@ found:
 			t->nlanes = 1;
 		}
 	} else {
-		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, 1, &created);
+		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, &created);
 		if (rc < 0)
 			return rc;
 		lane = (uint32_t)rc;
@@ -1279,22 +1279,6 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 	return 0;
 }
 
-/* A slice begun on q: its end waits on q's stack. */
-static int push_end(struct pseq *q, uint64_t end)
-{
-	if (q->nends == q->ends_cap) {
-		uint32_t cap = q->ends_cap ? 2 * q->ends_cap : 16;
-		uint64_t *ne = tsm__realloc(q->ends, cap * sizeof(*ne));
-
-		if (!ne)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: open slices");
-		q->ends = ne;
-		q->ends_cap = cap;
-	}
-	q->ends[q->nends++] = end;
-	return 0;
-}
-
 /* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
 static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t iid,
 			const tsm_kv *kv, size_t nkv, uint64_t flow_start, uint64_t flow_term)
@@ -1338,7 +1322,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	if (rc < 0)
 		return rc;
 	if (tsm__xis_slice(ev)) {
-		rc = push_end(q, ev->end_ns);
+		/* its end waits on q's stack */
+		rc = tsm__xends_push(&q->ends, &q->nends, &q->ends_cap, ev->end_ns);
 		if (rc < 0)
 			return rc;
 	}
