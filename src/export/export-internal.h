@@ -38,8 +38,14 @@ struct xfeed {
 };
 
 /* The time-order merge: a min-heap of runs by head start (runs do not move). */
+/* A run in the merge's heap, keyed by the start of its next event (one load per comparison). */
+struct xhent {
+	uint64_t key;
+	struct xrun *run;
+};
+
 struct xmerge {
-	struct xrun **runs;
+	struct xhent *heap;
 	size_t nruns, cap;
 	uint64_t watermark; /* runs may release events that start before it */
 	int done;	    /* the input has ended: release everything */

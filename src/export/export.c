@@ -442,28 +442,25 @@ void tsm__xprogress(tsm__xctx *x)
 		x->o.progress(tsm_reader_info(x->r)->file_bytes, x->in_total, x->o.progress_user);
 }
 
-static int run_less(const struct xrun *a, const struct xrun *b)
-{
-	return a->ev[a->i].start_ns < b->ev[b->i].start_ns;
-}
-
+/* Sift heap entry i down (equal keys: the order is the heap's, the same on every run). */
 static void heap_down(struct xmerge *m, size_t i)
 {
-	struct xrun *r = m->runs[i];
+	struct xhent *h = m->heap, e = h[i];
+	size_t n = m->nruns;
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 
-		if (c >= m->nruns)
+		if (c >= n)
 			break;
-		if (c + 1 < m->nruns && run_less(m->runs[c + 1], m->runs[c]))
+		if (c + 1 < n && h[c + 1].key < h[c].key)
 			c++;
-		if (!run_less(m->runs[c], r))
+		if (!(h[c].key < e.key))
 			break;
-		m->runs[i] = m->runs[c];
+		h[i] = h[c];
 		i = c;
 	}
-	m->runs[i] = r;
+	h[i] = e;
 }
 
 /*
@@ -473,6 +470,7 @@ static void heap_down(struct xmerge *m, size_t i)
  */
 static int merge_add(struct xmerge *m, struct xrun *run)
 {
+	uint64_t key;
 	size_t i;
 
 	m->watermark = run->watermark;
@@ -482,16 +480,18 @@ static int merge_add(struct xmerge *m, struct xrun *run)
 		return 0;
 	if (m->nruns == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 8;
-		struct xrun **nr = tsm__realloc(m->runs, cap * sizeof(*nr));
+		struct xhent *nh = tsm__realloc(m->heap, cap * sizeof(*nh));
 
-		if (!nr)
+		if (!nh)
 			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
-		m->runs = nr;
+		m->heap = nh;
 		m->cap = cap;
 	}
-	for (i = m->nruns++; i > 0 && run_less(run, m->runs[(i - 1) / 2]); i = (i - 1) / 2)
-		m->runs[i] = m->runs[(i - 1) / 2];
-	m->runs[i] = run;
+	key = run->ev[run->i].start_ns;
+	for (i = m->nruns++; i > 0 && key < m->heap[(i - 1) / 2].key; i = (i - 1) / 2)
+		m->heap[i] = m->heap[(i - 1) / 2];
+	m->heap[i].key = key;
+	m->heap[i].run = run;
 	m->buffered += run->n;
 	if (m->buffered > m->max_buffered)
 		m->max_buffered = m->buffered;
@@ -511,13 +511,15 @@ static int merge_next(struct xmerge *m, const tsm_event **ev, struct xrun **spen
 	*spent = NULL;
 	if (!m->nruns)
 		return m->done ? TSM_END : TSM_AGAIN;
-	top = m->runs[0];
-	if (!m->done && top->ev[top->i].start_ns >= m->watermark)
+	if (!m->done && m->heap[0].key >= m->watermark)
 		return TSM_AGAIN;
+	top = m->heap[0].run;
 	*ev = &top->ev[top->i++];
 	if (top->i == top->n) {
 		*spent = top;
-		m->runs[0] = m->runs[--m->nruns];
+		m->heap[0] = m->heap[--m->nruns];
+	} else {
+		m->heap[0].key = top->ev[top->i].start_ns;
 	}
 	if (m->nruns)
 		heap_down(m, 0);
@@ -536,8 +538,8 @@ static void run_free(struct xrun *run)
 static void merge_fini(struct xmerge *m)
 {
 	for (size_t i = 0; i < m->nruns; i++)
-		run_free(m->runs[i]);
-	tsm__free(m->runs);
+		run_free(m->heap[i].run);
+	tsm__free(m->heap);
 }
 
 /* Decode block `e` to its end, keeping nothing: 0 or the error. */
