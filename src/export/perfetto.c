@@ -27,10 +27,10 @@
  *    string id) and mangled kernel names (debug_annotation_string_values,
  *    iid = string id); packets that use interned ids carry
  *    SEQ_NEEDS_INCREMENTAL_STATE;
- *  - each sequence's packets collect in a buffer that goes to the output as
- *    one piece when full (sequence 1's buffer first, so a track is always
- *    described before a packet that uses it); trace_processor sorts the
- *    sequences' packets by time when it loads the file;
+ *  - packets go to the output as they are written, the sequences'
+ *    interleaved (a packet names its sequence); a track's descriptor is
+ *    written before the first packet that uses it, and trace_processor
+ *    sorts the packets by time when it loads the file;
  *  - every kernel/copy/set/sync/API argument is a debug annotation;
  *    metadata lists follow as annotations under their own keys;
  *  - flows: a host API call starts flow (pid, correlation) in flow_ids, the
@@ -255,8 +255,6 @@ struct pseq {
 	uint8_t pl_guess, tl_guess;  /* length-varint sizes of its last event packet */
 	uint8_t ts_len;		     /* timestamps: varint length while ts >> 28 == ts_hi */
 	uint64_t ts_hi, ts_hi_bytes; /* ... and the encoded bytes 4-7 for that */
-	uint8_t *buf;
-	size_t len, cap;
 	uint64_t *ends; /* its open slices' ends, innermost on top (they nest on a lane) */
 	uint32_t nends, ends_cap;
 	struct iset interned;
@@ -268,7 +266,9 @@ struct pf {
 	tsm__sink *s;
 	struct pseq *seqs; /* [0]: sequence 1; lanes' sequences after it */
 	size_t nseqs, seqs_cap;
-	size_t chunk;	  /* a sequence's buffer goes to the output when it holds this much */
+	uint8_t *big;	  /* a packet too large for the output's buffer is written here */
+	size_t big_cap;
+	int in_big;	  /* the packet at hand is */
 	struct kslot *kc; /* KCACHE slots */
 	int mangled;	  /* the event at hand carries its mangled name */
 };
@@ -1121,52 +1121,44 @@ static int mangled(tsm__xctx *x, struct pseq *q, const tsm_event *ev)
 
 /* ---- the writer: sequences ------------------------------------------------------------ */
 
-/* Hand sequence q's packets to the output; sequence 1's go first (descriptors before use). */
-static int seq_flush(struct pf *f, struct pseq *q)
+/*
+ * Room for a packet of up to n bytes at *p: in the output's buffer, or for
+ * a packet too large for it (long names, many long metadata strings) in a
+ * buffer of its own that out_done hands to the output.
+ */
+#define OUT_DIRECT (TSM__SINK_BUF / 4)
+
+static int out_room(struct pf *f, size_t n, uint8_t **p)
 {
 	int rc;
 
-	if (q != f->seqs && f->seqs[0].len) {
-		rc = seq_flush(f, f->seqs);
-		if (rc < 0)
-			return rc;
+	if (TSM__LIKELY(n <= OUT_DIRECT)) {
+		rc = tsm__sink_room(f->s, n);
+		*p = f->s->buf + f->s->len;
+		return rc;
 	}
-	rc = tsm__sink_put(f->s, q->buf, q->len);
-	q->len = 0;
-	return rc;
-}
-
-/* Make sure `n` bytes are free at the end of q's buffer. */
-static int seq_room(struct pf *f, struct pseq *q, size_t n)
-{
-	if (TSM__LIKELY(q->len + n <= q->cap))
-		return 0;
-	if (q->len) {
-		int rc = seq_flush(f, q);
-
-		if (rc < 0)
-			return rc;
-	}
-	if (n > q->cap) {
-		size_t cap = n > f->chunk ? n : f->chunk;
-		uint8_t *nb = tsm__realloc(q->buf, cap + 64);
+	if (n > f->big_cap) {
+		uint8_t *nb = tsm__realloc(f->big, n + 64);
 
 		if (!nb)
-			return TSM_FAIL(TSM_NOMEM, "perfetto: sequence buffer of %zu bytes", cap);
-		q->buf = nb;
-		q->cap = cap;
+			return TSM_FAIL(TSM_NOMEM, "perfetto: a packet of %zu bytes", n);
+		f->big = nb;
+		f->big_cap = n;
 	}
+	f->in_big = 1;
+	*p = f->big;
 	return 0;
 }
 
-static uint8_t *seq_cur(struct pseq *q)
+/* The packet written by out_room's caller ends at p. */
+static int out_done(struct pf *f, uint8_t *p)
 {
-	return q->buf + q->len;
-}
-
-static void seq_set(struct pseq *q, uint8_t *p)
-{
-	q->len = (size_t)(p - q->buf);
+	if (TSM__LIKELY(!f->in_big)) {
+		f->s->len = (size_t)(p - f->s->buf);
+		return 0;
+	}
+	f->in_big = 0;
+	return tsm__sink_put(f->s, f->big, (size_t)(p - f->big));
 }
 
 /*
@@ -1195,16 +1187,10 @@ static int seq_new(struct pf *f, uint64_t uuid)
 	q->idlen = (uint8_t)(pb_uint(q->idv, F_PKT_SEQ_ID, q->id) - q->idv);
 	q->pl_guess = q->tl_guess = 1;
 	f->nseqs++;
-	/* Buffers shrink as sequences multiply (thousands of host threads): 32 MiB in all. */
-	f->chunk = (32u << 20) / f->nseqs;
-	if (f->chunk > (64u << 10))
-		f->chunk = 64u << 10;
-	if (f->chunk < (4u << 10))
-		f->chunk = 4u << 10;
-	rc = seq_room(f, q, 4096);
+	rc = out_room(f, 4096, &p);
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(seq_cur(q), &m, q->id, 0, 0, SEQ_CLEARED);
+	p = pkt_begin(p, &m, q->id, 0, 0, SEQ_CLEARED);
 	p = pb_begin(p, F_PKT_INTERNED, &mi);
 	for (unsigned i = 1; i < A__COUNT; i++) {
 		p = pb_begin(p, F_ID_ANNOT_NAMES, &mn);
@@ -1220,8 +1206,7 @@ static int seq_new(struct pf *f, uint64_t uuid)
 		p = pb_end(mt, p);
 		p = pb_end(md, p);
 	}
-	seq_set(q, pb_end(m, p));
-	return 0;
+	return out_done(f, pb_end(m, p));
 }
 
 /*
@@ -1259,11 +1244,11 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 	while (q->nends && q->ends[q->nends - 1] <= upto) {
 		uint64_t end = q->ends[--q->nends];
 		uint8_t *p, *p0;
-		int rc = seq_room(f, q, 32);
+		int rc = tsm__sink_room(f->s, 32);
 
 		if (rc < 0)
 			return rc;
-		p0 = seq_cur(q);
+		p0 = f->s->buf + f->s->len;
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
 		p = ts_varint(q, p0 + 3, end);
@@ -1274,7 +1259,7 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 		p[2] = (F_TE_TYPE << 3) | PB_VARINT;
 		p[3] = T_END;
 		p0[1] = (uint8_t)(p + 4 - p0 - 2); /* under 128 bytes */
-		seq_set(q, p + 4);
+		f->s->len = (size_t)(p + 4 - f->s->buf);
 	}
 	return 0;
 }
@@ -1307,7 +1292,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	uint32_t nlen = 0;
 	const char *name = NULL, *str = NULL;
 	struct pseq *q;
-	uint8_t *p, *m, *mt, *mi, *mn;
+	uint8_t *p = NULL, *m, *mt, *mi, *mn;
 	int rc, new_name;
 
 	if (pl->flags & P_NEW_SEQ) {
@@ -1370,11 +1355,11 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (rc)
 			new_keys |= 1ULL << i;
 	}
-	rc = seq_room(f, q, need);
+	rc = out_room(f, need, &p);
 	if (rc < 0)
 		return rc;
 	if (TSM__UNLIKELY(new_name || new_keys || str)) {
-		p = pkt_begin(seq_cur(q), &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
+		p = pkt_begin(p, &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
 		p = pb_begin(p, F_PKT_INTERNED, &mi);
 		if (new_name) {
 			p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
@@ -1404,8 +1389,9 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
 		p = te_body(f, p, ev, iid, kv, nkv, pl->flow_start, pl->flow_term);
 		p = pb_end(mt, p);
-		seq_set(q, pb_end(m, p));
-	} else {
+		return out_done(f, pb_end(m, p));
+	}
+	{
 		/*
 		 * The common packet {timestamp, sequence id, flags, track_event}: the
 		 * track event body is written after a header whose size is guessed
@@ -1415,7 +1401,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		 */
 		unsigned inner = 1 + pb_varint_len(ev->start_ns) + q->idlen + 2, tl, pl_len;
 		size_t te_len, pkt_len;
-		uint8_t *p0 = seq_cur(q), *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
+		uint8_t *p0 = p, *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
 		p = te_body(f, body, ev, iid, kv, nkv, pl->flow_start, pl->flow_term);
 		te_len = (size_t)(p - body);
@@ -1440,9 +1426,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		p0[1] = SEQ_NEEDS;
 		p0[2] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
 		pb_varint(p0 + 3, te_len);
-		seq_set(q, p);
+		return out_done(f, p);
 	}
-	return 0;
 }
 
 /* Write what the planner decided for one event. */
@@ -1452,25 +1437,20 @@ static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *
 	int rc;
 
 	if (pl->main_len) {
-		rc = seq_room(f, f->seqs, pl->main_len);
+		rc = tsm__sink_put(f->s, side, pl->main_len);
 		if (rc < 0)
 			return rc;
-		memcpy(seq_cur(f->seqs), side, pl->main_len);
-		f->seqs[0].len += pl->main_len;
 	}
 	return pl->flags & P_EVENT ? write_event(f, ev, pl) : 0;
 }
 
-/* The end: every open slice's END, then every sequence's packets (sequence 1's first). */
+/* The end: every open slice's END, sequence by sequence. */
 static int finish(struct pf *f)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
 		rc = write_ends(f, &f->seqs[i], UINT64_MAX);
-	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
-		if (f->seqs[i].len)
-			rc = seq_flush(f, &f->seqs[i]);
 	return rc;
 }
 
@@ -1492,11 +1472,11 @@ int tsm__export_perfetto(tsm__xctx *x)
 	if (rc == TSM_END)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++) {
-		tsm__free(f.seqs[i].buf);
 		tsm__free(f.seqs[i].ends);
 		tsm__free(f.seqs[i].interned.k);
 	}
 	tsm__free(f.seqs);
+	tsm__free(f.big);
 	tsm__free(f.kc);
 	return rc;
 }
