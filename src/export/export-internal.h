@@ -152,10 +152,42 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
  * none does (*created set). Ends at or before `start` are popped from the
  * lanes looked at. Returns the lane index or a negative status.
  */
-int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created);
+int tsm__xlane_new(struct xtrack *t, uint64_t end);
+int tsm__xends_grow(uint64_t **ends, uint32_t *cap);
 
 /* Push `end` on a stack of open slices' ends (grown as needed): 0 or TSM_NOMEM. */
-int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end);
+static inline int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end)
+{
+	if (TSM__UNLIKELY(*n == *cap)) {
+		int rc = tsm__xends_grow(ends, cap);
+
+		if (rc < 0)
+			return rc;
+	}
+	(*ends)[(*n)++] = end;
+	return 0;
+}
+
+/* Inline: called for every slice of every export. */
+static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
+{
+	uint32_t i;
+	int rc;
+
+	*created = 0;
+	for (i = 0; i < t->nlanes; i++) {
+		struct xlane *l = &t->lanes[i];
+
+		while (l->n && l->ends[l->n - 1] <= start)
+			l->n--;
+		if (!l->n || l->ends[l->n - 1] >= end) {
+			rc = tsm__xends_push(&l->ends, &l->n, &l->cap, end);
+			return rc < 0 ? rc : (int)i;
+		}
+	}
+	*created = 1;
+	return tsm__xlane_new(t, end);
+}
 
 /* Flow table: remember a start; find-and-remove a start. */
 void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid);

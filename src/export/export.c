@@ -278,47 +278,33 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
 	return &x->tracks[x->ntracks - 1];
 }
 
-int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end)
+int tsm__xends_grow(uint64_t **ends, uint32_t *cap)
 {
-	if (*n == *cap) {
-		uint32_t c = *cap ? 2 * *cap : 8;
-		uint64_t *ne = tsm__realloc(*ends, c * sizeof(*ne));
+	uint32_t c = *cap ? 2 * *cap : 8;
+	uint64_t *ne = tsm__realloc(*ends, c * sizeof(*ne));
 
-		if (!ne)
-			return TSM_FAIL(TSM_NOMEM, "slice stack");
-		*ends = ne;
-		*cap = c;
-	}
-	(*ends)[(*n)++] = end;
+	if (!ne)
+		return TSM_FAIL(TSM_NOMEM, "slice stack");
+	*ends = ne;
+	*cap = c;
 	return 0;
 }
 
-int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
+/* tsm__xlane_assign found no lane: a new one holding the slice; its index or TSM_NOMEM. */
+int tsm__xlane_new(struct xtrack *t, uint64_t end)
 {
-	struct xlane *nl;
-	uint32_t i;
+	struct xlane *nl = tsm__realloc(t->lanes, (t->nlanes + 1) * sizeof(*nl));
 	int rc;
 
-	*created = 0;
-	for (i = 0; i < t->nlanes; i++) {
-		struct xlane *l = &t->lanes[i];
-
-		while (l->n && l->ends[l->n - 1] <= start)
-			l->n--;
-		if (!l->n || l->ends[l->n - 1] >= end)
-			break;
-	}
-	if (i == t->nlanes) {
-		nl = tsm__realloc(t->lanes, (t->nlanes + 1) * sizeof(*nl));
-		if (!nl)
-			return TSM_FAIL(TSM_NOMEM, "track lanes");
-		t->lanes = nl;
-		memset(&t->lanes[t->nlanes], 0, sizeof(*nl));
-		t->nlanes++;
-		*created = 1;
-	}
-	rc = tsm__xends_push(&t->lanes[i].ends, &t->lanes[i].n, &t->lanes[i].cap, end);
-	return rc < 0 ? rc : (int)i;
+	if (!nl)
+		return TSM_FAIL(TSM_NOMEM, "track lanes");
+	t->lanes = nl;
+	memset(&t->lanes[t->nlanes], 0, sizeof(*nl));
+	rc = tsm__xends_push(&t->lanes[t->nlanes].ends, &t->lanes[t->nlanes].n,
+			     &t->lanes[t->nlanes].cap, end);
+	if (rc < 0)
+		return rc;
+	return (int)t->nlanes++;
 }
 
 /* ---- flows ------------------------------------------------------------------- */

@@ -1303,9 +1303,11 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	if (TSM__UNLIKELY(pl->seq >= f->nseqs)) /* the planner makes them in this order */
 		return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", pl->seq);
 	q = &f->seqs[pl->seq];
-	rc = write_ends(f, q, ev->start_ns);
-	if (rc < 0)
-		return rc;
+	if (q->nends && q->ends[q->nends - 1] <= ev->start_ns) {
+		rc = write_ends(f, q, ev->start_ns);
+		if (rc < 0)
+			return rc;
+	}
 	if (tsm__xis_slice(ev)) {
 		/* its end waits on q's stack */
 		rc = tsm__xends_push(&q->ends, &q->nends, &q->ends_cap, ev->end_ns);

@@ -33,6 +33,20 @@ static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
 		p[1] = (uint8_t)(v >> 7);
 		return p + 2;
 	}
+	/* correlation ids, sizes: three or four bytes */
+	if (v < 0x200000) {
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7 | 0x80);
+		p[2] = (uint8_t)(v >> 14);
+		return p + 3;
+	}
+	if (v < 0x10000000) {
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7 | 0x80);
+		p[2] = (uint8_t)(v >> 14 | 0x80);
+		p[3] = (uint8_t)(v >> 21);
+		return p + 4;
+	}
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
