@@ -18,8 +18,10 @@
  * deviceProperties become devices, distributedInfo's rank the process
  * rank, baseTimeNanoseconds the realtime offset; the clock is
  * TSM_CLOCK_IMPORTED. ac2g flows are implied by the correlation ids and
- * not stored. Records that map to nothing (other flows, B/E pairs,
- * events whose pid is not a number, unknown phases) are counted, and the
+ * not stored. Chrome B/E records are paired per thread into complete
+ * events (a B left open at the end lasts to the latest time seen, with
+ * metadata "unfinished": 1). Records that map to nothing (other flows, an
+ * E without a B, events whose pid is not a number, unknown phases) are counted, and the
  * count is written as one DROPPED event with source TSM_DROP_IMPORT whose
  * metadata names the reasons: nothing disappears silently.
  *

@@ -10,8 +10,8 @@
  * `struct rec` (strings in one reusable arena), mapped to a tsm_event and
  * handed to the SBT writer, then forgotten: the only state that outlives
  * an event is small and bounded (the correlation -> host pid table, the
- * processes seen, the drop reasons), so multi-GB inputs import in a few
- * MiB of memory.
+ * processes seen, the drop reasons, the Chrome "B" records still waiting
+ * for their "E"), so multi-GB inputs import in a few MiB of memory.
  *
  * GPU events in Kineto carry pid = device and tid = stream; their host
  * process is not in the record. It is inferred as the pid of the runtime
@@ -327,6 +327,27 @@ struct reason {
 	uint64_t count;
 };
 
+/* A Chrome "B" record waiting for its "E": the record's fields, args and text (one block). */
+struct bopen {
+	void *mem; /* nargs args, then the text */
+	uint32_t text_len;
+	int nargs;
+	uint32_t ph, cat, name, ph_len, cat_len, name_len;
+	int has_tid, tid_num;
+	int64_t pid;
+	uint64_t tid, ts_ns;
+	uint64_t present[2];
+};
+
+/* A thread's open B records, innermost last. */
+struct bthread {
+	int64_t pid;
+	uint64_t tid;
+	struct bopen *open;
+	uint32_t n, cap;
+	uint64_t lost; /* B records not kept (too many open): their E records are dropped */
+};
+
 struct imp {
 	jreader j;
 	const char *in_name;
@@ -356,6 +377,14 @@ struct imp {
 	struct reason reasons[MAX_REASONS];
 	int nreasons;
 	uint64_t last_ts;
+	/* Chrome duration events: threads with open B records, found through a hash of (pid,
+	 * tid) -> index + 1 */
+	struct bthread *bth;
+	size_t nbth, bth_cap;
+	uint32_t *bmap;
+	size_t bmap_cap;
+	uint64_t nopen; /* B records open in all */
+	struct arg *eargs; /* an E record's args while its B is loaded */
 	tsm_device_info *devs;
 	char **dev_names; /* name, uuid per device (before the writer opens) */
 	size_t ndevs;
@@ -1110,6 +1139,8 @@ static unsigned kind_of(struct rec *r, const char *cat, size_t cl, int ph, int *
 	return TSM_EV_NONE;
 }
 
+static int be_record(struct imp *im, int ph);
+
 static int map_event(struct imp *im)
 {
 	struct rec *r = &im->rec;
@@ -1152,10 +1183,8 @@ static int map_event(struct imp *im)
 		drop(im, "record whose pid is not a number");
 		return 0;
 	}
-	if (ph == 'B' || ph == 'E') {
-		drop(im, "B/E record");
-		return 0;
-	}
+	if (ph == 'B' || ph == 'E')
+		return be_record(im, ph);
 	kind = kind_of(r, cat, cl, ph, &host);
 	if (kind == TSM_EV_NONE) {
 		drop(im, "unknown phase");
@@ -1429,6 +1458,289 @@ static int map_event(struct imp *im)
 	return 0;
 }
 
+/* ---- Chrome duration events ------------------------------------------------------------ */
+
+/*
+ * A "B" record opens a slice on its thread and the next "E" on that thread
+ * closes the innermost open one (its args, if any, join the B's). The pair
+ * is imported as one complete event when the E arrives, so an open B costs
+ * its record's bytes until then (at most MAX_OPEN_B open ones in all; past
+ * that, B records and their E records are dropped and counted). A B still
+ * open at the end of the input lasts to the latest time seen and carries
+ * "unfinished": 1, as chrome://tracing draws it to the end of the trace.
+ */
+#define MAX_OPEN_B (1u << 20)
+
+static uint64_t bkey(int64_t pid, uint64_t tid)
+{
+	return tsm__mix64((uint64_t)pid * 0x9E3779B97F4A7C15ULL ^ tid);
+}
+
+/* The thread (pid, tid) of the B/E records; made when `create`. NULL: none, or NOMEM (status
+ * set). */
+static struct bthread *bthread_of(struct imp *im, int64_t pid, uint64_t tid, int create)
+{
+	size_t i, mask;
+
+	if (create && 2 * (im->nbth + 1) > im->bmap_cap) {
+		size_t cap = im->bmap_cap ? 2 * im->bmap_cap : 64;
+		uint32_t *nm = tsm__calloc(cap, sizeof(*nm));
+
+		if (!nm) {
+			TSM_FAIL(TSM_NOMEM, "%s: B/E threads", im->in_name);
+			return NULL;
+		}
+		for (size_t t = 0; t < im->nbth; t++) {
+			for (i = bkey(im->bth[t].pid, im->bth[t].tid) & (cap - 1); nm[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			nm[i] = (uint32_t)t + 1;
+		}
+		tsm__free(im->bmap);
+		im->bmap = nm;
+		im->bmap_cap = cap;
+	}
+	if (!im->bmap_cap)
+		return NULL;
+	mask = im->bmap_cap - 1;
+	for (i = bkey(pid, tid) & mask; im->bmap[i]; i = (i + 1) & mask) {
+		struct bthread *t = &im->bth[im->bmap[i] - 1];
+
+		if (t->pid == pid && t->tid == tid)
+			return t;
+	}
+	if (!create)
+		return NULL;
+	if (im->nbth == im->bth_cap) {
+		size_t cap = im->bth_cap ? 2 * im->bth_cap : 16;
+		struct bthread *nb = tsm__realloc(im->bth, cap * sizeof(*nb));
+
+		if (!nb) {
+			TSM_FAIL(TSM_NOMEM, "%s: B/E threads", im->in_name);
+			return NULL;
+		}
+		im->bth = nb;
+		im->bth_cap = cap;
+	}
+	memset(&im->bth[im->nbth], 0, sizeof(im->bth[0]));
+	im->bth[im->nbth].pid = pid;
+	im->bth[im->nbth].tid = tid;
+	im->bmap[i] = (uint32_t)++im->nbth;
+	return &im->bth[im->nbth - 1];
+}
+
+static uint64_t rec_tid(const struct rec *r)
+{
+	return r->has_tid && r->tid_num ? r->tid : 0;
+}
+
+/* Keep the B record at hand until its E. */
+static int b_open(struct imp *im)
+{
+	struct rec *r = &im->rec;
+	struct bthread *t = bthread_of(im, r->pid, rec_tid(r), 1);
+	size_t argb = (size_t)r->nargs * sizeof(struct arg);
+	struct bopen *o;
+
+	if (!t)
+		return tsm_last_error_status();
+	if (r->ts_ns > im->last_ts)
+		im->last_ts = r->ts_ns;
+	if (t->lost || im->nopen >= MAX_OPEN_B) {
+		/* and every B nested in it, so that E records still pair up */
+		t->lost++;
+		drop(im, "B record past 1048576 open ones");
+		return 0;
+	}
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? 2 * t->cap : 8;
+		struct bopen *no = tsm__realloc(t->open, cap * sizeof(*no));
+
+		if (!no)
+			return TSM_FAIL(TSM_NOMEM, "%s: open B records", im->in_name);
+		t->open = no;
+		t->cap = cap;
+	}
+	o = &t->open[t->n];
+	o->mem = tsm__malloc(argb + r->text.len + 1);
+	if (!o->mem)
+		return TSM_FAIL(TSM_NOMEM, "%s: open B records", im->in_name);
+	memcpy(o->mem, r->args, argb);
+	memcpy((uint8_t *)o->mem + argb, r->text.data, r->text.len);
+	o->text_len = (uint32_t)r->text.len;
+	o->nargs = r->nargs;
+	o->ph = r->ph;
+	o->cat = r->cat;
+	o->name = r->name;
+	o->ph_len = r->ph_len;
+	o->cat_len = r->cat_len;
+	o->name_len = r->name_len;
+	o->has_tid = r->has_tid;
+	o->tid_num = r->tid_num;
+	o->pid = r->pid;
+	o->tid = r->tid;
+	o->ts_ns = r->ts_ns;
+	o->present[0] = r->present[0];
+	o->present[1] = r->present[1];
+	t->n++;
+	im->nopen++;
+	return 0;
+}
+
+/* Append arg `a` (its key and text from `text`) to the record at hand. */
+static int arg_append(struct imp *im, const struct arg *a, const uint8_t *text)
+{
+	struct rec *r = &im->rec;
+	struct arg *d = &r->args[r->nargs];
+	int rc;
+
+	*d = *a;
+	rc = rstore(im, (const char *)text + a->key, a->key_len, &d->key);
+	if (rc >= 0 && (a->type == A_STR || a->type == A_RAW))
+		rc = rstore(im, (const char *)text + a->s, a->s_len, &d->s);
+	if (rc < 0)
+		return rc;
+	r->present[a->kid >> 6] |= (uint64_t)1 << (a->kid & 63);
+	r->nargs++;
+	return 0;
+}
+
+static int has_arg_named(const struct rec *r, const char *key, uint32_t len)
+{
+	for (int i = 0; i < r->nargs; i++)
+		if (r->args[i].key_len == len && !memcmp(rtext(r, r->args[i].key), key, len))
+			return 1;
+	return 0;
+}
+
+/*
+ * Import open record o as a complete event ending at `end`: with the args of
+ * the E record at hand (`with_e`) that the B lacks, or marked unfinished.
+ */
+static int b_emit(struct imp *im, struct bopen *o, uint64_t end, int with_e, int unfinished)
+{
+	struct rec *r = &im->rec;
+	size_t argb = (size_t)o->nargs * sizeof(struct arg);
+	int ne = 0, rc = 0;
+
+	if (with_e && r->nargs) {
+		if (!im->eargs && !(im->eargs = tsm__malloc(MAX_ARGS * sizeof(*im->eargs))))
+			rc = TSM_FAIL(TSM_NOMEM, "%s: E record args", im->in_name);
+		tsm__buf_reset(&im->scratch);
+		if (rc >= 0 && tsm__buf_reserve(&im->scratch, r->text.len) < 0)
+			rc = TSM_FAIL(TSM_NOMEM, "%s: E record args", im->in_name);
+		if (rc >= 0) {
+			memcpy(im->eargs, r->args, (size_t)r->nargs * sizeof(struct arg));
+			memcpy(im->scratch.data, r->text.data, r->text.len);
+			ne = r->nargs;
+		}
+	}
+	tsm__buf_reset(&r->text);
+	if (rc >= 0 && tsm__buf_reserve(&r->text, o->text_len + 1) < 0)
+		rc = TSM_FAIL(TSM_NOMEM, "%s: event text", im->in_name);
+	if (rc < 0) {
+		tsm__free(o->mem);
+		return rc;
+	}
+	memcpy(r->text.data, (uint8_t *)o->mem + argb, o->text_len);
+	r->text.len = o->text_len;
+	memcpy(r->args, o->mem, argb);
+	tsm__free(o->mem);
+	r->nargs = o->nargs;
+	r->ph = o->ph;
+	r->cat = o->cat;
+	r->name = o->name;
+	r->ph_len = o->ph_len;
+	r->cat_len = o->cat_len;
+	r->name_len = o->name_len;
+	r->has_pid = r->pid_num = r->has_ts = r->has_dur = 1;
+	r->has_tid = o->has_tid;
+	r->tid_num = o->tid_num;
+	r->pid = o->pid;
+	r->tid = o->tid;
+	r->ts_ns = o->ts_ns;
+	r->dur_ns = end - o->ts_ns;
+	r->present[0] = o->present[0];
+	r->present[1] = o->present[1];
+	r->text.data[r->ph] = 'X';
+	for (int i = 0; i < ne && r->nargs < MAX_ARGS && rc >= 0; i++)
+		if (!has_arg_named(r, (const char *)im->scratch.data + im->eargs[i].key,
+				   im->eargs[i].key_len))
+			rc = arg_append(im, &im->eargs[i], im->scratch.data);
+	if (unfinished && r->nargs < MAX_ARGS && rc >= 0) {
+		struct arg mark = {.type = A_BOOL, .i = 1, .key_len = 10};
+
+		mark.kid = (uint8_t)key_id("unfinished", 10);
+		rc = arg_append(im, &mark, (const uint8_t *)"unfinished");
+	}
+	return rc < 0 ? rc : map_event(im);
+}
+
+/* Close the innermost open B of the E record's thread. */
+static int e_close(struct imp *im)
+{
+	struct rec *r = &im->rec;
+	struct bthread *t = bthread_of(im, r->pid, rec_tid(r), 0);
+	struct bopen *o;
+
+	if (r->ts_ns > im->last_ts)
+		im->last_ts = r->ts_ns;
+	if (t && t->lost) {
+		t->lost--;
+		drop(im, "B record past 1048576 open ones");
+		return 0;
+	}
+	if (!t || !t->n) {
+		drop(im, "E record without a B");
+		return 0;
+	}
+	o = &t->open[--t->n];
+	im->nopen--;
+	if (r->ts_ns < o->ts_ns) {
+		tsm__free(o->mem);
+		drop(im, "B/E pair ending before it begins");
+		drop(im, "B/E pair ending before it begins");
+		return 0;
+	}
+	return b_emit(im, o, r->ts_ns, 1, 0);
+}
+
+static int be_record(struct imp *im, int ph)
+{
+	return ph == 'B' ? b_open(im) : e_close(im);
+}
+
+/* The end of the input: B records still open last to the latest time seen. */
+static int b_flush(struct imp *im)
+{
+	for (size_t i = 0; i < im->nbth; i++) {
+		struct bthread *t = &im->bth[i];
+
+		while (t->n) {
+			struct bopen *o = &t->open[--t->n];
+			int rc;
+
+			im->nopen--;
+			rc = b_emit(im, o, im->last_ts > o->ts_ns ? im->last_ts : o->ts_ns, 0, 1);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void b_fini(struct imp *im)
+{
+	for (size_t i = 0; i < im->nbth; i++) {
+		for (uint32_t j = 0; j < im->bth[i].n; j++)
+			tsm__free(im->bth[i].open[j].mem);
+		tsm__free(im->bth[i].open);
+	}
+	tsm__free(im->bth);
+	tsm__free(im->bmap);
+	tsm__free(im->eargs);
+}
+
 /* ---- top level ----------------------------------------------------------------------- */
 
 static int parse_events(struct imp *im)
@@ -1657,6 +1969,8 @@ static int finish(struct imp *im)
 {
 	int rc = open_writer(im);
 
+	if (rc >= 0)
+		rc = b_flush(im);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0, nhost = 0; i < im->nprocs; i++) {
@@ -1737,6 +2051,7 @@ static void imp_fini(struct imp *im)
 {
 	tsm__buf_fini(&im->rec.text);
 	tsm__buf_fini(&im->scratch);
+	b_fini(im);
 	tsm__free(im->procs);
 	tsm__free(im->corr_key);
 	tsm__free(im->corr_pid);

@@ -55,7 +55,7 @@ static void test_kernel(void)
 	    " \"stream\": 7, \"correlation\": 12, \"registers per thread\": 254,\n"
 	    " \"shared memory\": 67584, \"blocks per SM\": 3.878788, \"grid\": [16, 32, 1],\n"
 	    " \"block\": [256, 1, 1], \"note\": \"x\\u00e9\", \"nested\": {\"a\": [1, 2]}}},\n"
-	    "{\"ph\": \"B\", \"pid\": 1, \"tid\": 1, \"ts\": 5}\n]}";
+	    "{\"ph\": \"E\", \"pid\": 1, \"tid\": 1, \"ts\": 5}\n]}"; /* an E without a B */
 	tsm_import_stats st;
 	tsm_reader *r;
 	const tsm_event *evs;
