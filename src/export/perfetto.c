@@ -33,6 +33,9 @@
  *    sorts the packets by time when it loads the file;
  *  - every kernel/copy/set/sync/API argument is a debug annotation;
  *    metadata lists follow as annotations under their own keys;
+ *  - an event's host call stack is its callstack_iid (= the SBT stack id),
+ *    interned on the sequence with its frames (function name, mapping =
+ *    the shared object, source file and line; bottom frame first);
  *  - flows: a host API call starts flow (pid, correlation) in flow_ids, the
  *    GPU work with that correlation terminates it (terminating_flow_ids);
  *    explicit flows (event record -> stream wait) likewise by flow id.
@@ -51,6 +54,9 @@
 #define META_STR_MAX   (16u << 10)
 #define SYNTH_IID      (1ULL << 32)
 #define META_IID_BASE  1000u
+#define STACK_FRAMES   128	    /* frames of a call stack exported, innermost first */
+#define MAP_UNKNOWN    (1ULL << 40) /* mapping (and its path) of frames without a module */
+#define PC_NAME	       (1ULL << 62) /* | frame iid: "0x..." names frames without a function */
 
 /* TracePacket / TrackEvent / descriptors field numbers (perfetto_trace.proto). */
 enum {
@@ -73,9 +79,22 @@ enum {
 	F_TE_FLOW_IDS = 47,
 	F_TE_TERM_FLOW_IDS = 48,
 	F_TE_CORRELATION = 52,
+	F_TE_CALLSTACK_IID = 56,
 	F_ID_EVENT_NAMES = 2,
 	F_ID_ANNOT_NAMES = 3,
 	F_ID_ANNOT_STRINGS = 29,
+	F_ID_FUNCTION_NAMES = 5,
+	F_ID_FRAMES = 6,
+	F_ID_CALLSTACKS = 7,
+	F_ID_MAPPING_PATHS = 17,
+	F_ID_SOURCE_PATHS = 18,
+	F_ID_MAPPINGS = 19,
+	F_FRAME_FUNCTION = 2,
+	F_FRAME_MAPPING = 3,
+	F_FRAME_SOURCE = 5,
+	F_FRAME_LINE = 6,
+	F_MAPPING_PATH_IDS = 7,
+	F_CALLSTACK_FRAMES = 2,
 	F_DA_NAME_IID = 1,
 	F_DA_BOOL = 2,
 	F_DA_UINT = 3,
@@ -237,7 +256,7 @@ struct iset {
 	uint64_t *k;
 	uint32_t cap, n;
 };
-enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR, IK_PLAIN };
+enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR, IK_PLAIN, IK_STACK, IK_FUNC, IK_MAP, IK_SRC };
 
 struct planner {
 	tsm__xctx *x;
@@ -266,11 +285,12 @@ struct pf {
 	tsm__sink *s;
 	struct pseq *seqs; /* [0]: sequence 1; lanes' sequences after it */
 	size_t nseqs, seqs_cap;
-	uint8_t *big;	  /* a packet too large for the output's buffer is written here */
+	uint8_t *big; /* a packet too large for the output's buffer is written here */
 	size_t big_cap;
 	int in_big;	  /* the packet at hand is */
 	struct kslot *kc; /* KCACHE slots */
 	int mangled;	  /* the event at hand carries its mangled name */
+	uint32_t stack;	  /* ... its callstack_iid (0: none) */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -1279,21 +1299,187 @@ static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t 
 		p = pb_fixed64(p, F_TE_TERM_FLOW_IDS, flow_term);
 	if (ev->correlation)
 		p = pb_uint(p, F_TE_CORRELATION, ev->correlation);
+	if (f->stack)
+		p = pb_uint(p, F_TE_CALLSTACK_IID, f->stack);
 	return p;
+}
+
+/* ---- the writer: call stacks ------------------------------------------------------------ */
+
+/* Bytes that interning n frames may take at most. */
+static size_t stack_need(tsm__xctx *x, const tsm_frame *fr, size_t n)
+{
+	size_t need = 64 + 12 * n;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t fl = 0;
+		size_t ml = 0, sl = 0;
+
+		if (fr[i].function)
+			tsm__xname(x, fr[i].function, &fl);
+		if (fr[i].module)
+			tsm__xstr(x, fr[i].module, &ml);
+		if (fr[i].file)
+			tsm__xstr(x, fr[i].file, &sl);
+		need += 160 + (fl < NAME_MAX_BYTES ? fl : NAME_MAX_BYTES) +
+			(ml < NAME_MAX_BYTES ? ml : NAME_MAX_BYTES) +
+			(sl < NAME_MAX_BYTES ? sl : NAME_MAX_BYTES);
+	}
+	return need;
+}
+
+/* An InternedString entry of `field`. */
+static uint8_t *interned_str(uint8_t *p, uint32_t field, uint64_t iid, const char *s, size_t n)
+{
+	uint8_t *m;
+
+	p = pb_begin(p, field, &m);
+	p = pb_uint(p, 1, iid);
+	p = pb_str(p, 2, s, n, NAME_MAX_BYTES);
+	return pb_end(m, p);
+}
+
+/*
+ * Intern call stack `stack` (n frames, innermost first) on sequence q, in the
+ * interned_data message being written at p: the function names, mappings
+ * (a shared object and its path) and source paths q does not have yet, a
+ * frame per stack entry (iid: stack << 8 | index + 1) and the callstack,
+ * bottom frame first. *rc: 0 or TSM_NOMEM.
+ */
+static uint8_t *intern_stack(struct pf *f, struct pseq *q, uint8_t *p, uint32_t stack,
+			     const tsm_frame *fr, size_t n, int *rc)
+{
+	tsm__xctx *x = f->x;
+	uint8_t *m, *mm;
+
+	*rc = 0;
+	for (size_t i = 0; i < n && *rc >= 0; i++) {
+		const tsm_frame *fm = &fr[i];
+		uint64_t fid = (uint64_t)stack << 8 | (i + 1);
+		uint64_t fname = fm->function ? fm->function : PC_NAME | fid;
+		uint64_t map = fm->module ? fm->module : MAP_UNKNOWN;
+		const char *s;
+		size_t len;
+		uint32_t nl;
+
+		if (!fm->function) {
+			char pc[24];
+
+			p = interned_str(
+			    p, F_ID_FUNCTION_NAMES, fname, pc,
+			    (size_t)snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)fm->pc));
+		} else if ((*rc = intern(q, (uint64_t)IK_FUNC << 32 | fm->function)) > 0) {
+			s = tsm__xname(x, fm->function, &nl);
+			p = interned_str(p, F_ID_FUNCTION_NAMES, fname, s, nl);
+		}
+		if (*rc >= 0 && (*rc = intern(q, (uint64_t)IK_MAP << 32 | fm->module)) > 0) {
+			if (fm->module)
+				s = tsm__xstr(x, fm->module, &len);
+			else
+				s = "[unknown]", len = 9;
+			p = interned_str(p, F_ID_MAPPING_PATHS, map, s, len);
+			p = pb_begin(p, F_ID_MAPPINGS, &mm);
+			p = pb_uint(p, 1, map);
+			p = pb_uint(p, F_MAPPING_PATH_IDS, map);
+			p = pb_end(mm, p);
+		}
+		if (*rc >= 0 && fm->file &&
+		    (*rc = intern(q, (uint64_t)IK_SRC << 32 | fm->file)) > 0) {
+			s = tsm__xstr(x, fm->file, &len);
+			p = interned_str(p, F_ID_SOURCE_PATHS, fm->file, s, len);
+		}
+		p = pb_begin(p, F_ID_FRAMES, &m);
+		p = pb_uint(p, 1, fid);
+		p = pb_uint(p, F_FRAME_FUNCTION, fname);
+		p = pb_uint(p, F_FRAME_MAPPING, map);
+		if (fm->file)
+			p = pb_uint(p, F_FRAME_SOURCE, fm->file);
+		if (fm->line)
+			p = pb_uint(p, F_FRAME_LINE, fm->line);
+		p = pb_end(m, p);
+	}
+	if (*rc < 0)
+		return p;
+	p = pb_begin(p, F_ID_CALLSTACKS, &m);
+	p = pb_uint(p, 1, stack);
+	for (size_t i = n; i-- > 0;)
+		p = pb_uint(p, F_CALLSTACK_FRAMES, (uint64_t)stack << 8 | (i + 1));
+	return pb_end(m, p);
+}
+
+/* What an event brings that its sequence has not interned yet, and the room its packet needs. */
+struct pnew {
+	uint64_t iid;	   /* the event's name iid */
+	uint64_t new_keys; /* bit i: metadata key i is new */
+	const char *name;  /* its display name, when new */
+	uint32_t nlen;
+	const char *str; /* its mangled name, when new as an annotation string */
+	size_t slen;
+	const tsm_kv *kv; /* its metadata */
+	size_t nkv;
+	const tsm_frame *fr; /* its call stack's frames, when the stack is new */
+	size_t nfr;
+	int new_name, new_stack;
+	size_t need;
+};
+
+/* The packet of an event that interns something on sequence q first (out of line: rare). */
+static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q,
+						    const tsm_event *ev, const struct pplan *pl,
+						    const struct pnew *nw)
+{
+	tsm__xctx *x = f->x;
+	uint8_t *p = NULL, *m, *mt, *mi, *mn;
+	int rc = out_room(f, nw->need, &p);
+
+	if (rc < 0)
+		return rc;
+	p = pkt_begin(p, &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
+	p = pb_begin(p, F_PKT_INTERNED, &mi);
+	if (nw->new_name) {
+		p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
+		p = pb_uint(p, 1, nw->iid);
+		p = pb_str(p, 2, nw->name, nw->nlen, NAME_MAX_BYTES);
+		p = pb_end(mn, p);
+	}
+	for (size_t i = 0; i < nw->nkv; i++) {
+		size_t kl;
+		const char *ks;
+
+		if (!(nw->new_keys & (1ULL << i)))
+			continue;
+		ks = tsm__xstr(x, nw->kv[i].key, &kl);
+		p = pb_begin(p, F_ID_ANNOT_NAMES, &mn);
+		p = pb_uint(p, 1, META_IID_BASE + (uint64_t)nw->kv[i].key);
+		p = pb_str(p, 2, ks, kl, META_STR_MAX);
+		p = pb_end(mn, p);
+	}
+	if (nw->str) {
+		p = pb_begin(p, F_ID_ANNOT_STRINGS, &mn);
+		p = pb_uint(p, 1, ev->name);
+		p = pb_str(p, 2, nw->str, nw->slen, NAME_MAX_BYTES);
+		p = pb_end(mn, p);
+	}
+	if (nw->new_stack) {
+		p = intern_stack(f, q, p, ev->stack, nw->fr, nw->nfr, &rc);
+		if (rc < 0)
+			return rc;
+	}
+	p = pb_end(mi, p);
+	p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
+	p = te_body(f, p, ev, nw->iid, nw->kv, nw->nkv, pl->flow_start, pl->flow_term);
+	p = pb_end(mt, p);
+	return out_done(f, pb_end(m, p));
 }
 
 /* The begin or instant packet of `ev` on its sequence, with what it interns there. */
 static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl)
 {
 	tsm__xctx *x = f->x;
-	const tsm_kv *kv = NULL;
-	size_t nkv = 0, need = 1024, slen = 0;
-	uint64_t iid = ev->name, new_keys = 0;
-	uint32_t nlen = 0;
-	const char *name = NULL, *str = NULL;
+	struct pnew nw;
 	struct pseq *q;
-	uint8_t *p = NULL, *m, *mt, *mi, *mn;
-	int rc, new_name;
+	uint8_t *p = NULL;
+	int rc;
 
 	if (pl->flags & P_NEW_SEQ) {
 		rc = seq_new(f, pl->uuid);
@@ -1314,85 +1500,70 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (rc < 0)
 			return rc;
 	}
+	memset(&nw, 0, sizeof(nw));
+	nw.iid = ev->name;
+	nw.need = 1024;
 	if (ev->name) {
 		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
 		if (rc > 0)
-			name = tsm__xname(x, ev->name, &nlen);
+			nw.name = tsm__xname(x, ev->name, &nw.nlen);
 	} else {
-		name = synth_name(ev, &iid);
-		rc = intern(q, (uint64_t)IK_SYNTH << 32 | (iid - SYNTH_IID));
-		nlen = (uint32_t)strlen(name);
+		nw.name = synth_name(ev, &nw.iid);
+		rc = intern(q, (uint64_t)IK_SYNTH << 32 | (nw.iid - SYNTH_IID));
+		nw.nlen = (uint32_t)strlen(nw.name);
 	}
 	if (rc < 0)
 		return rc;
-	new_name = rc;
+	nw.new_name = rc;
 	/* the display name only when it is interned here */
-	if (new_name)
-		need += 2 * (size_t)(nlen < NAME_MAX_BYTES ? nlen : NAME_MAX_BYTES);
+	if (nw.new_name)
+		nw.need += 2 * (size_t)(nw.nlen < NAME_MAX_BYTES ? nw.nlen : NAME_MAX_BYTES);
 	rc = mangled(x, q, ev);
 	if (rc < 0)
 		return rc;
 	f->mangled = rc > 0;
 	if (rc == 2) {
-		str = tsm__xstr(x, ev->name, &slen);
-		if (slen > NAME_MAX_BYTES)
-			slen = NAME_MAX_BYTES;
-		need += 64 + slen;
+		nw.str = tsm__xstr(x, ev->name, &nw.slen);
+		if (nw.slen > NAME_MAX_BYTES)
+			nw.slen = NAME_MAX_BYTES;
+		nw.need += 64 + nw.slen;
 	}
 	if (ev->meta)
-		kv = tsm_reader_kvlist(x->r, ev->meta, &nkv);
-	if (nkv > META_MAX)
-		nkv = META_MAX;
-	for (size_t i = 0; i < nkv; i++) {
+		nw.kv = tsm_reader_kvlist(x->r, ev->meta, &nw.nkv);
+	if (nw.nkv > META_MAX)
+		nw.nkv = META_MAX;
+	for (size_t i = 0; i < nw.nkv; i++) {
 		size_t kl, vl = 0;
 
-		tsm__xstr(x, kv[i].key, &kl);
-		if (kv[i].type == TSM_KV_STR)
-			tsm__xstr(x, (uint32_t)kv[i].v.str, &vl);
-		need += 64 + (kl < META_STR_MAX ? kl : META_STR_MAX) +
-			(vl < META_STR_MAX ? vl : META_STR_MAX);
-		rc = intern(q, (uint64_t)IK_KEY << 32 | kv[i].key);
+		tsm__xstr(x, nw.kv[i].key, &kl);
+		if (nw.kv[i].type == TSM_KV_STR)
+			tsm__xstr(x, (uint32_t)nw.kv[i].v.str, &vl);
+		nw.need += 64 + (kl < META_STR_MAX ? kl : META_STR_MAX) +
+			   (vl < META_STR_MAX ? vl : META_STR_MAX);
+		rc = intern(q, (uint64_t)IK_KEY << 32 | nw.kv[i].key);
 		if (rc < 0)
 			return rc;
 		if (rc)
-			new_keys |= 1ULL << i;
+			nw.new_keys |= 1ULL << i;
 	}
-	rc = out_room(f, need, &p);
+	f->stack = ev->stack;
+	if (ev->stack) {
+		/* a stack id the file does not define interns as an empty callstack */
+		nw.new_stack = intern(q, (uint64_t)IK_STACK << 32 | ev->stack);
+		if (nw.new_stack < 0)
+			return nw.new_stack;
+		if (nw.new_stack) {
+			nw.fr = tsm_reader_stack(x->r, ev->stack, &nw.nfr);
+			if (nw.nfr > STACK_FRAMES)
+				nw.nfr = STACK_FRAMES;
+			nw.need += stack_need(x, nw.fr, nw.nfr);
+		}
+	}
+	if (TSM__UNLIKELY(nw.new_name || nw.new_keys || nw.str || nw.new_stack))
+		return write_interned(f, q, ev, pl, &nw);
+	rc = out_room(f, nw.need, &p);
 	if (rc < 0)
 		return rc;
-	if (TSM__UNLIKELY(new_name || new_keys || str)) {
-		p = pkt_begin(p, &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
-		p = pb_begin(p, F_PKT_INTERNED, &mi);
-		if (new_name) {
-			p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
-			p = pb_uint(p, 1, iid);
-			p = pb_str(p, 2, name, nlen, NAME_MAX_BYTES);
-			p = pb_end(mn, p);
-		}
-		for (size_t i = 0; i < nkv; i++) {
-			size_t kl;
-			const char *ks;
-
-			if (!(new_keys & (1ULL << i)))
-				continue;
-			ks = tsm__xstr(x, kv[i].key, &kl);
-			p = pb_begin(p, F_ID_ANNOT_NAMES, &mn);
-			p = pb_uint(p, 1, META_IID_BASE + (uint64_t)kv[i].key);
-			p = pb_str(p, 2, ks, kl, META_STR_MAX);
-			p = pb_end(mn, p);
-		}
-		if (str) {
-			p = pb_begin(p, F_ID_ANNOT_STRINGS, &mn);
-			p = pb_uint(p, 1, ev->name);
-			p = pb_str(p, 2, str, slen, NAME_MAX_BYTES);
-			p = pb_end(mn, p);
-		}
-		p = pb_end(mi, p);
-		p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-		p = te_body(f, p, ev, iid, kv, nkv, pl->flow_start, pl->flow_term);
-		p = pb_end(mt, p);
-		return out_done(f, pb_end(m, p));
-	}
 	{
 		/*
 		 * The common packet {timestamp, sequence id, flags, track_event}: the
@@ -1405,7 +1576,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		size_t te_len, pkt_len;
 		uint8_t *p0 = p, *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
-		p = te_body(f, body, ev, iid, kv, nkv, pl->flow_start, pl->flow_term);
+		p = te_body(f, body, ev, nw.iid, nw.kv, nw.nkv, pl->flow_start, pl->flow_term);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;

@@ -383,7 +383,7 @@ struct imp {
 	size_t nbth, bth_cap;
 	uint32_t *bmap;
 	size_t bmap_cap;
-	uint64_t nopen; /* B records open in all */
+	uint64_t nopen;	   /* B records open in all */
 	struct arg *eargs; /* an E record's args while its B is loaded */
 	tsm_device_info *devs;
 	char **dev_names; /* name, uuid per device (before the writer opens) */

@@ -3,9 +3,10 @@
 protoc's text output and checks what trace_processor relies on:
   - every track_uuid used by a TrackEvent (its own, or its sequence's default from
     trace_packet_defaults) is described by a TrackDescriptor earlier in the file;
-  - every interned id (event name_iid, debug annotation name_iid and string_value_iid) is
-    defined on its sequence, in the same or an earlier packet, after the sequence's
-    SEQ_INCREMENTAL_STATE_CLEARED;
+  - every interned id (event name_iid, debug annotation name_iid and string_value_iid,
+    callstack_iid and, inside the interned data, a callstack's frame ids and a frame's function
+    name, mapping and source path ids, a mapping's path ids) is defined on its sequence, in the
+    same or an earlier packet, after the sequence's SEQ_INCREMENTAL_STATE_CLEARED;
   - flows are balanced in time order (sequences interleave in the file; trace_processor
     sorts by time): a terminating_flow_id was started (flow_ids) before and is terminated
     once; started flows that never terminate are allowed only for host API calls (reported);
@@ -25,6 +26,10 @@ PROTO_DIR = os.path.join(SHARED, "third_party", "perfetto")
 
 class CheckError(Exception):
     pass
+
+
+# interned tables of a sequence that the checker follows
+INTERNED = ("names", "annots", "strs", "funcs", "mpaths", "srcs", "maps", "frames", "stacks")
 
 
 def available():
@@ -79,20 +84,19 @@ def check(path):
     started, terminated = set(), set()
     open_slices = {}
     flow_events = []
-    n_events = n_flows = 0
+    n_events = n_flows = n_stacks = 0
     names = set()
     for i, p in enumerate(packets):
         seq = one(p, "trusted_packet_sequence_id")
         if seq is None:
             raise CheckError("packet %d has no trusted_packet_sequence_id" % i)
-        st = seqs.setdefault(seq, {"cleared": False, "names": set(), "annots": set(),
-                                   "strs": set(), "ts": 0, "track": None})
+        st = seqs.setdefault(seq, {"cleared": False, "ts": 0, "track": None,
+                                   **{k: set() for k in INTERNED}})
         flags = int(one(p, "sequence_flags", 0))
         if flags & 1:
             st["cleared"] = True
-            st["names"].clear()
-            st["annots"].clear()
-            st["strs"].clear()
+            for k in INTERNED:
+                st[k].clear()
             st["track"] = None
         for d in p.get("trace_packet_defaults", []):
             if not st["cleared"]:
@@ -116,6 +120,28 @@ def check(path):
                 st["annots"].add(one(an, "iid"))
             for sv in idata.get("debug_annotation_string_values", []):
                 st["strs"].add(one(sv, "iid"))
+            # call stacks: entries may refer to others of the same packet, in any order
+            for field, key in (("function_names", "funcs"), ("mapping_paths", "mpaths"),
+                               ("source_paths", "srcs"), ("mappings", "maps"),
+                               ("frames", "frames"), ("callstacks", "stacks")):
+                for e in idata.get(field, []):
+                    st[key].add(one(e, "iid"))
+            for m in idata.get("mappings", []):
+                for pid in m.get("path_string_ids", []):
+                    if pid not in st["mpaths"]:
+                        raise CheckError("packet %d: mapping path %s not interned" % (i, pid))
+            for fr in idata.get("frames", []):
+                for field, key in (("function_name_id", "funcs"), ("mapping_id", "maps"),
+                                   ("source_path_iid", "srcs")):
+                    v = one(fr, field)
+                    if v is not None and v not in st[key]:
+                        raise CheckError("packet %d: frame %s: %s %s not interned"
+                                         % (i, one(fr, "iid"), field, v))
+            for cs in idata.get("callstacks", []):
+                for fid in cs.get("frame_ids", []):
+                    if fid not in st["frames"]:
+                        raise CheckError("packet %d: callstack %s: frame %s not interned"
+                                         % (i, one(cs, "iid"), fid))
         for td in p.get("track_descriptor", []):
             uuid = one(td, "uuid")
             if uuid is None:
@@ -137,6 +163,11 @@ def check(path):
                 raise CheckError("packet %d: slice without a name" % i)
             if flags & 2 == 0 and iid is not None:
                 raise CheckError("packet %d uses interned data without SEQ_NEEDS_INCREMENTAL_STATE" % i)
+            cs = one(te, "callstack_iid")
+            if cs is not None:
+                if cs not in st["stacks"]:
+                    raise CheckError("packet %d: callstack_iid %s not interned" % (i, cs))
+                n_stacks += 1
             for da in te.get("debug_annotations", []):
                 a = one(da, "name_iid")
                 if a is not None and a not in st["annots"]:
@@ -173,6 +204,7 @@ def check(path):
         raise CheckError("slices never ended on tracks %s" % dangling[:5])
     return {"packets": len(packets), "track_events": n_events, "flows": n_flows,
             "tracks": len(described), "sequences": len(seqs), "unterminated_flows": len(started - terminated),
+            "with_callstack": n_stacks,
             "names": names}
 
 

@@ -81,6 +81,27 @@ class TestPerfetto(CliTest):
         self.assertGreater(pftrace_check.check(out)["sequences"], 3)
 
 
+    def test_call_stacks(self):
+        # the simulated API calls carry host call stacks: interned per sequence, frames with
+        # function, shared object, file and line, bottom frame first
+        src = record("exp-train.sbt", events=20000)
+        out = scratch("stacks.pftrace")
+        self.assertEqual(run("export", src, "-o", out, "-q").rc, 0)
+        self.assertGreater(pftrace_check.check(out)["with_callstack"], 1000)
+        text = pftrace_check.decode(out)
+        for field in ("callstacks {", "frames {", "function_names {", "mappings {",
+                      "source_paths {", "line_number:", 'str: "cudaLaunchKernel"'):
+            self.assertIn(field, text)
+        # a frame without a shared object: the "[unknown]" mapping
+        golden = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden",
+                              "all-kinds.sbt")
+        out = scratch("golden.pftrace")
+        self.assertEqual(run("export", golden, "-o", out, "-q").rc, 0)
+        self.assertGreater(pftrace_check.check(out)["with_callstack"], 0)
+        text = pftrace_check.decode(out)
+        self.assertIn('str: "[unknown]"', text)
+        self.assertIn('str: "at::native::gemm"', text)
+
     def test_many_sequences_and_large_events(self):
         # 600 host threads (a sequence each: buffers shrink past 512), slices that overlap
         # without nesting (extra lanes), an event with more metadata than is exported (64) and

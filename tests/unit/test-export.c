@@ -111,12 +111,13 @@ static void test_paths(void)
 /* A trace with one API call launching one kernel, written in reverse block order. */
 static void test_end_to_end(void)
 {
-	char dir[] = "/tmp/tsm-test-export-XXXXXX", sbt[256], js[300];
+	char dir[] = "/tmp/tsm-test-export-XXXXXX", sbt[256], js[300], pf[300];
 	tsm_writer *w = NULL;
 	tsm_writer_opts wo = {.block_events = 2};
 	tsm_event ev[4];
 	tsm_export_stats st;
-	uint32_t kname = 0, aname = 0;
+	uint32_t kname = 0, aname = 0, stack = 0;
+	tsm_frame frames[2];
 	FILE *f;
 	char *text;
 	long n;
@@ -124,11 +125,18 @@ static void test_end_to_end(void)
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(sbt, sizeof(sbt), "%s/t.sbt", dir);
 	snprintf(js, sizeof(js), "%s/t.json", dir);
+	snprintf(pf, sizeof(pf), "%s/t.pftrace", dir);
 	CHECK_OK(tsm_writer_open(sbt, &wo, &w));
 	if (!w)
 		return;
 	CHECK_OK(tsm_intern_str(tsm_writer_strings(w), "my\"kernel", &kname));
 	CHECK_OK(tsm_intern_str(tsm_writer_strings(w), "cudaLaunchKernel", &aname));
+	/* a call stack whose outer frame has neither a function name nor a shared object */
+	memset(frames, 0, sizeof(frames));
+	frames[0].pc = 0x7f0000001000ULL;
+	frames[0].function = aname;
+	frames[1].pc = 0x1234;
+	CHECK_OK(tsm_intern_add(tsm_writer_stacks(w), frames, sizeof(frames), &stack));
 	memset(ev, 0, sizeof(ev));
 	for (int i = 0; i < 4; i++) {
 		ev[i].pid = 42;
@@ -139,6 +147,7 @@ static void test_end_to_end(void)
 	ev[0].correlation = 101, ev[0].stream = 7, ev[0].device = 0;
 	ev[1].kind = TSM_EV_RUNTIME, ev[1].name = aname, ev[1].start_ns = 3000, ev[1].end_ns = 3500;
 	ev[1].correlation = 101, ev[1].tid = 42, ev[1].device = TSM_DEVICE_NONE;
+	ev[1].stack = stack;
 	ev[2].kind = TSM_EV_KERNEL, ev[2].name = kname, ev[2].start_ns = 2000, ev[2].end_ns = 4500;
 	ev[2].correlation = 100, ev[2].stream = 7, ev[2].device = 0;
 	ev[3].kind = TSM_EV_RUNTIME, ev[3].name = aname, ev[3].start_ns = 1000, ev[3].end_ns = 1500;
@@ -166,8 +175,25 @@ static void test_end_to_end(void)
 	CHECK(strstr(text, "\"ts\": 1.000") < strstr(text, "\"ts\": 3.000"));
 	CHECK(strstr(text, "\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"ac2g\"") != NULL);
 	free(text);
+
+	/* Perfetto: the frame without a function is named by its pc, its mapping "[unknown]" */
+	CHECK_OK(tsm_export_file(sbt, pf, NULL, &st));
+	f = fopen(pf, "rb");
+	CHECK(f != NULL);
+	if (f) {
+		fseek(f, 0, SEEK_END);
+		n = ftell(f);
+		rewind(f);
+		text = calloc(1, (size_t)n + 1);
+		CHECK(text && fread(text, 1, (size_t)n, f) == (size_t)n);
+		fclose(f);
+		CHECK(text && memmem(text, (size_t)n, "0x1234", 6) != NULL);
+		CHECK(text && memmem(text, (size_t)n, "[unknown]", 9) != NULL);
+		free(text);
+	}
 	unlink(sbt);
 	unlink(js);
+	unlink(pf);
 	rmdir(dir);
 }
 
