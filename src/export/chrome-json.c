@@ -17,6 +17,10 @@
  * "bp": "e": host API call -> GPU work (cat "ac2g", id = correlation)
  * and event record -> stream wait (cat "sync", id = flow id); both ends
  * are written when the end is reached, so every "f" has its "s".
+ * An event with a host call stack names its innermost frame in "sf"; the
+ * frames of every stack used follow the events in "stackFrames" (node
+ * stack * 256 + depth from the bottom, parent the frame below; name
+ * "function (file:line)", category the shared object).
  * Times are microseconds with three decimals (exact ns).
  */
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include "export/export-internal.h"
 
 #define GPU_PID_BASE 1000000u
+#define STACK_FRAMES 128 /* frames of a call stack written, innermost first */
 
 struct cj {
 	tsm__xctx *x;
@@ -34,7 +39,111 @@ struct cj {
 	/* kind names and their lengths, looked up once per kind instead of per event */
 	const char *kname[256];
 	uint8_t klen[256];
+	uint8_t *stack_used; /* by stack id: the events refer to it */
+	size_t stack_cap;
 };
+
+/* Frames (bottom first) of stack `id`, capped: its node ids are id * 256 + 1 .. + n. */
+static const tsm_frame *stack_frames(tsm__xctx *x, uint32_t id, size_t *n)
+{
+	const tsm_frame *fr = tsm_reader_stack(x->r, id, n);
+
+	if (*n > STACK_FRAMES)
+		*n = STACK_FRAMES;
+	return fr;
+}
+
+/* Note that an event refers to stack `id` (written in "stackFrames" at the end). */
+static int stack_use(struct cj *c, uint32_t id)
+{
+	if (id >= c->stack_cap) {
+		size_t cap = c->stack_cap ? c->stack_cap : 64;
+		uint8_t *nu;
+
+		while (cap <= id)
+			cap *= 2;
+		nu = tsm__realloc(c->stack_used, cap);
+		if (!nu)
+			return TSM_FAIL(TSM_NOMEM, "chrome: stack table");
+		memset(nu + c->stack_cap, 0, cap - c->stack_cap);
+		c->stack_used = nu;
+		c->stack_cap = cap;
+	}
+	c->stack_used[id] = 1;
+	return 0;
+}
+
+/* "stackFrames": every frame of every stack the events used. */
+static int write_stack_frames(struct cj *c)
+{
+	tsm__xctx *x = c->x;
+	tsm__sink *s = c->s;
+	int rc = tsm__xput(s, ",\n\"stackFrames\": {", 18), first = 1;
+
+	for (uint32_t id = 1; id < c->stack_cap && rc >= 0; id++) {
+		const tsm_frame *fr;
+		size_t n;
+
+		if (!c->stack_used[id] || !(fr = stack_frames(x, id, &n)))
+			continue;
+		for (size_t d = 0; d < n && rc >= 0; d++) {
+			const tsm_frame *fm = &fr[n - 1 - d]; /* bottom first */
+			char num[96], *p = num;
+
+			if (!first)
+				*p++ = ',';
+			first = 0;
+			JW_LIT(p, "\n\"");
+			p = tsm__jw_u64(p, (uint64_t)id * 256 + d + 1);
+			JW_LIT(p, "\": {");
+			if (d) {
+				JW_LIT(p, "\"parent\": \"");
+				p = tsm__jw_u64(p, (uint64_t)id * 256 + d);
+				JW_LIT(p, "\", ");
+			}
+			JW_LIT(p, "\"category\": ");
+			rc = tsm__xput(s, num, (size_t)(p - num));
+			if (rc >= 0)
+				rc = fm->module ? tsm__xput_esc(x, fm->module)
+						: tsm__xput(s, "\"[unknown]\"", 11);
+			if (rc >= 0)
+				rc = tsm__xput(s, ", \"name\": ", 10);
+			if (rc >= 0) {
+				/* "function (file:line)", or the pc: one string, escaped */
+				uint32_t fl = 0;
+				size_t sl = 0;
+				const char *fn =
+				    fm->function ? tsm__xname(x, fm->function, &fl) : NULL;
+				const char *file = fm->file ? tsm__xstr(x, fm->file, &sl) : NULL;
+				char *name = tsm__malloc((size_t)fl + sl + 64);
+
+				if (!name)
+					return TSM_FAIL(TSM_NOMEM, "chrome: stack frame name");
+				if (fn)
+					memcpy(name, fn, fl);
+				else
+					fl = (uint32_t)snprintf(name, 32, "0x%llx",
+								(unsigned long long)fm->pc);
+				p = name + fl;
+				if (file) {
+					JW_LIT(p, " (");
+					memcpy(p, file, sl);
+					p += sl;
+					if (fm->line) {
+						*p++ = ':';
+						p = tsm__jw_u64(p, fm->line);
+					}
+					*p++ = ')';
+				}
+				rc = tsm__jw_str(s, name, (size_t)(p - name));
+				tsm__free(name);
+			}
+			if (rc >= 0)
+				rc = tsm__xput(s, "}", 1);
+		}
+	}
+	return rc < 0 ? rc : tsm__xput(s, "}", 1);
+}
 
 static int meta_line(struct cj *c, const char *what, uint64_t pid, uint64_t tid, const char *key,
 		     const char *sval, int64_t ival)
@@ -303,6 +412,18 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	} else if (!counter) {
 		JW_LIT(p, ", \"s\": \"t\"");
 	}
+	if (ev->stack) {
+		size_t n;
+
+		if (stack_frames(x, ev->stack, &n) && n) {
+			rc = stack_use(c, ev->stack);
+			if (rc < 0)
+				return rc;
+			JW_LIT(p, ", \"sf\": \"");
+			p = tsm__jw_u64(p, (uint64_t)ev->stack * 256 + n);
+			*p++ = '"';
+		}
+	}
 	JW_LIT(p, ", \"args\": {");
 	if (counter) {
 		JW_LIT(p, "\"value\": ");
@@ -515,6 +636,11 @@ int tsm__export_chrome(tsm__xctx *x)
 	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
 		rc = write_event(&c, ev);
 	if (rc == TSM_END)
-		rc = tsm__xput(c.s, "\n]}\n", 4);
+		rc = tsm__xput(c.s, "\n]", 2);
+	if (rc >= 0 && c.stack_used)
+		rc = write_stack_frames(&c);
+	if (rc >= 0)
+		rc = tsm__xput(c.s, "}\n", 2);
+	tsm__free(c.stack_used);
 	return rc;
 }

@@ -35,9 +35,19 @@ def check_chrome(path):
     evs = d["traceEvents"] if isinstance(d, dict) else d
     pnames, tnames = set(), set()
     starts = {}
-    nflows = 0
+    nflows = nsf = 0
+    frames = d.get("stackFrames", {}) if isinstance(d, dict) else {}
+    for fid, fr in frames.items():
+        if "parent" in fr and fr["parent"] not in frames:
+            raise CheckError("stack frame %s: parent %s missing" % (fid, fr["parent"]))
+        if not isinstance(fr.get("name"), str):
+            raise CheckError("stack frame %s without a name" % fid)
     for i, e in enumerate(evs):
         ph = e.get("ph")
+        if "sf" in e:
+            if str(e["sf"]) not in frames:
+                raise CheckError("event %d: sf %r not in stackFrames" % (i, e["sf"]))
+            nsf += 1
         if ph == "M":
             if e["name"] == "process_name":
                 pnames.add(e["pid"])
@@ -64,7 +74,8 @@ def check_chrome(path):
             nflows += 1
     if starts:
         raise CheckError("%d flow starts without an end" % len(starts))
-    return {"events": len(evs), "flows": nflows, "threads": len(tnames), "text": text, "json": d}
+    return {"events": len(evs), "flows": nflows, "threads": len(tnames), "with_stack": nsf,
+            "text": text, "json": d}
 
 
 def check_kineto(path):

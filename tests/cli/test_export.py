@@ -148,6 +148,11 @@ class TestJson(CliTest):
         self.assertTrue(any(": copy H2D" in n for n in rows), rows)
         self.assertTrue(any("sync" in e.get("cat", "") for e in c["json"]["traceEvents"]
                             if e.get("ph") == "s"))
+        # host call stacks: "sf" names the innermost frame of "stackFrames"
+        self.assertGreater(c["with_stack"], 1000)
+        frames = c["json"]["stackFrames"]
+        self.assertTrue(any(f["name"] == "cudaLaunchKernel" for f in frames.values()))
+        self.assertTrue(any("(" in f["name"] and ".cpp:" in f["name"] for f in frames.values()))
 
     def test_kineto(self):
         src = record("exp-train.sbt", events=20000)
