@@ -506,6 +506,12 @@ static int merge_next(struct xmerge *m, const tsm_event **ev, struct xrun **spen
 		m->heap[0] = m->heap[--m->nruns];
 	} else {
 		m->heap[0].key = top->ev[top->i].start_ns;
+		/* the run's events were decoded a block at a time and have left the cache by now:
+		 * fetch the one after the next before the run comes up again */
+		if (top->i + 1 < top->n) {
+			__builtin_prefetch(&top->ev[top->i + 1]);
+			__builtin_prefetch((const char *)&top->ev[top->i + 1] + 64);
+		}
 	}
 	if (m->nruns)
 		heap_down(m, 0);
@@ -697,6 +703,10 @@ struct xbatch {
 struct xahead {
 	struct xfeed feed;
 	struct xmerge m;
+	/* the exporter's planning hook, copied: the export's own context shares cache lines
+	 * with what the exporting thread writes for every event */
+	tsm__xplan_fn plan;
+	void *plan_state;
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -745,12 +755,10 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 /* Plan event b->ev[n] with the exporter's hook, if it has one. */
 static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
 {
-	const tsm__xctx *x = a->feed.x;
-
-	if (!x->plan)
+	if (!a->plan)
 		return 0;
 	b->side_off[b->n] = (uint32_t)b->side.len;
-	return x->plan(x->plan_state, a->feed.r, ev, b->plans[b->n], &b->side);
+	return a->plan(a->plan_state, a->feed.r, ev, b->plans[b->n], &b->side);
 }
 
 /* Fill batch b with merged (and planned) events, reading blocks as the merge needs them. */
@@ -877,6 +885,7 @@ static void ahead_stop(tsm__xctx *x)
 	x->st.max_buffered = a->m.max_buffered;
 	merge_fini(&a->m);
 	if (x->batch) {
+		x->st.events_written += x->bi; /* the events of the batch at hand returned so far */
 		x->batch->next = a->ready;
 		a->ready = x->batch;
 		x->batch = NULL;
@@ -920,6 +929,8 @@ static void ahead_start(tsm__xctx *x)
 		return;
 	}
 	a->feed.x = x;
+	a->plan = x->plan;
+	a->plan_state = x->plan_state;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	x->ahead = a;
@@ -952,14 +963,15 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 				/* no side bytes in the whole batch: no buffer either */
 				*side = b->side.data ? b->side.data + b->side_off[i] : NULL;
 			}
-			x->st.events_written++;
 			return 0;
 		}
 		if (b && b->last)
 			return TSM_END;
 		pthread_mutex_lock(&a->mu);
 		if (b) {
-			/* finished: its runs may be reused */
+			/* finished: its runs may be reused (counted per batch: the counters share
+			 * a cache line with those the planner updates on the other thread) */
+			x->st.events_written += b->n;
 			b->next = a->bfree;
 			a->bfree = b;
 			a->done = b->seq + 1;
