@@ -685,6 +685,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
  * are only ever looked up on the exporting thread.
  */
 #define BATCH_EVENTS  4096
+#define AHEAD_PREFETCH 16 /* events */
 #define AHEAD_BATCHES 8
 
 struct xbatch {
@@ -957,6 +958,14 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 		if (b && x->bi < b->n) {
 			size_t i = x->bi++;
 
+			/* the events were written on the other core, scattered over the merge's
+			 * runs: fetch them a few events ahead of use */
+			if (i + AHEAD_PREFETCH < b->n) {
+				const char *e = (const char *)b->ev[i + AHEAD_PREFETCH];
+
+				__builtin_prefetch(e);
+				__builtin_prefetch(e + 64);
+			}
 			*out = b->ev[i];
 			if (plan) {
 				*plan = b->plans[i];
