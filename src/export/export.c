@@ -388,9 +388,12 @@ static int order_cmp(const void *a, const void *b)
  */
 static int build_order(tsm__xctx *x)
 {
-	const tsm_reader *r = x->r;
+	tsm_reader *r = x->r;
 	size_t n = 0;
+	int rc = tsm__reader_build_index(r); /* a torn file: from a pass over its chunks */
 
+	if (rc < 0)
+		return rc;
 	if (!r->index || !r->seekable)
 		return 0;
 	x->order = tsm__malloc((r->nindex ? r->nindex : 1) * sizeof(*x->order));
@@ -684,9 +687,9 @@ static int feed_block(struct xfeed *f, struct xrun *run)
  * devices, metadata), up to the blocks a batch's events come from, so names
  * are only ever looked up on the exporting thread.
  */
-#define BATCH_EVENTS  4096
+#define BATCH_EVENTS   4096
 #define AHEAD_PREFETCH 16 /* events */
-#define AHEAD_BATCHES 8
+#define AHEAD_BATCHES  8
 
 struct xbatch {
 	const tsm_event *ev[BATCH_EVENTS];

@@ -1532,6 +1532,73 @@ int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e)
 	return 0;
 }
 
+int tsm__reader_build_index(tsm_reader *r)
+{
+	sbt_index_entry *idx = NULL;
+	size_t n = 0, cap = 0;
+	sbt_step st;
+	int rc;
+
+	if (r->index || !r->seekable || r->returned_events)
+		return 0;
+	rc = seek_to(r, r->first_chunk_off);
+	r->in_block = 0;
+	r->ended = 0;
+	while (rc >= 0 && (rc = tsm__reader_step(r, &st)) == 0) {
+		sbt_index_entry *e;
+
+		if (st.is_footer || (st.type != SBT_EVTB && !is_def(st.type)))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 256;
+			sbt_index_entry *ni = tsm__realloc(idx, c * sizeof(*ni));
+
+			if (!ni) {
+				rc = TSM_FAIL(TSM_NOMEM, "%s: index of %zu chunks", r->name, c);
+				break;
+			}
+			idx = ni;
+			cap = c;
+		}
+		e = &idx[n++];
+		memset(e, 0, sizeof(*e));
+		e->type = st.type;
+		e->off = st.off;
+		if (st.type == SBT_EVTB) {
+			/* begin_block ran (nothing is skipped without an index) */
+			e->nevents = r->blk.n;
+			e->min_start = r->blk.min_start;
+			e->max_end = r->blk.max_end;
+		}
+	}
+	if (rc != TSM_END) {
+		tsm__free(idx);
+		return rc;
+	}
+	r->index = idx;
+	r->nindex = n;
+	r->data_end = r->pos; /* a torn tail is left out */
+	r->in_block = 0;
+	r->ended = 0;
+	r->evtb_seen = 0;
+	rc = seek_to(r, r->first_chunk_off);
+	if (rc == 0 && r->filtering)
+		rc = tsm_reader_seek_ns(r, r->from_ns, r->to_ns);
+	return rc;
+}
+
+/* Give `to` (just opened, at its first block) a copy of the index `from` built. */
+static int copy_index(tsm_reader *to, const tsm_reader *from)
+{
+	to->index = tsm__malloc((from->nindex ? from->nindex : 1) * sizeof(*to->index));
+	if (!to->index)
+		return TSM_FAIL(TSM_NOMEM, "%s: index of %zu chunks", to->name, from->nindex);
+	memcpy(to->index, from->index, from->nindex * sizeof(*to->index));
+	to->nindex = from->nindex;
+	to->data_end = from->data_end;
+	return 0;
+}
+
 int tsm__reader_clone(const tsm_reader *r, tsm_reader **out)
 {
 	char path[64];
@@ -1549,7 +1616,9 @@ int tsm__reader_clone(const tsm_reader *r, tsm_reader **out)
 	(*out)->name = tsm__strdup(r->name);
 	if (!(*out)->name)
 		rc = TSM_FAIL(TSM_NOMEM, "reader for %s", r->name);
-	else if (r->filtering)
+	else if (r->index && !(*out)->index)
+		rc = copy_index(*out, r); /* r built one (a file without its own) */
+	if (rc >= 0 && r->filtering)
 		rc = tsm_reader_seek_ns(*out, r->from_ns, r->to_ns);
 	if (rc < 0) {
 		tsm_reader_close(*out);

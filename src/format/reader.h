@@ -148,6 +148,17 @@ int tsm__reader_defs_upto(tsm_reader *r, uint64_t off);
 int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e);
 
 /*
+ * A seekable file without an index (its writer died before the footer):
+ * step through every chunk once, checking it and loading the definitions,
+ * and keep an index of the definition and event chunks in memory, so that
+ * blocks can be read by offset (tsm__reader_read_block) as with the file's
+ * own. A torn tail is left out (and reported in the info, as reading
+ * does). No-op with an index, a stream, or once events were returned;
+ * errors are those of reading the file in order.
+ */
+int tsm__reader_build_index(tsm_reader *r);
+
+/*
  * Open another reader over r's file, with r's flags and time window,
  * positioned where r's reading began (for partitioned decoding). Fails with
  * TSM_UNSUPPORTED when r reads a stream or has returned events.

@@ -25,6 +25,7 @@ enum {
 	O_TO,
 	O_DEMANGLE,
 	O_NO_DEMANGLE,
+	O_STRICT,
 	O_QUIET
 };
 
@@ -46,6 +47,7 @@ static const struct cli_opt opts[] = {
     {O_NO_DEMANGLE, 0, "no-demangle", CLI_NOARG, NULL,
      "keep names as captured (default for kineto, so that an\n"
      "import gives the same names back)"},
+    {O_STRICT, 0, "strict", CLI_NOARG, NULL, "fail on a file that was not closed cleanly"},
     {O_QUIET, 'q', "quiet", CLI_NOARG, NULL, "no summary line"},
     {0},
 };
@@ -62,7 +64,8 @@ static const struct cli_spec spec = {
 	"The format follows OUT's extension unless --format says otherwise; a name\n"
 	"ending in .gz is gzip-compressed. Export streams: memory stays bounded\n"
 	"whatever the trace size. A progress bar is drawn on a terminal and a summary\n"
-	"line (events, flows, bytes) goes to stderr.",
+	"line (events, flows, bytes) goes to stderr. A file whose writer died (no\n"
+	"footer) is exported in time order all the same, with a warning.",
     .opts = opts,
     .notes = "TIME is relative to the trace origin (the earliest event start), a number\n"
 	     "with a unit (ns, us, ms, s), or @NS for an absolute time in the trace's clock.",
@@ -146,6 +149,8 @@ int cmd_export(int argc, char **argv)
 	struct cli_parser p;
 	tsm_export_opts o;
 	tsm_export_stats st;
+	tsm_reader *r = NULL;
+	unsigned rflags = 0;
 	struct cli_progress prog;
 	struct when from = {0}, to = {0};
 	const char *file, *out = NULL;
@@ -207,6 +212,9 @@ int cmd_export(int argc, char **argv)
 		case O_NO_DEMANGLE:
 			o.demangle = 0;
 			break;
+		case O_STRICT:
+			rflags |= TSM_READ_STRICT;
+			break;
 		case O_QUIET:
 			quiet = 1;
 			break;
@@ -253,14 +261,22 @@ int cmd_export(int argc, char **argv)
 	o.progress = on_progress;
 	o.progress_user = &prog;
 	tsm_clear_error();
-	rc = tsm_export_file(file, out, &o, &st);
+	memset(&st, 0, sizeof(st));
+	rc = tsm_reader_open(file, rflags, &r);
+	if (rc >= 0)
+		rc = tsm_export_reader(r, out, &o, &st);
 	progress_done(&prog);
 	if (rc < 0) {
 		/* The detail names the input or output file itself. */
-		const char *what = tsm_last_error_offset() >= 0 ? file : out;
+		const char *what = tsm_last_error_offset() >= 0 || !r ? file : out;
 
+		tsm_reader_close(r);
 		return cli_lib_error(what, rc);
 	}
+	if (tsm_reader_info(r)->recovered)
+		cli_warn(file, "file was not closed cleanly; discarded %llu bytes at the end",
+			 (unsigned long long)tsm_reader_info(r)->discarded_bytes);
+	tsm_reader_close(r);
 	if (!quiet)
 		fprintf(stderr,
 			"%s: exported %s of %s events to %s (%s, %s%s), %s flows, %s tracks%s\n",
