@@ -12,16 +12,22 @@
 #include "export/json-writer.h"
 #include "export/sink.h"
 
-/* One block's events, sorted by start, consumed from i. */
+/*
+ * One block's events, sorted by start, consumed from i: with the index, a
+ * window of up to SBT_BATCH events decoded from the block (taken from the
+ * reader) when the previous window is used up, so the merge's working set
+ * stays in the cache; reading in file order, the whole block.
+ */
 struct xrun {
 	tsm_event *ev;
 	size_t n, i, cap;
-	uint64_t off;	    /* the block's chunk offset */
-	uint64_t read;	    /* events read for it (filtered ones included) */
-	uint64_t watermark; /* smallest start of any later block (UINT64_MAX: none) */
-	int last;	    /* the input ended with it */
-	uint64_t batch;	    /* read-ahead: the batch that holds its last event */
-	struct xrun *next;  /* in a free list */
+	struct sbt_block *blk;		 /* the taken block (kept for reuse when done) */
+	const struct sbt_index_entry *e; /* its index entry */
+	int decoding;			 /* blk has events left to decode */
+	uint64_t off;			 /* the block's chunk offset */
+	uint64_t watermark;		 /* smallest start of any later block (UINT64_MAX: none) */
+	int last;			 /* the input ended with it */
+	struct xrun *next;		 /* in a free list */
 };
 
 /*
@@ -35,21 +41,25 @@ struct xfeed {
 	size_t next; /* next entry of x->order */
 	tsm_event pending;
 	int have_pending;
+	uint64_t read; /* events read from the file (filtered ones too) */
 };
 
-/* The time-order merge: a min-heap of runs by head start (runs do not move). */
 /* A run in the merge's heap, keyed by the start of its next event (one load per comparison). */
 struct xhent {
 	uint64_t key;
 	struct xrun *run;
 };
 
+/* The time-order merge: a min-heap of runs by the start of their next event. */
 struct xmerge {
 	struct xhent *heap;
 	size_t nruns, cap;
 	uint64_t watermark; /* runs may release events that start before it */
 	int done;	    /* the input has ended: release everything */
-	uint64_t buffered, max_buffered, read;
+	uint64_t buffered, max_buffered;
+	struct xfeed *feed; /* decodes the next window of a run */
+	struct xrun *free;  /* runs to reuse */
+	int err;	    /* a window failed to decode: the next call's status */
 };
 
 /* One lane of a track: a stack of open slices' end times (innermost on top). */
@@ -105,8 +115,7 @@ typedef struct tsm__xctx {
 
 	/* the source: merged here, or by the read-ahead (export.c) into batches */
 	struct xmerge m;
-	struct xrun *retire;  /* exhausted run whose last event was just returned */
-	struct xrun *free;    /* runs to reuse */
+	tsm_event cur;	      /* serial reading: the event at hand */
 	struct xfeed feed;    /* serial reading */
 	struct xahead *ahead; /* reading ahead on a helper thread, or NULL */
 	struct xbatch *batch; /* the batch being exported, and its next event */

@@ -464,7 +464,6 @@ static int merge_add(struct xmerge *m, struct xrun *run)
 
 	m->watermark = run->watermark;
 	m->done = run->last;
-	m->read += run->read;
 	if (!run->n)
 		return 0;
 	if (m->nruns == m->cap) {
@@ -487,44 +486,67 @@ static int merge_add(struct xmerge *m, struct xrun *run)
 	return 1;
 }
 
+static int refill(struct xfeed *f, struct xrun *run);
+
 /*
- * The next event in time order: 0 (*ev set; *spent set to its run when that
- * was the run's last event, which stays valid until the caller lets the
- * run go), TSM_AGAIN when the next block must be added first, TSM_END at
- * the end.
+ * The next event in time order, copied to *dst: 0, TSM_AGAIN when the next
+ * block must be added first, TSM_END at the end, or the failure to decode a
+ * run's next window (met while returning the event before).
  */
-static int merge_next(struct xmerge *m, const tsm_event **ev, struct xrun **spent)
+static int merge_next(struct xmerge *m, tsm_event *dst)
 {
 	struct xrun *top;
+	int rc;
 
-	*spent = NULL;
+	if (TSM__UNLIKELY(m->err)) {
+		rc = m->err;
+		m->err = 0;
+		return rc;
+	}
 	if (!m->nruns)
 		return m->done ? TSM_END : TSM_AGAIN;
 	if (!m->done && m->heap[0].key >= m->watermark)
 		return TSM_AGAIN;
 	top = m->heap[0].run;
-	*ev = &top->ev[top->i++];
+	*dst = top->ev[top->i++];
+	m->buffered--;
+	if (top->i == top->n && top->decoding) {
+		rc = refill(m->feed, top);
+		if (rc < 0)
+			m->err = rc;
+		m->buffered += top->n;
+		if (m->buffered > m->max_buffered)
+			m->max_buffered = m->buffered;
+	}
 	if (top->i == top->n) {
-		*spent = top;
+		/* its events are all out (copied): reuse it */
 		m->heap[0] = m->heap[--m->nruns];
+		top->next = m->free;
+		m->free = top;
 	} else {
 		m->heap[0].key = top->ev[top->i].start_ns;
-		/* the run's events were decoded a block at a time and have left the cache by now:
-		 * fetch the one after the next before the run comes up again */
-		if (top->i + 1 < top->n) {
-			__builtin_prefetch(&top->ev[top->i + 1]);
-			__builtin_prefetch((const char *)&top->ev[top->i + 1] + 64);
-		}
 	}
 	if (m->nruns)
 		heap_down(m, 0);
-	m->buffered--;
 	return 0;
+}
+
+/* A run to fill: a free one, or a new one (NULL: NOMEM, status set). */
+static struct xrun *merge_run(struct xmerge *m)
+{
+	struct xrun *run = m->free;
+
+	if (run)
+		m->free = run->next;
+	else if (!(run = tsm__calloc(1, sizeof(*run))))
+		TSM_FAIL(TSM_NOMEM, "export: merge run");
+	return run;
 }
 
 static void run_free(struct xrun *run)
 {
 	if (run) {
+		tsm__block_free(run->blk);
 		tsm__free(run->ev);
 		tsm__free(run);
 	}
@@ -535,6 +557,12 @@ static void merge_fini(struct xmerge *m)
 	for (size_t i = 0; i < m->nruns; i++)
 		run_free(m->heap[i].run);
 	tsm__free(m->heap);
+	while (m->free) {
+		struct xrun *run = m->free;
+
+		m->free = run->next;
+		run_free(run);
+	}
 }
 
 /* Decode block `e` to its end, keeping nothing: 0 or the error. */
@@ -577,10 +605,48 @@ static int first_failure(struct xfeed *f, const sbt_index_entry *bad, int rc)
 	return tsm__fail(rc, off, "%s", msg);
 }
 
+/* The run's next window: up to SBT_BATCH events of its block that pass the filters. */
+static int refill(struct xfeed *f, struct xrun *run)
+{
+	const tsm__xctx *x = f->x;
+
+	run->n = run->i = 0;
+	while (!run->n && run->decoding) {
+		uint32_t n, kept = 0;
+		int rc = tsm__block_decode_taken(f->r, run->blk, run->ev, &n);
+
+		if (rc == TSM_END) {
+			run->decoding = 0;
+			break;
+		}
+		if (rc < 0) {
+			run->decoding = 0;
+			return rc != TSM_NOMEM ? first_failure(f, run->e, rc) : rc;
+		}
+		f->read += n;
+		if (filtering(x)) {
+			for (uint32_t i = 0; i < n; i++)
+				if (keep(x, &run->ev[i]))
+					run->ev[kept++] = run->ev[i];
+		} else {
+			kept = n;
+		}
+		run->n = kept;
+	}
+	return 0;
+}
+
+/*
+ * The next block in start order: read and taken from the reader, its first
+ * window decoded; the rest is decoded as the merge uses it up (a window of
+ * every block overlapping in time, instead of all their events at once,
+ * which left the cache: the events were written to memory and read back).
+ */
 static int feed_ordered(struct xfeed *f, struct xrun *run)
 {
 	const tsm__xctx *x = f->x;
 	const sbt_index_entry *e;
+	sbt_block *b;
 	int rc;
 
 	run->last = f->next + 1 >= x->norder;
@@ -590,36 +656,27 @@ static int feed_ordered(struct xfeed *f, struct xrun *run)
 	}
 	e = x->order[f->next++];
 	run->off = e->off;
+	run->e = e;
 	run->watermark = run->last ? UINT64_MAX : x->order[f->next]->min_start;
 	rc = tsm__reader_read_block(f->r, e);
-	if (rc >= 0 && f->r->in_block && run->cap < e->nevents + SBT_BATCH) {
-		/* the whole block, decoded in place */
-		tsm_event *ne = tsm__realloc(run->ev, (e->nevents + SBT_BATCH) * sizeof(*ne));
+	if (rc < 0)
+		return rc != TSM_NOMEM ? first_failure(f, e, rc) : rc;
+	if (!f->r->in_block)
+		return 0; /* outside the time window */
+	if (run->cap < SBT_BATCH) {
+		tsm_event *ne = tsm__realloc(run->ev, SBT_BATCH * sizeof(*ne));
 
 		if (!ne)
-			return TSM_FAIL(TSM_NOMEM, "export: merge buffer of %u events", e->nevents);
+			return TSM_FAIL(TSM_NOMEM, "export: merge window");
 		run->ev = ne;
-		run->cap = e->nevents + SBT_BATCH;
+		run->cap = SBT_BATCH;
 	}
-	while (rc >= 0 && f->r->in_block) {
-		uint32_t n, kept = 0;
-		tsm_event *ev = run->ev + run->n;
-
-		rc = tsm__block_decode(f->r, ev, &n);
-		if (rc == TSM_END)
-			return 0;
-		if (rc < 0)
-			break;
-		run->read += n;
-		if (filtering(x)) {
-			for (uint32_t i = 0; i < n; i++)
-				if (keep(x, &ev[i]))
-					ev[kept++] = ev[i];
-			n = kept;
-		}
-		run->n += n;
-	}
-	return rc < 0 ? (rc != TSM_NOMEM ? first_failure(f, e, rc) : rc) : 0;
+	b = tsm__reader_take_block(f->r, run->blk);
+	if (!b)
+		return TSM_NOMEM;
+	run->blk = b;
+	run->decoding = 1;
+	return refill(f, run);
 }
 
 static int feed_block(struct xfeed *f, struct xrun *run)
@@ -630,7 +687,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 	int rc = 0;
 
 	run->n = run->i = 0;
-	run->read = 0;
+	run->decoding = 0;
 	run->last = 0;
 	run->watermark = 0;
 	if (x->order)
@@ -644,7 +701,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 		}
 		if (rc < 0)
 			return rc;
-		run->read++;
+		f->read++;
 		f->pending = *ev;
 		f->have_pending = 1;
 	}
@@ -662,7 +719,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 		}
 		if (rc < 0)
 			break;
-		run->read++;
+		f->read++;
 		if (tsm_reader_info(f->r)->block_count != block) {
 			f->pending = *ev;
 			f->have_pending = 1;
@@ -680,24 +737,21 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 /*
  * With more than one thread, a helper thread reads and decodes the blocks
  * (through a clone of the reader) and merges them into time order, handing
- * the exporting thread batches of pointers to the events: decoding and the
- * merge are a quarter of a Perfetto export's instructions. A run is reused
- * only once the exporting thread has finished every batch that points into
- * it. The export's own reader then only loads definitions (strings,
- * devices, metadata), up to the blocks a batch's events come from, so names
- * are only ever looked up on the exporting thread.
+ * the exporting thread batches of the events (copies, read in order: the
+ * runs' windows are reused as soon as they are merged). The export's own
+ * reader then only loads definitions (strings, devices, metadata), up to
+ * the blocks a batch's events come from, so names are only ever looked up
+ * on the exporting thread.
  */
-#define BATCH_EVENTS   4096
-#define AHEAD_PREFETCH 16 /* events */
-#define AHEAD_BATCHES  8
+#define BATCH_EVENTS  4096
+#define AHEAD_BATCHES 8
 
 struct xbatch {
-	const tsm_event *ev[BATCH_EVENTS];
+	tsm_event ev[BATCH_EVENTS];
 	uint64_t plans[BATCH_EVENTS][XPLAN_BYTES / 8];
 	uint32_t side_off[BATCH_EVENTS]; /* where each event's side bytes begin */
 	tsm__buf side;
 	size_t n;
-	uint64_t seq;	   /* batches are numbered in order */
 	uint64_t read;	   /* events read from the file (filtered ones too) since the last batch */
 	uint64_t defs_off; /* the events come from blocks before this offset */
 	int last;	   /* the end of the input */
@@ -715,14 +769,12 @@ struct xahead {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* the helper's own */
-	struct xrun *free;		 /* runs to reuse */
-	struct xrun *spent, *spent_tail; /* merged out, in order, until their batch is done */
-	uint64_t defs_off, read;
+	uint64_t defs_off;
+	uint64_t read_sent; /* feed.read handed over with the batches so far */
 	/* shared, under mu */
 	struct xbatch *ready, *ready_tail; /* batches in order */
 	size_t nready;
 	struct xbatch *bfree; /* batches to reuse */
-	uint64_t done;	      /* batches the exporting thread has finished */
 	int quit, failed, rc;
 	int64_t err_off;
 	char err[512];
@@ -742,8 +794,8 @@ static void ahead_fail(struct xahead *a, int rc)
 static void ahead_publish(struct xahead *a, struct xbatch *b)
 {
 	b->defs_off = a->defs_off;
-	b->read = a->read;
-	a->read = 0;
+	b->read = a->feed.read - a->read_sent;
+	a->read_sent = a->feed.read;
 	b->next = NULL;
 	pthread_mutex_lock(&a->mu);
 	if (a->ready_tail)
@@ -766,51 +818,30 @@ static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
 }
 
 /* Fill batch b with merged (and planned) events, reading blocks as the merge needs them. */
-static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
+static int ahead_fill(struct xahead *a, struct xbatch *b)
 {
-	/* runs whose every batch the exporting thread has finished can be reused */
-	while (a->spent && a->spent->batch < done) {
-		struct xrun *run = a->spent;
-
-		a->spent = run->next;
-		if (!a->spent)
-			a->spent_tail = NULL;
-		run->next = a->free;
-		a->free = run;
-	}
 	while (b->n < BATCH_EVENTS) {
-		const tsm_event *ev = NULL;
 		struct xrun *run;
-		int rc = merge_next(&a->m, &ev, &run);
+		int rc = merge_next(&a->m, &b->ev[b->n]);
 
 		if (rc == 0) {
-			if (run) {
-				run->batch = b->seq;
-				run->next = NULL;
-				if (a->spent_tail)
-					a->spent_tail->next = run;
-				else
-					a->spent = run;
-				a->spent_tail = run;
-			}
-			rc = ahead_plan(a, b, ev);
+			rc = ahead_plan(a, b, &b->ev[b->n]);
 			if (rc < 0)
 				return rc;
-			b->ev[b->n++] = ev;
+			b->n++;
 			continue;
 		}
 		if (rc == TSM_END) {
 			b->last = 1;
 			return 0;
 		}
-		run = a->free;
-		if (run)
-			a->free = run->next;
-		else if (!(run = tsm__calloc(1, sizeof(*run))))
-			return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		if (rc < 0)
+			return rc;
+		run = merge_run(&a->m);
+		if (!run)
+			return TSM_NOMEM;
 		rc = feed_block(&a->feed, run);
 		if (rc >= 0) {
-			a->read += run->read;
 			if (run->last)
 				a->defs_off = UINT64_MAX;
 			else if (run->off + 1 > a->defs_off)
@@ -818,8 +849,8 @@ static int ahead_fill(struct xahead *a, struct xbatch *b, uint64_t done)
 			rc = merge_add(&a->m, run);
 		}
 		if (rc <= 0) {
-			run->next = a->free;
-			a->free = run;
+			run->next = a->m.free;
+			a->m.free = run;
 		}
 		if (rc < 0)
 			return rc;
@@ -831,9 +862,8 @@ static void *ahead_main(void *arg)
 {
 	struct xahead *a = arg;
 
-	for (uint64_t seq = 0;; seq++) {
+	for (;;) {
 		struct xbatch *b;
-		uint64_t done;
 		int rc;
 
 		pthread_mutex_lock(&a->mu);
@@ -846,7 +876,6 @@ static void *ahead_main(void *arg)
 		b = a->bfree;
 		if (b)
 			a->bfree = b->next;
-		done = a->done;
 		pthread_mutex_unlock(&a->mu);
 		if (!b && (b = tsm__malloc(sizeof(*b))) != NULL)
 			memset(&b->side, 0, sizeof(b->side));
@@ -856,9 +885,8 @@ static void *ahead_main(void *arg)
 		}
 		tsm__buf_reset(&b->side);
 		b->n = 0;
-		b->seq = seq;
 		b->last = 0;
-		rc = ahead_fill(a, b, done);
+		rc = ahead_fill(a, b);
 		/* the events merged before a failure are exported first, as reading serially */
 		if (b->n || rc >= 0) {
 			ahead_publish(a, b);
@@ -902,13 +930,6 @@ static void ahead_stop(tsm__xctx *x)
 			tsm__buf_fini(&b->side);
 			tsm__free(b);
 		}
-	for (struct xrun *lists[2] = {a->free, a->spent}, **l = lists; l < lists + 2; l++)
-		while (*l) {
-			struct xrun *run = *l;
-
-			*l = run->next;
-			run_free(run);
-		}
 	tsm_reader_close(a->feed.r);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
@@ -933,6 +954,7 @@ static void ahead_start(tsm__xctx *x)
 		return;
 	}
 	a->feed.x = x;
+	a->m.feed = &a->feed;
 	a->plan = x->plan;
 	a->plan_state = x->plan_state;
 	pthread_mutex_init(&a->mu, NULL);
@@ -961,15 +983,7 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 		if (b && x->bi < b->n) {
 			size_t i = x->bi++;
 
-			/* the events were written on the other core, scattered over the merge's
-			 * runs: fetch them a few events ahead of use */
-			if (i + AHEAD_PREFETCH < b->n) {
-				const char *e = (const char *)b->ev[i + AHEAD_PREFETCH];
-
-				__builtin_prefetch(e);
-				__builtin_prefetch(e + 64);
-			}
-			*out = b->ev[i];
+			*out = &b->ev[i];
 			if (plan) {
 				*plan = b->plans[i];
 				/* no side bytes in the whole batch: no buffer either */
@@ -981,12 +995,11 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, co
 			return TSM_END;
 		pthread_mutex_lock(&a->mu);
 		if (b) {
-			/* finished: its runs may be reused (counted per batch: the counters share
-			 * a cache line with those the planner updates on the other thread) */
+			/* finished (counted per batch: the counters share a cache line with those
+			 * the planner updates on the other thread) */
 			x->st.events_written += b->n;
 			b->next = a->bfree;
 			a->bfree = b;
-			a->done = b->seq + 1;
 			x->batch = NULL;
 		}
 		while (!a->ready && !a->failed)
@@ -1030,42 +1043,34 @@ static int serial_plan(tsm__xctx *x, const tsm_event *ev, const void **plan, con
 
 static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, const uint8_t **side)
 {
-	struct xrun *spent;
 	int rc;
 
 	if (x->ahead)
 		return ahead_next(x, out, plan, side);
-	if (x->retire) { /* its last event was returned by the previous call */
-		x->retire->next = x->free;
-		x->free = x->retire;
-		x->retire = NULL;
-	}
 	for (;;) {
 		struct xrun *run;
 
-		rc = merge_next(&x->m, out, &spent);
+		rc = merge_next(&x->m, &x->cur);
 		if (rc == 0) {
-			x->retire = spent;
+			*out = &x->cur;
 			x->st.events_written++;
 			return serial_plan(x, *out, plan, side);
 		}
-		if (rc == TSM_END)
+		if (rc != TSM_AGAIN)
 			return rc;
-		run = x->free;
-		if (run)
-			x->free = run->next;
-		else if (!(run = tsm__calloc(1, sizeof(*run))))
-			return TSM_FAIL(TSM_NOMEM, "export: merge run");
+		run = merge_run(&x->m);
+		if (!run)
+			return TSM_NOMEM;
 		rc = feed_block(&x->feed, run);
 		if (rc >= 0)
 			rc = merge_add(&x->m, run);
 		if (rc <= 0) {
-			run->next = x->free;
-			x->free = run;
+			run->next = x->m.free;
+			x->m.free = run;
 		}
 		if (rc < 0)
 			return rc;
-		x->st.events_read = x->m.read;
+		x->st.events_read = x->feed.read;
 		tsm__xprogress(x);
 	}
 }
@@ -1089,13 +1094,6 @@ static void xctx_fini(tsm__xctx *x)
 		x->plan_free(x->plan_state);
 	tsm__buf_fini(&x->side);
 	merge_fini(&x->m);
-	run_free(x->retire);
-	while (x->free) {
-		struct xrun *run = x->free;
-
-		x->free = run->next;
-		run_free(run);
-	}
 	for (size_t i = 0; i < x->ntracks; i++) {
 		for (uint32_t l = 0; l < x->tracks[i].nlanes; l++)
 			tsm__free(x->tracks[i].lanes[l].ends);
@@ -1163,6 +1161,7 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		goto out;
 	x->feed.x = x;
 	x->feed.r = r;
+	x->m.feed = &x->feed;
 	if (x->format == TSM_EXPORT_PERFETTO) {
 		rc = tsm__perfetto_plan_init(x);
 		if (rc < 0)
@@ -1180,10 +1179,12 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 		rc = tsm__export_kineto(x);
 		break;
 	}
-	if (x->ahead)
+	if (x->ahead) {
 		ahead_stop(x); /* its merge's figures */
-	else
+	} else {
 		x->st.max_buffered = x->m.max_buffered;
+		x->st.events_read = x->feed.read;
+	}
 	x->st.bytes_uncompressed = x->out.in_bytes + x->out.len;
 	rc2 = tsm__sink_close(&x->out);
 	if (!rc)

@@ -203,7 +203,7 @@ static int dump_block(FILE *out, tsm_reader *r, unsigned flags, uint64_t *nevent
 {
 	static const char *const cols[COL__COUNT] = {"tpl",  "flg", "start", "dur",
 						     "corr", "ext", "flow",  "vol"};
-	const sbt_block *b = &r->blk;
+	const sbt_block *b = r->blk;
 	const tsm_event *e;
 	uint64_t i = 0;
 	int rc;

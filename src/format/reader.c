@@ -437,7 +437,7 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 
 static int block_fail(tsm_reader *r, const char *fmt, const char *what, int col, int st)
 {
-	return TSM_FAIL_AT(st, r->blk.chunk_off, "%s: chunk EVTB: %s%s%s", r->name, fmt,
+	return TSM_FAIL_AT(st, r->blk->chunk_off, "%s: chunk EVTB: %s%s%s", r->name, fmt,
 			   col >= 0 ? " in column " : "", col >= 0 ? col_names[col] : "");
 }
 
@@ -458,7 +458,7 @@ static uint32_t find_lane(sbt_block *b, const tsm_event *t)
 
 static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 	uint64_t n, ntpl, total = 0;
 	cursor c;
 	uint32_t type = SBT_EVTB;
@@ -619,7 +619,7 @@ static inline uint64_t id_decode(cursor *c, unsigned mode, uint64_t *prev)
 
 static int column_error(tsm_reader *r)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 
 	for (int i = 0; i < COL__COUNT; i++)
 		if (b->col[i].err)
@@ -641,7 +641,7 @@ static int column_error(tsm_reader *r)
 /* Decode the block's next batch of events into ev (SBT_BATCH slots); b->bn says how many. */
 static int decode_batch(tsm_reader *r, tsm_event *ev)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 	uint32_t m = b->n - b->i < SBT_BATCH ? b->n - b->i : SBT_BATCH, j;
 	cursor *c;
 	int rc;
@@ -771,7 +771,7 @@ bad_end:
 /* The block is decoded: every column must be used up. */
 static int block_end(tsm_reader *r)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 
 	for (int i = 0; i < COL__COUNT; i++)
 		if (b->col[i].p != b->col[i].end)
@@ -782,7 +782,7 @@ static int block_end(tsm_reader *r)
 
 int tsm__block_next(tsm_reader *r, const tsm_event **out)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 	int rc;
 
 	if (TSM__LIKELY(b->bi < b->bn)) {
@@ -802,7 +802,7 @@ int tsm__block_next(tsm_reader *r, const tsm_event **out)
 
 int tsm__block_decode(tsm_reader *r, tsm_event *dst, uint32_t *n)
 {
-	sbt_block *b = &r->blk;
+	sbt_block *b = r->blk;
 	int rc;
 
 	*n = 0;
@@ -1031,7 +1031,7 @@ int tsm__reader_step(tsm_reader *r, sbt_step *st)
 		rc = begin_block(r, r->payload, r->payload_len, st->off);
 		if (rc < 0)
 			return rc;
-		if (r->filtering && !range_overlaps(r, r->blk.min_start, r->blk.max_end)) {
+		if (r->filtering && !range_overlaps(r, r->blk->min_start, r->blk->max_end)) {
 			r->in_block = 0;
 			st->skipped = 1;
 		}
@@ -1281,6 +1281,10 @@ int tsm_reader_open_fd(int fd, const char *name, unsigned flags, tsm_reader **ou
 
 	*out = NULL;
 	r = tsm__calloc(1, sizeof(*r));
+	if (r && !(r->blk = tsm__calloc(1, sizeof(*r->blk)))) {
+		tsm__free(r);
+		r = NULL;
+	}
 	if (!r)
 		return TSM_FAIL(TSM_NOMEM, "reader for %s", name);
 	r->fd = fd;
@@ -1341,6 +1345,53 @@ int tsm_reader_open(const char *path, unsigned flags, tsm_reader **out)
 	return 0;
 }
 
+void tsm__block_free(sbt_block *b)
+{
+	if (!b)
+		return;
+	tsm__free(b->tpls);
+	tsm__free(b->prev_dur);
+	tsm__free(b->tpl_lane);
+	tsm__free(b->lane_key);
+	tsm__free(b->lane_end);
+	tsm__free(b->lane_slots);
+	tsm__buf_fini(&b->own);
+	tsm__free(b);
+}
+
+sbt_block *tsm__reader_take_block(tsm_reader *r, sbt_block *spare)
+{
+	sbt_block *b = r->blk;
+	tsm__buf *held = r->payload == r->rbuf.data ? &r->rbuf : &r->cbuf, t;
+
+	if (!spare && !(spare = tsm__calloc(1, sizeof(*spare)))) {
+		TSM_FAIL(TSM_NOMEM, "%s: block decoder", r->name);
+		return NULL;
+	}
+	/* the payload's buffer goes with the block; the reader keeps the block's old one */
+	t = *held;
+	*held = b->own;
+	b->own = t;
+	r->blk = spare;
+	r->payload = NULL;
+	r->payload_len = 0;
+	r->in_block = 0;
+	return b;
+}
+
+int tsm__block_decode_taken(tsm_reader *r, sbt_block *b, tsm_event *dst, uint32_t *n)
+{
+	sbt_block *cur = r->blk;
+	int in = r->in_block, rc;
+
+	r->blk = b;
+	r->in_block = 1;
+	rc = tsm__block_decode(r, dst, n);
+	r->blk = cur;
+	r->in_block = in;
+	return rc;
+}
+
 void tsm_reader_close(tsm_reader *r)
 {
 	if (!r)
@@ -1358,12 +1409,7 @@ void tsm_reader_close(tsm_reader *r)
 	tsm__free(r->procs);
 	tsm__free(r->meta);
 	tsm__free(r->index);
-	tsm__free(r->blk.tpls);
-	tsm__free(r->blk.prev_dur);
-	tsm__free(r->blk.tpl_lane);
-	tsm__free(r->blk.lane_key);
-	tsm__free(r->blk.lane_end);
-	tsm__free(r->blk.lane_slots);
+	tsm__block_free(r->blk);
 	tsm__buf_fini(&r->cbuf);
 	tsm__buf_fini(&r->rbuf);
 	tsm__zstd_free(NULL, r->zdctx);
@@ -1379,8 +1425,8 @@ int tsm_reader_next(tsm_reader *r, const tsm_event **ev)
 	sbt_step st;
 	int rc;
 
-	if (TSM__LIKELY(r->in_block && r->blk.bi < r->blk.bn)) {
-		*ev = &r->blk.batch[r->blk.bi++];
+	if (TSM__LIKELY(r->in_block && r->blk->bi < r->blk->bn)) {
+		*ev = &r->blk->batch[r->blk->bi++];
 		return 0;
 	}
 	for (;;) {
@@ -1445,7 +1491,7 @@ int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 		r->from_ns = from_ns;
 		r->to_ns = to_ns;
 		r->filtering = 1;
-		if (r->in_block && !range_overlaps(r, r->blk.min_start, r->blk.max_end))
+		if (r->in_block && !range_overlaps(r, r->blk->min_start, r->blk->max_end))
 			r->in_block = 0;
 		return 0;
 	}
@@ -1523,11 +1569,11 @@ int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e)
 		    (unsigned long long)e->off, rc == TSM_END ? "none" : chunk_name(st.type, t));
 	if (rc < 0)
 		return rc;
-	if (r->in_block && (r->blk.min_start != e->min_start || r->blk.n != e->nevents))
+	if (r->in_block && (r->blk->min_start != e->min_start || r->blk->n != e->nevents))
 		return TSM_FAIL_AT(TSM_CORRUPT, e->off,
 				   "%s: chunk EVTB: %u events from %llu ns, the index says %u from "
 				   "%llu ns",
-				   r->name, r->blk.n, (unsigned long long)r->blk.min_start,
+				   r->name, r->blk->n, (unsigned long long)r->blk->min_start,
 				   e->nevents, (unsigned long long)e->min_start);
 	return 0;
 }
@@ -1566,9 +1612,9 @@ int tsm__reader_build_index(tsm_reader *r)
 		e->off = st.off;
 		if (st.type == SBT_EVTB) {
 			/* begin_block ran (nothing is skipped without an index) */
-			e->nevents = r->blk.n;
-			e->min_start = r->blk.min_start;
-			e->max_end = r->blk.max_end;
+			e->nevents = r->blk->n;
+			e->min_start = r->blk->min_start;
+			e->max_end = r->blk->max_end;
 		}
 	}
 	if (rc != TSM_END) {

@@ -46,6 +46,7 @@ typedef struct sbt_block {
 	uint32_t bn, bi;
 	uint32_t btpl[SBT_BATCH];
 	tsm_event batch[SBT_BATCH];
+	tsm__buf own; /* a taken block's payload (tsm__reader_take_block) */
 } sbt_block;
 
 /* What one step read: the chunk and, for definition chunks, the id range it added. */
@@ -103,7 +104,7 @@ struct tsm_reader {
 	size_t payload_len;
 	void *zdctx;
 	int in_block;
-	sbt_block blk;
+	sbt_block *blk; /* the block being decoded (tsm__reader_take_block swaps it) */
 };
 
 /* Internal open flag: read sequentially, ignoring the footer's index (dump). */
@@ -159,6 +160,21 @@ int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e);
 int tsm__reader_build_index(tsm_reader *r);
 
 /*
+ * Take the block tsm__reader_read_block just began (in_block set): its
+ * decoder state and its payload move to the caller, so that several blocks
+ * can be decoded in turns (tsm__block_decode_taken) while the reader reads
+ * others. The reader goes on with `spare` (a block given back earlier,
+ * whose memory is reused) or a new one; NULL on NOMEM. Free a block with
+ * tsm__block_free.
+ */
+sbt_block *tsm__reader_take_block(tsm_reader *r, sbt_block *spare);
+
+/* tsm__block_decode on a taken block (r: its reader, for names and error offsets). */
+int tsm__block_decode_taken(tsm_reader *r, sbt_block *b, tsm_event *dst, uint32_t *n);
+
+void tsm__block_free(sbt_block *b);
+
+/*
  * Open another reader over r's file, with r's flags and time window,
  * positioned where r's reading began (for partitioned decoding). Fails with
  * TSM_UNSUPPORTED when r reads a stream or has returned events.
@@ -186,7 +202,7 @@ static inline uint64_t tsm__reader_indexed_blocks(const tsm_reader *r)
 /* File offset of the block the last event came from. */
 static inline uint64_t tsm__reader_block_off(const tsm_reader *r)
 {
-	return r->blk.chunk_off;
+	return r->blk->chunk_off;
 }
 
 #endif
