@@ -58,28 +58,35 @@ printf '%-12s %-4s %5.1fs  %.300s\n' python-prof "$r" "$(awk "BEGIN{print $(date
 echo "--- python-profile: $r"; tail -n 12 "$out/python-profile.txt" | cut -c1-400
 
 # Real traces through the exports: every trace the tests left, to Perfetto (checked by the
-# protobuf checker when protoc and the schema are there) and to Chrome JSON (parsed).
+# protobuf checker when protoc and the schema are there) and to Chrome JSON (checked by the CLI
+# tests' checker: flows, names, stack frames). The outputs are also packed into
+# $out/exports.tar.gz, so that a machine with protoc and ../shared can check them
+# (tests/cli/pftrace_check.py FILE...) when this one cannot.
 s=$(date +%s.%N)
 n=0
 bad=0
+rm -rf "$build/exports"
+mkdir -p "$build/exports"
 for f in "$TSM_GPU_SCRATCH"/*.sbt; do
 	[ -e "$f" ] || continue
 	n=$((n + 1))
-	if ! "$TRACESMITH" export "$f" -o "$build/x.pftrace" -q 2>>"$out/export.log" ||
-		! "$TRACESMITH" export "$f" -o "$build/x.json" -q 2>>"$out/export.log" ||
-		! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$build/x.json" \
-			2>>"$out/export.log"; then
+	x=$build/exports/$(basename "$f" .sbt)
+	if ! "$TRACESMITH" export "$f" -o "$x.pftrace" -q 2>>"$out/export.log" ||
+		! "$TRACESMITH" export "$f" -o "$x.json" -q 2>>"$out/export.log" ||
+		! python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import json_check
+json_check.check_chrome(sys.argv[2])' "$root/tests/cli" "$x.json" 2>>"$out/export.log"; then
 		bad=$((bad + 1))
 		echo "export failed: $f" >>"$out/export.log"
 		continue
 	fi
-	python3 "$root/tests/cli/pftrace_check.py" "$build/x.pftrace" >>"$out/export.log" 2>&1
+	python3 "$root/tests/cli/pftrace_check.py" "$x.pftrace" >>"$out/export.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		bad=$((bad + 1))
 		echo "check failed: $f" >>"$out/export.log"
 	fi
 done
+tar czf "$out/exports.tar.gz" -C "$build" exports 2>>"$out/export.log" || true
 if [ $n -eq 0 ]; then r=SKIP; elif [ $bad -eq 0 ]; then r=PASS; else r=FAIL; fi
 printf '%-12s %-4s %5.1fs  %s\n' exports "$r" "$(awk "BEGIN{print $(date +%s.%N) - $s}")" \
 	"$n traces to .pftrace and .json, $bad failed" >>"$out/results.txt"
