@@ -135,10 +135,16 @@ static uint16_t device_of_context(void *user, uint32_t ctx)
 			       : TSM_DEVICE_NONE;
 }
 
-static void note_context(void *user, uint32_t ctx, uint32_t dev)
+void agent_note_context(uint32_t ctx, uint32_t dev)
 {
 	if (ctx < CTX_SLOTS)
 		atomic_store_explicit(&ctx_dev[ctx], (uint16_t)dev, memory_order_relaxed);
+}
+
+static void note_context(void *user, uint32_t ctx, uint32_t dev)
+{
+	(void)user;
+	agent_note_context(ctx, dev);
 }
 
 static void CUPTIAPI buffer_requested(uint8_t **buf, size_t *size, size_t *max_records)

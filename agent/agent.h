@@ -138,6 +138,8 @@ void agent_leave(void);
 /* Register the buffer callbacks, reset per-session tables, enable the
  * kinds (unless --delay); again for every session. */
 int agent_activity_start(void);
+/* Context `ctx` (CUPTI's id) runs on device `dev`: synchronisation records get their device. */
+void agent_note_context(uint32_t ctx, uint32_t dev);
 void agent_activity_flush(int forced); /* cuptiActivityFlushAll */
 void agent_activity_set_enabled(int on);
 void agent_activity_note_external(uint32_t corr, uint64_t ext);

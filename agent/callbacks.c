@@ -4,7 +4,8 @@
  *
  *   RESOURCE   context created: the driver now answers queries, so the
  *              agent describes the devices and starts its writer thread
- *              (agent_ensure_started).
+ *              (agent_ensure_started), and notes the context's device
+ *              (synchronisation records carry only the context).
  *   RUNTIME_API / DRIVER_API   only with --stacks: at API entry, unwind
  *              the calling thread's stack and file it under the call's
  *              correlation id (stacks.c). The API events themselves come
@@ -36,8 +37,18 @@ static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_Cal
 
 	switch (dom) {
 	case CUPTI_CB_DOMAIN_RESOURCE:
-		if (cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED)
+		if (cbid == CUPTI_CBID_RESOURCE_CONTEXT_CREATED) {
+			const CUpti_ResourceData *rd = data;
+			uint32_t ctx, dev;
+
 			agent_ensure_started();
+			/* Synchronisation records name a context, not a device: learn the
+			 * context's device now, before any kernel or copy record of it. */
+			if (rd && rd->context &&
+			    cuptiGetContextId(rd->context, &ctx) == CUPTI_SUCCESS &&
+			    cuptiGetDeviceId(rd->context, &dev) == CUPTI_SUCCESS)
+				agent_note_context(ctx, dev);
+		}
 		break;
 	case CUPTI_CB_DOMAIN_RUNTIME_API: {
 		const CUpti_CallbackData *cd = data;
