@@ -62,6 +62,8 @@ typedef struct tsm_export_opts {
 				     so that names survive a round trip); 0: no; 1: yes */
 	tsm_progress_fn progress; /* may be NULL; called at most once per block */
 	void *progress_user;
+	int32_t rank; /* keep the events of this rank's processes only (tsm_process_info.rank;
+			 Kineto's distributedInfo then names it); -1: all */
 } tsm_export_opts;
 
 /* Defaults: AUTO format, gzip from the path, no filters. */

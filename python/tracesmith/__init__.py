@@ -172,17 +172,18 @@ def analyze(events, *, short_kernel_ns=0, top_n=0, critical_path=True):
 
 
 def export(events, path, *, format=None, gzip=None, start_ns=None, end_ns=None, device=None,
-           stream=None, kind=None, demangle=None):
+           stream=None, kind=None, demangle=None, rank=None):
     """Export events (Trace, SBT path or iterable of Events) to ``path``.
 
     ``format``: "perfetto" (.pftrace), "chrome" (.json) or "kineto"
     (.pt.trace.json); None picks it from the file name. A ".gz" suffix
-    compresses. Filters keep events of one device / stream / kinds / window.
+    compresses. Filters keep events of one device / stream / kinds / window /
+    rank (a Kineto file per rank, as torch.profiler writes them).
     Returns the exporter's statistics as a dict.
     """
     with _Source(events) as src:
         return _c.export(src, path, format=format, gzip=gzip, start_ns=start_ns, end_ns=end_ns,
-                         device=device, stream=stream, kind=kind, demangle=demangle)
+                         device=device, stream=stream, kind=kind, demangle=demangle, rank=rank)
 
 
 def export_perfetto(events, path, **filters):

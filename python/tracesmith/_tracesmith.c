@@ -4232,17 +4232,17 @@ static PyObject *m_simulate(PyObject *self, PyObject *args, PyObject *kw)
 static PyObject *m_export(PyObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"src",	   "dst",    "format", "gzip",	   "start_ns", "end_ns",
-				 "device", "stream", "kind",   "demangle", NULL};
+				 "device", "stream", "kind",   "demangle", "rank",     NULL};
 	PyObject *src, *dst, *fmt = NULL, *gz = NULL, *start = NULL, *end = NULL, *dev = NULL,
-			     *stream = NULL, *kind = NULL, *dm = NULL;
+			     *stream = NULL, *kind = NULL, *dm = NULL, *rank = NULL;
 	tsm_export_opts eo;
 	tsm_export_stats st = {0};
 	char *in = NULL, *out = NULL;
 	struct filt f;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OOOOOOOO:export", kwlist, &src, &dst, &fmt,
-					 &gz, &start, &end, &dev, &stream, &kind, &dm))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OOOOOOOOO:export", kwlist, &src, &dst, &fmt,
+					 &gz, &start, &end, &dev, &stream, &kind, &dm, &rank))
 		return NULL;
 	tsm_export_opts_init(&eo);
 	if (filt_parse(&f, kind, dev, stream, NULL, NULL) < 0)
@@ -4253,6 +4253,13 @@ static PyObject *m_export(PyObject *self, PyObject *args, PyObject *kw)
 	if (uint_arg(start, "start_ns", UINT64_MAX, &eo.from_ns) < 0 ||
 	    uint_arg(end, "end_ns", UINT64_MAX, &eo.to_ns) < 0)
 		return NULL;
+	if (rank && rank != Py_None) {
+		uint64_t v;
+
+		if (uint_arg(rank, "rank", INT32_MAX, &v) < 0)
+			return NULL;
+		eo.rank = (int32_t)v;
+	}
 	if (fmt && fmt != Py_None) {
 		const char *s = PyUnicode_Check(fmt) ? PyUnicode_AsUTF8(fmt) : NULL;
 

@@ -44,6 +44,7 @@ void tsm_export_opts_init(tsm_export_opts *o)
 	o->device = -1;
 	o->stream = -1;
 	o->demangle = -1;
+	o->rank = -1;
 }
 
 static const char *const format_names[] = {"auto", "perfetto", "chrome", "kineto"};
@@ -347,10 +348,12 @@ static int filtering(const tsm__xctx *x)
 {
 	const tsm_export_opts *o = &x->o;
 
-	return o->kind_mask || o->from_ns || o->to_ns || o->device >= 0 || o->stream >= 0;
+	return o->kind_mask || o->from_ns || o->to_ns || o->device >= 0 || o->stream >= 0 ||
+	       o->rank >= 0;
 }
 
-static int keep(const tsm__xctx *x, const tsm_event *ev)
+/* Does `ev` pass the filters? r: the reader it came from (its processes' ranks). */
+static int keep(const tsm__xctx *x, const tsm_reader *r, const tsm_event *ev)
 {
 	const tsm_export_opts *o = &x->o;
 
@@ -363,6 +366,8 @@ static int keep(const tsm__xctx *x, const tsm_event *ev)
 	if (o->device >= 0 && ev->device != (uint32_t)o->device)
 		return 0;
 	if (o->stream >= 0 && ev->stream != (uint64_t)o->stream)
+		return 0;
+	if (o->rank >= 0 && tsm__xrank(r, ev->pid) != o->rank)
 		return 0;
 	return 1;
 }
@@ -626,7 +631,7 @@ static int refill(struct xfeed *f, struct xrun *run)
 		f->read += n;
 		if (filtering(x)) {
 			for (uint32_t i = 0; i < n; i++)
-				if (keep(x, &run->ev[i]))
+				if (keep(x, f->r, &run->ev[i]))
 					run->ev[kept++] = run->ev[i];
 		} else {
 			kept = n;
@@ -707,7 +712,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 	}
 	run->off = tsm__reader_block_off(f->r);
 	block = tsm_reader_info(f->r)->block_count;
-	rc = keep(x, &f->pending) ? run_append(run, &f->pending) : 0;
+	rc = keep(x, f->r, &f->pending) ? run_append(run, &f->pending) : 0;
 	f->have_pending = 0;
 	while (rc >= 0) {
 		rc = tsm_reader_next(f->r, &ev);
@@ -726,7 +731,7 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 			run->watermark = ev->start_ns;
 			break;
 		}
-		if (keep(x, ev))
+		if (keep(x, f->r, ev))
 			rc = run_append(run, ev);
 	}
 	return rc;

@@ -666,11 +666,11 @@ static int write_header(struct kj *k)
 		if (rc < 0)
 			return rc;
 	}
-	for (size_t i = 0; i < nproc; i++)
-		if (pr[i].rank >= 0) {
+	/* the rank asked for (--rank), else the first: Kineto writes a file per rank */
+	rank = x->o.rank;
+	for (size_t i = 0; i < nproc && rank < 0; i++)
+		if (pr[i].rank >= 0)
 			rank = pr[i].rank;
-			break;
-		}
 	rc = tsm__sink_room(s, 1024);
 	if (rc < 0)
 		return rc;

@@ -210,6 +210,22 @@ class TestJson(CliTest):
             self.assertGreaterEqual(e["ts"] + e["dur"], origin_us + 1000 - 0.001)
         self.assertTrue(full)
 
+    def test_rank(self):
+        # a Kineto file per rank, as torch.profiler writes them
+        src = record("exp-multi.sbt", "--simulate=multigpu", events=20000)
+        info = json.loads(run("info", src, "--format", "json").out)
+        ranks = {p["pid"]: p["rank"] for p in info["processes"]}
+        for rank in (0, 3):
+            out = scratch("r%d.pt.trace.json" % rank)
+            self.assertEqual(run("export", src, "-o", out, "-q", "--rank", str(rank)).rc, 0)
+            d = json_check.check_kineto(out)["json"]
+            self.assertEqual(d["distributedInfo"]["rank"], rank)
+            host = {e["pid"] for e in d["traceEvents"]
+                    if e.get("cat") in ("cuda_runtime", "cpu_op")}
+            self.assertEqual({ranks[p] for p in host}, {rank})
+        r = run("export", src, "-o", scratch("x.json"), "--rank", "-1")
+        self.assertEqual(r.rc, 2, r)
+
     def test_escaping_of_every_name(self):
         # Names with quotes, backslashes, control characters, non-ASCII and invalid UTF-8
         # come in through the importer and must come out as valid JSON / protobuf.

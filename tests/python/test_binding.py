@@ -309,7 +309,7 @@ class Simulated(unittest.TestCase):
         with open(scratch("t.pt.trace.json")) as f:
             doc = json.load(f)
         self.assertEqual(sum(1 for e in doc["traceEvents"] if e.get("cat") == "kernel"), kev)
-        st = ts.export(self.t, scratch("k.pt.trace.json.gz"), kind="kernel", device=0)
+        st = ts.export(self.t, scratch("k.pt.trace.json.gz"), kind="kernel", device=0, rank=0)
         with gzip.open(scratch("k.pt.trace.json.gz"), "rt") as f:
             doc = json.load(f)
         dev0 = sum(1 for r in self.records if r["kind"] == "kernel" and r["device"] == 0)

@@ -21,6 +21,7 @@ enum {
 	O_KIND,
 	O_DEVICE,
 	O_STREAM,
+	O_RANK,
 	O_FROM,
 	O_TO,
 	O_DEMANGLE,
@@ -40,6 +41,9 @@ static const struct cli_opt opts[] = {
      "runtime, driver, range, marker, counter, overhead, dropped, cpu_op"},
     {O_DEVICE, 'd', "device", CLI_REQARG, "N", "only events on GPU N (host events are left out)"},
     {O_STREAM, 's', "stream", CLI_REQARG, "N", "only events on stream N"},
+    {O_RANK, 0, "rank", CLI_REQARG, "N",
+     "only events of rank N's processes (a Kineto file per rank,\n"
+     "as torch.profiler writes them)"},
     {O_FROM, 0, "from", CLI_REQARG, "TIME", "only events that end at or after TIME"},
     {O_TO, 0, "to", CLI_REQARG, "TIME", "only events that start at or before TIME"},
     {O_DEMANGLE, 0, "demangle", CLI_NOARG, NULL,
@@ -55,7 +59,7 @@ static const struct cli_opt opts[] = {
 static const struct cli_spec spec = {
     .name = "export",
     .synopsis = "FILE -o OUT [--format perfetto|chrome|kineto] [--gzip]\n"
-		"[--kind K[,K...]] [--device N] [--stream N] [--from TIME] [--to TIME]",
+		"[--kind K[,K...]] [--device N] [--stream N] [--rank N] [--from TIME] [--to TIME]",
     .description =
 	"Write an SBT trace in a format other tools read: Perfetto's protobuf trace\n"
 	"(.pftrace: ui.perfetto.dev, trace_processor), Chrome trace JSON (.json:\n"
@@ -197,6 +201,13 @@ int cmd_export(int argc, char **argv)
 				goto usage;
 			}
 			o.stream = (int64_t)n;
+			break;
+		case O_RANK:
+			if (cli_parse_uint(a, INT32_MAX, &n) < 0) {
+				cli_usage_error(spec.name, "bad rank '%s'", a);
+				goto usage;
+			}
+			o.rank = (int32_t)n;
 			break;
 		case O_FROM:
 			if (parse_when(a, "from", &from))
