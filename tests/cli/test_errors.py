@@ -92,9 +92,16 @@ class TestBadFiles(CliTest):
         for name, status, mode, *rest in cases:
             path = os.path.join(bad, name)
             strict = ["--strict"] if mode == "strict" else []
-            for args in (("info",), ("view",), ("view", "--format", "json")):
-                with self.subTest(file=name, mode=mode, cmd=args):
-                    r = run(args[0], path, *args[1:], *strict)
+            # export reads blocks in time order, decoding them in windows, also on a helper
+            # thread: the same one line as reading in file order
+            out = scratch("bad-export.pftrace")
+            for args, threads in ((("info",), None), (("view",), None),
+                                  (("view", "--format", "json"), None),
+                                  (("export", "-q", "-o", out), "1"),
+                                  (("export", "-q", "-o", out), "2")):
+                with self.subTest(file=name, mode=mode, cmd=args, threads=threads):
+                    r = run(args[0], path, *args[1:], *strict,
+                            env={"TSM_THREADS": threads} if threads else None)
                     self.assertNoCrash(r)
                     if status == "OK":
                         self.assertEqual(r.rc, 0, r)

@@ -285,7 +285,10 @@ int cmd_export(int argc, char **argv)
 		return cli_lib_error(what, rc);
 	}
 	if (tsm_reader_info(r)->recovered)
-		cli_warn(file, "file was not closed cleanly; discarded %llu bytes at the end",
+		cli_warn(file,
+			 "file was not closed cleanly; recovered %llu events, discarded %llu bytes "
+			 "at the end",
+			 (unsigned long long)st.events_read,
 			 (unsigned long long)tsm_reader_info(r)->discarded_bytes);
 	tsm_reader_close(r);
 	if (!quiet)
