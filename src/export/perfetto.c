@@ -553,7 +553,8 @@ static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct p
 	uint64_t cb = host						    ? ev->tid
 		      : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX
 									    : ev->stream;
-	struct tcache *tc = &P->tc[tsm__mix64(ca * 0x9E3779B97F4A7C15ULL ^ cb) & (TCACHE - 1)];
+	struct tcache *tc =
+	    &P->tc[(ca * 0x9E3779B97F4A7C15ULL ^ cb * 0xC2B2AE3D27D4EB4FULL) >> 56 & (TCACHE - 1)];
 
 	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
 	 * track skips the process and track hash lookups (the track exists, described). */
