@@ -456,6 +456,17 @@ static uint32_t find_lane(sbt_block *b, const tsm_event *t)
 	return b->nlanes - 1;
 }
 
+/* A block's per-template and per-lane tables (sized for its template count). */
+static void block_tables_free(sbt_block *b)
+{
+	tsm__free(b->tpls);
+	tsm__free(b->prev_dur);
+	tsm__free(b->tpl_lane);
+	tsm__free(b->lane_key);
+	tsm__free(b->lane_end);
+	tsm__free(b->lane_slots);
+}
+
 static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off)
 {
 	sbt_block *b = r->blk;
@@ -490,12 +501,7 @@ static int begin_block(tsm_reader *r, const uint8_t *p, size_t len, uint64_t off
 
 		while (cap < ntpl)
 			cap *= 2;
-		tsm__free(b->tpls);
-		tsm__free(b->prev_dur);
-		tsm__free(b->tpl_lane);
-		tsm__free(b->lane_key);
-		tsm__free(b->lane_end);
-		tsm__free(b->lane_slots);
+		block_tables_free(b);
 		b->tpls = tsm__malloc(cap * sizeof(*b->tpls));
 		b->prev_dur = tsm__malloc(cap * sizeof(*b->prev_dur));
 		b->tpl_lane = tsm__malloc(cap * sizeof(*b->tpl_lane));
@@ -1349,12 +1355,7 @@ void tsm__block_free(sbt_block *b)
 {
 	if (!b)
 		return;
-	tsm__free(b->tpls);
-	tsm__free(b->prev_dur);
-	tsm__free(b->tpl_lane);
-	tsm__free(b->lane_key);
-	tsm__free(b->lane_end);
-	tsm__free(b->lane_slots);
+	block_tables_free(b);
 	tsm__buf_fini(&b->own);
 	tsm__free(b);
 }

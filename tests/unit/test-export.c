@@ -109,6 +109,30 @@ static void test_paths(void)
 }
 
 /* A trace with one API call launching one kernel, written in reverse block order. */
+/* The whole file, NUL-terminated (NULL and a failed check when it cannot be read). */
+static char *read_all(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	long len;
+
+	CHECK(f != NULL);
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	if (len >= 0 && (text = calloc(1, (size_t)len + 1)) != NULL &&
+	    fread(text, 1, (size_t)len, f) != (size_t)len) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	CHECK(text != NULL);
+	*n = len > 0 ? (size_t)len : 0;
+	return text;
+}
+
 static void test_end_to_end(void)
 {
 	char dir[] = "/tmp/tsm-test-export-XXXXXX", sbt[256], js[300], pf[300];
@@ -118,9 +142,8 @@ static void test_end_to_end(void)
 	tsm_export_stats st;
 	uint32_t kname = 0, aname = 0, stack = 0;
 	tsm_frame frames[2];
-	FILE *f;
 	char *text;
-	long n;
+	size_t n;
 
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(sbt, sizeof(sbt), "%s/t.sbt", dir);
@@ -161,16 +184,9 @@ static void test_end_to_end(void)
 	CHECK_EQ_U64(st.events_written, 4);
 	CHECK_EQ_U64(st.flows, 2);
 	CHECK_EQ_U64(st.flows_unmatched, 0);
-	f = fopen(js, "rb");
-	CHECK(f != NULL);
-	if (!f)
+	text = read_all(js, &n);
+	if (!text)
 		return;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	text = calloc(1, (size_t)n + 1);
-	CHECK(text && fread(text, 1, (size_t)n, f) == (size_t)n);
-	fclose(f);
 	CHECK(strstr(text, "\"name\": \"my\\\"kernel\"") != NULL);
 	CHECK(strstr(text, "\"ts\": 1.000") < strstr(text, "\"ts\": 3.000"));
 	CHECK(strstr(text, "\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"ac2g\"") != NULL);
@@ -178,19 +194,10 @@ static void test_end_to_end(void)
 
 	/* Perfetto: the frame without a function is named by its pc, its mapping "[unknown]" */
 	CHECK_OK(tsm_export_file(sbt, pf, NULL, &st));
-	f = fopen(pf, "rb");
-	CHECK(f != NULL);
-	if (f) {
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		text = calloc(1, (size_t)n + 1);
-		CHECK(text && fread(text, 1, (size_t)n, f) == (size_t)n);
-		fclose(f);
-		CHECK(text && memmem(text, (size_t)n, "0x1234", 6) != NULL);
-		CHECK(text && memmem(text, (size_t)n, "[unknown]", 9) != NULL);
-		free(text);
-	}
+	text = read_all(pf, &n);
+	CHECK(text && memmem(text, n, "0x1234", 6) != NULL);
+	CHECK(text && memmem(text, n, "[unknown]", 9) != NULL);
+	free(text);
 	unlink(sbt);
 	unlink(js);
 	unlink(pf);
