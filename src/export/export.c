@@ -397,6 +397,9 @@ static int build_order(tsm__xctx *x)
 	size_t n = 0;
 	int rc = tsm__reader_build_index(r); /* a torn file: from a pass over its chunks */
 
+	/* every definition first: processes and devices may come after the events (imports) */
+	if (rc >= 0)
+		rc = tsm__reader_defs_all(r);
 	if (rc < 0)
 		return rc;
 	if (!r->index || !r->seekable)
@@ -953,7 +956,8 @@ static void ahead_start(tsm__xctx *x)
 	a = tsm__calloc(1, sizeof(*a));
 	if (!a)
 		return;
-	if (tsm__reader_clone(x->r, &a->feed.r) < 0) {
+	if (tsm__reader_clone(x->r, &a->feed.r) < 0 || tsm__reader_defs_all(a->feed.r) < 0) {
+		tsm_reader_close(a->feed.r);
 		tsm_clear_error(); /* not a file read from its start: serial */
 		tsm__free(a);
 		return;

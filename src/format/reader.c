@@ -1480,6 +1480,13 @@ static int defs_before(tsm_reader *r, uint64_t target)
 	return 0;
 }
 
+int tsm__reader_defs_all(tsm_reader *r)
+{
+	if (!r->index || !r->seekable)
+		return 0;
+	return defs_before(r, r->data_end);
+}
+
 int tsm_reader_seek_ns(tsm_reader *r, uint64_t from_ns, uint64_t to_ns)
 {
 	int rc;

@@ -149,6 +149,14 @@ int tsm__reader_defs_upto(tsm_reader *r, uint64_t off);
 int tsm__reader_read_block(tsm_reader *r, const sbt_index_entry *e);
 
 /*
+ * With the index (a seekable file): load every definition chunk of the file
+ * now, by seeking to each. Definitions only add, so an export can name
+ * processes, ranks and devices that a file defines after its first events
+ * (an import writes its processes last). 0 or an error; no-op otherwise.
+ */
+int tsm__reader_defs_all(tsm_reader *r);
+
+/*
  * A seekable file without an index (its writer died before the footer):
  * step through every chunk once, checking it and loading the definitions,
  * and keep an index of the definition and event chunks in memory, so that

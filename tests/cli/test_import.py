@@ -100,6 +100,23 @@ class TestRoundTrip(CliTest):
                 for x, y in zip(a, b):
                     self.assertEqual(x, y)
 
+    def test_processes_defined_after_the_events(self):
+        # an import writes its processes (names, rank) at the end, after several blocks of
+        # events: the exports name them from the first event on
+        src = record("rt-big.sbt", events=40000)
+        js = scratch("rt-big.pt.trace.json")
+        back = scratch("rt-big-back.sbt")
+        self.assertEqual(run("export", src, "-o", js, "-q").rc, 0)
+        self.assertEqual(run("import", js, "-o", back, "-q").rc, 0)
+        for t in ("1", "2"):
+            out = scratch("rt-big-back-%s.json" % t)
+            self.assertEqual(run("export", back, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
+            names = [e["args"]["name"] for e in json_check.check_chrome(out)["json"]["traceEvents"]
+                     if e.get("ph") == "M" and e["name"] == "process_name"]
+            self.assertIn("python3 (rank 0)", names)
+            self.assertNotIn("process", names)
+            self.assertNotIn("GPU 0: NVIDIA H100 80GB HBM3", names)  # only "rank 0 GPU 0: ..."
+
     def test_gzip_and_array_form(self):
         src = record("rt-tiny.sbt", "--simulate=tiny", events=8000)
         gz = scratch("rt.pt.trace.json.gz")
