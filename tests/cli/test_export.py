@@ -225,6 +225,10 @@ class TestJson(CliTest):
             self.assertEqual({ranks[p] for p in host}, {rank})
         r = run("export", src, "-o", scratch("x.json"), "--rank", "-1")
         self.assertEqual(r.rc, 2, r)
+        # all ranks in one Kineto file: said, not silent
+        r = run("export", src, "-o", scratch("all.pt.trace.json"), "-q")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("8 ranks in one Kineto file", r.err)
 
     def test_escaping_of_every_name(self):
         # Names with quotes, backslashes, control characters, non-ASCII and invalid UTF-8

@@ -284,6 +284,29 @@ int cmd_export(int argc, char **argv)
 		tsm_reader_close(r);
 		return cli_lib_error(what, rc);
 	}
+	if ((o.format ? o.format : fmt) == TSM_EXPORT_KINETO && o.rank < 0) {
+		/* torch.profiler writes a file per rank; distributedInfo holds one */
+		size_t np, nranks = 0;
+		const tsm_process_info *pi = tsm_reader_processes(r, &np);
+		int first = -1;
+
+		for (size_t i = 0; i < np; i++) {
+			size_t j = 0;
+
+			while (j < i && pi[j].rank != pi[i].rank)
+				j++;
+			if (pi[i].rank >= 0 && j == i) /* a rank not seen before */
+				nranks++;
+			if (pi[i].rank >= 0 && first < 0)
+				first = pi[i].rank;
+		}
+		if (nranks > 1)
+			cli_warn(
+			    file,
+			    "%zu ranks in one Kineto file, whose distributedInfo names rank %d; "
+			    "--rank N writes one rank's file",
+			    nranks, first);
+	}
 	if (tsm_reader_info(r)->recovered)
 		cli_warn(file,
 			 "file was not closed cleanly; recovered %llu events, discarded %llu bytes "
