@@ -32,6 +32,9 @@ typedef CUresult (*uuid_fn)(CUuuid *, CUdevice);
 typedef CUresult (*version_fn)(int *);
 typedef CUresult (*init_fn)(unsigned);
 typedef CUresult (*err_name_fn)(CUresult, const char **);
+typedef CUresult (*pctx_state_fn)(CUdevice, unsigned *, int *);
+typedef CUresult (*pctx_retain_fn)(CUcontext *, CUdevice);
+typedef CUresult (*pctx_release_fn)(CUdevice);
 
 static void *cuda_sym(const char *name)
 {
@@ -82,6 +85,33 @@ int agent_cuda_init(char *why, size_t cap)
 		return TSM_UNAVAILABLE;
 	}
 	return 0;
+}
+
+/*
+ * A device's primary context that is already active (in-process capture
+ * started after the application initialised CUDA: no context-created
+ * callback will come for it): note its device, so that its
+ * synchronisation records get one. In-process capture only. Retaining an active primary context
+ * only counts a reference; an inactive one is left alone (retaining it
+ * would create it).
+ */
+static void note_primary_context(CUdevice dev)
+{
+	pctx_state_fn state = (pctx_state_fn)cuda_sym("cuDevicePrimaryCtxGetState");
+	pctx_retain_fn retain = (pctx_retain_fn)cuda_sym("cuDevicePrimaryCtxRetain");
+	pctx_release_fn release = (pctx_release_fn)cuda_sym("cuDevicePrimaryCtxRelease_v2");
+	unsigned flags;
+	int active = 0;
+	CUcontext ctx;
+	uint32_t id, d;
+
+	if (!state || !retain || !release || state(dev, &flags, &active) != CUDA_SUCCESS ||
+	    !active || retain(&ctx, dev) != CUDA_SUCCESS)
+		return;
+	if (cuptiGetContextId(ctx, &id) == CUPTI_SUCCESS &&
+	    cuptiGetDeviceId(ctx, &d) == CUPTI_SUCCESS)
+		agent_note_context(id, d);
+	release(dev);
 }
 
 static uint32_t attr(get_attr_fn f, CUdevice d, CUdevice_attribute a)
@@ -155,6 +185,11 @@ int agent_describe_devices(tsm_writer *w)
 		    attr(ga, dev, CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR);
 		if (total(&mem, dev) == CUDA_SUCCESS)
 			d.global_mem_bytes = mem;
+		/* only when capture starts inside a running process: otherwise this runs in the
+		 * callback for the context being created, where the driver must not be re-entered
+		 * for it (seen: a crash), and that callback notes the context itself */
+		if (agent_g.inproc)
+			note_primary_context(dev);
 		rc = tsm_writer_add_device(w, &d);
 		if (rc < 0)
 			return rc;

@@ -79,9 +79,17 @@ def main():
     with ts.open(out) as t:
         ours = Counter(ts.demangle(n)[:4095] for n in t.kernels().names)
         info = t.info
+        # CUDA was up before profile(): the agent notes the active primary context's device at
+        # start, so synchronisation records (they name a context only) have their device
+        syncs = list(t.events(kind="sync"))
+        no_dev = [e.name for e in syncs if e.device is None]
     if info["recovered"] or not info["has_index"]:
         print("test_python_profile: FAIL: the file was not finalised when the block ended: %r"
               % info)
+        return 1
+    if no_dev:
+        print("test_python_profile: FAIL: %d of %d synchronisation events without a device: %r"
+              % (len(no_dev), len(syncs), no_dev[:5]))
         return 1
     if ours != theirs:
         print("test_python_profile: FAIL: kernel multisets differ (ours %d, torch.profiler %d): "
