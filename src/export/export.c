@@ -539,18 +539,6 @@ static int merge_next(struct xmerge *m, tsm_event *dst)
 	return 0;
 }
 
-/* A run to fill: a free one, or a new one (NULL: NOMEM, status set). */
-static struct xrun *merge_run(struct xmerge *m)
-{
-	struct xrun *run = m->free;
-
-	if (run)
-		m->free = run->next;
-	else if (!(run = tsm__calloc(1, sizeof(*run))))
-		TSM_FAIL(TSM_NOMEM, "export: merge run");
-	return run;
-}
-
 static void run_free(struct xrun *run)
 {
 	if (run) {
@@ -740,6 +728,36 @@ static int feed_block(struct xfeed *f, struct xrun *run)
 	return rc;
 }
 
+/*
+ * The merge asked for the next block (TSM_AGAIN): feed it a run (a free one
+ * or a new one), which goes back to the free list when empty. defs_off (may
+ * be NULL): raised past the block, whose definitions the events may use.
+ * 0 or an error.
+ */
+static int merge_feed(struct xmerge *m, struct xfeed *f, uint64_t *defs_off)
+{
+	struct xrun *run = m->free;
+	int rc;
+
+	if (run)
+		m->free = run->next;
+	else if (!(run = tsm__calloc(1, sizeof(*run))))
+		return TSM_FAIL(TSM_NOMEM, "export: merge run");
+	rc = feed_block(f, run);
+	if (rc >= 0) {
+		if (defs_off && run->last)
+			*defs_off = UINT64_MAX;
+		else if (defs_off && run->off + 1 > *defs_off)
+			*defs_off = run->off + 1;
+		rc = merge_add(m, run);
+	}
+	if (rc <= 0) {
+		run->next = m->free;
+		m->free = run;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- read-ahead ---------------------------------------------------------------- */
 
 /*
@@ -829,7 +847,6 @@ static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
 static int ahead_fill(struct xahead *a, struct xbatch *b)
 {
 	while (b->n < BATCH_EVENTS) {
-		struct xrun *run;
 		int rc = merge_next(&a->m, &b->ev[b->n]);
 
 		if (rc == 0) {
@@ -845,21 +862,7 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
 		}
 		if (rc < 0)
 			return rc;
-		run = merge_run(&a->m);
-		if (!run)
-			return TSM_NOMEM;
-		rc = feed_block(&a->feed, run);
-		if (rc >= 0) {
-			if (run->last)
-				a->defs_off = UINT64_MAX;
-			else if (run->off + 1 > a->defs_off)
-				a->defs_off = run->off + 1;
-			rc = merge_add(&a->m, run);
-		}
-		if (rc <= 0) {
-			run->next = a->m.free;
-			a->m.free = run;
-		}
+		rc = merge_feed(&a->m, &a->feed, &a->defs_off);
 		if (rc < 0)
 			return rc;
 	}
@@ -1057,8 +1060,6 @@ static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, cons
 	if (x->ahead)
 		return ahead_next(x, out, plan, side);
 	for (;;) {
-		struct xrun *run;
-
 		rc = merge_next(&x->m, &x->cur);
 		if (rc == 0) {
 			*out = &x->cur;
@@ -1067,16 +1068,7 @@ static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, cons
 		}
 		if (rc != TSM_AGAIN)
 			return rc;
-		run = merge_run(&x->m);
-		if (!run)
-			return TSM_NOMEM;
-		rc = feed_block(&x->feed, run);
-		if (rc >= 0)
-			rc = merge_add(&x->m, run);
-		if (rc <= 0) {
-			run->next = x->m.free;
-			x->m.free = run;
-		}
+		rc = merge_feed(&x->m, &x->feed, NULL);
 		if (rc < 0)
 			return rc;
 		x->st.events_read = x->feed.read;
