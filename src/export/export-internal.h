@@ -60,6 +60,7 @@ struct xmerge {
 	struct xfeed *feed; /* decodes the next window of a run */
 	struct xrun *free;  /* runs to reuse */
 	int err;	    /* a window failed to decode: the next call's status */
+	struct xrun *taken; /* the run whose event the last call returned (advanced next call) */
 };
 
 /* One lane of a track: a stack of open slices' end times (innermost on top). */
@@ -115,7 +116,6 @@ typedef struct tsm__xctx {
 
 	/* the source: merged here, or by the read-ahead (export.c) into batches */
 	struct xmerge m;
-	tsm_event cur;	      /* serial reading: the event at hand */
 	struct xfeed feed;    /* serial reading */
 	struct xahead *ahead; /* reading ahead on a helper thread, or NULL */
 	struct xbatch *batch; /* the batch being exported, and its next event */

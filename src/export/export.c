@@ -497,26 +497,16 @@ static int merge_add(struct xmerge *m, struct xrun *run)
 static int refill(struct xfeed *f, struct xrun *run);
 
 /*
- * The next event in time order, copied to *dst: 0, TSM_AGAIN when the next
- * block must be added first, TSM_END at the end, or the failure to decode a
- * run's next window (met while returning the event before).
+ * Step past the event the last merge_next returned: its run's next window
+ * is decoded when it is used up (which overwrites the event), and the run
+ * goes back into the heap by its next start, or to the free list when empty.
  */
-static int merge_next(struct xmerge *m, tsm_event *dst)
+static void merge_advance(struct xmerge *m)
 {
-	struct xrun *top;
+	struct xrun *top = m->taken;
 	int rc;
 
-	if (TSM__UNLIKELY(m->err)) {
-		rc = m->err;
-		m->err = 0;
-		return rc;
-	}
-	if (!m->nruns)
-		return m->done ? TSM_END : TSM_AGAIN;
-	if (!m->done && m->heap[0].key >= m->watermark)
-		return TSM_AGAIN;
-	top = m->heap[0].run;
-	*dst = top->ev[top->i++];
+	m->taken = NULL;
 	m->buffered--;
 	if (top->i == top->n && top->decoding) {
 		rc = refill(m->feed, top);
@@ -527,7 +517,7 @@ static int merge_next(struct xmerge *m, tsm_event *dst)
 			m->max_buffered = m->buffered;
 	}
 	if (top->i == top->n) {
-		/* its events are all out (copied): reuse it */
+		/* its events are all out: reuse it */
 		m->heap[0] = m->heap[--m->nruns];
 		top->next = m->free;
 		m->free = top;
@@ -536,6 +526,33 @@ static int merge_next(struct xmerge *m, tsm_event *dst)
 	}
 	if (m->nruns)
 		heap_down(m, 0);
+}
+
+/*
+ * The next event in time order (*out: in its run's window, valid until the
+ * next call): 0, TSM_AGAIN when the next block must be added first, TSM_END
+ * at the end, or the failure to decode a run's next window (met while
+ * stepping past the event before).
+ */
+static int merge_next(struct xmerge *m, const tsm_event **out)
+{
+	struct xrun *top;
+	int rc;
+
+	if (m->taken)
+		merge_advance(m);
+	if (TSM__UNLIKELY(m->err)) {
+		rc = m->err;
+		m->err = 0;
+		return rc;
+	}
+	if (!m->nruns)
+		return m->done ? TSM_END : TSM_AGAIN;
+	if (!m->done && m->heap[0].key >= m->watermark)
+		return TSM_AGAIN;
+	top = m->heap[0].run;
+	*out = &top->ev[top->i++];
+	m->taken = top;
 	return 0;
 }
 
@@ -847,13 +864,14 @@ static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
 static int ahead_fill(struct xahead *a, struct xbatch *b)
 {
 	while (b->n < BATCH_EVENTS) {
-		int rc = merge_next(&a->m, &b->ev[b->n]);
+		const tsm_event *ev;
+		int rc = merge_next(&a->m, &ev);
 
 		if (rc == 0) {
-			rc = ahead_plan(a, b, &b->ev[b->n]);
+			rc = ahead_plan(a, b, ev);
 			if (rc < 0)
 				return rc;
-			b->n++;
+			b->ev[b->n++] = *ev;
 			continue;
 		}
 		if (rc == TSM_END) {
@@ -1060,9 +1078,8 @@ static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, cons
 	if (x->ahead)
 		return ahead_next(x, out, plan, side);
 	for (;;) {
-		rc = merge_next(&x->m, &x->cur);
+		rc = merge_next(&x->m, out);
 		if (rc == 0) {
-			*out = &x->cur;
 			x->st.events_written++;
 			return serial_plan(x, *out, plan, side);
 		}
