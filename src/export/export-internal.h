@@ -149,8 +149,19 @@ typedef struct tsm__xctx {
 
 /* Next event in start-time order that passes the filters; TSM_END at the end. */
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
-/* The same with the exporter's plan (x->plan set before the export starts) and its side bytes. */
-int tsm__xsrc_planned(tsm__xctx *x, const tsm_event **ev, const void **plan, const uint8_t **side);
+/*
+ * The next events in start-time order with the exporter's plans (x->plan set
+ * before the export starts) and side bytes: a batch of the read-ahead thread,
+ * or one event read and planned here. Valid until the next call.
+ */
+struct xspan {
+	const tsm_event *ev;
+	const uint64_t (*plan)[XPLAN_BYTES / 8];
+	const uint8_t *side;	  /* side bytes (NULL: none in the span) */
+	const uint32_t *side_off; /* where each event's side bytes begin */
+	size_t n;
+};
+int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp);
 
 /* The track with key (k1, k2); *created set when new. NULL on NOMEM. */
 struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *created);

@@ -1002,86 +1002,71 @@ static void ahead_start(tsm__xctx *x)
 	tsm__reader_partition(x->r, 1, 1);
 }
 
-/* The next event from the helper's batches, with its plan. */
-static int ahead_next(tsm__xctx *x, const tsm_event **out, const void **plan, const uint8_t **side)
+/*
+ * The helper's next batch: the one at hand is given back (all its events
+ * returned) and the next waited for. 0, TSM_END after the last batch, or
+ * the helper's failure.
+ */
+static int ahead_batch(tsm__xctx *x)
 {
 	struct xahead *a = x->ahead;
 	struct xbatch *b = x->batch;
-	int rc;
 
-	for (;;) {
-		if (b && x->bi < b->n) {
-			size_t i = x->bi++;
-
-			*out = &b->ev[i];
-			if (plan) {
-				*plan = b->plans[i];
-				/* no side bytes in the whole batch: no buffer either */
-				*side = b->side.data ? b->side.data + b->side_off[i] : NULL;
-			}
-			return 0;
-		}
-		if (b && b->last)
-			return TSM_END;
-		pthread_mutex_lock(&a->mu);
-		if (b) {
-			/* finished (counted per batch: the counters share a cache line with those
-			 * the planner updates on the other thread) */
-			x->st.events_written += b->n;
-			b->next = a->bfree;
-			a->bfree = b;
-			x->batch = NULL;
-		}
-		while (!a->ready && !a->failed)
-			pthread_cond_wait(&a->cv, &a->mu);
-		b = a->ready;
-		if (b) {
-			a->ready = b->next;
-			if (!a->ready)
-				a->ready_tail = NULL;
-			a->nready--;
-			pthread_cond_broadcast(&a->cv);
-		}
-		pthread_mutex_unlock(&a->mu);
-		if (!b)
-			return tsm__fail(a->rc, a->err_off, "%s", a->err);
-		x->batch = b;
-		x->bi = 0;
-		x->st.events_read += b->read;
-		rc = tsm__reader_defs_upto(x->r, b->defs_off);
-		if (rc < 0)
-			return rc;
-		tsm__xprogress(x);
+	if (b && b->last)
+		return TSM_END;
+	pthread_mutex_lock(&a->mu);
+	if (b) {
+		/* finished (counted per batch: the counters share a cache line with those the
+		 * planner updates on the other thread) */
+		x->st.events_written += b->n;
+		b->next = a->bfree;
+		a->bfree = b;
+		x->batch = NULL;
 	}
+	while (!a->ready && !a->failed)
+		pthread_cond_wait(&a->cv, &a->mu);
+	b = a->ready;
+	if (b) {
+		a->ready = b->next;
+		if (!a->ready)
+			a->ready_tail = NULL;
+		a->nready--;
+		pthread_cond_broadcast(&a->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (!b)
+		return tsm__fail(a->rc, a->err_off, "%s", a->err);
+	x->batch = b;
+	x->bi = 0;
+	x->st.events_read += b->read;
+	tsm__xprogress(x);
+	return tsm__reader_defs_upto(x->r, b->defs_off);
+}
+
+/* The next event from the helper's batches. */
+static int ahead_next(tsm__xctx *x, const tsm_event **out)
+{
+	while (!x->batch || x->bi == x->batch->n) {
+		int rc = ahead_batch(x);
+
+		if (rc)
+			return rc;
+	}
+	*out = &x->batch->ev[x->bi++];
+	return 0;
 }
 
 /* ---- the source ------------------------------------------------------------------ */
 
-/* The serial source's plan of `ev`, when the exporter plans. */
-static int serial_plan(tsm__xctx *x, const tsm_event *ev, const void **plan, const uint8_t **side)
+/* The next event of the serial source. */
+static int serial_next(tsm__xctx *x, const tsm_event **out)
 {
-	int rc;
-
-	if (!plan)
-		return 0;
-	tsm__buf_reset(&x->side);
-	rc = x->plan(x->plan_state, x->r, ev, x->plan_buf, &x->side);
-	*plan = x->plan_buf;
-	*side = x->side.data;
-	return rc;
-}
-
-static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, const uint8_t **side)
-{
-	int rc;
-
-	if (x->ahead)
-		return ahead_next(x, out, plan, side);
 	for (;;) {
-		rc = merge_next(&x->m, out);
+		int rc = merge_next(&x->m, out);
+
 		if (rc == 0) {
 			x->st.events_written++;
-			return serial_plan(x, *out, plan, side);
+			return 0;
 		}
 		if (rc != TSM_AGAIN)
 			return rc;
@@ -1095,12 +1080,41 @@ static int src_next(tsm__xctx *x, const tsm_event **out, const void **plan, cons
 
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **out)
 {
-	return src_next(x, out, NULL, NULL);
+	return x->ahead ? ahead_next(x, out) : serial_next(x, out);
 }
 
-int tsm__xsrc_planned(tsm__xctx *x, const tsm_event **ev, const void **plan, const uint8_t **side)
+int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 {
-	return src_next(x, ev, plan, side);
+	static const uint32_t zero;
+	struct xbatch *b;
+	int rc;
+
+	if (!x->ahead) {
+		/* one event, planned here */
+		rc = serial_next(x, &sp->ev);
+		if (rc)
+			return rc;
+		tsm__buf_reset(&x->side);
+		rc = x->plan(x->plan_state, x->r, sp->ev, x->plan_buf, &x->side);
+		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8])x->plan_buf;
+		sp->side = x->side.data;
+		sp->side_off = &zero;
+		sp->n = 1;
+		return rc;
+	}
+	do {
+		rc = ahead_batch(x);
+		if (rc)
+			return rc;
+		b = x->batch;
+	} while (!b->n);
+	x->bi = b->n; /* all handed out */
+	sp->ev = b->ev;
+	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8])b->plans;
+	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
+	sp->side_off = b->side_off;
+	sp->n = b->n;
+	return 0;
 }
 
 /* ---- driver -------------------------------------------------------------------- */

@@ -1631,9 +1631,7 @@ static int finish(struct pf *f)
 int tsm__export_perfetto(tsm__xctx *x)
 {
 	struct pf f;
-	const tsm_event *ev;
-	const void *pl;
-	const uint8_t *side;
+	struct xspan sp;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
@@ -1641,8 +1639,10 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.s = &x->out;
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
 	rc = f.kc ? seq_new(&f, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
-	while (rc >= 0 && (rc = tsm__xsrc_planned(x, &ev, &pl, &side)) == 0)
-		rc = write_planned(&f, ev, pl, side);
+	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0)
+		for (size_t i = 0; i < sp.n && rc >= 0; i++)
+			rc = write_planned(&f, &sp.ev[i], (const struct pplan *)sp.plan[i],
+					   sp.side ? sp.side + sp.side_off[i] : NULL);
 	if (rc == TSM_END)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++) {
