@@ -31,6 +31,7 @@
  * constant whatever the trace size.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -817,11 +818,30 @@ struct xahead {
 	/* shared, under mu */
 	struct xbatch *ready, *ready_tail; /* batches in order */
 	size_t nready;
+	atomic_size_t nready_seen; /* nready, read without the lock while spinning */
 	struct xbatch *bfree; /* batches to reuse */
 	int quit, failed, rc;
 	int64_t err_off;
 	char err[512];
 };
+
+/*
+ * Before sleeping on the condition variable, spin a while (up to ~50 us)
+ * for nready to leave `full` (0: wait for a batch; AHEAD_BATCHES: for
+ * room): the two threads run at about the same speed, so the wait is
+ * usually short, and a thread put to sleep costs the other a wake-up
+ * system call, and itself the time to be scheduled again.
+ */
+static void spin_while(struct xahead *a, size_t full)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (atomic_load_explicit(&a->nready_seen, memory_order_acquire) != full)
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
 
 static void ahead_fail(struct xahead *a, int rc)
 {
@@ -847,6 +867,7 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 		a->ready = b;
 	a->ready_tail = b;
 	a->nready++;
+	atomic_store_explicit(&a->nready_seen, a->nready, memory_order_release);
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 }
@@ -895,9 +916,13 @@ static void *ahead_main(void *arg)
 		struct xbatch *b;
 		int rc;
 
+		spin_while(a, AHEAD_BATCHES);
 		pthread_mutex_lock(&a->mu);
-		while (!a->quit && a->nready >= AHEAD_BATCHES)
-			pthread_cond_wait(&a->cv, &a->mu);
+		if (!a->quit && a->nready >= AHEAD_BATCHES) {
+			/* full: sleep until half are taken rather than wake for every batch */
+			while (!a->quit && a->nready > AHEAD_BATCHES / 2)
+				pthread_cond_wait(&a->cv, &a->mu);
+		}
 		if (a->quit) {
 			pthread_mutex_unlock(&a->mu);
 			return NULL;
@@ -1014,6 +1039,7 @@ static int ahead_batch(tsm__xctx *x)
 
 	if (b && b->last)
 		return TSM_END;
+	spin_while(a, 0);
 	pthread_mutex_lock(&a->mu);
 	if (b) {
 		/* finished (counted per batch: the counters share a cache line with those the
@@ -1031,6 +1057,7 @@ static int ahead_batch(tsm__xctx *x)
 		if (!a->ready)
 			a->ready_tail = NULL;
 		a->nready--;
+		atomic_store_explicit(&a->nready_seen, a->nready, memory_order_release);
 		pthread_cond_broadcast(&a->cv);
 	}
 	pthread_mutex_unlock(&a->mu);

@@ -188,8 +188,19 @@ static void writer_start(tsm__sink *s)
 {
 	struct sinkpipe *w;
 
-	if (tsm__threads() < 2)
+	/*
+	 * The export keeps two threads busy already (the read-ahead and the
+	 * encoder): a plain write(2) per MiB is cheap, and a third thread on two
+	 * cores only adds wake-ups and preempts them (measured: bench/README.md).
+	 * Compression is the heaviest stage of a .gz export: it gets its thread.
+	 */
+#ifdef TSM_HAVE_ZLIB
+	if (tsm__threads() < (s->gz ? 2 : 3))
 		return;
+#else
+	if (tsm__threads() < 3)
+		return;
+#endif
 	w = tsm__calloc(1, sizeof(*w));
 	if (w)
 		w->spare = tsm__malloc(TSM__SINK_BUF + 64);
