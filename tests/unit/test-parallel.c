@@ -140,7 +140,8 @@ static void test_exports(const char *preset)
 		char *one = NULL;
 		size_t n1 = 0;
 
-		for (unsigned t = 1; t <= 2; t++) {
+		/* 3 threads: the sink's writer thread too */
+		for (unsigned t = 1; t <= 3; t++) {
 			tsm_export_opts o;
 			size_t n;
 			char *b;
@@ -180,7 +181,7 @@ static void test_write_error(void)
 		return;
 	}
 	snprintf(in, sizeof(in), "%s/train.sbt", dir);
-	for (unsigned t = 1; t <= 2; t++) {
+	for (unsigned t = 1; t <= 3; t++) {
 		tsm_export_opts o;
 
 		tsm_export_opts_init(&o);
