@@ -267,6 +267,8 @@ struct planner {
 	struct tcache tc[TCACHE];
 };
 
+#define NREC 64
+
 /* A packet sequence on the writer's side and the packets it has not handed to the output yet. */
 struct pseq {
 	uint32_t id;
@@ -278,6 +280,10 @@ struct pseq {
 	uint32_t nends, ends_cap;
 	struct iset interned;
 	uint64_t recent[32]; /* keys found lately (direct-mapped, before the set) */
+	/* names interned here, with whether a kernel's annotations carry the mangled form
+	 * (interned too): the common event needs this one look (direct-mapped by name) */
+	uint64_t nrec[NREC];
+	uint8_t nrec_mangled[NREC];
 };
 
 struct pf {
@@ -1473,6 +1479,17 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 	return out_done(f, pb_end(m, p));
 }
 
+/* The key of ev's name in a sequence's nrec (0: none): the name id and whether it is a kernel's. */
+static inline uint64_t nrec_key(const tsm_event *ev)
+{
+	return ev->name ? ((uint64_t)ev->name << 1 | (ev->kind == TSM_EV_KERNEL)) : 0;
+}
+
+static inline unsigned nrec_slot(uint64_t key)
+{
+	return (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) & (NREC - 1);
+}
+
 /* The begin or instant packet of `ev` on its sequence, with what it interns there. */
 static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl)
 {
@@ -1480,6 +1497,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	struct pnew nw;
 	struct pseq *q;
 	uint8_t *p = NULL;
+	uint64_t nk = nrec_key(ev);
+	unsigned ns = nrec_slot(nk);
 	int rc;
 
 	if (pl->flags & P_NEW_SEQ) {
@@ -1500,6 +1519,16 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		rc = tsm__xends_push(&q->ends, &q->nends, &q->ends_cap, ev->end_ns);
 		if (rc < 0)
 			return rc;
+	}
+	if (TSM__LIKELY(nk && q->nrec[ns] == nk && !ev->meta && !ev->stack)) {
+		/* the common event: its name known here, no metadata, no call stack */
+		f->mangled = q->nrec_mangled[ns];
+		f->stack = 0;
+		nw.iid = ev->name;
+		nw.kv = NULL;
+		nw.nkv = 0;
+		nw.need = 1024;
+		goto write;
 	}
 	memset(&nw, 0, sizeof(nw));
 	nw.iid = ev->name;
@@ -1528,6 +1557,11 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (nw.slen > NAME_MAX_BYTES)
 			nw.slen = NAME_MAX_BYTES;
 		nw.need += 64 + nw.slen;
+	}
+	if (nk) {
+		/* interned by this packet or before: the next event of this name takes the common path */
+		q->nrec[ns] = nk;
+		q->nrec_mangled[ns] = (uint8_t)f->mangled;
 	}
 	if (ev->meta)
 		nw.kv = tsm_reader_kvlist(x->r, ev->meta, &nw.nkv);
@@ -1562,6 +1596,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	}
 	if (TSM__UNLIKELY(nw.new_name || nw.new_keys || nw.str || nw.new_stack))
 		return write_interned(f, q, ev, pl, &nw);
+write:
 	rc = out_room(f, nw.need, &p);
 	if (rc < 0)
 		return rc;
