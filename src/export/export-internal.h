@@ -63,9 +63,14 @@ struct xmerge {
 	struct xrun *taken; /* the run whose event the last call returned (advanced next call) */
 };
 
-/* One lane of a track: a stack of open slices' end times (innermost on top). */
+/*
+ * One lane of a track: a stack of open slices' end times (innermost on
+ * top). The top is kept in the lane itself, ends[] holds the ones below it:
+ * a stream whose slices do not nest never touches ends[].
+ */
 struct xlane {
-	uint64_t *ends;
+	uint64_t top;	/* the innermost open slice's end (when n > 0) */
+	uint64_t *ends; /* ends[0 .. n-2]: the ones below it */
 	uint32_t n, cap;
 	uint64_t id;  /* Perfetto track uuid / JSON tid of this lane */
 	uint32_t seq; /* Perfetto: its packet sequence (index; 0: none yet) */
@@ -188,6 +193,23 @@ static inline int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, u
 	return 0;
 }
 
+/* Push `end` on lane l's stack: 0 or TSM_NOMEM. */
+static inline int tsm__xlane_push(struct xlane *l, uint64_t end)
+{
+	if (l->n) {
+		if (TSM__UNLIKELY(l->n > l->cap)) {
+			int rc = tsm__xends_grow(&l->ends, &l->cap);
+
+			if (rc < 0)
+				return rc;
+		}
+		l->ends[l->n - 1] = l->top;
+	}
+	l->top = end;
+	l->n++;
+	return 0;
+}
+
 /* Inline: called for every slice of every export. */
 static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
 {
@@ -198,10 +220,15 @@ static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t e
 	for (i = 0; i < t->nlanes; i++) {
 		struct xlane *l = &t->lanes[i];
 
-		while (l->n && l->ends[l->n - 1] <= start)
-			l->n--;
-		if (!l->n || l->ends[l->n - 1] >= end) {
-			rc = tsm__xends_push(&l->ends, &l->n, &l->cap, end);
+		if (l->n && l->top <= start) {
+			/* pop what ended by start */
+			while (--l->n && l->ends[l->n - 1] <= start)
+				;
+			if (l->n)
+				l->top = l->ends[l->n - 1];
+		}
+		if (!l->n || l->top >= end) {
+			rc = tsm__xlane_push(l, end);
 			return rc < 0 ? rc : (int)i;
 		}
 	}

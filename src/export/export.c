@@ -302,8 +302,7 @@ int tsm__xlane_new(struct xtrack *t, uint64_t end)
 		return TSM_FAIL(TSM_NOMEM, "track lanes");
 	t->lanes = nl;
 	memset(&t->lanes[t->nlanes], 0, sizeof(*nl));
-	rc = tsm__xends_push(&t->lanes[t->nlanes].ends, &t->lanes[t->nlanes].n,
-			     &t->lanes[t->nlanes].cap, end);
+	rc = tsm__xlane_push(&t->lanes[t->nlanes], end);
 	if (rc < 0)
 		return rc;
 	return (int)t->nlanes++;
