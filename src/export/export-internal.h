@@ -106,7 +106,7 @@ struct xflow {
  * being merged (for names and processes: not the export's own reader, which
  * the exporting thread uses meanwhile).
  */
-#define XPLAN_BYTES 40
+#define XPLAN_BYTES 24
 typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
 			     tsm__buf *side);
 

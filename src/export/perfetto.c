@@ -242,8 +242,7 @@ struct kslot {
 
 /* What the planner decided for one event (export.c carries XPLAN_BYTES per event). */
 struct pplan {
-	uint64_t uuid; /* P_NEW_SEQ: the lane the new sequence is the default track of */
-	uint64_t flow_start, flow_term;
+	uint64_t uuid;	   /* P_NEW_SEQ: the lane the new sequence is the default track of */
 	uint32_t seq;	   /* the event's sequence (index) */
 	uint32_t main_len; /* side bytes: sequence 1's packets */
 	uint32_t flags;
@@ -297,6 +296,7 @@ struct pf {
 	struct kslot *kc; /* KCACHE slots */
 	int mangled;	  /* the event at hand carries its mangled name */
 	uint32_t stack;	  /* ... its callstack_iid (0: none) */
+	uint64_t flow_start, flow_term; /* ... the flows it starts and ends (0: none) */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -762,7 +762,6 @@ static int plan_event(struct planner *P, const tsm_event *ev, struct pplan *pl)
 	if (rc < 0)
 		return rc;
 	pl->flags |= P_EVENT;
-	event_flows(P->x, ev, &pl->flow_start, &pl->flow_term);
 	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) && ev->device != TSM_DEVICE_NONE)
 		return plan_memory(P, ev);
 	return 0;
@@ -1293,17 +1292,18 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 
 /* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
 static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t iid,
-			const tsm_kv *kv, size_t nkv, uint64_t flow_start, uint64_t flow_term)
+			const tsm_kv *kv, size_t nkv)
 {
 	p[0] = (F_TE_TYPE << 3) | PB_VARINT;
 	p[1] = tsm__xis_slice(ev) ? T_BEGIN : T_INSTANT;
 	p = pb_uint(p + 2, F_TE_NAME_IID, iid);
 	p = annotations(f, p, ev);
-	p = meta_annotations(f, p, kv, nkv);
-	if (flow_start)
-		p = pb_fixed64(p, F_TE_FLOW_IDS, flow_start);
-	if (flow_term)
-		p = pb_fixed64(p, F_TE_TERM_FLOW_IDS, flow_term);
+	if (nkv)
+		p = meta_annotations(f, p, kv, nkv);
+	if (f->flow_start)
+		p = pb_fixed64(p, F_TE_FLOW_IDS, f->flow_start);
+	if (f->flow_term)
+		p = pb_fixed64(p, F_TE_TERM_FLOW_IDS, f->flow_term);
 	if (ev->correlation)
 		p = pb_uint(p, F_TE_CORRELATION, ev->correlation);
 	if (f->stack)
@@ -1474,7 +1474,7 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 	}
 	p = pb_end(mi, p);
 	p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-	p = te_body(f, p, ev, nw->iid, nw->kv, nw->nkv, pl->flow_start, pl->flow_term);
+	p = te_body(f, p, ev, nw->iid, nw->kv, nw->nkv);
 	p = pb_end(mt, p);
 	return out_done(f, pb_end(m, p));
 }
@@ -1514,6 +1514,9 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (rc < 0)
 			return rc;
 	}
+	/* flows are matched here, in time order like everything else, not by the planner:
+	 * that thread has the heavier share of the work (docs/design/export.md) */
+	event_flows(x, ev, &f->flow_start, &f->flow_term);
 	if (tsm__xis_slice(ev)) {
 		/* its end waits on q's stack */
 		rc = tsm__xends_push(&q->ends, &q->nends, &q->ends_cap, ev->end_ns);
@@ -1612,7 +1615,7 @@ write:
 		size_t te_len, pkt_len;
 		uint8_t *p0 = p, *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
-		p = te_body(f, body, ev, nw.iid, nw.kv, nw.nkv, pl->flow_start, pl->flow_term);
+		p = te_body(f, body, ev, nw.iid, nw.kv, nw.nkv);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;
