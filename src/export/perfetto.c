@@ -272,6 +272,7 @@ struct planner {
 struct pseq {
 	uint32_t id;
 	uint8_t idv[6], idlen;	     /* "sequence id" field, encoded */
+	uint8_t endtail[16], endtail_len; /* an END packet after its timestamp: idv, track_event */
 	uint8_t pl_guess, tl_guess;  /* length-varint sizes of its last event packet */
 	uint8_t ts_len;		     /* timestamps: varint length while ts >> 28 == ts_hi */
 	uint64_t ts_hi, ts_hi_bytes; /* ... and the encoded bytes 4-7 for that */
@@ -1211,6 +1212,12 @@ static int seq_new(struct pf *f, uint64_t uuid)
 	memset(q, 0, sizeof(*q));
 	q->id = (uint32_t)f->nseqs + 1;
 	q->idlen = (uint8_t)(pb_uint(q->idv, F_PKT_SEQ_ID, q->id) - q->idv);
+	memcpy(q->endtail, q->idv, q->idlen);
+	q->endtail[q->idlen] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+	q->endtail[q->idlen + 1] = 2;
+	q->endtail[q->idlen + 2] = (F_TE_TYPE << 3) | PB_VARINT;
+	q->endtail[q->idlen + 3] = T_END;
+	q->endtail_len = (uint8_t)(q->idlen + 4);
 	q->pl_guess = q->tl_guess = 1;
 	f->nseqs++;
 	rc = out_room(f, 4096, &p);
@@ -1267,27 +1274,40 @@ static inline uint8_t *ts_varint(struct pseq *q, uint8_t *p, uint64_t v)
  */
 static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 {
-	while (q->nends && q->ends[q->nends - 1] <= upto) {
-		uint64_t end = q->ends[--q->nends];
-		uint8_t *p, *p0;
-		int rc = tsm__sink_room(f->s, 32);
+	/* the state in locals: the byte stores below may alias anything in memory */
+	tsm__sink *s = f->s;
+	const uint64_t *ends = q->ends;
+	uint32_t n = q->nends;
+	uint8_t *buf = s->buf;
+	size_t len = s->len;
+	int rc = 0;
 
-		if (rc < 0)
-			return rc;
-		p0 = f->s->buf + f->s->len;
+	while (n && ends[n - 1] <= upto) {
+		uint64_t end = ends[--n];
+		uint8_t *p, *p0;
+
+		if (TSM__UNLIKELY(len + 32 > TSM__SINK_BUF)) {
+			s->len = len;
+			rc = tsm__sink_room(s, 32);
+			if (rc < 0) {
+				n++;
+				break;
+			}
+			buf = s->buf;
+			len = s->len;
+		}
+		p0 = buf + len;
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
 		p = ts_varint(q, p0 + 3, end);
-		memcpy(p, q->idv, sizeof(q->idv));
-		p += q->idlen;
-		p[0] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
-		p[1] = 2;
-		p[2] = (F_TE_TYPE << 3) | PB_VARINT;
-		p[3] = T_END;
-		p0[1] = (uint8_t)(p + 4 - p0 - 2); /* under 128 bytes */
-		f->s->len = (size_t)(p + 4 - f->s->buf);
+		memcpy(p, q->endtail, sizeof(q->endtail));
+		p += q->endtail_len;
+		p0[1] = (uint8_t)(p - p0 - 2); /* under 128 bytes */
+		len = (size_t)(p - buf);
 	}
-	return 0;
+	s->len = len;
+	q->nends = n;
+	return rc;
 }
 
 /* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
