@@ -1499,10 +1499,15 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 	return out_done(f, pb_end(m, p));
 }
 
-/* The key of ev's name in a sequence's nrec (0: none): the name id and whether it is a kernel's. */
+/* The key of ev's name in a sequence's nrec: its iid (the name id, or a synthetic name's),
+ * shifted, and whether it is a kernel's. */
 static inline uint64_t nrec_key(const tsm_event *ev)
 {
-	return ev->name ? ((uint64_t)ev->name << 1 | (ev->kind == TSM_EV_KERNEL)) : 0;
+	if (TSM__UNLIKELY(!ev->name))
+		return (SYNTH_IID + ev->kind * 8u +
+			(ev->kind == TSM_EV_SYNC ? ev->u.sync.sync_type & 7 : 0))
+		       << 1;
+	return (uint64_t)ev->name << 1 | (ev->kind == TSM_EV_KERNEL);
 }
 
 static inline unsigned nrec_slot(uint64_t key)
@@ -1543,11 +1548,14 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		if (rc < 0)
 			return rc;
 	}
-	if (TSM__LIKELY(nk && q->nrec[ns] == nk && !ev->meta && !ev->stack)) {
-		/* the common event: its name known here, no metadata, no call stack */
+	if (TSM__LIKELY(q->nrec[ns] == nk && !ev->meta &&
+			(!ev->stack ||
+			 *recent_slot(q, (uint64_t)IK_STACK << 32 | ev->stack) ==
+			     ((uint64_t)IK_STACK << 32 | ev->stack)))) {
+		/* the common event: its name (and call stack) known here, no metadata */
 		f->mangled = q->nrec_mangled[ns];
-		f->stack = 0;
-		nw.iid = ev->name;
+		f->stack = ev->stack;
+		nw.iid = nk >> 1;
 		nw.kv = NULL;
 		nw.nkv = 0;
 		nw.need = 1024;
@@ -1581,11 +1589,9 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 			nw.slen = NAME_MAX_BYTES;
 		nw.need += 64 + nw.slen;
 	}
-	if (nk) {
-		/* interned by this packet or before: the next event of this name takes the common path */
-		q->nrec[ns] = nk;
-		q->nrec_mangled[ns] = (uint8_t)f->mangled;
-	}
+	/* interned by this packet or before: the next event of this name takes the common path */
+	q->nrec[ns] = nk;
+	q->nrec_mangled[ns] = (uint8_t)f->mangled;
 	if (ev->meta)
 		nw.kv = tsm_reader_kvlist(x->r, ev->meta, &nw.nkv);
 	if (nw.nkv > META_MAX)
