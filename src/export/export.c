@@ -818,7 +818,7 @@ struct xahead {
 	struct xbatch *ready, *ready_tail; /* batches in order */
 	size_t nready;
 	atomic_size_t nready_seen; /* nready, read without the lock while spinning */
-	struct xbatch *bfree; /* batches to reuse */
+	struct xbatch *bfree;	   /* batches to reuse */
 	int quit, failed, rc;
 	int64_t err_off;
 	char err[512];
@@ -1122,7 +1122,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 			return rc;
 		tsm__buf_reset(&x->side);
 		rc = x->plan(x->plan_state, x->r, sp->ev, x->plan_buf, &x->side);
-		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8])x->plan_buf;
+		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) x->plan_buf;
 		sp->side = x->side.data;
 		sp->side_off = &zero;
 		sp->n = 1;
@@ -1136,7 +1136,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 	} while (!b->n);
 	x->bi = b->n; /* all handed out */
 	sp->ev = b->ev;
-	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8])b->plans;
+	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) b->plans;
 	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
 	sp->side_off = b->side_off;
 	sp->n = b->n;

@@ -271,11 +271,11 @@ struct planner {
 /* A packet sequence on the writer's side and the packets it has not handed to the output yet. */
 struct pseq {
 	uint32_t id;
-	uint8_t idv[6], idlen;	     /* "sequence id" field, encoded */
+	uint8_t idv[6], idlen;		  /* "sequence id" field, encoded */
 	uint8_t endtail[16], endtail_len; /* an END packet after its timestamp: idv, track_event */
-	uint8_t pl_guess, tl_guess;  /* length-varint sizes of its last event packet */
-	uint8_t ts_len;		     /* timestamps: varint length while ts >> 28 == ts_hi */
-	uint64_t ts_hi, ts_hi_bytes; /* ... and the encoded bytes 4-7 for that */
+	uint8_t pl_guess, tl_guess;	  /* length-varint sizes of its last event packet */
+	uint8_t ts_len;			  /* timestamps: varint length while ts >> 28 == ts_hi */
+	uint64_t ts_hi, ts_hi_bytes;	  /* ... and the encoded bytes 4-7 for that */
 	uint64_t *ends; /* its open slices' ends, innermost on top (they nest on a lane) */
 	uint32_t nends, ends_cap;
 	struct iset interned;
@@ -293,10 +293,10 @@ struct pf {
 	size_t nseqs, seqs_cap;
 	uint8_t *big; /* a packet too large for the output's buffer is written here */
 	size_t big_cap;
-	int in_big;	  /* the packet at hand is */
-	struct kslot *kc; /* KCACHE slots */
-	int mangled;	  /* the event at hand carries its mangled name */
-	uint32_t stack;	  /* ... its callstack_iid (0: none) */
+	int in_big;			/* the packet at hand is */
+	struct kslot *kc;		/* KCACHE slots */
+	int mangled;			/* the event at hand carries its mangled name */
+	uint32_t stack;			/* ... its callstack_iid (0: none) */
 	uint64_t flow_start, flow_term; /* ... the flows it starts and ends (0: none) */
 };
 
@@ -1549,9 +1549,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 			return rc;
 	}
 	if (TSM__LIKELY(q->nrec[ns] == nk && !ev->meta &&
-			(!ev->stack ||
-			 *recent_slot(q, (uint64_t)IK_STACK << 32 | ev->stack) ==
-			     ((uint64_t)IK_STACK << 32 | ev->stack)))) {
+			(!ev->stack || *recent_slot(q, (uint64_t)IK_STACK << 32 | ev->stack) ==
+					   ((uint64_t)IK_STACK << 32 | ev->stack)))) {
 		/* the common event: its name (and call stack) known here, no metadata */
 		f->mangled = q->nrec_mangled[ns];
 		f->stack = ev->stack;
