@@ -268,7 +268,7 @@ struct planner {
 
 #define NREC 64
 
-/* A packet sequence on the writer's side and the packets it has not handed to the output yet. */
+/* A packet sequence on the writer's side. */
 struct pseq {
 	uint32_t id;
 	uint8_t idv[6], idlen;		  /* "sequence id" field, encoded */
@@ -1452,8 +1452,7 @@ struct pnew {
 
 /* The packet of an event that interns something on sequence q first (out of line: rare). */
 static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q,
-						    const tsm_event *ev, const struct pplan *pl,
-						    const struct pnew *nw)
+						    const tsm_event *ev, const struct pnew *nw)
 {
 	tsm__xctx *x = f->x;
 	uint8_t *p = NULL, *m, *mt, *mi, *mn;
@@ -1623,7 +1622,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		}
 	}
 	if (TSM__UNLIKELY(nw.new_name || nw.new_keys || nw.str || nw.new_stack))
-		return write_interned(f, q, ev, pl, &nw);
+		return write_interned(f, q, ev, &nw);
 write:
 	rc = out_room(f, nw.need, &p);
 	if (rc < 0)
