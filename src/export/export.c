@@ -1069,8 +1069,8 @@ static int ahead_batch(tsm__xctx *x)
 	return tsm__reader_defs_upto(x->r, b->defs_off);
 }
 
-/* The next event from the helper's batches. */
-static int ahead_next(tsm__xctx *x, const tsm_event **out)
+/* Make sure the batch at hand has events left to return: 0, TSM_END or a failure. */
+static int ahead_fresh(tsm__xctx *x)
 {
 	while (!x->batch || x->bi == x->batch->n) {
 		int rc = ahead_batch(x);
@@ -1078,6 +1078,16 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out)
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+/* The next event from the helper's batches. */
+static int ahead_next(tsm__xctx *x, const tsm_event **out)
+{
+	int rc = ahead_fresh(x);
+
+	if (rc)
+		return rc;
 	*out = &x->batch->ev[x->bi++];
 	return 0;
 }
@@ -1128,18 +1138,16 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		sp->n = 1;
 		return rc;
 	}
-	do {
-		rc = ahead_batch(x);
-		if (rc)
-			return rc;
-		b = x->batch;
-	} while (!b->n);
-	x->bi = b->n; /* all handed out */
-	sp->ev = b->ev;
-	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) b->plans;
+	rc = ahead_fresh(x);
+	if (rc)
+		return rc;
+	b = x->batch;
+	sp->ev = b->ev + x->bi;
+	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) b->plans[x->bi];
 	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
-	sp->side_off = b->side_off;
-	sp->n = b->n;
+	sp->side_off = b->side_off + x->bi;
+	sp->n = b->n - x->bi;
+	x->bi = b->n; /* all handed out */
 	return 0;
 }
 
