@@ -61,6 +61,7 @@
 /* TracePacket / TrackEvent / descriptors field numbers (perfetto_trace.proto). */
 enum {
 	F_TRACE_PACKET = 1,
+	F_PKT_CLOCK_SNAPSHOT = 6,
 	F_PKT_TIMESTAMP = 8,
 	F_PKT_SEQ_ID = 10,
 	F_PKT_TRACK_EVENT = 11,
@@ -69,6 +70,11 @@ enum {
 	F_PKT_DEFAULTS = 59,
 	F_PKT_TRACK_DESC = 60,
 	F_TPD_TRACK_EVENT = 11,
+	F_TPD_CLOCK_ID = 58,
+	F_CS_CLOCKS = 1,
+	F_CLK_ID = 1,
+	F_CLK_TIMESTAMP = 2,
+	F_CLK_INCREMENTAL = 3,
 	F_TED_TRACK_UUID = 11,
 	F_TE_ANNOT = 4,
 	F_TE_TYPE = 9,
@@ -119,6 +125,9 @@ enum {
 
 enum { T_BEGIN = 1, T_END = 2, T_INSTANT = 3, T_COUNTER = 4 };
 enum { SEQ_CLEARED = 1, SEQ_NEEDS = 2 };
+/* BOOTTIME, the clock of TracePacket timestamps without a clock id, and the first of the
+ * sequence-scoped clock ids: each lane's sequence uses it, delta-encoded (seq_new). */
+enum { CLOCK_BOOTTIME = 6, CLOCK_LANE = 64 };
 
 /* Fixed debug-annotation names, interned in the first packet (iid = index + 1). */
 enum {
@@ -274,9 +283,8 @@ struct pseq {
 	uint8_t idv[6], idlen;		  /* "sequence id" field, encoded */
 	uint8_t endtail[16], endtail_len; /* an END packet after its timestamp: idv, track_event */
 	uint8_t pl_guess, tl_guess;	  /* length-varint sizes of its last event packet */
-	uint8_t ts_len;			  /* timestamps: varint length while ts >> 28 == ts_hi */
-	uint64_t ts_hi, ts_hi_bytes;	  /* ... and the encoded bytes 4-7 for that */
-	uint64_t *ends; /* its open slices' ends, innermost on top (they nest on a lane) */
+	uint64_t last_ts; /* its previous packet's time: a lane's timestamps are deltas from it */
+	uint64_t *ends;	  /* its open slices' ends, innermost on top (they nest on a lane) */
 	uint32_t nends, ends_cap;
 	struct iset interned;
 	uint64_t recent[32]; /* keys found lately (direct-mapped, before the set) */
@@ -1191,12 +1199,17 @@ static int out_done(struct pf *f, uint8_t *p)
 /*
  * The next sequence: its first packet clears the incremental state, interns
  * the debug-annotation names and, for a lane (uuid), makes the lane the
- * default track.
+ * default track and its timestamps deltas: the packet's defaults give them
+ * the sequence-scoped clock CLOCK_LANE, and its clock snapshot makes that
+ * clock incremental and equal to BOOTTIME at t0, the lane's first event.
+ * Each packet's timestamp is then the time since the sequence's previous
+ * packet (one to three bytes instead of seven or eight), as the Perfetto
+ * SDK writes them. Sequence 1 keeps absolute BOOTTIME timestamps.
  */
-static int seq_new(struct pf *f, uint64_t uuid)
+static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 {
 	struct pseq *q;
-	uint8_t *p, *m, *mi, *mn, *md, *mt;
+	uint8_t *p, *m, *mi, *mn, *md, *mt, *mc, *mk;
 	int rc;
 
 	if (f->nseqs == f->seqs_cap) {
@@ -1237,34 +1250,31 @@ static int seq_new(struct pf *f, uint64_t uuid)
 		p = pb_begin(p, F_TPD_TRACK_EVENT, &mt);
 		p = pb_uint(p, F_TED_TRACK_UUID, uuid);
 		p = pb_end(mt, p);
+		p = pb_uint(p, F_TPD_CLOCK_ID, CLOCK_LANE);
 		p = pb_end(md, p);
+		p = pb_begin(p, F_PKT_CLOCK_SNAPSHOT, &mc);
+		p = pb_begin(p, F_CS_CLOCKS, &mk);
+		p = pb_uint(p, F_CLK_ID, CLOCK_BOOTTIME);
+		p = pb_uint(p, F_CLK_TIMESTAMP, t0);
+		p = pb_end(mk, p);
+		p = pb_begin(p, F_CS_CLOCKS, &mk);
+		p = pb_uint(p, F_CLK_ID, CLOCK_LANE);
+		p = pb_uint(p, F_CLK_TIMESTAMP, t0);
+		p = pb_uint(p, F_CLK_INCREMENTAL, 1);
+		p = pb_end(mk, p);
+		p = pb_end(mc, p);
+		q->last_ts = t0;
 	}
 	return out_done(f, pb_end(m, p));
 }
 
-/*
- * A timestamp's varint (5-8 bytes: nanoseconds since the epoch or boot). The
- * bytes from the fifth on depend only on ts >> 28, which changes every 0.27 s:
- * they are kept per sequence, and only the low four 7-bit groups are spread.
- * Writes 8 bytes whatever the length (pb_varint_wide's contract).
- */
-static inline uint8_t *ts_varint(struct pseq *q, uint8_t *p, uint64_t v)
+/* A packet's timestamp on a lane's sequence: the time since the sequence's previous packet. */
+static inline uint64_t ts_delta(struct pseq *q, uint64_t ts)
 {
-	uint8_t *e;
+	uint64_t d = ts - q->last_ts;
 
-	if (TSM__LIKELY(q->ts_len && v >> 28 == q->ts_hi)) {
-		tsm__put_le64(p, (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) |
-				     (v << 3 & 0x7f000000) | 0x80808080u | q->ts_hi_bytes);
-		return p + q->ts_len;
-	}
-	e = pb_varint_wide(p, v);
-	q->ts_len = 0;
-	if (e - p >= 5 && e - p <= 8) {
-		q->ts_len = (uint8_t)(e - p);
-		q->ts_hi = v >> 28;
-		q->ts_hi_bytes = tsm__get_le64(p) & 0xFFFFFFFF00000000ULL;
-	}
-	return e;
+	q->last_ts = ts;
+	return d;
 }
 
 /*
@@ -1280,6 +1290,7 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 	uint32_t n = q->nends;
 	uint8_t *buf = s->buf;
 	size_t len = s->len;
+	uint64_t last = q->last_ts;
 	int rc = 0;
 
 	while (n && ends[n - 1] <= upto) {
@@ -1299,7 +1310,8 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 		p0 = buf + len;
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = ts_varint(q, p0 + 3, end);
+		p = pb_varint(p0 + 3, end - last);
+		last = end;
 		memcpy(p, q->endtail, sizeof(q->endtail));
 		p += q->endtail_len;
 		p0[1] = (uint8_t)(p - p0 - 2); /* under 128 bytes */
@@ -1307,6 +1319,7 @@ static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
 	}
 	s->len = len;
 	q->nends = n;
+	q->last_ts = last;
 	return rc;
 }
 
@@ -1460,7 +1473,7 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(p, &m, q->id, ev->start_ns, 1, SEQ_NEEDS);
+	p = pkt_begin(p, &m, q->id, ts_delta(q, ev->start_ns), 1, SEQ_NEEDS);
 	p = pb_begin(p, F_PKT_INTERNED, &mi);
 	if (nw->new_name) {
 		p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
@@ -1526,7 +1539,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	int rc;
 
 	if (pl->flags & P_NEW_SEQ) {
-		rc = seq_new(f, pl->uuid);
+		rc = seq_new(f, pl->uuid, ev->start_ns);
 		if (rc < 0)
 			return rc;
 	}
@@ -1635,7 +1648,8 @@ write:
 		 * is then written in front of it, and the body moved only when the
 		 * guess was wrong. Lengths stay minimal varints.
 		 */
-		unsigned inner = 1 + pb_varint_len(ev->start_ns) + q->idlen + 2, tl, pl_len;
+		uint64_t dts = ts_delta(q, ev->start_ns);
+		unsigned inner = 1 + pb_varint_len(dts) + q->idlen + 2, tl, pl_len;
 		size_t te_len, pkt_len;
 		uint8_t *p0 = p, *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
 
@@ -1655,7 +1669,7 @@ write:
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0 = pb_varint(p0 + 1, pkt_len);
 		*p0++ = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p0 = ts_varint(q, p0, ev->start_ns);
+		p0 = pb_varint(p0, dts);
 		memcpy(p0, q->idv, sizeof(q->idv));
 		p0 += q->idlen;
 		p0[0] = (F_PKT_SEQ_FLAGS << 3) | PB_VARINT;
@@ -1700,7 +1714,7 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.x = x;
 	f.s = &x->out;
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
-	rc = f.kc ? seq_new(&f, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
+	rc = f.kc ? seq_new(&f, 0, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
 	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0)
 		for (size_t i = 0; i < sp.n && rc >= 0; i++)
 			rc = write_planned(&f, &sp.ev[i], (const struct pplan *)sp.plan[i],

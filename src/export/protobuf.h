@@ -67,28 +67,6 @@ static inline unsigned pb_varint_len(uint64_t v)
 	return len_by_clz[__builtin_clzll(v | 1)];
 }
 
-/*
- * pb_varint for large values (nanosecond timestamps, 7-8 bytes): the 7-bit
- * groups are spread with shifts and masks and stored at once, instead of a
- * loop with a branch per byte. Writes 8 bytes whatever the length: the
- * caller's room must have them.
- */
-static inline uint8_t *pb_varint_wide(uint8_t *p, uint64_t v)
-{
-	unsigned n = pb_varint_len(v);
-	uint64_t x;
-
-	if (n > 8)
-		return pb_varint(p, v);
-	x = (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) | (v << 3 & 0x7f000000) |
-	    (v << 4 & 0x7f00000000ULL) | (v << 5 & 0x7f0000000000ULL) |
-	    (v << 6 & 0x7f000000000000ULL) | (v << 7 & 0x7f00000000000000ULL);
-	x |= 0x8080808080808080ULL & ((1ULL << (8 * (n - 1))) - 1);
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(x >> (8 * i));
-	return p + n;
-}
-
 static inline uint8_t *pb_tag(uint8_t *p, uint32_t field, unsigned wire)
 {
 	return pb_varint(p, ((uint64_t)field << 3) | wire);

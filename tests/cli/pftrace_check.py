@@ -10,6 +10,10 @@ protoc's text output and checks what trace_processor relies on:
   - flows are balanced in time order (sequences interleave in the file; trace_processor
     sorts by time): a terminating_flow_id was started (flow_ids) before and is terminated
     once; started flows that never terminate are allowed only for host API calls (reported);
+  - timestamps resolve to BOOTTIME: a packet's clock (its timestamp_clock_id, else its
+    sequence's default) is BOOTTIME or a sequence-scoped clock (64-127) that a clock snapshot
+    on the sequence ties to BOOTTIME; on an incremental clock each timestamp is the delta from
+    the clock's previous one (a delta of 2^63 or more is a negative one: an error);
   - timestamps never go backwards on a sequence;
   - slice BEGIN/END pairs match per track (no END without an open slice).
 Usage as a module: check(path) -> (summary dict); raises CheckError. As a script: exit 0/1,
@@ -29,6 +33,7 @@ class CheckError(Exception):
 
 
 # interned tables of a sequence that the checker follows
+BOOTTIME = 6
 INTERNED = ("names", "annots", "strs", "funcs", "mpaths", "srcs", "maps", "frames", "stacks")
 
 
@@ -90,8 +95,8 @@ def check(path):
         seq = one(p, "trusted_packet_sequence_id")
         if seq is None:
             raise CheckError("packet %d has no trusted_packet_sequence_id" % i)
-        st = seqs.setdefault(seq, {"cleared": False, "ts": 0, "track": None,
-                                   **{k: set() for k in INTERNED}})
+        st = seqs.setdefault(seq, {"cleared": False, "ts": 0, "track": None, "clock": None,
+                                   "clocks": {}, **{k: set() for k in INTERNED}})
         flags = int(one(p, "sequence_flags", 0))
         if flags & 1:
             st["cleared"] = True
@@ -103,9 +108,37 @@ def check(path):
                 raise CheckError("packet %d sets defaults before SEQ_INCREMENTAL_STATE_CLEARED" % i)
             for ted in d.get("track_event_defaults", []):
                 st["track"] = one(ted, "track_uuid")
+            st["clock"] = one(d, "timestamp_clock_id", st["clock"])
+        for cs in p.get("clock_snapshot", []):
+            clocks = {int(one(c, "clock_id")): (int(one(c, "timestamp", 0)),
+                                                one(c, "is_incremental") == "true")
+                      for c in cs.get("clocks", [])}
+            if BOOTTIME not in clocks:
+                raise CheckError("packet %d: clock snapshot without BOOTTIME" % i)
+            boot = clocks[BOOTTIME][0]
+            for cid, (cts, incr) in clocks.items():
+                if 64 <= cid < 128:
+                    # [last value on the clock, offset to BOOTTIME, incremental]
+                    st["clocks"][cid] = [cts, boot - cts, incr]
+                elif incr:
+                    raise CheckError("packet %d: builtin clock %d marked incremental" % (i, cid))
         ts = one(p, "timestamp")
         if ts is not None:
             ts = int(ts)
+            cid = int(one(p, "timestamp_clock_id", st["clock"] or BOOTTIME))
+            if cid != BOOTTIME:
+                if cid not in st["clocks"]:
+                    raise CheckError("packet %d: timestamp on clock %d, which no snapshot on "
+                                     "sequence %s defines" % (i, cid, seq))
+                clk = st["clocks"][cid]
+                if clk[2]:
+                    if ts >= 1 << 63:
+                        raise CheckError("packet %d: negative timestamp delta %d on sequence %s"
+                                         % (i, ts - (1 << 64), seq))
+                    clk[0] += ts
+                else:
+                    clk[0] = ts
+                ts = clk[0] + clk[1]
             if ts < st["ts"]:
                 raise CheckError("packet %d: timestamp %d before %d on sequence %s" %
                                  (i, ts, st["ts"], seq))

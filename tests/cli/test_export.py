@@ -62,6 +62,39 @@ class TestPerfetto(CliTest):
         with self.assertRaises(pftrace_check.CheckError):
             pftrace_check.check(out)
 
+    def test_lane_timestamps_are_deltas_from_a_clock_snapshot(self):
+        # A lane's timestamps are deltas on the incremental clock 64 that its first packet's
+        # clock snapshot ties to BOOTTIME; the checker adds them up, and fails a file whose
+        # snapshot is gone or whose delta is negative (a wrapped uint64).
+        import re
+        import subprocess
+        src = record("exp-delta.sbt", events=3000)
+        out = scratch("delta.pftrace")
+        self.assertEqual(run("export", src, "-o", out, "-q").rc, 0)
+        text = pftrace_check.decode(out)
+        self.assertIn("timestamp_clock_id: 64", text)
+        self.assertIn("is_incremental: true", text)
+
+        def encode(t, name):
+            path = scratch(name)
+            with open(path, "wb") as f:
+                subprocess.run(["protoc", "--encode=perfetto.protos.Trace", "-I",
+                                pftrace_check.PROTO_DIR, "perfetto_trace.proto"],
+                               input=t.encode(), stdout=f, check=True)
+            return path
+
+        pftrace_check.check(encode(text, "delta-same.pftrace"))
+        no_snapshot = re.sub(r"clock_snapshot \{[^}]*\}[^}]*\}\s*\}", "", text, count=1)
+        self.assertNotEqual(no_snapshot, text)
+        with self.assertRaisesRegex(pftrace_check.CheckError, "no snapshot"):
+            pftrace_check.check(encode(no_snapshot, "delta-nosnap.pftrace"))
+        # the last packet with a timestamp is on a lane: make its delta negative
+        i = text.rindex("  timestamp: ")
+        j = text.index("\n", i)
+        negative = text[:i] + "  timestamp: 18446744073709551000" + text[j:]
+        with self.assertRaisesRegex(pftrace_check.CheckError, "negative timestamp delta"):
+            pftrace_check.check(encode(negative, "delta-neg.pftrace"))
+
     def test_kernel_names_demangled_and_annotated(self):
         src = record("exp-train.sbt", events=20000)
         out = scratch("names.pftrace")
