@@ -9,6 +9,9 @@
 #                        build-tsan/  ThreadSanitizer, the tests labelled tsan
 #   make test-normal | test-asan | test-tsan    one suite
 #   make bench         Release build, run every bench program
+#   make pgo           profile-guided Release build in build-pgo/ (GCC): build instrumented, run
+#                      bench/pgo-train.sh, build again with the profile; make bench-pgo runs the
+#                      bench programs of that build
 #   make fuzz          run each libFuzzer target FUZZ_SECONDS (needs clang + libclang-rt-14-dev)
 #   make format | format-check | clean
 #
@@ -53,7 +56,7 @@ env_tsan := TSM_TEST_SCALE=small TSAN_OPTIONS=halt_on_error=1:second_deadlock_st
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find include src tools agent bench tests python -name '*.[ch]')
 
-.PHONY: all demo test bench fuzz format format-check clean \
+.PHONY: all demo test bench pgo bench-pgo fuzz format format-check clean \
 	$(addprefix build-,$(SUITES)) $(addprefix test-,$(SUITES))
 
 all: build-normal
@@ -117,6 +120,19 @@ bench: build-normal
 	@set -- $(BUILD)/bin/bench-*; [ -x "$$1" ] || { echo "no bench programs in $(BUILD)/bin"; exit 1; }; \
 	for b in "$$@"; do echo "== $$b"; "$$b"; done
 
+# The training profiles (.gcda beside each object) are made afresh by every 'make pgo'.
+PGO_DIR := $(BUILD)-pgo
+pgo:
+	$(CMAKE) -S . -B $(PGO_DIR) -DCMAKE_BUILD_TYPE=Release -DTSM_PGO=generate -DTSM_BUILD_TESTS=OFF
+	$(CMAKE) --build $(PGO_DIR) -j$(JOBS)
+	find $(PGO_DIR) -name '*.gcda' -delete
+	bench/pgo-train.sh $(PGO_DIR)/bin $(PGO_DIR)/pgo-work
+	$(CMAKE) -S . -B $(PGO_DIR) -DTSM_PGO=use
+	$(CMAKE) --build $(PGO_DIR) -j$(JOBS)
+
+bench-pgo: pgo
+	@for b in $(PGO_DIR)/bin/bench-*; do echo "== $$b"; "$$b"; done
+
 # New inputs go to build-asan/fuzz-corpus/NAME (the committed seeds in tests/fuzz/corpus/NAME are
 # only read); crashes to tests/fuzz/crashes/. Minimise new inputs into the seeds with
 #   build-asan/fuzz/fuzz-NAME -merge=1 tests/fuzz/corpus/NAME build-asan/fuzz-corpus/NAME
@@ -140,4 +156,4 @@ format-check:
 	$(CLANG_FORMAT) --dry-run --Werror $(SOURCES)
 
 clean:
-	rm -rf $(foreach s,$(SUITES),$(dir_$(s))) demo.sbt
+	rm -rf $(foreach s,$(SUITES),$(dir_$(s))) $(PGO_DIR) demo.sbt

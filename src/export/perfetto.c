@@ -282,17 +282,19 @@ struct pseq {
 	uint32_t id;
 	uint8_t idv[6], idlen;		  /* "sequence id" field, encoded */
 	uint8_t endtail[16], endtail_len; /* an END packet after its timestamp: idv, track_event */
-	uint8_t pl_guess, tl_guess;	  /* length-varint sizes of its last event packet */
 	uint64_t last_ts; /* its previous packet's time: a lane's timestamps are deltas from it */
 	uint64_t *ends;	  /* its open slices' ends, innermost on top (they nest on a lane) */
 	uint32_t nends, ends_cap;
 	struct iset interned;
 	uint64_t recent[32]; /* keys found lately (direct-mapped, before the set) */
 	/* names interned here, with whether a kernel's annotations carry the mangled form
-	 * (interned too): the common event needs this one look (direct-mapped by name) */
+	 * (interned too) and the length-varint sizes of the last packet of that name (events
+	 * of a name are alike in size): the common event needs this one look (direct-mapped by
+	 * name) */
 	uint64_t nrec[NREC];
-	uint8_t nrec_mangled[NREC];
+	uint8_t nrec_info[NREC]; /* NI_MANGLED | track event's length size << 1 | packet's << 3 */
 };
+enum { NI_MANGLED = 1 };
 
 struct pf {
 	tsm__xctx *x;
@@ -1231,7 +1233,7 @@ static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 	q->endtail[q->idlen + 2] = (F_TE_TYPE << 3) | PB_VARINT;
 	q->endtail[q->idlen + 3] = T_END;
 	q->endtail_len = (uint8_t)(q->idlen + 4);
-	q->pl_guess = q->tl_guess = 1;
+	memset(q->nrec_info, 1 << 1 | 1 << 3, sizeof(q->nrec_info));
 	f->nseqs++;
 	rc = out_room(f, 4096, &p);
 	if (rc < 0)
@@ -1564,7 +1566,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 			(!ev->stack || *recent_slot(q, (uint64_t)IK_STACK << 32 | ev->stack) ==
 					   ((uint64_t)IK_STACK << 32 | ev->stack)))) {
 		/* the common event: its name (and call stack) known here, no metadata */
-		f->mangled = q->nrec_mangled[ns];
+		f->mangled = q->nrec_info[ns] & NI_MANGLED;
 		f->stack = ev->stack;
 		nw.iid = nk >> 1;
 		nw.kv = NULL;
@@ -1602,7 +1604,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	}
 	/* interned by this packet or before: the next event of this name takes the common path */
 	q->nrec[ns] = nk;
-	q->nrec_mangled[ns] = (uint8_t)f->mangled;
+	q->nrec_info[ns] = (uint8_t)((q->nrec_info[ns] & ~NI_MANGLED) | f->mangled);
 	if (ev->meta)
 		nw.kv = tsm_reader_kvlist(x->r, ev->meta, &nw.nkv);
 	if (nw.nkv > META_MAX)
@@ -1644,27 +1646,29 @@ write:
 		/*
 		 * The common packet {timestamp, sequence id, flags, track_event}: the
 		 * track event body is written after a header whose size is guessed
-		 * (the sequence's previous packet's length-varint sizes); the header
-		 * is then written in front of it, and the body moved only when the
-		 * guess was wrong. Lengths stay minimal varints.
+		 * (the length-varint sizes of the sequence's previous packet of this
+		 * name); the header is then written in front of it, and the body moved
+		 * only when the guess was wrong. Lengths stay minimal varints.
 		 */
 		uint64_t dts = ts_delta(q, ev->start_ns);
 		unsigned inner = 1 + pb_varint_len(dts) + q->idlen + 2, tl, pl_len;
 		size_t te_len, pkt_len;
-		uint8_t *p0 = p, *body = p0 + 1 + q->pl_guess + inner + 1 + q->tl_guess;
+		unsigned info = q->nrec_info[ns], tl_guess = info >> 1 & 3,
+			 pl_guess = info >> 3 & 3;
+		uint8_t *p0 = p, *body = p0 + 1 + pl_guess + inner + 1 + tl_guess;
 
 		p = te_body(f, body, ev, nw.iid, nw.kv, nw.nkv);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;
 		pl_len = pb_varint_len(pkt_len);
-		if (TSM__UNLIKELY(tl != q->tl_guess || pl_len != q->pl_guess)) {
+		if (TSM__UNLIKELY(tl != tl_guess || pl_len != pl_guess)) {
 			uint8_t *nb = p0 + 1 + pl_len + inner + 1 + tl;
 
 			memmove(nb, body, te_len);
 			p = nb + te_len;
-			q->tl_guess = (uint8_t)tl;
-			q->pl_guess = (uint8_t)pl_len;
+			q->nrec_info[ns] =
+			    (uint8_t)((info & NI_MANGLED) | (tl & 3) << 1 | (pl_len & 3) << 3);
 		}
 		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
 		p0 = pb_varint(p0 + 1, pkt_len);
