@@ -307,6 +307,7 @@ TSM_API const char *tsm_copy_kind_name(unsigned copy_kind); /* "HtoD", ... */
 TSM_API const char *tsm_mem_kind_name(unsigned mem_kind);   /* "device", ... */
 TSM_API const char *tsm_sync_type_name(unsigned sync_type); /* "stream_wait_event", ... */
 TSM_API const char *tsm_drop_source_name(unsigned source);
+TSM_API const char *tsm_flow_type_name(unsigned flow_type); /* "start", "end", "step" */
 
 /* True for kinds that execute on a GPU (kernel, memcpy, memset, GPU-side sync). */
 TSM_API int tsm_event_is_gpu_work(const tsm_event *ev);

@@ -20,10 +20,15 @@
  * TSM_CLOCK_IMPORTED. ac2g flows are implied by the correlation ids and
  * not stored. Chrome B/E records are paired per thread into complete
  * events (a B left open at the end lasts to the latest time seen, with
- * metadata "unfinished": 1). Records that map to nothing (other flows, an
- * E without a B, events whose pid is not a number, unknown phases) are counted, and the
- * count is written as one DROPPED event with source TSM_DROP_IMPORT whose
- * metadata names the reasons: nothing disappears silently.
+ * metadata "unfinished": 1). Other flow records ("s", "t", "f": fwdbwd,
+ * Chrome's flows; "bind_id" with "flow_in"/"flow_out") set flow_id and
+ * flow_type of the slice of their pid and tid they bind to (Chrome's
+ * rules, within the last 4096 events: docs/design/export.md, Flows).
+ * Records that map to nothing (an E without a B, events whose pid is not
+ * a number, unknown phases, flow records that cannot bind) are counted,
+ * and the count is written as one DROPPED event with source
+ * TSM_DROP_IMPORT whose metadata names the reasons: nothing disappears
+ * silently.
  *
  * Timestamps: "ts" and "dur" are microseconds; the decimal text is
  * converted to nanoseconds exactly (no floating point), rounding digits
@@ -66,6 +71,7 @@ typedef struct tsm_import_stats {
 	uint64_t metadata;    /* "M" records used for process / thread names */
 	uint64_t dropped;     /* records that mapped to nothing (see above) */
 	uint64_t devices;     /* deviceProperties entries */
+	uint64_t flows_bound; /* other flow records (and bind_id flows) set on an event */
 } tsm_import_stats;
 
 /*

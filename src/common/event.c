@@ -62,6 +62,19 @@ const char *tsm_sync_type_name(unsigned k)
 	return k < TSM_SYNC__COUNT ? n[k] : "?";
 }
 
+const char *tsm_flow_type_name(unsigned k)
+{
+	switch (k) {
+	case TSM_FLOW_START:
+		return "start";
+	case TSM_FLOW_END:
+		return "end";
+	case TSM_FLOW_STEP:
+		return "step";
+	}
+	return "?";
+}
+
 const char *tsm_drop_source_name(unsigned k)
 {
 	switch (k) {

@@ -527,8 +527,11 @@ static int write_event(struct cj *c, const tsm_event *ev)
 	default:
 		break;
 	}
-	if (ev->flow_type)
+	if (ev->flow_type) {
+		/* the flow whole in the args too (the s/f records are written once it ends) */
 		ARGU("flow id", ev->flow_id);
+		ARGS("flow type", tsm_flow_type_name(ev->flow_type));
+	}
 	jw_set(s, p);
 	if (ev->kind == TSM_EV_NVTX_RANGE || ev->kind == TSM_EV_NVTX_MARK) {
 		if (ev->u.nvtx.domain) {

@@ -173,11 +173,6 @@ static inline __attribute__((always_inline)) char *arg_dim3(char *p, int *first,
 #define ARG_DIM3(key, a, b, c) \
 	(p = arg_dim3(p, &first, "\"" key "\": ", sizeof("\"" key "\": ") - 1, (a), (b), (c)))
 
-static const char *flow_type_name(unsigned t)
-{
-	return t == TSM_FLOW_START ? "start" : t == TSM_FLOW_END ? "end" : "step";
-}
-
 static uint32_t corr_slot(uint64_t corr)
 {
 	return (uint32_t)(tsm__mix64(corr) & (CORR_SLOTS - 1));
@@ -489,7 +484,7 @@ static int write_event(struct kj *k, const tsm_event *ev)
 	}
 	if (ev->flow_type) {
 		ARG_U("flow id", ev->flow_id);
-		ARG_S("flow type", flow_type_name(ev->flow_type));
+		ARG_S("flow type", tsm_flow_type_name(ev->flow_type));
 	}
 	if (ev->flags & ~TSM_EVF_IMPORTED)
 		ARG_U("flags", ev->flags & ~TSM_EVF_IMPORTED);

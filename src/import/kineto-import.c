@@ -11,7 +11,9 @@
  * handed to the SBT writer, then forgotten: the only state that outlives
  * an event is small and bounded (the correlation -> host pid table, the
  * processes seen, the drop reasons, the Chrome "B" records still waiting
- * for their "E"), so multi-GB inputs import in a few MiB of memory.
+ * for their "E", the last HOLD_EVENTS events, held so that a flow record
+ * that follows its slice can still set the slice's flow), so multi-GB
+ * inputs import in a few MiB of memory.
  *
  * GPU events in Kineto carry pid = device and tid = stream; their host
  * process is not in the record. It is inferred as the pid of the runtime
@@ -30,8 +32,15 @@
 #define MAX_ARGS    256
 #define CORR_SLOTS  (1u << 16)
 #define MAX_REASONS 32
+#define HOLD_EVENTS (1u << 12) /* events held for flow records that follow their slice */
+#define BIND_SCAN   64	       /* held events of a thread searched for a flow's slice */
+#define MAX_THREADS (1u << 16) /* threads whose held events are linked for flows */
+#define ARG_FLOWS   (1u << 16) /* flows read from "flow id" args, remembered (direct-mapped) */
 
 enum { A_INT = 1, A_DBL, A_STR, A_DIM, A_RAW, A_BOOL };
+
+/* String equality with the length known (strings from the tokenizer hold no NUL). */
+#define EQ(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((s), (lit), sizeof(lit) - 1))
 
 /* The arg keys the mapping looks up, classified once when the arg is read so that each
  * lookup is an id compare (and absent keys a bit test) instead of a strcmp per arg. */
@@ -309,10 +318,23 @@ struct arg {
 	uint8_t kid; /* enum key_id */
 };
 
+/* The flow members of a record: "id" (or "id2"'s "local"/"global"), "bind_id", "bp" and
+ * "flow_in"/"flow_out" (Chrome's flow records and the flows bound to a slice itself). */
+struct rflow {
+	uint32_t id, bind; /* offsets of the value's text; UINT32_MAX: absent */
+	uint32_t id_len, bind_len;
+	uint8_t id_str, bind_str; /* the value was a string (else a number) */
+	uint8_t bp_e;		  /* "bp": "e" */
+	uint8_t io;		  /* bit 0: "flow_in": true, bit 1: "flow_out": true */
+	uint8_t set_type;	  /* B record: the flow a flow record gave it while open */
+	uint64_t set_id;
+};
+
 struct rec {
 	tsm__buf text;
 	uint32_t ph, cat, name; /* offsets; UINT32_MAX: absent */
 	uint32_t ph_len, cat_len, name_len;
+	struct rflow fl;
 	int has_pid, pid_num, has_tid, tid_num, has_ts, has_dur;
 	int64_t pid;
 	uint64_t tid;
@@ -333,19 +355,34 @@ struct bopen {
 	uint32_t text_len;
 	int nargs;
 	uint32_t ph, cat, name, ph_len, cat_len, name_len;
+	struct rflow fl;
 	int has_tid, tid_num;
 	int64_t pid;
 	uint64_t tid, ts_ns;
 	uint64_t present[2];
 };
 
-/* A thread's open B records, innermost last. */
+/* A thread (the records' pid, tid): its open B records, innermost last, and its events in
+ * the hold ring. */
 struct bthread {
 	int64_t pid;
 	uint64_t tid;
 	struct bopen *open;
 	uint32_t n, cap;
 	uint64_t lost; /* B records not kept (too many open): their E records are dropped */
+	uint64_t last; /* hold sequence + 1 of its latest event (0: none yet) */
+	uint64_t last_start;
+	int unordered;	  /* an event came that starts before the one before it */
+	uint64_t fend_id; /* an "f" record without "bp": "e" waiting for the next slice (0: none) */
+	uint64_t fend_ts;
+};
+
+/* An event held before it is written, linked to the previous held event of its thread (the
+ * fields a search reads first, in the event's cache line). */
+struct held {
+	uint64_t prev; /* hold sequence + 1 of that event (0: none) */
+	int slice;     /* an "X" record, or a B/E pair: flow records bind to it */
+	tsm_event ev;
 };
 
 struct imp {
@@ -385,6 +422,12 @@ struct imp {
 	size_t bmap_cap;
 	uint64_t nopen;	   /* B records open in all */
 	struct arg *eargs; /* an E record's args while its B is loaded */
+	size_t blast;	   /* index of the thread found last (events come in runs per thread) */
+	/* the last HOLD_EVENTS events, in input order: sequence numbers [hold_head, hold_tail)
+	 * are held, sequence s in slot s % HOLD_EVENTS */
+	struct held *hold;
+	uint64_t hold_head, hold_tail;
+	uint64_t *arg_flows; /* ARG_FLOWS keys of flows events carried in args (arg_flow_key) */
 	tsm_device_info *devs;
 	char **dev_names; /* name, uuid per device (before the writer opens) */
 	size_t ndevs;
@@ -659,7 +702,23 @@ static int parse_args(struct imp *im)
 }
 
 /* Event member keys the mapping reads; switch on the length, then compare. */
-enum { EK_OTHER, EK_ARGS, EK_PH, EK_CAT, EK_NAME, EK_PID, EK_TID, EK_TS, EK_DUR };
+enum {
+	EK_OTHER,
+	EK_ARGS,
+	EK_PH,
+	EK_CAT,
+	EK_NAME,
+	EK_PID,
+	EK_TID,
+	EK_TS,
+	EK_DUR,
+	EK_ID,
+	EK_ID2,
+	EK_BIND_ID,
+	EK_BP,
+	EK_FLOW_IN,
+	EK_FLOW_OUT
+};
 
 static int event_key(const char *s, size_t n)
 {
@@ -669,6 +728,10 @@ static int event_key(const char *s, size_t n)
 			return EK_PH;
 		if (s[0] == 't' && s[1] == 's')
 			return EK_TS;
+		if (s[0] == 'i' && s[1] == 'd')
+			return EK_ID;
+		if (s[0] == 'b' && s[1] == 'p')
+			return EK_BP;
 		break;
 	case 3:
 		if (!memcmp(s, "pid", 3))
@@ -679,6 +742,8 @@ static int event_key(const char *s, size_t n)
 			return EK_CAT;
 		if (!memcmp(s, "dur", 3))
 			return EK_DUR;
+		if (!memcmp(s, "id2", 3))
+			return EK_ID2;
 		break;
 	case 4:
 		if (!memcmp(s, "name", 4))
@@ -686,10 +751,85 @@ static int event_key(const char *s, size_t n)
 		if (!memcmp(s, "args", 4))
 			return EK_ARGS;
 		break;
+	case 7:
+		if (!memcmp(s, "bind_id", 7))
+			return EK_BIND_ID;
+		if (!memcmp(s, "flow_in", 7))
+			return EK_FLOW_IN;
+		break;
+	case 8:
+		if (!memcmp(s, "flow_out", 8))
+			return EK_FLOW_OUT;
+		break;
 	default:
 		break;
 	}
 	return EK_OTHER;
+}
+
+/* Keep the id (number or string token at hand) as flow id text: "id" (`bind` 0) or
+ * "bind_id" (1). */
+static int store_id(struct imp *im, int tok, int bind)
+{
+	struct rflow *f = &im->rec.fl;
+	uint32_t off;
+	int rc = rstore(im, im->j.str, im->j.str_len, &off);
+
+	if (rc < 0)
+		return rc;
+	if (bind) {
+		f->bind = off;
+		f->bind_len = (uint32_t)im->j.str_len;
+		f->bind_str = tok == J_STR;
+	} else {
+		f->id = off;
+		f->id_len = (uint32_t)im->j.str_len;
+		f->id_str = tok == J_STR;
+	}
+	return 0;
+}
+
+/* "id2": {"local": ID} or {"global": ID}, taken as "id" where the record has none (ids are
+ * scoped per process here whatever their scope: see flow_record). */
+static int parse_id2(struct imp *im)
+{
+	int tok, more, rc;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_OBJ_END)
+		return 0;
+	for (;;) {
+		int scope;
+
+		if (tok != J_STR)
+			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+							  "%s: input ends inside id2", im->in_name)
+					    : JR_FAIL(&im->j, TSM_CORRUPT,
+						      "%s: not JSON: a key was expected in id2",
+						      im->in_name);
+		scope =
+		    EQ(im->j.str, im->j.str_len, "local") || EQ(im->j.str, im->j.str_len, "global");
+		rc = expect(im, J_COLON, "':'");
+		if (rc < 0)
+			return rc;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+		if (scope && (tok == J_STR || tok == J_NUM) && im->rec.fl.id == UINT32_MAX)
+			rc = store_id(im, tok, 0);
+		else
+			rc = tsm__jr_skip(&im->j, tok);
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_OBJ_END, "id2");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
 }
 
 static int parse_event(struct imp *im)
@@ -699,6 +839,8 @@ static int parse_event(struct imp *im)
 
 	tsm__buf_reset(&r->text);
 	r->ph = r->cat = r->name = UINT32_MAX;
+	r->fl.id = r->fl.bind = UINT32_MAX;
+	r->fl.bp_e = r->fl.io = r->fl.set_type = 0;
 	r->has_pid = r->has_tid = r->has_ts = r->has_dur = 0;
 	r->pid_num = r->tid_num = 0;
 	r->nargs = 0;
@@ -794,6 +936,16 @@ static int parse_event(struct imp *im)
 		} else if (key == EK_TS || key == EK_DUR) {
 			return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"%s\" must be a number",
 				       im->in_name, key == EK_TS ? "ts" : "dur");
+		} else if ((key == EK_ID || key == EK_BIND_ID) && (tok == J_STR || tok == J_NUM)) {
+			rc = store_id(im, tok, key == EK_BIND_ID);
+		} else if (key == EK_ID2 && tok == J_OBJ) {
+			im->j.depth += 3;
+			rc = parse_id2(im);
+			im->j.depth -= 3;
+		} else if (key == EK_BP && tok == J_STR) {
+			r->fl.bp_e = EQ(im->j.str, im->j.str_len, "e");
+		} else if ((key == EK_FLOW_IN || key == EK_FLOW_OUT) && tok == J_TRUE) {
+			r->fl.io |= key == EK_FLOW_IN ? 1 : 2;
 		} else {
 			rc = tsm__jr_skip(&im->j, tok);
 		}
@@ -1071,9 +1223,6 @@ static int note_proc(struct imp *im, uint32_t pid, const char *name)
 	return 0;
 }
 
-/* String equality with the length known (strings from the tokenizer hold no NUL). */
-#define EQ(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp((s), (lit), sizeof(lit) - 1))
-
 /* `ph` is one character or none (0); `cat`, `cl` the category and its length. */
 static unsigned kind_of(struct rec *r, const char *cat, size_t cl, int ph, int *host)
 {
@@ -1140,6 +1289,11 @@ static unsigned kind_of(struct rec *r, const char *cat, size_t cl, int ph, int *
 }
 
 static int be_record(struct imp *im, int ph);
+static int flow_record(struct imp *im, int ph);
+static void own_flow(struct imp *im, tsm_event *ev, int ph);
+static void set_flow(struct imp *im, tsm_event *ev, uint64_t id, int type);
+static int hold_event(struct imp *im, const tsm_event *ev, int slice);
+static int note_arg_flow(struct imp *im, const tsm_event *ev);
 
 static int map_event(struct imp *im)
 {
@@ -1172,8 +1326,7 @@ static int map_event(struct imp *im)
 			im->st.flows++;
 			return 0;
 		}
-		drop(im, "flow record (not ac2g)");
-		return 0;
+		return flow_record(im, ph);
 	}
 	if (!r->has_ts) {
 		drop(im, "record without ts");
@@ -1422,7 +1575,14 @@ static int map_event(struct imp *im)
 			       : !strcmp(s, "start") ? TSM_FLOW_START
 			       : !strcmp(s, "end")   ? TSM_FLOW_END
 						     : TSM_FLOW_STEP;
+		rc = note_arg_flow(im, &ev);
+		if (rc < 0)
+			return rc;
 	}
+	if (r->fl.set_type)
+		set_flow(im, &ev, r->fl.set_id, r->fl.set_type);
+	if (r->fl.io)
+		own_flow(im, &ev, ph);
 	if (arg_u64(im, K_FLAGS, 0xFF, &v) > 0)
 		ev.flags |= (uint8_t)v;
 	if (arg_u64(im, K_NO_NAME, 1, &v) > 0 && v)
@@ -1451,11 +1611,7 @@ static int map_event(struct imp *im)
 		return rc;
 	if (ev.end_ns > im->last_ts)
 		im->last_ts = ev.end_ns;
-	rc = tsm_writer_write(im->w, &ev);
-	if (rc < 0)
-		return rc;
-	im->st.events++;
-	return 0;
+	return hold_event(im, &ev, ph == 'X');
 }
 
 /* ---- Chrome duration events ------------------------------------------------------------ */
@@ -1482,6 +1638,8 @@ static struct bthread *bthread_of(struct imp *im, int64_t pid, uint64_t tid, int
 {
 	size_t i, mask;
 
+	if (im->blast < im->nbth && im->bth[im->blast].pid == pid && im->bth[im->blast].tid == tid)
+		return &im->bth[im->blast];
 	if (create && 2 * (im->nbth + 1) > im->bmap_cap) {
 		size_t cap = im->bmap_cap ? 2 * im->bmap_cap : 64;
 		uint32_t *nm = tsm__calloc(cap, sizeof(*nm));
@@ -1506,8 +1664,10 @@ static struct bthread *bthread_of(struct imp *im, int64_t pid, uint64_t tid, int
 	for (i = bkey(pid, tid) & mask; im->bmap[i]; i = (i + 1) & mask) {
 		struct bthread *t = &im->bth[im->bmap[i] - 1];
 
-		if (t->pid == pid && t->tid == tid)
+		if (t->pid == pid && t->tid == tid) {
+			im->blast = im->bmap[i] - 1;
 			return t;
+		}
 	}
 	if (!create)
 		return NULL;
@@ -1526,6 +1686,7 @@ static struct bthread *bthread_of(struct imp *im, int64_t pid, uint64_t tid, int
 	im->bth[im->nbth].pid = pid;
 	im->bth[im->nbth].tid = tid;
 	im->bmap[i] = (uint32_t)++im->nbth;
+	im->blast = im->nbth - 1;
 	return &im->bth[im->nbth - 1];
 }
 
@@ -1575,6 +1736,7 @@ static int b_open(struct imp *im)
 	o->ph_len = r->ph_len;
 	o->cat_len = r->cat_len;
 	o->name_len = r->name_len;
+	o->fl = r->fl;
 	o->has_tid = r->has_tid;
 	o->tid_num = r->tid_num;
 	o->pid = r->pid;
@@ -1582,6 +1744,12 @@ static int b_open(struct imp *im)
 	o->ts_ns = r->ts_ns;
 	o->present[0] = r->present[0];
 	o->present[1] = r->present[1];
+	if (t->fend_id && r->ts_ns >= t->fend_ts) {
+		/* the next slice to start on the thread: a waiting "f" binds to it */
+		o->fl.set_id = t->fend_id;
+		o->fl.set_type = TSM_FLOW_END;
+		t->fend_id = 0;
+	}
 	t->n++;
 	im->nopen++;
 	return 0;
@@ -1653,6 +1821,7 @@ static int b_emit(struct imp *im, struct bopen *o, uint64_t end, int with_e, int
 	r->ph_len = o->ph_len;
 	r->cat_len = o->cat_len;
 	r->name_len = o->name_len;
+	r->fl = o->fl;
 	r->has_pid = r->pid_num = r->has_ts = r->has_dur = 1;
 	r->has_tid = o->has_tid;
 	r->tid_num = o->tid_num;
@@ -1700,6 +1869,8 @@ static int e_close(struct imp *im)
 		tsm__free(o->mem);
 		drop(im, "B/E pair ending before it begins");
 		drop(im, "B/E pair ending before it begins");
+		if (o->fl.set_type)
+			drop(im, "flow record on a dropped B/E pair");
 		return 0;
 	}
 	return b_emit(im, o, r->ts_ns, 1, 0);
@@ -1739,6 +1910,313 @@ static void b_fini(struct imp *im)
 	tsm__free(im->bth);
 	tsm__free(im->bmap);
 	tsm__free(im->eargs);
+}
+
+/* ---- Chrome flows ------------------------------------------------------------------------ */
+
+/*
+ * A Chrome flow record ("s" start, "t" step, "f" finish; category other than ac2g) binds to a
+ * slice of its thread (pid, tid): "s", "t", and "f" with "bp": "e", to the slice that encloses
+ * its ts; "f" without "bp", to the next slice that starts at or after its ts. The slice gets
+ * the record's id as its flow_id, the phase as its flow_type. As a slice may come before its
+ * flow records (torch.profiler writes a fwdbwd "s" or "f" right after its op, Chrome after the
+ * slice's children), events are not written at once: the last HOLD_EVENTS events wait in a
+ * ring, in input order (so the writer gets them in the order it always did, only later), and
+ * each thread keeps a chain through its held events, newest first. An enclosing slice is
+ * searched among the thread's last BIND_SCAN held events and its open B records: the
+ * innermost, i.e. the one that starts last (then the shortest); an open B keeps its flow until
+ * its E makes it an event. An "f" without "bp" waits in its thread (one per thread) for the
+ * thread's next slice (X, or B) starting at or after its ts. A flow record that finds no slice
+ * (the slice was written already, or never held: more than MAX_THREADS threads), or whose
+ * slice has a flow already (an event holds one), is dropped and counted with its reason.
+ *
+ * Chrome scopes ids by category (and "id2" "local" ids by process); here an id is an id,
+ * whatever its category, and the exporters pair a start with the next end of the same id in
+ * the same process.
+ */
+
+/*
+ * A flow id from the text of an "id"/"bind_id" value: integers as they are (a negative one as
+ * its two's complement), a string that is a number (decimal, or hexadecimal after "0x" as
+ * Chrome writes ids) as that number; any other string or number (a fraction, more than 64
+ * bits) is hashed, with bit 63 set so that it cannot meet an id below 2^63 (two different
+ * strings share an id with probability 2^-63). 0 (no flow in the event model) stays 0.
+ */
+static uint64_t flow_id_of(const char *s, size_t n, int str)
+{
+	const char *p = s, *e = s + n;
+	uint64_t x = 0;
+	int64_t v;
+
+	if (!str && num_int(s, &v))
+		return (uint64_t)v;
+	if (str && n > 2 && n <= 18 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		for (p = s + 2; p < e; p++) {
+			unsigned d = *p >= '0' && *p <= '9'   ? (unsigned)(*p - '0')
+				     : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
+				     : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10)
+							      : 16;
+
+			if (d == 16)
+				break;
+			x = x << 4 | d;
+		}
+	} else if (n) {
+		for (; p < e && *p >= '0' && *p <= '9'; p++) {
+			unsigned d = (unsigned)(*p - '0');
+
+			if (x > (UINT64_MAX - d) / 10)
+				break;
+			x = x * 10 + d;
+		}
+	}
+	if (n && p == e)
+		return x;
+	return tsm__hash64(s, n, 0x666c6f77u) | (uint64_t)1 << 63;
+}
+
+/* The flow id of the record at hand ("id", else "bind_id"); 0: none (*has: an id at all). */
+static uint64_t rec_flow_id(const struct rec *r, int *has)
+{
+	const struct rflow *f = &r->fl;
+
+	*has = f->id != UINT32_MAX || f->bind != UINT32_MAX;
+	if (f->id != UINT32_MAX)
+		return flow_id_of(rtext(r, f->id), f->id_len, f->id_str);
+	if (f->bind != UINT32_MAX)
+		return flow_id_of(rtext(r, f->bind), f->bind_len, f->bind_str);
+	return 0;
+}
+
+/*
+ * Our own exports carry an event's flow in its args ("flow id", "flow type") besides the flow
+ * records, which the Chrome exporter writes once the flow ends, its "s" maybe far after the
+ * start slice (and sync flows join instants, which flow records do not bind to). A flow
+ * record that repeats a flow an event carried in its args lately (same process, id and type),
+ * or its slice's own flow, adds nothing: it is neither bound nor dropped. The flows read from
+ * args are remembered in a direct-mapped table.
+ */
+static uint64_t arg_flow_key(int64_t pid, uint64_t id, int type)
+{
+	/* the type in the hash too: a flow's start and end take different slots */
+	uint64_t h = tsm__mix64(tsm__mix64((uint64_t)pid * 0x9E3779B97F4A7C15ULL ^ id) ^
+				(unsigned)type * 0xC2B2AE3D27D4EB4FULL);
+
+	return (h & ~(uint64_t)3) | (unsigned)type;
+}
+
+static int note_arg_flow(struct imp *im, const tsm_event *ev)
+{
+	uint64_t k = arg_flow_key(im->rec.pid, ev->flow_id, ev->flow_type);
+
+	if (!im->arg_flows && !(im->arg_flows = tsm__calloc(ARG_FLOWS, sizeof(uint64_t))))
+		return TSM_FAIL(TSM_NOMEM, "%s: flows in args", im->in_name);
+	im->arg_flows[(k >> 2) & (ARG_FLOWS - 1)] = k;
+	return 0;
+}
+
+static int arg_flow_seen(const struct imp *im, int64_t pid, uint64_t id, int type)
+{
+	uint64_t k = arg_flow_key(pid, id, type);
+
+	return im->arg_flows && im->arg_flows[(k >> 2) & (ARG_FLOWS - 1)] == k;
+}
+
+/* Set the flow of event ev, unless it has one. */
+static void set_flow(struct imp *im, tsm_event *ev, uint64_t id, int type)
+{
+	if (ev->flow_id == id && ev->flow_type == type)
+		return; /* the same flow, from its args */
+	if (ev->flow_type && ev->flow_id) {
+		drop(im, "flow record on a slice that has a flow");
+		return;
+	}
+	ev->flow_id = id;
+	ev->flow_type = (uint8_t)type;
+	im->st.flows_bound++;
+}
+
+/* Chrome's flows bound to the slice itself ("bind_id" with "flow_out": true, "flow_in": true or
+ * both: a step), as Chrome writes them on "X" and "B" records. */
+static void own_flow(struct imp *im, tsm_event *ev, int ph)
+{
+	uint64_t id;
+	int has;
+
+	if (ph != 'X') {
+		drop(im, "flow_in/flow_out on a record not a slice");
+		return;
+	}
+	id = rec_flow_id(&im->rec, &has);
+	if (!has)
+		drop(im, "flow_in/flow_out without bind_id");
+	else if (!id)
+		drop(im, "flow record with id 0");
+	else
+		set_flow(im, ev, id,
+			 im->rec.fl.io == 3   ? TSM_FLOW_STEP
+			 : im->rec.fl.io == 2 ? TSM_FLOW_START
+					      : TSM_FLOW_END);
+}
+
+/* Write the oldest held event. */
+static int hold_write(struct imp *im)
+{
+	int rc = tsm_writer_write(im->w, &im->hold[im->hold_head & (HOLD_EVENTS - 1)].ev);
+
+	if (rc >= 0)
+		im->hold_head++;
+	return rc;
+}
+
+/* Hold event ev of the record at hand (slice: flow records may bind to it), writing the oldest
+ * held event when the ring is full; a waiting "f" of its thread binds to it. */
+static int hold_event(struct imp *im, const tsm_event *ev, int slice)
+{
+	struct rec *r = &im->rec;
+	int create = im->nbth < MAX_THREADS, rc;
+	struct bthread *t;
+	struct held *h;
+
+	if (!im->hold && !(im->hold = tsm__malloc(HOLD_EVENTS * sizeof(*im->hold))))
+		return TSM_FAIL(TSM_NOMEM, "%s: held events", im->in_name);
+	if (im->hold_tail - im->hold_head == HOLD_EVENTS) {
+		rc = hold_write(im);
+		if (rc < 0)
+			return rc;
+	}
+	t = bthread_of(im, r->pid, rec_tid(r), create);
+	if (!t && create)
+		return tsm_last_error_status();
+	h = &im->hold[im->hold_tail++ & (HOLD_EVENTS - 1)];
+	h->ev = *ev;
+	h->slice = slice;
+	h->prev = 0;
+	im->st.events++;
+	if (t) {
+		h->prev = t->last;
+		t->last = im->hold_tail;
+		if (ev->start_ns < t->last_start)
+			t->unordered = 1;
+		t->last_start = ev->start_ns;
+		if (t->fend_id && slice && ev->start_ns >= t->fend_ts) {
+			set_flow(im, &h->ev, t->fend_id, TSM_FLOW_END);
+			t->fend_id = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The innermost held slice of thread t enclosing ts, among its last BIND_SCAN held events. A
+ * thread whose events came in start order (X records, as producers write them) needs no look
+ * past the first one that starts before the best found: all older ones start before it too.
+ */
+static struct held *enclosing(struct imp *im, const struct bthread *t, uint64_t ts)
+{
+	struct held *best = NULL;
+	uint64_t s = t->last;
+
+	for (int n = 0; n < BIND_SCAN && s > im->hold_head; n++) {
+		struct held *h = &im->hold[(s - 1) & (HOLD_EVENTS - 1)];
+
+		if (best && !t->unordered && h->ev.start_ns < best->ev.start_ns)
+			break;
+		/* ties keep the newer event: seen first */
+		if (h->slice && h->ev.start_ns <= ts && ts <= h->ev.end_ns &&
+		    (!best || h->ev.start_ns > best->ev.start_ns ||
+		     (h->ev.start_ns == best->ev.start_ns && h->ev.end_ns < best->ev.end_ns)))
+			best = h;
+		s = h->prev;
+	}
+	return best;
+}
+
+static int flow_record(struct imp *im, int ph)
+{
+	struct rec *r = &im->rec;
+	struct bthread *t;
+	struct held *h;
+	struct bopen *o = NULL;
+	uint64_t id;
+	int has, type;
+
+	id = rec_flow_id(r, &has);
+	if (!has) {
+		drop(im, "flow record without an id");
+		return 0;
+	}
+	if (!id) {
+		drop(im, "flow record with id 0");
+		return 0;
+	}
+	if (!r->has_ts) {
+		drop(im, "flow record without ts");
+		return 0;
+	}
+	if (!r->pid_num) {
+		drop(im, "flow record whose pid is not a number");
+		return 0;
+	}
+	type = ph == 's' ? TSM_FLOW_START : ph == 't' ? TSM_FLOW_STEP : TSM_FLOW_END;
+	if (arg_flow_seen(im, r->pid, id, type) || arg_flow_seen(im, r->pid, id, TSM_FLOW_STEP))
+		return 0; /* a step's args stand for the "f" of one arrow and the "s" of the next */
+	if (ph == 'f' && !r->fl.bp_e) {
+		int create = im->nbth < MAX_THREADS;
+
+		t = bthread_of(im, r->pid, rec_tid(r), create);
+		if (!t && create)
+			return tsm_last_error_status();
+		if (!t)
+			drop(im, "flow record past 65536 threads");
+		else if (t->fend_id)
+			drop(im, "flow end (no bp) replaced before its slice");
+		if (t) {
+			t->fend_id = id;
+			t->fend_ts = r->ts_ns;
+		}
+		return 0;
+	}
+	t = bthread_of(im, r->pid, rec_tid(r), 0);
+	h = t && im->hold ? enclosing(im, t, r->ts_ns) : NULL;
+	/* A B record still open encloses ts from its start on; the innermost one that has
+	 * started, if inside the held slice (a held slice that starts with it is inside it). */
+	for (uint32_t i = t ? t->n : 0; i-- > 0;)
+		if (t->open[i].ts_ns <= r->ts_ns) {
+			o = &t->open[i];
+			break;
+		}
+	if (o && (!h || o->ts_ns > h->ev.start_ns)) {
+		if (o->fl.set_type) {
+			drop(im, "flow record on a slice that has a flow");
+		} else {
+			o->fl.set_id = id;
+			o->fl.set_type = (uint8_t)type;
+		}
+	} else if (h) {
+		set_flow(im, &h->ev, id, type);
+	} else {
+		drop(im, !t && im->nbth >= MAX_THREADS ? "flow record past 65536 threads"
+						       : "flow record with no enclosing slice");
+	}
+	return 0;
+}
+
+/* The end of the input: "f" records still waiting are dropped; every held event is written. */
+static int hold_flush(struct imp *im)
+{
+	for (size_t i = 0; i < im->nbth; i++)
+		if (im->bth[i].fend_id) {
+			im->bth[i].fend_id = 0;
+			drop(im, "flow end (no bp) with no later slice");
+		}
+	while (im->hold_head != im->hold_tail) {
+		int rc = hold_write(im);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* ---- top level ----------------------------------------------------------------------- */
@@ -1971,6 +2449,8 @@ static int finish(struct imp *im)
 
 	if (rc >= 0)
 		rc = b_flush(im);
+	if (rc >= 0)
+		rc = hold_flush(im);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0, nhost = 0; i < im->nprocs; i++) {
@@ -2052,6 +2532,8 @@ static void imp_fini(struct imp *im)
 	tsm__buf_fini(&im->rec.text);
 	tsm__buf_fini(&im->scratch);
 	b_fini(im);
+	tsm__free(im->hold);
+	tsm__free(im->arg_flows);
 	tsm__free(im->procs);
 	tsm__free(im->corr_key);
 	tsm__free(im->corr_pid);

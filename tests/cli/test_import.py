@@ -2,7 +2,9 @@
 """tracesmith import: the real torch.profiler fixture (../shared/fixtures/kineto) round trip
 fixture -> SBT -> Kineto (same kernels, runtime calls and cpu ops: names, counts, ts/dur to the
 ns, correlation, External id), SBT -> Kineto -> import (identical events), gzip input, bare
-array form, unmapped records counted, and bad inputs that must fail cleanly with an offset."""
+array form, unmapped records counted, generic Chrome flow records (s / t / f, bind_id) bound to
+their slices and exported as arrows, unbindable ones counted, and bad inputs that must fail
+cleanly with an offset."""
 import collections
 import gzip
 import json
@@ -184,6 +186,227 @@ class TestDurationEvents(CliTest):
         js = scratch("be-out.json")
         self.assertEqual(run("export", out, "-o", js, "-q").rc, 0)
         json_check.check_chrome(js)
+
+
+def import_json(recs, name):
+    """Write recs as {"traceEvents": recs}, import it; (result, sbt path)."""
+    src = scratch(name + ".json")
+    with open(src, "w") as f:
+        json.dump({"traceEvents": recs}, f)
+    out = scratch(name + ".sbt")
+    return run("import", src, "-o", out), out
+
+
+def chrome_arrows(sbt):
+    """Export sbt to Chrome JSON; its explicit flow arrows as (from slice, to slice) names, the
+    slices found by the pid, tid and ts of the s and f records."""
+    js = sbt[:-4] + "-out.json"
+    r = run("export", sbt, "-o", js, "-q")
+    if r.rc != 0:
+        raise AssertionError(r)
+    evs = json_check.check_chrome(js)["json"]["traceEvents"]
+    at = {(e["pid"], e["tid"], e["ts"]): e["name"] for e in evs if e.get("ph") == "X"}
+    out, start = [], None
+    for e in evs:
+        if e.get("ph") == "s" and e["cat"] == "sync":
+            start = e
+        elif e.get("ph") == "f" and e["cat"] == "sync":
+            # the exporter writes each pair together: s, then its f
+            assert start is not None and start["id"] == e["id"], (start, e)
+            out.append((at[(start["pid"], start["tid"], start["ts"])],
+                        at[(e["pid"], e["tid"], e["ts"])]))
+            start = None
+    return sorted(out)
+
+
+def flows_of(sbt):
+    """name -> (flow_type, flow_id) of the events with a flow."""
+    ev = json.loads(run("view", sbt, "--format", "json").out)
+    return {e["name"]: (e["flow_type"], e["flow_id"]) for e in ev if e.get("flow_type")}
+
+
+def drop_reasons(sbt):
+    r = run("view", sbt, "--kind", "dropped", "--format", "json")
+    d = json.loads(r.out)
+    return d[0]["meta"] if d else {}
+
+
+class TestFlows(CliTest):
+    """Generic Chrome flow records (s / t / f outside ac2g) bound to slices."""
+
+    def test_our_chrome_export_round_trips_its_flows(self):
+        # Our Chrome JSON carries each explicit flow in the event's args ("flow id", "flow
+        # type") and as s/f records written once the flow ends (the "s" maybe long after its
+        # slice; sync flows join instants): the records repeat the args, nothing is dropped.
+        src = record("imp-flows.sbt", events=60000)
+        js = scratch("imp-flows.json")
+        self.assertEqual(run("export", src, "-o", js, "-q").rc, 0)
+        back = scratch("imp-flows-back.sbt")
+        r = run("import", js, "-o", back)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(" 0 records not mapped", r.err)
+
+        def explicit(sbt):
+            ev = json.loads(run("view", sbt, "--format", "json").out)
+            return sorted((e["flow_type"], e["flow_id"], e["start_ns"]) for e in ev
+                          if e.get("flow_type"))
+
+        want = explicit(src)
+        self.assertGreater(len(want), 10)
+        self.assertEqual(explicit(back), want)
+
+    def test_generic_flows_become_arrows(self):
+        recs = [
+            {"ph": "X", "cat": "app", "name": "send", "pid": 1, "tid": 1, "ts": 10, "dur": 5},
+            {"ph": "s", "cat": "net", "name": "msg", "id": 1, "pid": 1, "tid": 1, "ts": 12},
+            # an f without bp binds to the next slice of its thread starting at or after its
+            # ts: not the instant, not "early" (starts before), but "later"
+            {"ph": "f", "cat": "net", "name": "msg2", "id": "0x1a", "pid": 1, "tid": 3, "ts": 40},
+            {"ph": "i", "cat": "app", "name": "mark", "pid": 1, "tid": 3, "ts": 41, "s": "t"},
+            {"ph": "X", "cat": "app", "name": "early", "pid": 1, "tid": 3, "ts": 39, "dur": 1},
+            {"ph": "X", "cat": "app", "name": "send2", "pid": 1, "tid": 1, "ts": 20, "dur": 5},
+            {"ph": "s", "cat": "net", "name": "msg2", "id": 26, "pid": 1, "tid": 1, "ts": 21},
+            {"ph": "X", "cat": "app", "name": "recv", "pid": 1, "tid": 2, "ts": 30, "dur": 5},
+            {"ph": "f", "cat": "net", "name": "msg", "id": 1, "pid": 1, "tid": 2, "ts": 31,
+             "bp": "e"},
+            {"ph": "X", "cat": "app", "name": "later", "pid": 1, "tid": 3, "ts": 45, "dur": 2},
+            # nested: the s comes after a child that ended; it binds to the enclosing parent
+            {"ph": "X", "cat": "app", "name": "outer", "pid": 1, "tid": 4, "ts": 50, "dur": 20},
+            {"ph": "X", "cat": "app", "name": "inner", "pid": 1, "tid": 4, "ts": 52, "dur": 2},
+            {"ph": "s", "cat": "net", "name": "chain", "id": "chain-7", "pid": 1, "tid": 4,
+             "ts": 60},
+            {"ph": "X", "cat": "app", "name": "middle", "pid": 1, "tid": 6, "ts": 72, "dur": 3},
+            {"ph": "t", "cat": "net", "name": "chain", "id": "chain-7", "pid": 1, "tid": 6,
+             "ts": 73},
+            {"ph": "X", "cat": "app", "name": "last", "pid": 1, "tid": 5, "ts": 80, "dur": 5},
+            {"ph": "f", "cat": "net", "name": "chain", "id": "chain-7", "pid": 1, "tid": 5,
+             "ts": 80, "bp": "e"},
+        ]
+        r, sbt = import_json(recs, "flows")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("7 other flows bound", r.err)
+        self.assertIn("0 records not mapped", r.err)
+        f = flows_of(sbt)
+        self.assertEqual(f["send"], (1, 1))  # start
+        self.assertEqual(f["recv"], (2, 1))  # end
+        self.assertEqual(f["send2"], (1, 26))  # "0x1a" is 26
+        self.assertEqual(f["later"], (2, 26))
+        self.assertEqual(f["outer"][0], 1)
+        self.assertEqual(f["middle"], (3, f["outer"][1]))  # step
+        self.assertEqual(f["last"], (2, f["outer"][1]))
+        self.assertGreaterEqual(f["outer"][1], 1 << 63)  # a hashed string id
+        self.assertEqual(sorted(f), ["last", "later", "middle", "outer", "recv", "send", "send2"])
+        self.assertEqual(chrome_arrows(sbt), [("middle", "last"), ("outer", "middle"),
+                                              ("send", "recv"), ("send2", "later")])
+
+    def test_torch_fwdbwd(self):
+        # torch.profiler: each fwdbwd record right after its op, with the op's ts, pid and tid
+        # (the backward op runs on the autograd thread); "f" with "bp": "e"
+        recs = [
+            {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "pid": 100,
+             "tid": 100, "ts": 5.0, "dur": 100.0},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::mul", "pid": 100, "tid": 100,
+             "ts": 10.0, "dur": 5.0, "args": {"External id": 3, "Sequence number": 7}},
+            {"ph": "s", "id": 1, "pid": 100, "tid": 100, "ts": 10.0, "cat": "fwdbwd",
+             "name": "fwdbwd"},
+            {"ph": "X", "cat": "cpu_op", "name": "aten::empty", "pid": 100, "tid": 100,
+             "ts": 10.5, "dur": 1.0},
+            {"ph": "X", "cat": "cpu_op", "name": "MulBackward0", "pid": 100, "tid": 200,
+             "ts": 50.0, "dur": 3.0, "args": {"Sequence number": 7, "Fwd thread id": 1}},
+            {"ph": "f", "id": 1, "pid": 100, "tid": 200, "ts": 50.0, "cat": "fwdbwd",
+             "name": "fwdbwd", "bp": "e"},
+        ]
+        r, sbt = import_json(recs, "fwdbwd")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("2 other flows bound", r.err)
+        self.assertIn("0 records not mapped", r.err)
+        # the op, not the step that also encloses its ts
+        self.assertEqual(flows_of(sbt), {"aten::mul": (1, 1), "MulBackward0": (2, 1)})
+        self.assertEqual(chrome_arrows(sbt), [("aten::mul", "MulBackward0")])
+        # and through Kineto JSON (as "flow id" / "flow type" args) back to the same events
+        kj = scratch("fwdbwd.pt.trace.json")
+        self.assertEqual(run("export", sbt, "-o", kj, "-q").rc, 0)
+        json_check.check_kineto(kj)
+        back = scratch("fwdbwd-back.sbt")
+        self.assertEqual(run("import", kj, "-o", back, "-q").rc, 0)
+        self.assertEqual(view_events(sbt), view_events(back))
+
+    def test_duration_events_take_flows(self):
+        # the s comes while its B is open; the f (no bp) waits for the next B
+        recs = [
+            {"ph": "B", "name": "task", "pid": 2, "tid": 1, "ts": 10},
+            {"ph": "X", "name": "child", "pid": 2, "tid": 1, "ts": 11, "dur": 1},
+            {"ph": "s", "cat": "q", "id": 5, "pid": 2, "tid": 1, "ts": 13},
+            {"ph": "E", "pid": 2, "tid": 1, "ts": 20},
+            {"ph": "f", "cat": "q", "id": 5, "pid": 2, "tid": 2, "ts": 25},
+            {"ph": "B", "name": "run", "pid": 2, "tid": 2, "ts": 30},
+            {"ph": "X", "name": "run child", "pid": 2, "tid": 2, "ts": 31, "dur": 1},
+            {"ph": "E", "pid": 2, "tid": 2, "ts": 40},
+        ]
+        r, sbt = import_json(recs, "be-flows")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("2 other flows bound", r.err)
+        self.assertEqual(flows_of(sbt), {"task": (1, 5), "run": (2, 5)})
+        self.assertEqual(chrome_arrows(sbt), [("task", "run")])
+
+    def test_id_forms(self):
+        # a string of digits is that number; id2 local/global; Chrome's bind_id with
+        # flow_out / flow_in on the slices themselves
+        recs = [
+            {"ph": "X", "name": "a", "pid": 3, "tid": 1, "ts": 1, "dur": 2},
+            {"ph": "s", "cat": "c", "id": "42", "pid": 3, "tid": 1, "ts": 1},
+            {"ph": "X", "name": "b", "pid": 3, "tid": 2, "ts": 5, "dur": 2},
+            {"ph": "f", "cat": "c", "id": 42, "pid": 3, "tid": 2, "ts": 6, "bp": "e"},
+            {"ph": "X", "name": "c", "pid": 3, "tid": 1, "ts": 10, "dur": 2},
+            {"ph": "s", "cat": "c", "id2": {"local": "0x2"}, "pid": 3, "tid": 1, "ts": 11},
+            {"ph": "X", "name": "d", "pid": 3, "tid": 2, "ts": 15, "dur": 2},
+            {"ph": "f", "cat": "c", "id2": {"global": 2}, "pid": 3, "tid": 2, "ts": 15,
+             "bp": "e"},
+            {"ph": "X", "name": "e", "pid": 3, "tid": 1, "ts": 20, "dur": 2,
+             "bind_id": "0xff", "flow_out": True},
+            {"ph": "B", "name": "f", "pid": 3, "tid": 2, "ts": 25, "bind_id": "0xff",
+             "flow_in": True},
+            {"ph": "E", "pid": 3, "tid": 2, "ts": 27},
+        ]
+        r, sbt = import_json(recs, "flow-ids")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("6 other flows bound", r.err)
+        self.assertEqual(flows_of(sbt), {"a": (1, 42), "b": (2, 42), "c": (1, 2), "d": (2, 2),
+                                         "e": (1, 255), "f": (2, 255)})
+        self.assertEqual(chrome_arrows(sbt), [("a", "b"), ("c", "d"), ("e", "f")])
+
+    def test_unbindable_flows_are_counted(self):
+        recs = [
+            {"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 10, "dur": 5},
+            {"ph": "s", "cat": "c", "id": 1, "pid": 1, "tid": 1, "ts": 11},
+            {"ph": "s", "cat": "c", "id": 2, "pid": 1, "tid": 1, "ts": 12},  # a has a flow
+            {"ph": "s", "cat": "c", "id": 3, "pid": 1, "tid": 1, "ts": 16},  # after a ends
+            {"ph": "s", "cat": "c", "id": 4, "pid": 1, "tid": 9, "ts": 11},  # no such thread
+            {"ph": "t", "cat": "c", "pid": 1, "tid": 1, "ts": 11},  # no id
+            {"ph": "s", "cat": "c", "id": 0, "pid": 1, "tid": 1, "ts": 11},  # id 0
+            {"ph": "s", "cat": "c", "id": 7, "pid": "p", "tid": 1, "ts": 11},
+            {"ph": "f", "cat": "c", "id": 1, "pid": 1, "tid": 2, "ts": 50},  # no later slice
+            {"ph": "X", "name": "b", "pid": 1, "tid": 2, "ts": 40, "dur": 5},  # starts before
+            {"ph": "X", "name": "slice", "pid": 1, "tid": 3, "ts": 100, "dur": 1},
+        ]
+        # more events than the importer holds come between this slice and its flow record
+        recs += [{"ph": "X", "name": "filler", "pid": 1, "tid": 4, "ts": 100 + i, "dur": 1}
+                 for i in range(5000)]
+        recs.append({"ph": "s", "cat": "c", "id": 8, "pid": 1, "tid": 3, "ts": 100})
+        r, sbt = import_json(recs, "flow-drops")
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("1 other flows bound", r.err)
+        self.assertIn("8 records not mapped", r.err)
+        self.assertEqual(drop_reasons(sbt), {
+            "flow record on a slice that has a flow": 1,
+            "flow record with no enclosing slice": 3,
+            "flow record without an id": 1,
+            "flow record with id 0": 1,
+            "flow record whose pid is not a number": 1,
+            "flow end (no bp) with no later slice": 1,
+        })
+        self.assertEqual(flows_of(sbt), {"a": (1, 1)})
+        self.assertEqual(chrome_arrows(sbt), [])  # a start without its end draws nothing
 
 
 class TestBadInput(CliTest):

@@ -3,7 +3,8 @@
  * Unit tests of the JSON importer through tsm_import_mem: exact us -> ns
  * conversion (no floating point), the mapping of a Kineto kernel and its
  * args, metadata lists for unmapped args, the DROPPED record for unmapped
- * records, and errors with byte offsets for malformed input (truncated,
+ * records, the ids of Chrome flow records (numbers, numeric strings, hashed
+ * strings), and errors with byte offsets for malformed input (truncated,
  * bad literal, deep nesting, huge numbers, chunk-crossing strings).
  */
 #include <stdio.h>
@@ -101,6 +102,71 @@ static void test_kernel(void)
 	tsm_reader_close(r);
 }
 
+/* Each slice i is followed by an "s" record with the id form under test. */
+static void test_flow_ids(void)
+{
+	static const char *const ids[] = {
+	    "5",
+	    "\"0X1A\"",
+	    "\"18446744073709551615\"",
+	    "18446744073709551615",
+	    "-1",
+	    "1.5",
+	    "\"99999999999999999999\"",
+	    "\"0x\"",
+	    "\"abc\"",
+	    "\"abc\"",
+	    "\"0x0\"", /* 0 is no flow: dropped */
+	};
+	enum { N = sizeof(ids) / sizeof(ids[0]) };
+	uint64_t got[N] = {0};
+	char json[4096];
+	int n = 0;
+	tsm_import_stats st;
+	tsm_reader *r;
+	const tsm_event *evs;
+	tsm_event buf[N + 1];
+	size_t k;
+
+	n += snprintf(json + n, sizeof(json) - (size_t)n, "[");
+	for (int i = 0; i < N; i++)
+		n += snprintf(json + n, sizeof(json) - (size_t)n,
+			      "%s{\"ph\": \"X\", \"name\": \"e%d\", \"pid\": 1, \"tid\": 1, "
+			      "\"ts\": %d, \"dur\": 1},\n{\"ph\": \"s\", \"id\": %s, \"pid\": 1, "
+			      "\"tid\": 1, \"ts\": %d}",
+			      i ? ",\n" : "", i, 10 * i, ids[i], 10 * i);
+	snprintf(json + n, sizeof(json) - (size_t)n, "]");
+	CHECK_OK(import_str(json, &st));
+	CHECK_EQ_U64(st.events, N);
+	CHECK_EQ_U64(st.flows_bound, N - 1);
+	CHECK_EQ_U64(st.dropped, 1);
+	k = read_back(&r, &evs, buf, N + 1);
+	CHECK_EQ_U64(k, N + 1); /* and the DROPPED record */
+	for (size_t i = 0; i < k; i++) {
+		const char *name = tsm_reader_string(r, evs[i].name);
+		int e = name[0] == 'e' ? atoi(name + 1) : -1;
+
+		if (e < 0 || e >= N)
+			continue;
+		CHECK(evs[i].flow_type == (e < N - 1 ? TSM_FLOW_START : TSM_FLOW_NONE));
+		got[e] = evs[i].flow_id;
+	}
+	tsm_reader_close(r);
+	CHECK_EQ_U64(got[0], 5);
+	CHECK_EQ_U64(got[1], 26);
+	CHECK_EQ_U64(got[2], UINT64_MAX);
+	CHECK_EQ_U64(got[3], UINT64_MAX);
+	CHECK_EQ_U64(got[4], UINT64_MAX); /* two's complement */
+	/* a fraction, a number past 64 bits, a non-number: hashed, bit 63 set, all different */
+	for (int i = 5; i <= 8; i++) {
+		CHECK(got[i] >> 63);
+		for (int j = 5; j < i; j++)
+			CHECK(got[i] != got[j]);
+	}
+	CHECK_EQ_U64(got[9], got[8]); /* the same string, the same id */
+	CHECK_EQ_U64(got[10], 0);
+}
+
 static void expect_error(const char *json, int status, int64_t min_off, int64_t max_off)
 {
 	tsm_import_stats st;
@@ -150,6 +216,7 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	test_kernel();
+	test_flow_ids();
 	test_errors();
 	unlink(path);
 	return check_done("test-import");

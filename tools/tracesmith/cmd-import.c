@@ -32,10 +32,12 @@ static const struct cli_spec spec = {
 	"an SBT trace. Gzip-compressed input is recognised by its contents. Kernels,\n"
 	"copies, sets, runtime/driver calls, cpu ops, annotations, counters and device\n"
 	"properties are mapped to TraceSmith events with correlation and external ids\n"
-	"kept; other args become each event's metadata. Records that map to nothing are\n"
-	"counted in one 'dropped' event (source import) and in the summary. The input is\n"
-	"streamed: memory stays bounded whatever its size. Times (microseconds in the\n"
-	"JSON) are converted to nanoseconds exactly.",
+	"kept; other args become each event's metadata. Flow records other than ac2g\n"
+	"(torch.profiler's fwdbwd, Chrome's s/t/f, bind_id) set the flow of the slice\n"
+	"they bind to. Records that map to nothing are counted in one 'dropped' event\n"
+	"(source import) and in the summary. The input is streamed: memory stays bounded\n"
+	"whatever its size. Times (microseconds in the JSON) are converted to nanoseconds\n"
+	"exactly.",
     .opts = opts,
     .min_pos = 1,
     .max_pos = 1,
@@ -136,11 +138,13 @@ int cmd_import(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr,
 			"%s: imported %s events from %s records of %s (%s JSON) into %s; %s ac2g "
-			"flows, %s metadata records, %s devices, %s records not mapped%s\n",
+			"flows, %s other flows bound, %s metadata records, %s devices, %s records "
+			"not mapped%s\n",
 			CLI_PROG, fmt_count(b1, sizeof(b1), st.events),
 			fmt_count(b2, sizeof(b2), st.records), file,
 			fmt_size(b3, sizeof(b3), st.json_bytes), out,
 			fmt_count(b4, sizeof(b4), st.flows),
+			fmt_count((char[32]){0}, 32, st.flows_bound),
 			fmt_count((char[32]){0}, 32, st.metadata),
 			fmt_count((char[32]){0}, 32, st.devices),
 			fmt_count((char[32]){0}, 32, st.dropped),
