@@ -123,7 +123,8 @@ bench: build-normal
 # The training profiles (.gcda beside each object) are made afresh by every 'make pgo'.
 PGO_DIR := $(BUILD)-pgo
 pgo:
-	$(CMAKE) -S . -B $(PGO_DIR) -DCMAKE_BUILD_TYPE=Release -DTSM_PGO=generate -DTSM_BUILD_TESTS=OFF
+	$(CMAKE) -S . -B $(PGO_DIR) -DCMAKE_BUILD_TYPE=Release -DTSM_PGO=generate -DTSM_BUILD_TESTS=OFF \
+		-DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON
 	$(CMAKE) --build $(PGO_DIR) -j$(JOBS)
 	find $(PGO_DIR) -name '*.gcda' -delete
 	bench/pgo-train.sh $(PGO_DIR)/bin $(PGO_DIR)/pgo-work
