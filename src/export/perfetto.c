@@ -15,8 +15,10 @@
  *  - every lane of a track (a stream, a host thread, or an overlap lane)
  *    has a sequence of its own for its slices and instants. Its first
  *    packet has SEQ_INCREMENTAL_STATE_CLEARED, interns the debug-annotation
- *    names and sets trace_packet_defaults.track_event_defaults.track_uuid to
- *    the lane, so the events carry no track_uuid. Slices on a lane nest, so
+ *    names, sets trace_packet_defaults.track_event_defaults.track_uuid to
+ *    the lane, so the events carry no track_uuid, and makes the sequence's
+ *    timestamps deltas from its previous packet (an incremental clock tied
+ *    to BOOTTIME by a clock snapshot: seq_new). Slices on a lane nest, so
  *    a lane's open slices are a stack: a slice's END packet is written when
  *    the lane's next event starts after it ends (or at the end of the
  *    export), and the sequence stays in timestamp order without a global
