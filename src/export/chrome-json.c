@@ -2,7 +2,8 @@
 /*
  * Chrome trace JSON export (chrome://tracing, Perfetto UI's JSON importer).
  *
- * {"displayTimeUnit": "ns", "otherData": {...}, "traceEvents": [ ... ]},
+ * {"displayTimeUnit": "ns", "otherData": {...}, "stackFrames": {...},
+ * "traceEvents": [ ... ]},
  * one event per line. Processes: one per host process (its pid) and one
  * per GPU (pid 1000000 + n, named "GPU 0: NVIDIA H100" or "rank 1 GPU 0").
  * GPU threads are named by stream and kind class ("stream 7: compute",
@@ -18,14 +19,19 @@
  * and event record -> stream wait (cat "sync", id = flow id); both ends
  * are written when the end is reached, so every "f" has its "s".
  * An event with a host call stack names its innermost frame in "sf"; the
- * frames of every stack used follow the events in "stackFrames" (node
- * stack * 256 + depth from the bottom, parent the frame below; name
- * "function (file:line)", category the shared object).
+ * frames are in "stackFrames" (node stack * 256 + depth from the bottom,
+ * parent the frame below; name "function (file:line)", category the
+ * shared object). It comes before "traceEvents", with every stack the
+ * file defines (the definitions are all read up front from a seekable
+ * file), so that a streaming reader (our import) has the frames before
+ * the events; from a pipe the definitions are not known up front, and
+ * the frames of the stacks used follow the events instead.
  * Times are microseconds with three decimals (exact ns).
  */
 #include <stdio.h>
 
 #include "export/export-internal.h"
+#include "format/reader.h"
 
 #define GPU_PID_BASE 1000000u
 #define STACK_FRAMES 128 /* frames of a call stack written, innermost first */
@@ -39,7 +45,8 @@ struct cj {
 	/* kind names and their lengths, looked up once per kind instead of per event */
 	const char *kname[256];
 	uint8_t klen[256];
-	uint8_t *stack_used; /* by stack id: the events refer to it */
+	int stacks_first;    /* every stack written before "traceEvents" */
+	uint8_t *stack_used; /* by stack id: the events refer to it (else) */
 	size_t stack_cap;
 };
 
@@ -53,7 +60,7 @@ static const tsm_frame *stack_frames(tsm__xctx *x, uint32_t id, size_t *n)
 	return fr;
 }
 
-/* Note that an event refers to stack `id` (written in "stackFrames" at the end). */
+/* Note that an event refers to stack `id` (written in "stackFrames" at the end: a pipe). */
 static int stack_use(struct cj *c, uint32_t id)
 {
 	if (id >= c->stack_cap) {
@@ -73,18 +80,19 @@ static int stack_use(struct cj *c, uint32_t id)
 	return 0;
 }
 
-/* "stackFrames": every frame of every stack the events used. */
-static int write_stack_frames(struct cj *c)
+/* "stackFrames": every frame of stacks 1 .. nstacks - 1 (those the events used when
+ * stack_used is set). */
+static int write_stack_frames(struct cj *c, uint32_t nstacks, const uint8_t *stack_used)
 {
 	tsm__xctx *x = c->x;
 	tsm__sink *s = c->s;
-	int rc = tsm__xput(s, ",\n\"stackFrames\": {", 18), first = 1;
+	int rc = tsm__xput(s, "\"stackFrames\": {", 16), first = 1;
 
-	for (uint32_t id = 1; id < c->stack_cap && rc >= 0; id++) {
+	for (uint32_t id = 1; id < nstacks && rc >= 0; id++) {
 		const tsm_frame *fr;
 		size_t n;
 
-		if (!c->stack_used[id] || !(fr = stack_frames(x, id, &n)))
+		if ((stack_used && !stack_used[id]) || !(fr = stack_frames(x, id, &n)))
 			continue;
 		for (size_t d = 0; d < n && rc >= 0; d++) {
 			const tsm_frame *fm = &fr[n - 1 - d]; /* bottom first */
@@ -416,7 +424,7 @@ static int write_event(struct cj *c, const tsm_event *ev)
 		size_t n;
 
 		if (stack_frames(x, ev->stack, &n) && n) {
-			rc = stack_use(c, ev->stack);
+			rc = c->stacks_first ? 0 : stack_use(c, ev->stack);
 			if (rc < 0)
 				return rc;
 			JW_LIT(p, ", \"sf\": \"");
@@ -630,18 +638,33 @@ int tsm__export_chrome(tsm__xctx *x)
 		rc = tsm__jw_str(c.s, tsm_clock_name(ti->clock), strlen(tsm_clock_name(ti->clock)));
 	if (rc >= 0) {
 		static const char tail[] =
-		    ", \"exporter\": \"tracesmith " TSM_VERSION_STRING "\"},\n"
+		    ", \"exporter\": \"tracesmith " TSM_VERSION_STRING "\"},\n";
+
+		rc = tsm__xput(c.s, tail, sizeof(tail) - 1);
+	}
+	/* every definition is loaded up front from a seekable file (see build_order) */
+	c.stacks_first = x->r->index && x->r->seekable;
+	if (rc >= 0 && c.stacks_first && x->r->stacks.n) {
+		rc = write_stack_frames(&c, x->r->stacks.n + 1, NULL);
+		if (rc >= 0)
+			rc = tsm__xput(c.s, ",\n", 2);
+	}
+	if (rc >= 0) {
+		static const char head[] =
 		    "\"traceEvents\": [\n{\"ph\": \"M\", \"name\": \"process_name\", "
 		    "\"pid\": 0, \"tid\": 0, \"args\": {\"name\": \"tracesmith\"}}";
 
-		rc = tsm__xput(c.s, tail, sizeof(tail) - 1);
+		rc = tsm__xput(c.s, head, sizeof(head) - 1);
 	}
 	while (rc >= 0 && (rc = tsm__xsrc_next(x, &ev)) == 0)
 		rc = write_event(&c, ev);
 	if (rc == TSM_END)
 		rc = tsm__xput(c.s, "\n]", 2);
-	if (rc >= 0 && c.stack_used)
-		rc = write_stack_frames(&c);
+	if (rc >= 0 && c.stack_used) {
+		rc = tsm__xput(c.s, ",\n", 2);
+		if (rc >= 0)
+			rc = write_stack_frames(&c, (uint32_t)c.stack_cap, c.stack_used);
+	}
 	if (rc >= 0)
 		rc = tsm__xput(c.s, "}\n", 2);
 	tsm__free(c.stack_used);

@@ -12,8 +12,9 @@
  * an event is small and bounded (the correlation -> host pid table, the
  * processes seen, the drop reasons, the Chrome "B" records still waiting
  * for their "E", the last HOLD_EVENTS events, held so that a flow record
- * that follows its slice can still set the slice's flow), so multi-GB
- * inputs import in a few MiB of memory.
+ * that follows its slice can still set the slice's flow; the
+ * "stackFrames" entries read before the events, metadata bounded by
+ * MAX_SNODES), so multi-GB inputs import in a few MiB of memory.
  *
  * GPU events in Kineto carry pid = device and tid = stream; their host
  * process is not in the record. It is inferred as the pid of the runtime
@@ -36,6 +37,9 @@
 #define BIND_SCAN   64	       /* held events of a thread searched for a flow's slice */
 #define MAX_THREADS (1u << 16) /* threads whose held events are linked for flows */
 #define ARG_FLOWS   (1u << 16) /* flows read from "flow id" args, remembered (direct-mapped) */
+#define MAX_SNODES  (1u << 22) /* "stackFrames" entries kept */
+#define MAX_STEXT   (1u << 30) /* bytes of their ids, names and categories */
+#define STACK_MAX   1024       /* frames of an event's stack kept, innermost first */
 
 enum { A_INT = 1, A_DBL, A_STR, A_DIM, A_RAW, A_BOOL };
 
@@ -335,6 +339,7 @@ struct rec {
 	uint32_t ph, cat, name; /* offsets; UINT32_MAX: absent */
 	uint32_t ph_len, cat_len, name_len;
 	struct rflow fl;
+	uint32_t sf, sf_len; /* offset of the "sf" text (string or number); UINT32_MAX: absent */
 	int has_pid, pid_num, has_tid, tid_num, has_ts, has_dur;
 	int64_t pid;
 	uint64_t tid;
@@ -345,7 +350,7 @@ struct rec {
 };
 
 struct reason {
-	char what[48];
+	char what[64];
 	uint64_t count;
 };
 
@@ -355,6 +360,7 @@ struct bopen {
 	uint32_t text_len;
 	int nargs;
 	uint32_t ph, cat, name, ph_len, cat_len, name_len;
+	uint32_t sf, sf_len;
 	struct rflow fl;
 	int has_tid, tid_num;
 	int64_t pid;
@@ -375,6 +381,16 @@ struct bthread {
 	int unordered;	  /* an event came that starts before the one before it */
 	uint64_t fend_id; /* an "f" record without "bp": "e" waiting for the next slice (0: none) */
 	uint64_t fend_ts;
+};
+
+/* A "stackFrames" entry: offsets of its id, name and category in imp.stext (UINT32_MAX:
+ * absent), its parent and the stack interned for an "sf" naming it (0: not yet). */
+struct snode {
+	uint32_t key, key_len, name, name_len, cat, cat_len;
+	uint32_t parent_off, parent_len; /* the parent's id text (UINT32_MAX: none) */
+	uint32_t parent;		 /* its index + 1 once resolved (0: none) */
+	uint32_t depth;			 /* frames from it to the bottom, once resolved */
+	uint32_t stack;
 };
 
 /* An event held before it is written, linked to the previous held event of its thread (the
@@ -428,6 +444,15 @@ struct imp {
 	struct held *hold;
 	uint64_t hold_head, hold_tail;
 	uint64_t *arg_flows; /* ARG_FLOWS keys of flows events carried in args (arg_flow_key) */
+	/* "stackFrames" read before "traceEvents": entries found through a hash of their id ->
+	 * index + 1 */
+	struct snode *sn;
+	size_t nsn, sn_cap;
+	uint32_t *smap;
+	size_t smap_cap;
+	tsm__buf stext;
+	tsm_frame *sframes; /* STACK_MAX frames: the stack being interned */
+	int events_seen;    /* "traceEvents" began: a later "stackFrames" is not applied */
 	tsm_device_info *devs;
 	char **dev_names; /* name, uuid per device (before the writer opens) */
 	size_t ndevs;
@@ -717,7 +742,8 @@ enum {
 	EK_BIND_ID,
 	EK_BP,
 	EK_FLOW_IN,
-	EK_FLOW_OUT
+	EK_FLOW_OUT,
+	EK_SF
 };
 
 static int event_key(const char *s, size_t n)
@@ -732,6 +758,8 @@ static int event_key(const char *s, size_t n)
 			return EK_ID;
 		if (s[0] == 'b' && s[1] == 'p')
 			return EK_BP;
+		if (s[0] == 's' && s[1] == 'f')
+			return EK_SF;
 		break;
 	case 3:
 		if (!memcmp(s, "pid", 3))
@@ -840,6 +868,7 @@ static int parse_event(struct imp *im)
 	tsm__buf_reset(&r->text);
 	r->ph = r->cat = r->name = UINT32_MAX;
 	r->fl.id = r->fl.bind = UINT32_MAX;
+	r->sf = UINT32_MAX;
 	r->fl.bp_e = r->fl.io = r->fl.set_type = 0;
 	r->has_pid = r->has_tid = r->has_ts = r->has_dur = 0;
 	r->pid_num = r->tid_num = 0;
@@ -942,6 +971,9 @@ static int parse_event(struct imp *im)
 			im->j.depth += 3;
 			rc = parse_id2(im);
 			im->j.depth -= 3;
+		} else if (key == EK_SF && (tok == J_STR || tok == J_NUM)) {
+			rc = rstore(im, im->j.str, im->j.str_len, &r->sf);
+			r->sf_len = (uint32_t)im->j.str_len;
 		} else if (key == EK_BP && tok == J_STR) {
 			r->fl.bp_e = EQ(im->j.str, im->j.str_len, "e");
 		} else if ((key == EK_FLOW_IN || key == EK_FLOW_OUT) && tok == J_TRUE) {
@@ -1288,6 +1320,7 @@ static unsigned kind_of(struct rec *r, const char *cat, size_t cl, int ph, int *
 	return TSM_EV_NONE;
 }
 
+static int rec_stack(struct imp *im, uint32_t *stack);
 static int be_record(struct imp *im, int ph);
 static int flow_record(struct imp *im, int ph);
 static void own_flow(struct imp *im, tsm_event *ev, int ph);
@@ -1607,6 +1640,8 @@ static int map_event(struct imp *im)
 		}
 	}
 	rc = build_meta(im, &ev.meta);
+	if (rc >= 0 && r->sf != UINT32_MAX)
+		rc = rec_stack(im, &ev.stack);
 	if (rc < 0)
 		return rc;
 	if (ev.end_ns > im->last_ts)
@@ -1736,6 +1771,8 @@ static int b_open(struct imp *im)
 	o->ph_len = r->ph_len;
 	o->cat_len = r->cat_len;
 	o->name_len = r->name_len;
+	o->sf = r->sf;
+	o->sf_len = r->sf_len;
 	o->fl = r->fl;
 	o->has_tid = r->has_tid;
 	o->tid_num = r->tid_num;
@@ -1821,6 +1858,8 @@ static int b_emit(struct imp *im, struct bopen *o, uint64_t end, int with_e, int
 	r->ph_len = o->ph_len;
 	r->cat_len = o->cat_len;
 	r->name_len = o->name_len;
+	r->sf = o->sf;
+	r->sf_len = o->sf_len;
 	r->fl = o->fl;
 	r->has_pid = r->pid_num = r->has_ts = r->has_dur = 1;
 	r->has_tid = o->has_tid;
@@ -2219,6 +2258,350 @@ static int hold_flush(struct imp *im)
 	return 0;
 }
 
+/* ---- host call stacks ---------------------------------------------------------------- */
+
+/*
+ * "stackFrames" is a dictionary id -> {"name", "category", "parent"}: a tree whose nodes are
+ * frames, an event's "sf" naming its innermost one. The entries are kept (metadata: bounded
+ * by MAX_SNODES and MAX_STEXT), their parents resolved to indices when the object ends, and
+ * a cycle rejected there; the stack of a node is interned the first time an "sf" names it,
+ * innermost frame first, at most STACK_MAX frames. Names of the form
+ * "function (file:line)" or "function (file)" (what the Chrome export writes) are split;
+ * "0x..." is a pc with no function; any other name is the function. The category is the
+ * shared object ("[unknown]": none).
+ */
+
+static const char *stext(const struct imp *im, uint32_t off)
+{
+	return (const char *)im->stext.data + off;
+}
+
+/* Keep the string or number token at hand in stext. */
+static int stext_store(struct imp *im, uint32_t *off, uint32_t *len)
+{
+	size_t n = im->j.str_len;
+
+	if (im->stext.len + n + 1 > MAX_STEXT)
+		return JR_FAIL(&im->j, TSM_TOO_LARGE,
+			       "%s: stackFrames: over %u bytes of frame text", im->in_name,
+			       MAX_STEXT);
+	if (tsm__buf_reserve(&im->stext, n + 1) < 0)
+		return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
+	*off = (uint32_t)im->stext.len;
+	*len = (uint32_t)n;
+	memcpy(im->stext.data + im->stext.len, im->j.str, n);
+	im->stext.data[im->stext.len + n] = 0;
+	im->stext.len += n + 1;
+	return 0;
+}
+
+static struct snode *snode_find(const struct imp *im, const char *key, size_t n)
+{
+	size_t mask = im->smap_cap - 1;
+
+	if (!im->smap_cap)
+		return NULL;
+	for (size_t h = (size_t)tsm__hash64(key, n, 0) & mask;; h = (h + 1) & mask) {
+		uint32_t v = im->smap[h];
+		struct snode *nd;
+
+		if (!v)
+			return NULL;
+		nd = &im->sn[v - 1];
+		if (nd->key_len == n && !memcmp(stext(im, nd->key), key, n))
+			return nd;
+	}
+}
+
+/* Index entry i (not in the map yet), growing the map to twice the entries. */
+static int snode_index(struct imp *im, uint32_t i)
+{
+	size_t mask;
+
+	if (2 * ((size_t)i + 1) > im->smap_cap) {
+		size_t cap = im->smap_cap ? 2 * im->smap_cap : 1024;
+		uint32_t *nm = tsm__calloc(cap, sizeof(*nm));
+
+		if (!nm)
+			return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
+		tsm__free(im->smap);
+		im->smap = nm;
+		im->smap_cap = cap;
+		for (uint32_t k = 0; k < i; k++) {
+			const struct snode *nd = &im->sn[k];
+			size_t h = (size_t)tsm__hash64(stext(im, nd->key), nd->key_len, 0);
+
+			while (nm[h & (cap - 1)])
+				h++;
+			nm[h & (cap - 1)] = k + 1;
+		}
+	}
+	mask = im->smap_cap - 1;
+	for (size_t h = (size_t)tsm__hash64(stext(im, im->sn[i].key), im->sn[i].key_len, 0);; h++)
+		if (!im->smap[h & mask]) {
+			im->smap[h & mask] = i + 1;
+			return 0;
+		}
+}
+
+/* One entry's members: "name", "category" (strings), "parent" (a string or a number). */
+static int parse_stack_frame(struct imp *im, struct snode *nd)
+{
+	int tok, more, rc;
+
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_OBJ_END)
+		return 0;
+	for (;;) {
+		int which;
+
+		if (tok != J_STR)
+			return tok == J_EOF
+				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+						 "%s: input ends inside stackFrames", im->in_name)
+				   : JR_FAIL(&im->j, TSM_CORRUPT,
+					     "%s: not JSON: a key was expected in a "
+					     "stackFrames entry",
+					     im->in_name);
+		which = EQ(im->j.str, im->j.str_len, "name")	   ? 1
+			: EQ(im->j.str, im->j.str_len, "category") ? 2
+			: EQ(im->j.str, im->j.str_len, "parent")   ? 3
+								   : 0;
+		rc = expect(im, J_COLON, "':'");
+		if (rc < 0)
+			return rc;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+		if (which == 3 && tok != J_STR && tok != J_NUM && tok != J_NULL)
+			return JR_FAIL(
+			    &im->j, TSM_CORRUPT,
+			    "%s: stackFrames: \"parent\" of \"%s\" must be a string or a "
+			    "number",
+			    im->in_name, stext(im, nd->key));
+		if (which == 3 && tok != J_NULL)
+			rc = stext_store(im, &nd->parent_off, &nd->parent_len);
+		else if (which == 1 && tok == J_STR)
+			rc = stext_store(im, &nd->name, &nd->name_len);
+		else if (which == 2 && tok == J_STR)
+			rc = stext_store(im, &nd->cat, &nd->cat_len);
+		else if (which == 3)
+			nd->parent_off = UINT32_MAX;
+		else
+			rc = tsm__jr_skip(&im->j, tok);
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_OBJ_END, "a stackFrames entry");
+		if (more <= 0)
+			return more;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+	}
+}
+
+/* Parents to indices (one naming no entry ends the chain), depths, and no cycle. */
+static int snode_resolve(struct imp *im)
+{
+	uint32_t *path;
+	int rc = 0;
+
+	for (size_t i = 0; i < im->nsn; i++) {
+		struct snode *nd = &im->sn[i], *p = NULL;
+
+		if (nd->parent_off != UINT32_MAX)
+			p = snode_find(im, stext(im, nd->parent_off), nd->parent_len);
+		nd->parent = p ? (uint32_t)(p - im->sn) + 1 : 0;
+		nd->depth = 0;
+	}
+	path = tsm__malloc((im->nsn ? im->nsn : 1) * sizeof(*path));
+	if (!path)
+		return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
+	for (size_t i = 0; i < im->nsn && rc >= 0; i++) {
+		size_t np = 0;
+		uint32_t k = (uint32_t)i + 1, d = 0;
+
+		/* up to a node whose depth is known, marking the path (UINT32_MAX) */
+		while (k && (d = im->sn[k - 1].depth) == 0) {
+			im->sn[k - 1].depth = UINT32_MAX;
+			path[np++] = k - 1;
+			k = im->sn[k - 1].parent;
+		}
+		if (k && d == UINT32_MAX) {
+			rc = JR_FAIL(&im->j, TSM_CORRUPT,
+				     "%s: stackFrames: the parents of \"%s\" form a cycle",
+				     im->in_name, stext(im, im->sn[k - 1].key));
+			break;
+		}
+		d = k ? d : 0;
+		while (np)
+			im->sn[path[--np]].depth = ++d;
+	}
+	tsm__free(path);
+	return rc;
+}
+
+/* "stackFrames" (a value whose first token `tok` was just read). One after "traceEvents"
+ * comes too late for the events, which are written as they are read: skipped. */
+static int parse_stack_frames(struct imp *im, int tok)
+{
+	int more, rc;
+
+	if (im->events_seen)
+		return tsm__jr_skip(&im->j, tok);
+	if (tok != J_OBJ)
+		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"stackFrames\" must be an object",
+			       im->in_name);
+	tok = tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	while (tok != J_OBJ_END) {
+		struct snode *nd;
+		uint32_t key, key_len;
+
+		if (tok != J_STR)
+			return tok == J_EOF
+				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+						 "%s: input ends inside stackFrames", im->in_name)
+				   : JR_FAIL(&im->j, TSM_CORRUPT,
+					     "%s: not JSON: a key was expected in stackFrames",
+					     im->in_name);
+		nd = snode_find(im, im->j.str, im->j.str_len); /* again: the last one counts */
+		if (!nd) {
+			if (im->nsn == MAX_SNODES)
+				return JR_FAIL(&im->j, TSM_TOO_LARGE,
+					       "%s: stackFrames: more than %u entries", im->in_name,
+					       MAX_SNODES);
+			if (im->nsn == im->sn_cap) {
+				size_t cap = im->sn_cap ? 2 * im->sn_cap : 256;
+				struct snode *ns = tsm__realloc(im->sn, cap * sizeof(*ns));
+
+				if (!ns)
+					return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
+				im->sn = ns;
+				im->sn_cap = cap;
+			}
+			rc = stext_store(im, &key, &key_len);
+			if (rc < 0)
+				return rc;
+			nd = &im->sn[im->nsn];
+			memset(nd, 0, sizeof(*nd));
+			nd->key = key;
+			nd->key_len = key_len;
+			rc = snode_index(im, (uint32_t)im->nsn++);
+			if (rc < 0)
+				return rc;
+		}
+		nd->name = nd->cat = nd->parent_off = UINT32_MAX;
+		nd->name_len = nd->cat_len = nd->parent_len = 0;
+		rc = expect(im, J_COLON, "':'");
+		if (rc < 0)
+			return rc;
+		tok = tsm__jr_next(&im->j);
+		if (tok < 0)
+			return tok;
+		if (tok != J_OBJ)
+			return JR_FAIL(&im->j, TSM_CORRUPT,
+				       "%s: stackFrames: entry \"%s\" must be an object",
+				       im->in_name, stext(im, nd->key));
+		im->j.depth = 3;
+		rc = parse_stack_frame(im, nd);
+		im->j.depth = 1;
+		if (rc < 0)
+			return rc;
+		more = next_member(im, J_OBJ_END, "stackFrames");
+		if (more < 0)
+			return more;
+		tok = more ? tsm__jr_next(&im->j) : J_OBJ_END;
+		if (tok < 0)
+			return tok;
+	}
+	return snode_resolve(im);
+}
+
+/* The frame of entry nd (see above for how its name is split). */
+static int snode_frame(struct imp *im, const struct snode *nd, tsm_frame *f)
+{
+	const char *name = nd->name != UINT32_MAX ? stext(im, nd->name) : "";
+	size_t n = nd->name != UINT32_MAX ? nd->name_len : 0, fn = n, i;
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (n > 3 && name[n - 1] == ')') {
+		/* the last " (": "(file:line)" or "(file)", holding no parenthesis */
+		for (i = n - 2; i > 0 && !(name[i] == '(' && name[i - 1] == ' '); i--)
+			if (name[i] == '(' || name[i] == ')')
+				break;
+		if (i > 0 && name[i] == '(' && name[i - 1] == ' ' && i + 2 < n) {
+			const char *file = name + i + 1;
+			size_t fl = n - i - 2, c = fl;
+			uint64_t line = 0;
+
+			while (c > 0 && file[c - 1] >= '0' && file[c - 1] <= '9')
+				c--;
+			if (c > 1 && c < fl && file[c - 1] == ':' && fl - c <= 10) {
+				for (size_t k = c; k < fl; k++)
+					line = line * 10 + (uint64_t)(file[k] - '0');
+				if (line <= UINT32_MAX) {
+					f->line = (uint32_t)line;
+					fl = c - 1;
+				}
+			}
+			rc = intern(im, file, fl, &f->file);
+			fn = i - 1;
+		}
+	}
+	if (rc >= 0 && fn > 2 && fn <= 18 && name[0] == '0' && (name[1] == 'x' || name[1] == 'X')) {
+		size_t k = 2;
+
+		while (k < fn && ((name[k] >= '0' && name[k] <= '9') ||
+				  ((name[k] | 0x20) >= 'a' && (name[k] | 0x20) <= 'f')))
+			k++;
+		if (k == fn) {
+			f->pc = strtoull(name + 2, NULL, 16);
+			fn = 0;
+		}
+	}
+	if (rc >= 0)
+		rc = intern(im, name, fn, &f->function);
+	if (rc >= 0 && nd->cat != UINT32_MAX && !EQ(stext(im, nd->cat), nd->cat_len, "[unknown]"))
+		rc = intern(im, stext(im, nd->cat), nd->cat_len, &f->module);
+	return rc;
+}
+
+/* The stack of the record's "sf": interned once per entry. An "sf" naming no entry read
+ * before the events is dropped with a reason (the event is kept, without a stack). */
+static int rec_stack(struct imp *im, uint32_t *stack)
+{
+	struct rec *r = &im->rec;
+	struct snode *nd = snode_find(im, rtext(r, r->sf), r->sf_len);
+	size_t n = 0;
+	int rc;
+
+	if (!nd) {
+		drop(im, "sf names no stackFrames entry seen before the event");
+		return 0;
+	}
+	if (!nd->stack) {
+		if (!im->sframes && !(im->sframes = tsm__malloc(STACK_MAX * sizeof(tsm_frame))))
+			return TSM_FAIL(TSM_NOMEM, "%s: stack frames", im->in_name);
+		for (const struct snode *f = nd; f && n < STACK_MAX;
+		     f = f->parent ? &im->sn[f->parent - 1] : NULL) {
+			rc = snode_frame(im, f, &im->sframes[n++]);
+			if (rc < 0)
+				return rc;
+		}
+		rc = tsm_intern_add(tsm_writer_stacks(im->w), im->sframes, n * sizeof(tsm_frame),
+				    &nd->stack);
+		if (rc < 0)
+			return rc;
+	}
+	*stack = nd->stack;
+	return 0;
+}
+
 /* ---- top level ----------------------------------------------------------------------- */
 
 static int parse_events(struct imp *im)
@@ -2384,10 +2767,13 @@ static int parse_top_object(struct imp *im)
 						     "%s: \"traceEvents\" must be an array",
 						     im->in_name);
 				} else {
+					im->events_seen = 1;
 					rc = open_writer(im);
 					if (rc >= 0)
 						rc = parse_events(im);
 				}
+			} else if (!strcmp(key, "stackFrames")) {
+				rc = parse_stack_frames(im, tok);
 			} else if (!strcmp(key, "deviceProperties")) {
 				rc = parse_devices(im, tok);
 			} else if (!strcmp(key, "distributedInfo") && tok == J_OBJ) {
@@ -2541,6 +2927,10 @@ static void imp_fini(struct imp *im)
 		tsm__free(im->dev_names[i]);
 	tsm__free(im->dev_names);
 	tsm__free(im->devs);
+	tsm__free(im->sn);
+	tsm__free(im->smap);
+	tsm__buf_fini(&im->stext);
+	tsm__free(im->sframes);
 	for (size_t i = 0; i < im->npmeta; i++) {
 		tsm__free(im->pmeta[i].key);
 		tsm__free(im->pmeta[i].s);

@@ -3,8 +3,9 @@
 fixture -> SBT -> Kineto (same kernels, runtime calls and cpu ops: names, counts, ts/dur to the
 ns, correlation, External id), SBT -> Kineto -> import (identical events), gzip input, bare
 array form, unmapped records counted, generic Chrome flow records (s / t / f, bind_id) bound to
-their slices and exported as arrows, unbindable ones counted, and bad inputs that must fail
-cleanly with an offset."""
+their slices and exported as arrows, unbindable ones counted, host call stacks ("stackFrames"
+and "sf") through SBT -> Chrome JSON -> SBT and from generic Chrome JSON, and bad inputs that
+must fail cleanly with an offset."""
 import collections
 import gzip
 import json
@@ -409,6 +410,99 @@ class TestFlows(CliTest):
         self.assertEqual(chrome_arrows(sbt), [])  # a start without its end draws nothing
 
 
+def stacks_of(sbt):
+    """Each event's stack as a tuple of (function, module, file, line, pc) frames, innermost
+    first, keyed by (start_ns, name); the pc only where there is no function (the Chrome
+    name of a frame holds one or the other)."""
+    r = run("view", sbt, "--format", "json", "--no-demangle")
+    if r.rc != 0:
+        raise AssertionError(r)
+    out = collections.Counter()
+    for e in json.loads(r.out):
+        if e.get("stack"):
+            out[(e["start_ns"], e.get("name"), tuple(
+                (f["function"], f["module"], f["file"], f["line"],
+                 None if f["function"] else f["pc"]) for f in e["stack"]))] += 1
+    return out
+
+
+class TestStacks(CliTest):
+    """Host call stacks: "stackFrames" (before "traceEvents") and each event's "sf"."""
+
+    def test_chrome_round_trip_keeps_stacks(self):
+        # the simulated API calls carry stacks; the golden file has a frame without a shared
+        # object ("[unknown]") and frames without a file
+        golden = os.path.join(SRC, "tests", "golden", "all-kinds.sbt")
+        for name, src in (("train", record("stk-train.sbt", events=20000)),
+                          ("golden", golden)):
+            with self.subTest(src=name):
+                js = scratch("stk-%s.json" % name)
+                back = scratch("stk-%s-back.sbt" % name)
+                self.assertEqual(run("export", src, "-o", js, "-q").rc, 0)
+                d = json_check.check_chrome(js)["json"]
+                keys = list(d.keys())
+                self.assertLess(keys.index("stackFrames"), keys.index("traceEvents"))
+                r = run("import", js, "-o", back)
+                self.assertEqual(r.rc, 0, r)
+                self.assertIn(" 0 records not mapped", r.err)
+                want = stacks_of(src)
+                self.assertGreater(sum(want.values()), 1 if name == "golden" else 1000)
+                self.assertEqual(stacks_of(back), want)
+
+    def test_generic_stack_frames(self):
+        # stackFrames first, entries in any order (a parent after its child), numeric and
+        # string ids, names without "(file:line)", a pc name, an "sf" that names no entry
+        doc = {
+            "stackFrames": {
+                "3": {"parent": 2, "category": "libapp.so", "name": "leaf"},
+                "1": {"category": "[unknown]", "name": "main"},
+                "2": {"parent": "1", "name": "Foo::run(int) (foo.cc:42)"},
+                "4": {"parent": "1", "name": "0x7f00beef"},
+                "5": {"parent": "9", "name": "orphan"},
+            },
+            "traceEvents": [
+                {"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 10, "dur": 5, "sf": "3"},
+                {"ph": "X", "name": "b", "pid": 1, "tid": 1, "ts": 20, "dur": 5, "sf": 3},
+                {"ph": "i", "name": "c", "pid": 1, "tid": 1, "ts": 30, "s": "t", "sf": "4"},
+                {"ph": "B", "name": "d", "pid": 1, "tid": 2, "ts": 40, "sf": 5},
+                {"ph": "E", "pid": 1, "tid": 2, "ts": 45},
+                {"ph": "X", "name": "e", "pid": 1, "tid": 1, "ts": 50, "dur": 5, "sf": "77"},
+            ],
+        }
+        src = scratch("stk-generic.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        sbt = scratch("stk-generic.sbt")
+        r = run("import", src, "-o", sbt)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("1 records not mapped", r.err)
+        self.assertEqual(drop_reasons(sbt),
+                         {"sf names no stackFrames entry seen before the event": 1})
+        three = (("leaf", "libapp.so", "", 0, None), ("Foo::run(int)", "", "foo.cc", 42, None),
+                 ("main", "", "", 0, None))
+        self.assertEqual(stacks_of(sbt), collections.Counter({
+            (10000, "a", three): 1,
+            (20000, "b", three): 1,
+            (30000, "c", (("", "", "", 0, 0x7f00beef), ("main", "", "", 0, None))): 1,
+            (40000, "d", (("orphan", "", "", 0, None),)): 1,  # its parent names no entry
+        }))
+        ev = json.loads(run("view", sbt, "--format", "json").out)
+        self.assertNotIn("stack", [e for e in ev if e.get("name") == "e"][0])
+
+    def test_stack_frames_after_the_events_are_not_applied(self):
+        doc = ('{"traceEvents": [{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 1, '
+               '"dur": 1, "sf": "1"}], "stackFrames": {"1": {"name": "main"}}}')
+        src = scratch("stk-late.json")
+        with open(src, "w") as f:
+            f.write(doc)
+        sbt = scratch("stk-late.sbt")
+        r = run("import", src, "-o", sbt)
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(drop_reasons(sbt),
+                         {"sf names no stackFrames entry seen before the event": 1})
+        self.assertEqual(stacks_of(sbt), collections.Counter())
+
+
 class TestBadInput(CliTest):
     CASES = [
         ("truncated", b'{"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "ts": 1'),
@@ -423,6 +517,13 @@ class TestBadInput(CliTest):
         ("trailing", b'{"traceEvents": []} {}'),
         ("empty", b""),
         ("bad-gzip", b"\x1f\x8b\x08\x00garbage-garbage-garbage"),
+        ("frames-not-object", b'{"stackFrames": [1], "traceEvents": []}'),
+        ("frame-not-object", b'{"stackFrames": {"1": "main"}, "traceEvents": []}'),
+        ("frame-parent-type", b'{"stackFrames": {"1": {"name": "f", "parent": [2]}}}'),
+        ("frame-cycle", b'{"stackFrames": {"1": {"name": "f", "parent": "2"}, '
+                        b'"2": {"name": "g", "parent": 1}}, "traceEvents": []}'),
+        ("frame-self", b'{"stackFrames": {"1": {"name": "f", "parent": "1"}}}'),
+        ("frames-truncated", b'{"stackFrames": {"1": {"name": "f", "parent": "0"'),
     ]
 
     def test_bad_inputs_fail_cleanly(self):
