@@ -610,6 +610,18 @@ static int next_member(struct imp *im, int close, const char *where)
 		       close == J_OBJ_END ? '}' : ']', where);
 }
 
+/* The token that should be a member's key in object `where`: 0 when it is, else the error
+ * (the input ends there, or it is not a key). */
+static int member_key(struct imp *im, int tok, const char *where)
+{
+	if (TSM__LIKELY(tok == J_STR))
+		return 0;
+	return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off, "%s: input ends inside %s",
+					  im->in_name, where)
+			    : JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: a key was expected in %s",
+				      im->in_name, where);
+}
+
 static int parse_args(struct imp *im)
 {
 	struct rec *r = &im->rec;
@@ -625,12 +637,9 @@ static int parse_args(struct imp *im)
 		uint32_t koff;
 		int rc;
 
-		if (tok != J_STR)
-			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-							  "%s: input ends inside args", im->in_name)
-					    : JR_FAIL(&im->j, TSM_CORRUPT,
-						      "%s: not JSON: a key was expected in args",
-						      im->in_name);
+		rc = member_key(im, tok, "args");
+		if (rc < 0)
+			return rc;
 		rc = rstore(im, im->j.str, im->j.str_len, &koff);
 		if (rc < 0)
 			return rc;
@@ -831,12 +840,9 @@ static int parse_id2(struct imp *im)
 	for (;;) {
 		int scope;
 
-		if (tok != J_STR)
-			return tok == J_EOF ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-							  "%s: input ends inside id2", im->in_name)
-					    : JR_FAIL(&im->j, TSM_CORRUPT,
-						      "%s: not JSON: a key was expected in id2",
-						      im->in_name);
+		rc = member_key(im, tok, "id2");
+		if (rc < 0)
+			return rc;
 		scope =
 		    EQ(im->j.str, im->j.str_len, "local") || EQ(im->j.str, im->j.str_len, "global");
 		rc = expect(im, J_COLON, "':'");
@@ -882,13 +888,9 @@ static int parse_event(struct imp *im)
 	for (;;) {
 		int key;
 
-		if (tok != J_STR)
-			return tok == J_EOF
-				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-						 "%s: input ends inside an event", im->in_name)
-				   : JR_FAIL(&im->j, TSM_CORRUPT,
-					     "%s: not JSON: a key was expected in an event",
-					     im->in_name);
+		rc = member_key(im, tok, "an event");
+		if (rc < 0)
+			return rc;
 		key = event_key(im->j.str, im->j.str_len);
 		rc = expect(im, J_COLON, "':'");
 		if (rc < 0)
@@ -2357,14 +2359,9 @@ static int parse_stack_frame(struct imp *im, struct snode *nd)
 	for (;;) {
 		int which;
 
-		if (tok != J_STR)
-			return tok == J_EOF
-				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-						 "%s: input ends inside stackFrames", im->in_name)
-				   : JR_FAIL(&im->j, TSM_CORRUPT,
-					     "%s: not JSON: a key was expected in a "
-					     "stackFrames entry",
-					     im->in_name);
+		rc = member_key(im, tok, "a stackFrames entry");
+		if (rc < 0)
+			return rc;
 		which = EQ(im->j.str, im->j.str_len, "name")	   ? 1
 			: EQ(im->j.str, im->j.str_len, "category") ? 2
 			: EQ(im->j.str, im->j.str_len, "parent")   ? 3
@@ -2461,13 +2458,9 @@ static int parse_stack_frames(struct imp *im, int tok)
 		struct snode *nd;
 		uint32_t key, key_len;
 
-		if (tok != J_STR)
-			return tok == J_EOF
-				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-						 "%s: input ends inside stackFrames", im->in_name)
-				   : JR_FAIL(&im->j, TSM_CORRUPT,
-					     "%s: not JSON: a key was expected in stackFrames",
-					     im->in_name);
+		rc = member_key(im, tok, "stackFrames");
+		if (rc < 0)
+			return rc;
 		nd = snode_find(im, im->j.str, im->j.str_len); /* again: the last one counts */
 		if (!nd) {
 			if (im->nsn == MAX_SNODES)
@@ -2746,13 +2739,9 @@ static int parse_top_object(struct imp *im)
 	for (;;) {
 		char *key;
 
-		if (tok != J_STR)
-			return tok == J_EOF
-				   ? TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-						 "%s: input ends inside the top object",
-						 im->in_name)
-				   : JR_FAIL(&im->j, TSM_CORRUPT,
-					     "%s: not JSON: a key was expected", im->in_name);
+		rc = member_key(im, tok, "the top object");
+		if (rc < 0)
+			return rc;
 		key = tsm__strdup(im->j.str);
 		if (!key)
 			return TSM_FAIL(TSM_NOMEM, "import: key");
