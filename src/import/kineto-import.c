@@ -592,18 +592,21 @@ static int expect(struct imp *im, int want, const char *what)
 	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: %s expected", im->in_name, what);
 }
 
-/* After a member: ',' (1: more) or the closing token (0). */
-static int next_member(struct imp *im, int close, const char *where)
+/* After a member: ',' and the next member's first token in *tok (1), or the closing token
+ * (0). */
+static int next_member(struct imp *im, int close, const char *where, int *tok)
 {
-	int tok = tsm__jr_next(&im->j);
+	int t = tsm__jr_next(&im->j);
 
-	if (tok < 0)
-		return tok;
-	if (tok == J_COMMA)
-		return 1;
-	if (tok == close)
+	if (t == J_COMMA) {
+		*tok = tsm__jr_next(&im->j);
+		return *tok < 0 ? *tok : 1;
+	}
+	if (t < 0)
+		return t;
+	if (t == close)
 		return 0;
-	if (tok == J_EOF)
+	if (t == J_EOF)
 		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off, "%s: input ends inside %s",
 				   im->in_name, where);
 	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: ',' or '%c' expected in %s", im->in_name,
@@ -726,12 +729,9 @@ static int parse_args(struct imp *im)
 	next:
 		if (a)
 			r->nargs++;
-		more = next_member(im, J_OBJ_END, "args");
+		more = next_member(im, J_OBJ_END, "args", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -857,12 +857,9 @@ static int parse_id2(struct imp *im)
 			rc = tsm__jr_skip(&im->j, tok);
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "id2");
+		more = next_member(im, J_OBJ_END, "id2", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -985,12 +982,9 @@ static int parse_event(struct imp *im)
 		}
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "an event");
+		more = next_member(im, J_OBJ_END, "an event", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -2390,12 +2384,9 @@ static int parse_stack_frame(struct imp *im, struct snode *nd)
 			rc = tsm__jr_skip(&im->j, tok);
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "a stackFrames entry");
+		more = next_member(im, J_OBJ_END, "a stackFrames entry", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -2504,12 +2495,11 @@ static int parse_stack_frames(struct imp *im, int tok)
 		im->j.depth = 1;
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "stackFrames");
+		more = next_member(im, J_OBJ_END, "stackFrames", &tok);
 		if (more < 0)
 			return more;
-		tok = more ? tsm__jr_next(&im->j) : J_OBJ_END;
-		if (tok < 0)
-			return tok;
+		if (!more)
+			break;
 	}
 	return snode_resolve(im);
 }
@@ -2623,12 +2613,9 @@ static int parse_events(struct imp *im)
 			return rc;
 		if ((im->st.records & 0xFFFF) == 0 && im->opts && im->opts->progress)
 			im->opts->progress(im->j.raw_bytes, 0, im->opts->progress_user);
-		more = next_member(im, J_ARR_END, "traceEvents");
+		more = next_member(im, J_ARR_END, "traceEvents", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -2718,12 +2705,9 @@ static int parse_devices(struct imp *im, int tok)
 			rc = tsm__jr_skip(&im->j, tok);
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_ARR_END, "deviceProperties");
+		more = next_member(im, J_ARR_END, "deviceProperties", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
@@ -2809,12 +2793,9 @@ static int parse_top_object(struct imp *im)
 		tsm__free(key);
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "the top object");
+		more = next_member(im, J_OBJ_END, "the top object", &tok);
 		if (more <= 0)
 			return more;
-		tok = tsm__jr_next(&im->j);
-		if (tok < 0)
-			return tok;
 	}
 }
 
