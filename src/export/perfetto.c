@@ -1540,6 +1540,19 @@ static inline unsigned nrec_slot(uint64_t key)
 	return (unsigned)((key * 0x9E3779B97F4A7C15ULL) >> 58) & (NREC - 1);
 }
 
+/*
+ * Bytes an event packet's fixed fields and annotations (annotations()) may
+ * take: 1 KiB, plus an NVTX domain's name, the one string of unbounded
+ * length among them (cut at META_STR_MAX).
+ */
+static inline size_t event_need(const tsm_event *ev)
+{
+	if (TSM__UNLIKELY((ev->kind == TSM_EV_NVTX_RANGE || ev->kind == TSM_EV_NVTX_MARK) &&
+			  ev->u.nvtx.domain))
+		return 1024 + META_STR_MAX;
+	return 1024;
+}
+
 /* The begin or instant packet of `ev` on its sequence, with what it interns there. */
 static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl)
 {
@@ -1582,12 +1595,12 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		nw.iid = nk >> 1;
 		nw.kv = NULL;
 		nw.nkv = 0;
-		nw.need = 1024;
+		nw.need = event_need(ev);
 		goto write;
 	}
 	memset(&nw, 0, sizeof(nw));
 	nw.iid = ev->name;
-	nw.need = 1024;
+	nw.need = event_need(ev);
 	if (ev->name) {
 		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
 		if (rc > 0)

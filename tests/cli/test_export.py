@@ -167,6 +167,30 @@ class TestPerfetto(CliTest):
             self.assertEqual(summary["track_events"], 2 * 600 + 2 * 3)
             self.assertIn("L" * 65536, summary["names"])
 
+    def test_long_nvtx_domains(self):
+        # NVTX ranges whose domain names (an annotation) are 15000 bytes: each packet's room is
+        # sized for it; 6 MB of them cross the output buffer's end many times (the ASan build
+        # caught a packet written past it).
+        dom = "d" * 15000
+        evs = [{"ph": "X", "cat": "user_annotation", "name": "range", "pid": 1, "tid": 1,
+                "ts": 10.0 * i, "dur": 5.0, "args": {"domain": dom}} for i in range(400)]
+        src_json = scratch("longdom.json")
+        with open(src_json, "w") as f:
+            json.dump({"traceEvents": evs}, f)
+        sbt = scratch("longdom.sbt")
+        self.assertEqual(run("import", src_json, "-o", sbt, "-q").rc, 0)
+        outs = []
+        for t in ("1", "2"):
+            out = scratch("longdom-%s.pftrace" % t)
+            self.assertEqual(run("export", sbt, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
+            with open(out, "rb") as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        self.assertEqual(outs[0].count(dom.encode()), 400)
+        if pftrace_check.available():
+            self.assertEqual(pftrace_check.check(scratch("longdom-1.pftrace"))["track_events"], 800)
+
+
 class TestJson(CliTest):
     def test_chrome(self):
         src = record("exp-train.sbt", events=20000)
