@@ -1629,6 +1629,7 @@ int tsm__reader_build_index(tsm_reader *r)
 		tsm__free(idx);
 		return rc;
 	}
+	tsm__free(r->index); /* an INDX chunk the pass met (a file torn after it) */
 	r->index = idx;
 	r->nindex = n;
 	r->data_end = r->pos; /* a torn tail is left out */

@@ -221,7 +221,7 @@ typedef struct cursor {
 static inline void cursor_init(cursor *c, const uint8_t *p, size_t n)
 {
 	c->p = c->base = p;
-	c->end = p + n;
+	c->end = n ? p + n : p; /* an empty payload may have no buffer: no NULL + 0 */
 	c->err = 0;
 }
 

@@ -8,10 +8,21 @@
  * on failure tsm_last_error_offset() points inside the input (or at its
  * end for truncation) and the detail is not empty. A broken promise
  * aborts, so libFuzzer and the standalone corpus driver report it.
+ *
+ * The SBT is written to an anonymous in-memory file (memfd_create); when
+ * the import succeeds, that file is exported as Perfetto protobuf, Chrome
+ * JSON and Kineto JSON into /dev/null, and each export must succeed: the
+ * importer can make any string or value a JSON trace can hold, and the
+ * exporters must write them all (an NVTX domain of 15000 bytes once
+ * overflowed the Perfetto packet buffer).
  */
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <tracesmith/tracesmith.h>
 
@@ -21,9 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	tsm_writer *w = NULL;
 	tsm_import_stats st;
-	int rc;
+	char path[64];
+	int rc, fd = memfd_create("fuzz.sbt", MFD_CLOEXEC);
 
-	if (tsm_writer_open("/dev/null", NULL, &w) < 0)
+	if (fd < 0)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (tsm_writer_open(path, NULL, &w) < 0)
 		abort();
 	tsm_clear_error();
 	rc = tsm_import_mem(data, size, "fuzz.json", w, &st);
@@ -40,6 +55,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (st.json_bytes > size || st.events > st.records + 1) {
 		abort();
 	}
-	tsm_writer_close(w);
+	if (tsm_writer_close(w) < 0 && rc >= 0)
+		abort();
+	for (unsigned f = TSM_EXPORT_PERFETTO; rc >= 0 && f <= TSM_EXPORT_KINETO; f++) {
+		tsm_export_opts o;
+
+		tsm_export_opts_init(&o);
+		o.format = f;
+		o.gzip = 0;
+		if (tsm_export_file(path, "/dev/null", &o, NULL) < 0)
+			abort();
+	}
+	close(fd);
 	return 0;
 }

@@ -18,7 +18,10 @@
  *      (known kind, end >= start, every id it hands out resolves);
  *   2. tsm_reader_seek_ns to a time taken from the data (the middle of
  *      what was seen, or 0) and iterate again;
- *   3. tsm_sbt_dump the same bytes (through /proc/self/fd) into /dev/null.
+ *   3. tsm_sbt_dump the same bytes (through /proc/self/fd) into /dev/null;
+ *   4. export them as Perfetto protobuf, Chrome JSON and Kineto JSON into
+ *      /dev/null (the exporters trust what the reader returns: an NVTX domain
+ *      of 15000 bytes once overflowed the Perfetto packet buffer).
  * A broken promise aborts, so libFuzzer (and the standalone corpus driver)
  * report it like a crash. Statuses outside the documented set abort too.
  */
@@ -159,6 +162,16 @@ static void run_one(const uint8_t *data, size_t size)
 		abort();
 	tsm_sbt_dump(path, null, TSM_DUMP_EVENTS | TSM_DUMP_COLUMNS);
 	fclose(null);
+	for (unsigned f = TSM_EXPORT_PERFETTO; f <= TSM_EXPORT_KINETO; f++) {
+		tsm_export_opts o;
+
+		tsm_export_opts_init(&o);
+		o.format = f;
+		o.gzip = 0;
+		rc = tsm_export_file(path, "/dev/null", &o, NULL);
+		if (rc < 0)
+			check_end(rc);
+	}
 	close(fd);
 }
 
