@@ -108,15 +108,8 @@ _Static_assert(sizeof(struct xflow) == 32, "a 4-flow bucket is two cache lines")
  * the exporting thread uses meanwhile).
  */
 #define XPLAN_BYTES 24
-/*
- * Plan events ev[0 .. n-1]: plans[i], and side bytes appended to `side` from
- * side_off[i] on. 0, or the failure of event *planned (those before it are
- * planned). One call per batch, not per event: the call cost the read-ahead
- * thread ~25 instructions per event.
- */
-typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, size_t n,
-			     uint64_t (*plans)[XPLAN_BYTES / 8], uint32_t *side_off, tsm__buf *side,
-			     size_t *planned);
+typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
+			     tsm__buf *side);
 
 typedef struct tsm__xctx {
 	tsm_reader *r;
@@ -141,7 +134,6 @@ typedef struct tsm__xctx {
 	void *plan_state;
 	void (*plan_free)(void *state);
 	uint64_t plan_buf[XPLAN_BYTES / 8];
-	uint32_t plan_side_off;
 	tsm__buf side;
 
 	/* tracks */

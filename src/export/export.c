@@ -871,45 +871,40 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/*
- * Fill batch b with merged events, reading blocks as the merge needs them,
- * and plan them with the exporter's hook, if it has one. On a failure, the
- * events before the failing one stay in the batch.
- */
+/* Plan event b->ev[n] with the exporter's hook, if it has one. */
+static int ahead_plan(struct xahead *a, struct xbatch *b, const tsm_event *ev)
+{
+	if (!a->plan)
+		return 0;
+	b->side_off[b->n] = (uint32_t)b->side.len;
+	return a->plan(a->plan_state, a->feed.r, ev, b->plans[b->n], &b->side);
+}
+
+/* Fill batch b with merged (and planned) events, reading blocks as the merge needs them. */
 static int ahead_fill(struct xahead *a, struct xbatch *b)
 {
-	int rc = 0, prc;
-	size_t planned;
-
 	while (b->n < BATCH_EVENTS) {
 		const tsm_event *ev;
+		int rc = merge_next(&a->m, &ev);
 
-		rc = merge_next(&a->m, &ev);
 		if (rc == 0) {
+			rc = ahead_plan(a, b, ev);
+			if (rc < 0)
+				return rc;
 			b->ev[b->n++] = *ev;
 			continue;
 		}
 		if (rc == TSM_END) {
 			b->last = 1;
-			rc = 0;
-			break;
+			return 0;
 		}
 		if (rc < 0)
-			break;
+			return rc;
 		rc = merge_feed(&a->m, &a->feed, &a->defs_off);
 		if (rc < 0)
-			break;
+			return rc;
 	}
-	if (!a->plan)
-		return rc;
-	prc = a->plan(a->plan_state, a->feed.r, b->ev, b->n, b->plans, b->side_off, &b->side,
-		      &planned);
-	if (prc < 0) {
-		b->n = planned;
-		b->last = 0;
-		return prc;
-	}
-	return rc;
+	return 0;
 }
 
 static void *ahead_main(void *arg)
@@ -1130,7 +1125,6 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 {
 	static const uint32_t zero;
 	struct xbatch *b;
-	size_t planned;
 	int rc;
 
 	if (!x->ahead) {
@@ -1139,8 +1133,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		if (rc)
 			return rc;
 		tsm__buf_reset(&x->side);
-		rc = x->plan(x->plan_state, x->r, sp->ev, 1, &x->plan_buf, &x->plan_side_off,
-			     &x->side, &planned);
+		rc = x->plan(x->plan_state, x->r, sp->ev, x->plan_buf, &x->side);
 		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) x->plan_buf;
 		sp->side = x->side.data;
 		sp->side_off = &zero;

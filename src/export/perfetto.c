@@ -781,29 +781,20 @@ static int plan_event(struct planner *P, const tsm_event *ev, struct pplan *pl)
 }
 
 /* The planner's hook (export-internal.h). */
-static int plan(void *state, const tsm_reader *r, const tsm_event *ev, size_t n,
-		uint64_t (*plans)[XPLAN_BYTES / 8], uint32_t *side_off, tsm__buf *side,
-		size_t *planned)
+static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *plan_out,
+		tsm__buf *side)
 {
 	struct planner *P = state;
-	int rc = 0;
-	size_t i;
+	struct pplan *pl = plan_out;
+	size_t side0 = side->len;
+	int rc;
 
+	memset(pl, 0, sizeof(*pl));
 	P->r = r;
 	P->side = side;
-	for (i = 0; i < n; i++) {
-		struct pplan *pl = (struct pplan *)plans[i];
-		size_t side0 = side->len;
-
-		memset(pl, 0, sizeof(*pl));
-		side_off[i] = (uint32_t)side0;
-		rc = plan_event(P, &ev[i], pl);
-		pl->main_len = (uint32_t)(side->len - side0);
-		if (rc < 0)
-			break;
-	}
-	*planned = i;
-	return rc < 0 ? rc : 0;
+	rc = plan_event(P, ev, pl);
+	pl->main_len = (uint32_t)(side->len - side0);
+	return rc;
 }
 
 static void planner_free(void *state)
