@@ -96,7 +96,6 @@ struct xflow {
 };
 
 #define XFLOW_SLOTS (1u << 16)
-_Static_assert(sizeof(struct xflow) == 32, "a 4-flow bucket is two cache lines");
 
 /*
  * An exporter may plan each event before writing it: work that must see the
@@ -144,8 +143,7 @@ typedef struct tsm__xctx {
 	uint32_t track_cache[64]; /* direct-mapped (k1, k2) -> track index + 1, before the hash */
 
 	/* flows */
-	struct xflow *flows; /* XFLOW_SLOTS, 64-byte aligned, in flows_mem */
-	void *flows_mem;
+	struct xflow *flows;
 
 	/* escaped JSON forms by string id: raw strings, display names */
 	tsm__idstrs esc_raw, esc_name;
@@ -263,26 +261,6 @@ static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
 {
 	return tsm__xflow_key(tsm__mix64(((uint64_t)pid << 40) ^ flow_id ^ 0xC2B2AE3D27D4EB4FULL),
 			      flow_id + pid * 0x9E3779B1u);
-}
-
-/*
- * Fetch the table bucket (4 flows, two cache lines) that ev's correlation
- * starts or ends a flow in, a few events ahead of using it: a start mostly
- * writes a bucket last touched 16k ids before, out of the core's cache, and
- * waiting for it was ~6% of a Perfetto export's time for ~1.5% of its
- * instructions.
- */
-#define FLOW_AHEAD 8 /* events ahead */
-static inline void tsm__xflow_prefetch(const tsm__xctx *x, const tsm_event *ev)
-{
-	if (ev->correlation) {
-		const char *b =
-		    (const char *)&x
-			->flows[((ev->correlation + ev->pid * 0x9E3779B1u) & 0x3FFF) << 2];
-
-		__builtin_prefetch(b, 1);
-		__builtin_prefetch(b + 64, 1);
-	}
 }
 
 /* Display name of string id (demangled when the export demangles); "" for 0. */

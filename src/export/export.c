@@ -831,7 +831,7 @@ struct xahead {
  * usually short, and a thread put to sleep costs the other a wake-up
  * system call, and itself the time to be scheduled again.
  */
-static __attribute__((noinline)) void spin_while(struct xahead *a, size_t full)
+static void spin_while(struct xahead *a, size_t full)
 {
 	for (int i = 0; i < 2000; i++) {
 		if (atomic_load_explicit(&a->nready_seen, memory_order_acquire) != full)
@@ -1088,8 +1088,6 @@ static int ahead_next(tsm__xctx *x, const tsm_event **out)
 
 	if (rc)
 		return rc;
-	if (x->bi + FLOW_AHEAD < x->batch->n)
-		tsm__xflow_prefetch(x, &x->batch->ev[x->bi + FLOW_AHEAD]);
 	*out = &x->batch->ev[x->bi++];
 	return 0;
 }
@@ -1169,7 +1167,7 @@ static void xctx_fini(tsm__xctx *x)
 	}
 	tsm__free(x->tracks);
 	tsm__free(x->track_hash);
-	tsm__free(x->flows_mem);
+	tsm__free(x->flows);
 	tsm__free(x->order);
 	tsm__idstrs_fini(&x->names);
 	tsm__idstrs_fini(&x->esc_raw);
@@ -1210,13 +1208,11 @@ int tsm_export_reader(tsm_reader *r, const char *out_path, const tsm_export_opts
 	x->in_total = tsm_reader_info(r)->file_bytes;
 	if (r->seekable && r->file_size)
 		x->in_total = r->file_size;
-	/* buckets on cache-line boundaries: a bucket is two lines, not sometimes three */
-	x->flows_mem = tsm__calloc(XFLOW_SLOTS + 2, sizeof(*x->flows));
-	if (!x->flows_mem) {
+	x->flows = tsm__calloc(XFLOW_SLOTS, sizeof(*x->flows));
+	if (!x->flows) {
 		rc = TSM_FAIL(TSM_NOMEM, "export: flow table");
 		goto out;
 	}
-	x->flows = (struct xflow *)(((uintptr_t)x->flows_mem + 63) & ~(uintptr_t)63);
 	if (x->o.from_ns || x->o.to_ns) {
 		rc = tsm_reader_seek_ns(r, x->o.from_ns, x->o.to_ns ? x->o.to_ns : UINT64_MAX);
 		if (rc < 0)

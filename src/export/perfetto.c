@@ -1735,12 +1735,9 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
 	rc = f.kc ? seq_new(&f, 0, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
 	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0)
-		for (size_t i = 0; i < sp.n && rc >= 0; i++) {
-			if (i + FLOW_AHEAD < sp.n)
-				tsm__xflow_prefetch(x, &sp.ev[i + FLOW_AHEAD]);
+		for (size_t i = 0; i < sp.n && rc >= 0; i++)
 			rc = write_planned(&f, &sp.ev[i], (const struct pplan *)sp.plan[i],
 					   sp.side ? sp.side + sp.side_off[i] : NULL);
-		}
 	if (rc == TSM_END)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++) {
