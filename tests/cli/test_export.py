@@ -135,6 +135,23 @@ class TestPerfetto(CliTest):
         self.assertIn('str: "[unknown]"', text)
         self.assertIn('str: "at::native::gemm"', text)
 
+    def import_and_export(self, evs, stem):
+        # Chrome JSON events -> import -> .pftrace on one thread and on two (STEM-1/2.pftrace);
+        # the two must be the same bytes. Returns them.
+        src_json = scratch(stem + ".json")
+        with open(src_json, "w") as f:
+            json.dump({"traceEvents": evs}, f)
+        sbt = scratch(stem + ".sbt")
+        self.assertEqual(run("import", src_json, "-o", sbt, "-q").rc, 0)
+        outs = []
+        for t in ("1", "2"):
+            out = scratch("%s-%s.pftrace" % (stem, t))
+            self.assertEqual(run("export", sbt, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
+            with open(out, "rb") as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        return outs
+
     def test_many_sequences_and_large_events(self):
         # 600 host threads (a sequence each: buffers shrink past 512), slices that overlap
         # without nesting (extra lanes), an event with more metadata than is exported (64) and
@@ -149,18 +166,7 @@ class TestPerfetto(CliTest):
                     "ts": 1003.0, "dur": 0.1, "args": {"k%d" % i: i for i in range(80)}})
         evs.append({"ph": "X", "cat": "cpu_op", "name": "L" * 70000, "pid": 1, "tid": 102,
                     "ts": 1004.0, "dur": 0.1})
-        src_json = scratch("stress.json")
-        with open(src_json, "w") as f:
-            json.dump({"traceEvents": evs}, f)
-        sbt = scratch("stress.sbt")
-        self.assertEqual(run("import", src_json, "-o", sbt, "-q").rc, 0)
-        outs = []
-        for t in ("1", "2"):
-            out = scratch("stress-%s.pftrace" % t)
-            self.assertEqual(run("export", sbt, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
-            with open(out, "rb") as f:
-                outs.append(f.read())
-        self.assertEqual(outs[0], outs[1])
+        self.import_and_export(evs, "stress")
         if pftrace_check.available():
             summary = pftrace_check.check(scratch("stress-1.pftrace"))
             self.assertGreater(summary["sequences"], 600)
@@ -174,18 +180,7 @@ class TestPerfetto(CliTest):
         dom = "d" * 15000
         evs = [{"ph": "X", "cat": "user_annotation", "name": "range", "pid": 1, "tid": 1,
                 "ts": 10.0 * i, "dur": 5.0, "args": {"domain": dom}} for i in range(400)]
-        src_json = scratch("longdom.json")
-        with open(src_json, "w") as f:
-            json.dump({"traceEvents": evs}, f)
-        sbt = scratch("longdom.sbt")
-        self.assertEqual(run("import", src_json, "-o", sbt, "-q").rc, 0)
-        outs = []
-        for t in ("1", "2"):
-            out = scratch("longdom-%s.pftrace" % t)
-            self.assertEqual(run("export", sbt, "-o", out, "-q", env={"TSM_THREADS": t}).rc, 0)
-            with open(out, "rb") as f:
-                outs.append(f.read())
-        self.assertEqual(outs[0], outs[1])
+        outs = self.import_and_export(evs, "longdom")
         self.assertEqual(outs[0].count(dom.encode()), 400)
         if pftrace_check.available():
             self.assertEqual(pftrace_check.check(scratch("longdom-1.pftrace"))["track_events"], 800)
