@@ -592,6 +592,16 @@ static int expect(struct imp *im, int want, const char *what)
 	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: %s expected", im->in_name, what);
 }
 
+/* After an object's or array's opening token: its first member's first token in *tok (1), or
+ * the closing token (0: empty). */
+static int first_member(struct imp *im, int close, int *tok)
+{
+	*tok = tsm__jr_next(&im->j);
+	if (*tok < 0)
+		return *tok;
+	return *tok != close;
+}
+
 /* After a member: ',' and the next member's first token in *tok (1), or the closing token
  * (0). */
 static int next_member(struct imp *im, int close, const char *where, int *tok)
@@ -628,17 +638,14 @@ static int member_key(struct imp *im, int tok, const char *where)
 static int parse_args(struct imp *im)
 {
 	struct rec *r = &im->rec;
-	int tok, more;
+	int tok, more, rc;
 
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_OBJ_END)
-		return 0;
+	rc = first_member(im, J_OBJ_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		struct arg *a;
 		uint32_t koff;
-		int rc;
 
 		rc = member_key(im, tok, "args");
 		if (rc < 0)
@@ -832,11 +839,9 @@ static int parse_id2(struct imp *im)
 {
 	int tok, more, rc;
 
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_OBJ_END)
-		return 0;
+	rc = first_member(im, J_OBJ_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		int scope;
 
@@ -877,11 +882,9 @@ static int parse_event(struct imp *im)
 	r->pid_num = r->tid_num = 0;
 	r->nargs = 0;
 	r->present[0] = r->present[1] = 0;
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_OBJ_END)
-		return 0;
+	rc = first_member(im, J_OBJ_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		int key;
 
@@ -2345,11 +2348,9 @@ static int parse_stack_frame(struct imp *im, struct snode *nd)
 {
 	int tok, more, rc;
 
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_OBJ_END)
-		return 0;
+	rc = first_member(im, J_OBJ_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		int which;
 
@@ -2591,11 +2592,9 @@ static int parse_events(struct imp *im)
 {
 	int tok, more, rc;
 
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_ARR_END)
-		return 0;
+	rc = first_member(im, J_ARR_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		im->st.records++;
 		if (tok == J_OBJ) {
@@ -2693,11 +2692,9 @@ static int parse_devices(struct imp *im, int tok)
 
 	if (tok != J_ARR)
 		return tsm__jr_skip(&im->j, tok);
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_ARR_END)
-		return 0;
+	rc = first_member(im, J_ARR_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		if (tok == J_OBJ)
 			rc = parse_device(im);
@@ -2715,11 +2712,9 @@ static int parse_top_object(struct imp *im)
 {
 	int tok, more, rc;
 
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	if (tok == J_OBJ_END)
-		return 0;
+	rc = first_member(im, J_OBJ_END, &tok);
+	if (rc <= 0)
+		return rc;
 	for (;;) {
 		char *key;
 
