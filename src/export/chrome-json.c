@@ -642,8 +642,8 @@ int tsm__export_chrome(tsm__xctx *x)
 
 		rc = tsm__xput(c.s, tail, sizeof(tail) - 1);
 	}
-	/* every definition is loaded up front from a seekable file (see build_order) */
-	c.stacks_first = x->r->index && x->r->seekable;
+	/* every definition was loaded up front: the blocks are read in time order (build_order) */
+	c.stacks_first = x->order != NULL;
 	if (rc >= 0 && c.stacks_first && x->r->stacks.n) {
 		rc = write_stack_frames(&c, x->r->stacks.n + 1, NULL);
 		if (rc >= 0)

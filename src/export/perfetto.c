@@ -1096,14 +1096,18 @@ static uint8_t *meta_annotations(struct pf *f, uint8_t *p, const tsm_kv *kv, siz
 	return p;
 }
 
+/* The iid of the synthetic name of an event without one: per kind (and sync type). */
+static inline uint64_t synth_iid(const tsm_event *ev)
+{
+	return SYNTH_IID + ev->kind * 8u + (ev->kind == TSM_EV_SYNC ? ev->u.sync.sync_type & 7 : 0);
+}
+
 /* Synthetic names for events without one. */
 static const char *synth_name(const tsm_event *ev, uint64_t *iid)
 {
-	unsigned sub = 0;
 	const char *s = tsm_event_kind_name(ev->kind);
 
 	if (ev->kind == TSM_EV_SYNC) {
-		sub = ev->u.sync.sync_type & 7;
 		switch (ev->u.sync.sync_type) {
 		case TSM_SYNC_EVENT:
 			s = "sync: event";
@@ -1125,7 +1129,7 @@ static const char *synth_name(const tsm_event *ev, uint64_t *iid)
 			break;
 		}
 	}
-	*iid = SYNTH_IID + ev->kind * 8u + sub;
+	*iid = synth_iid(ev);
 	return s;
 }
 
@@ -1520,9 +1524,7 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 static inline uint64_t nrec_key(const tsm_event *ev)
 {
 	if (TSM__UNLIKELY(!ev->name))
-		return (SYNTH_IID + ev->kind * 8u +
-			(ev->kind == TSM_EV_SYNC ? ev->u.sync.sync_type & 7 : 0))
-		       << 1;
+		return synth_iid(ev) << 1;
 	return (uint64_t)ev->name << 1 | (ev->kind == TSM_EV_KERNEL);
 }
 

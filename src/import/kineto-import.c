@@ -1973,6 +1973,27 @@ static void b_fini(struct imp *im)
  * the same process.
  */
 
+/* "0x" and 1 to 16 hex digits, exactly (n bytes): 1 and the value in *v, else 0. */
+static int hex_0x(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n <= 2 || n > 18 || s[0] != '0' || (s[1] | 0x20) != 'x')
+		return 0;
+	for (size_t k = 2; k < n; k++) {
+		unsigned c = (unsigned char)s[k], d = c - '0';
+
+		if (d > 9) {
+			d = (c | 0x20) - 'a' + 10;
+			if (d < 10 || d > 15)
+				return 0;
+		}
+		x = x << 4 | d;
+	}
+	*v = x;
+	return 1;
+}
+
 /*
  * A flow id from the text of an "id"/"bind_id" value: integers as they are (a negative one as
  * its two's complement), a string that is a number (decimal, or hexadecimal after "0x" as
@@ -1988,25 +2009,14 @@ static uint64_t flow_id_of(const char *s, size_t n, int str)
 
 	if (!str && num_int(s, &v))
 		return (uint64_t)v;
-	if (str && n > 2 && n <= 18 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		for (p = s + 2; p < e; p++) {
-			unsigned d = *p >= '0' && *p <= '9'   ? (unsigned)(*p - '0')
-				     : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
-				     : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10)
-							      : 16;
+	if (str && hex_0x(s, n, &x))
+		return x;
+	for (; p < e && *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
 
-			if (d == 16)
-				break;
-			x = x << 4 | d;
-		}
-	} else if (n) {
-		for (; p < e && *p >= '0' && *p <= '9'; p++) {
-			unsigned d = (unsigned)(*p - '0');
-
-			if (x > (UINT64_MAX - d) / 10)
-				break;
-			x = x * 10 + d;
-		}
+		if (x > (UINT64_MAX - d) / 10)
+			break;
+		x = x * 10 + d;
 	}
 	if (n && p == e)
 		return x;
@@ -2537,17 +2547,8 @@ static int snode_frame(struct imp *im, const struct snode *nd, tsm_frame *f)
 			fn = i - 1;
 		}
 	}
-	if (rc >= 0 && fn > 2 && fn <= 18 && name[0] == '0' && (name[1] == 'x' || name[1] == 'X')) {
-		size_t k = 2;
-
-		while (k < fn && ((name[k] >= '0' && name[k] <= '9') ||
-				  ((name[k] | 0x20) >= 'a' && (name[k] | 0x20) <= 'f')))
-			k++;
-		if (k == fn) {
-			f->pc = strtoull(name + 2, NULL, 16);
-			fn = 0;
-		}
-	}
+	if (rc >= 0 && hex_0x(name, fn, &f->pc))
+		fn = 0; /* a frame named by its pc */
 	if (rc >= 0)
 		rc = intern(im, name, fn, &f->function);
 	if (rc >= 0 && nd->cat != UINT32_MAX && !EQ(stext(im, nd->cat), nd->cat_len, "[unknown]"))
