@@ -2322,11 +2322,22 @@ static struct snode *snode_find(const struct imp *im, const char *key, size_t n)
 	}
 }
 
+/* Put v (an entry's index + 1) in map m of cap slots, probing on from hash h. */
+static void smap_put(uint32_t *m, size_t cap, size_t h, uint32_t v)
+{
+	while (m[h & (cap - 1)])
+		h++;
+	m[h & (cap - 1)] = v;
+}
+
+static size_t snode_hash(const struct imp *im, const struct snode *nd)
+{
+	return (size_t)tsm__hash64(stext(im, nd->key), nd->key_len, 0);
+}
+
 /* Index entry i (not in the map yet), growing the map to twice the entries. */
 static int snode_index(struct imp *im, uint32_t i)
 {
-	size_t mask;
-
 	if (2 * ((size_t)i + 1) > im->smap_cap) {
 		size_t cap = im->smap_cap ? 2 * im->smap_cap : 1024;
 		uint32_t *nm = tsm__calloc(cap, sizeof(*nm));
@@ -2336,21 +2347,11 @@ static int snode_index(struct imp *im, uint32_t i)
 		tsm__free(im->smap);
 		im->smap = nm;
 		im->smap_cap = cap;
-		for (uint32_t k = 0; k < i; k++) {
-			const struct snode *nd = &im->sn[k];
-			size_t h = (size_t)tsm__hash64(stext(im, nd->key), nd->key_len, 0);
-
-			while (nm[h & (cap - 1)])
-				h++;
-			nm[h & (cap - 1)] = k + 1;
-		}
+		for (uint32_t k = 0; k < i; k++)
+			smap_put(nm, cap, snode_hash(im, &im->sn[k]), k + 1);
 	}
-	mask = im->smap_cap - 1;
-	for (size_t h = (size_t)tsm__hash64(stext(im, im->sn[i].key), im->sn[i].key_len, 0);; h++)
-		if (!im->smap[h & mask]) {
-			im->smap[h & mask] = i + 1;
-			return 0;
-		}
+	smap_put(im->smap, im->smap_cap, snode_hash(im, &im->sn[i]), i + 1);
+	return 0;
 }
 
 /* One entry's members: "name", "category" (strings), "parent" (a string or a number). */
