@@ -13,8 +13,9 @@
  * processes seen, the drop reasons, the Chrome "B" records still waiting
  * for their "E", the last HOLD_EVENTS events, held so that a flow record
  * that follows its slice can still set the slice's flow; the
- * "stackFrames" entries read before the events, metadata bounded by
- * MAX_SNODES), so multi-GB inputs import in a few MiB of memory.
+ * "stackFrames" entries, metadata bounded by MAX_SNODES), so multi-GB
+ * inputs import in a few MiB of memory. A "stackFrames" after the events
+ * makes a file import run twice (tsm_import_file).
  *
  * GPU events in Kineto carry pid = device and tid = stream; their host
  * process is not in the record. It is inferred as the pid of the runtime
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "import/json-reader.h"
 #include "tracesmith/import.h"
@@ -452,7 +454,13 @@ struct imp {
 	size_t smap_cap;
 	tsm__buf stext;
 	tsm_frame *sframes; /* STACK_MAX frames: the stack being interned */
-	int events_seen;    /* "traceEvents" began: a later "stackFrames" is not applied */
+	int events_seen;    /* "traceEvents" began: a later "stackFrames" comes too late */
+	uint64_t sf_missed; /* events whose "sf" named no entry */
+	/* "stackFrames" after the events: with a file in and a file out, the import runs a
+	 * second time with them known from the start (tsm_import_file) */
+	int can_repeat;	  /* input and output are regular files */
+	int late_frames;  /* the first run read such stackFrames, for a second */
+	int frames_given; /* the second run: its stackFrames are the first run's */
 	tsm_device_info *devs;
 	char **dev_names; /* name, uuid per device (before the writer opens) */
 	size_t ndevs;
@@ -2443,14 +2451,22 @@ static int snode_resolve(struct imp *im)
 	return rc;
 }
 
-/* "stackFrames" (a value whose first token `tok` was just read). One after "traceEvents"
- * comes too late for the events, which are written as they are read: skipped. */
+/*
+ * "stackFrames" (a value whose first token `tok` was just read). One after
+ * "traceEvents" comes too late for the events, which are written as they
+ * are read: it is skipped, unless events named frames that were not there
+ * and the import can run again (tsm_import_file), which it then does with
+ * these frames known from the start.
+ */
 static int parse_stack_frames(struct imp *im, int tok)
 {
 	int more, rc;
 
-	if (im->events_seen)
-		return tsm__jr_skip(&im->j, tok);
+	if (im->events_seen) {
+		if (im->frames_given || !im->can_repeat || !im->sf_missed || im->nsn)
+			return tsm__jr_skip(&im->j, tok);
+		im->late_frames = 1;
+	}
 	if (tok != J_OBJ)
 		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"stackFrames\" must be an object",
 			       im->in_name);
@@ -2568,6 +2584,7 @@ static int rec_stack(struct imp *im, uint32_t *stack)
 
 	if (!nd) {
 		drop(im, "sf names no stackFrames entry seen before the event");
+		im->sf_missed++;
 		return 0;
 	}
 	if (!nd->stack) {
@@ -2918,35 +2935,109 @@ static int imp_init(struct imp *im, const char *name)
 	return 0;
 }
 
-int tsm_import_file(const char *in_path, const char *out_path, const tsm_import_opts *opts,
-		    tsm_import_stats *stats)
+/* One run of a file import: input opened, parsed, the output written and closed. */
+static int import_run(struct imp *im, const char *in_path)
 {
-	struct imp *im = tsm__malloc(sizeof(*im));
-	int rc, rc2;
+	int rc = tsm__jr_open_file(&im->j, in_path), rc2;
 
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
-	if (!im)
-		return TSM_FAIL(TSM_NOMEM, "import state");
-	rc = imp_init(im, in_path);
-	im->out_path = out_path;
-	im->opts = opts;
-	if (rc >= 0)
-		rc = tsm__jr_open_file(&im->j, in_path);
 	if (rc >= 0)
 		rc = run(im);
 	if (im->w) {
 		rc2 = tsm_writer_close(im->w);
 		if (rc >= 0)
 			rc = rc2;
+		im->w = NULL;
 	}
 	im->st.input_bytes = im->j.raw_bytes;
 	im->st.json_bytes = im->j.base + im->j.pos;
+	tsm__jr_close(&im->j);
+	return rc;
+}
+
+/* The input can be read again and the output rewritten: regular files (the output may be
+ * new). */
+static int repeatable(const char *in_path, const char *out_path)
+{
+	struct stat a, b;
+
+	if (!strcmp(in_path, "-") || stat(in_path, &a) != 0 || !S_ISREG(a.st_mode))
+		return 0;
+	if (stat(out_path, &b) != 0)
+		return errno == ENOENT;
+	return S_ISREG(b.st_mode);
+}
+
+/* The second run gets the first run's "stackFrames" entries (interned by neither yet). */
+static void frames_move(struct imp *to, struct imp *from)
+{
+	to->sn = from->sn;
+	to->nsn = from->nsn;
+	to->sn_cap = from->sn_cap;
+	to->smap = from->smap;
+	to->smap_cap = from->smap_cap;
+	to->stext = from->stext;
+	from->sn = NULL;
+	from->smap = NULL;
+	from->nsn = from->sn_cap = from->smap_cap = 0;
+	memset(&from->stext, 0, sizeof(from->stext));
+	for (size_t i = 0; i < to->nsn; i++)
+		to->sn[i].stack = 0; /* the first run's writer interned it */
+	to->frames_given = 1;
+}
+
+static struct imp *imp_new(const char *in_path, const char *out_path, const tsm_import_opts *opts,
+			   int *rc)
+{
+	struct imp *im = tsm__malloc(sizeof(*im));
+
+	if (!im) {
+		*rc = TSM_FAIL(TSM_NOMEM, "import state");
+		return NULL;
+	}
+	*rc = imp_init(im, in_path);
+	im->out_path = out_path;
+	im->opts = opts;
+	return im;
+}
+
+static void imp_free(struct imp *im)
+{
+	if (im) {
+		imp_fini(im);
+		tsm__free(im);
+	}
+}
+
+int tsm_import_file(const char *in_path, const char *out_path, const tsm_import_opts *opts,
+		    tsm_import_stats *stats)
+{
+	struct imp *im, *again;
+	int rc;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	im = imp_new(in_path, out_path, opts, &rc);
+	if (!im)
+		return rc;
+	if (rc >= 0) {
+		im->can_repeat = repeatable(in_path, out_path);
+		rc = import_run(im, in_path);
+	}
+	if (rc >= 0 && im->late_frames) {
+		/* "stackFrames" came after the events: again, with them from the start */
+		again = imp_new(in_path, out_path, opts, &rc);
+		if (again && rc >= 0) {
+			frames_move(again, im);
+			rc = import_run(again, in_path);
+		}
+		if (again) {
+			imp_free(im);
+			im = again;
+		}
+	}
 	if (stats)
 		*stats = im->st;
-	tsm__jr_close(&im->j);
-	imp_fini(im);
-	tsm__free(im);
+	imp_free(im);
 	return rc;
 }
 

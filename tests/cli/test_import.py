@@ -489,18 +489,48 @@ class TestStacks(CliTest):
         ev = json.loads(run("view", sbt, "--format", "json").out)
         self.assertNotIn("stack", [e for e in ev if e.get("name") == "e"][0])
 
-    def test_stack_frames_after_the_events_are_not_applied(self):
+    def test_stack_frames_after_the_events(self):
+        # Chrome's order: a file is imported again with the frames known from the start; from
+        # standard input they come too late and are not applied
         doc = ('{"traceEvents": [{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": 1, '
-               '"dur": 1, "sf": "1"}], "stackFrames": {"1": {"name": "main"}}}')
+               '"dur": 1, "sf": "2"}, {"ph": "X", "name": "b", "pid": 1, "tid": 1, "ts": 3, '
+               '"dur": 1, "sf": "9"}], "stackFrames": {"2": {"parent": "1", "name": "f (a.c:7)"},'
+               ' "1": {"name": "main"}}}')
         src = scratch("stk-late.json")
         with open(src, "w") as f:
             f.write(doc)
+        missing = {"sf names no stackFrames entry seen before the event": 1}
         sbt = scratch("stk-late.sbt")
         r = run("import", src, "-o", sbt)
         self.assertEqual(r.rc, 0, r)
-        self.assertEqual(drop_reasons(sbt),
-                         {"sf names no stackFrames entry seen before the event": 1})
+        # the second run's summary: b's "9" names no entry
+        self.assertIn("imported 2 events from 2 records", r.err)
+        self.assertIn(" 1 records not mapped", r.err)
+        self.assertEqual(drop_reasons(sbt), missing)  # b's "9"
+        self.assertEqual(stacks_of(sbt), collections.Counter({
+            (1000, "a", (("f", "", "a.c", 7, None), ("main", "", "", 0, None))): 1}))
+        with open(src, "rb") as f:
+            r = run("import", "-", "-o", sbt, stdin=f.read())
+        self.assertEqual(r.rc, 0, r)
+        self.assertEqual(drop_reasons(sbt), {k: 2 for k in missing})
         self.assertEqual(stacks_of(sbt), collections.Counter())
+
+    def test_chrome_from_a_pipe_keeps_stacks(self):
+        # export reading a pipe writes stackFrames after traceEvents; the import gets them back
+        src = record("stk-train.sbt", events=20000)
+        js = scratch("stk-pipe.json")
+        back = scratch("stk-pipe-back.sbt")
+        with open(src, "rb") as f:
+            r = run("export", "-", "--format", "chrome", "-o", js, "-q", stdin=f.read())
+        self.assertEqual(r.rc, 0, r)
+        keys = list(json_check.check_chrome(js)["json"].keys())
+        self.assertGreater(keys.index("stackFrames"), keys.index("traceEvents"))
+        r = run("import", js, "-o", back)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn(" 0 records not mapped", r.err)
+        want = stacks_of(src)
+        self.assertGreater(sum(want.values()), 1000)
+        self.assertEqual(stacks_of(back), want)
 
 
 class TestBadInput(CliTest):
