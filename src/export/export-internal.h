@@ -171,27 +171,9 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp);
 /* The track with key (k1, k2); *created set when new. NULL on NOMEM. */
 struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *created);
 
-/*
- * Lane of `t` for a slice [start, end]: the first lane whose open slices
- * all end at or before `start` or enclose the new slice; a new lane when
- * none does (*created set). Ends at or before `start` are popped from the
- * lanes looked at. Returns the lane index or a negative status.
- */
+/* Helpers of tsm__xlane_assign: a new lane holding a slice; a stack grown. */
 int tsm__xlane_new(struct xtrack *t, uint64_t end);
 int tsm__xends_grow(uint64_t **ends, uint32_t *cap);
-
-/* Push `end` on a stack of open slices' ends (grown as needed): 0 or TSM_NOMEM. */
-static inline int tsm__xends_push(uint64_t **ends, uint32_t *n, uint32_t *cap, uint64_t end)
-{
-	if (TSM__UNLIKELY(*n == *cap)) {
-		int rc = tsm__xends_grow(ends, cap);
-
-		if (rc < 0)
-			return rc;
-	}
-	(*ends)[(*n)++] = end;
-	return 0;
-}
 
 /* Push `end` on lane l's stack: 0 or TSM_NOMEM. */
 static inline int tsm__xlane_push(struct xlane *l, uint64_t end)
@@ -210,8 +192,26 @@ static inline int tsm__xlane_push(struct xlane *l, uint64_t end)
 	return 0;
 }
 
-/* Inline: called for every slice of every export. */
-static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
+/* Pop lane l's slices that ended at or before t (it has one that did). */
+static inline int tsm__xlane_pop(void *arg, struct xlane *l, uint64_t t)
+{
+	(void)arg;
+	while (--l->n && l->ends[l->n - 1] <= t)
+		;
+	if (l->n)
+		l->top = l->ends[l->n - 1];
+	return 0;
+}
+
+/*
+ * tsm__xlane_assign (below) with the popping done by `pop` (the Perfetto
+ * planner writes END packets as it pops), whose negative status it returns.
+ * Inline: called for every slice of every export.
+ */
+static inline int tsm__xlane_assign_with(struct xtrack *t, uint64_t start, uint64_t end,
+					 int *created,
+					 int (*pop)(void *arg, struct xlane *l, uint64_t t),
+					 void *arg)
 {
 	uint32_t i;
 	int rc;
@@ -221,11 +221,9 @@ static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t e
 		struct xlane *l = &t->lanes[i];
 
 		if (l->n && l->top <= start) {
-			/* pop what ended by start */
-			while (--l->n && l->ends[l->n - 1] <= start)
-				;
-			if (l->n)
-				l->top = l->ends[l->n - 1];
+			rc = pop(arg, l, start);
+			if (rc < 0)
+				return rc;
 		}
 		if (!l->n || l->top >= end) {
 			rc = tsm__xlane_push(l, end);
@@ -234,6 +232,17 @@ static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t e
 	}
 	*created = 1;
 	return tsm__xlane_new(t, end);
+}
+
+/*
+ * Lane of `t` for a slice [start, end]: the first lane whose open slices
+ * all end at or before `start` or enclose the new slice; a new lane when
+ * none does (*created set). Ends at or before `start` are popped from the
+ * lanes looked at. Returns the lane index or a negative status.
+ */
+static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t end, int *created)
+{
+	return tsm__xlane_assign_with(t, start, end, created, tsm__xlane_pop, NULL);
 }
 
 /* Flow table: remember a start; find-and-remove a start. */

@@ -440,7 +440,7 @@ void tsm__xprogress(tsm__xctx *x)
 }
 
 /* Sift heap entry i down (equal keys: the order is the heap's, the same on every run). */
-static void heap_down(struct xmerge *m, size_t i)
+static inline __attribute__((always_inline)) void heap_down(struct xmerge *m, size_t i)
 {
 	struct xhent *h = m->heap, e = h[i];
 	size_t n = m->nruns;
@@ -501,7 +501,7 @@ static int refill(struct xfeed *f, struct xrun *run);
  * is decoded when it is used up (which overwrites the event), and the run
  * goes back into the heap by its next start, or to the free list when empty.
  */
-static void merge_advance(struct xmerge *m)
+static inline __attribute__((always_inline)) void merge_advance(struct xmerge *m)
 {
 	struct xrun *top = m->taken;
 	int rc;
@@ -534,7 +534,7 @@ static void merge_advance(struct xmerge *m)
  * at the end, or the failure to decode a run's next window (met while
  * stepping past the event before).
  */
-static int merge_next(struct xmerge *m, const tsm_event **out)
+static inline __attribute__((always_inline)) int merge_next(struct xmerge *m, const tsm_event **out)
 {
 	struct xrun *top;
 	int rc;

@@ -219,10 +219,13 @@ static const char *const annot_names[A__COUNT] = {
 
 #define TCACHE 256
 
+/* (thread or stream) -> track; a = TC_EMPTY: an empty slot (no key has all its bits set:
+ * a's bit 63 marks a host thread, whose pid has 32 bits) */
 struct tcache {
 	uint64_t a, b;
-	uint32_t ti, host, used;
+	uint32_t ti;
 };
+#define TC_EMPTY UINT64_MAX
 
 /* Launch configurations (kernel_conf): the key, and the annotation bytes it encodes to. */
 #define KCACHE 256
@@ -253,9 +256,11 @@ struct kslot {
 
 /* What the planner decided for one event (export.c carries XPLAN_BYTES per event). */
 struct pplan {
-	uint64_t uuid;	   /* P_NEW_SEQ: the lane the new sequence is the default track of */
+	/* P_NEW_SEQ: the lane the new sequence is the default track of (the event's timestamp
+	 * is then its clock snapshot's: delta 0); else the event's timestamp, a delta */
+	uint64_t v;
 	uint32_t seq;	   /* the event's sequence (index) */
-	uint32_t main_len; /* side bytes: sequence 1's packets */
+	uint32_t main_len; /* side bytes: sequence 1's packets and END packets */
 	uint32_t flags;
 };
 enum { P_EVENT = 1, P_NEW_SEQ = 2 };
@@ -268,12 +273,21 @@ struct iset {
 };
 enum { IK_NAME = 1, IK_SYNTH, IK_KEY, IK_STR, IK_PLAIN, IK_STACK, IK_FUNC, IK_MAP, IK_SRC };
 
+/* A lane's sequence on the planner's side, which writes its END packets. */
+struct plseq {
+	uint64_t last_ts; /* its previous packet's time: its timestamps are deltas from it */
+	uint8_t endtail[15], endtail_len; /* an END packet after its timestamp: sequence id,
+					     track_event {type} */
+};
+
 struct planner {
 	tsm__xctx *x;
 	const tsm_reader *r; /* the reader whose blocks are being merged (names, processes) */
-	tsm__buf *side;	     /* the event's side bytes: sequence 1 packets */
+	tsm__buf *side;	     /* the event's side bytes: sequence 1's packets, END packets */
 	uint64_t next_uuid, gpu_pid_next;
-	uint32_t nseqs; /* sequences given out ([0]: sequence 1) */
+	uint32_t nseqs;	  /* sequences given out ([0]: sequence 1) */
+	struct plseq *sq; /* [nseqs] */
+	uint32_t sq_cap;
 	struct tcache tc[TCACHE];
 };
 
@@ -282,11 +296,7 @@ struct planner {
 /* A packet sequence on the writer's side. */
 struct pseq {
 	uint32_t id;
-	uint8_t idv[6], idlen;		  /* "sequence id" field, encoded */
-	uint8_t endtail[16], endtail_len; /* an END packet after its timestamp: idv, track_event */
-	uint64_t last_ts; /* its previous packet's time: a lane's timestamps are deltas from it */
-	uint64_t *ends;	  /* its open slices' ends, innermost on top (they nest on a lane) */
-	uint32_t nends, ends_cap;
+	uint8_t idv[6], idlen; /* "sequence id" field, encoded */
 	struct iset interned;
 	uint64_t recent[32]; /* keys found lately (direct-mapped, before the set) */
 	/* names interned here, with whether a kernel's annotations carry the mangled form
@@ -383,12 +393,20 @@ static uint8_t *pkt_begin(uint8_t *p, uint8_t **mark, uint32_t seq, uint64_t ts,
 
 /* ---- the planner: sequence 1's packets ------------------------------------------ */
 
-/* Room for n more bytes of sequence 1 packets; the write position. */
-static uint8_t *side_room(struct planner *P, size_t n)
+/*
+ * Room for n more side bytes; the write position. SIDE_SLACK bytes more
+ * stay allocated after them: the writer copies short side bytes in one
+ * fixed-size move (write_planned).
+ */
+#define SIDE_SLACK 32
+static inline uint8_t *side_room(struct planner *P, size_t n)
 {
-	if (tsm__buf_reserve(P->side, n) < 0)
+	tsm__buf *b = P->side;
+
+	if (TSM__UNLIKELY(b->cap - b->len < n + SIDE_SLACK) &&
+	    tsm__buf_reserve(b, n + SIDE_SLACK) < 0)
 		return NULL;
-	return P->side->data + P->side->len;
+	return b->data + b->len;
 }
 
 static void side_set(struct planner *P, uint8_t *p)
@@ -554,6 +572,113 @@ static int gpu_process(struct planner *P, const tsm_event *ev, uint64_t *uuid)
 	return rc;
 }
 
+/* ---- the planner: END packets --------------------------------------------------------- */
+
+/*
+ * Lane l's slices that ended at or before t, popped innermost first, each
+ * as an END packet {timestamp, sequence id, track_event {type}} on the
+ * lane's sequence (the lane's tsm__xlane_assign pop hook). The planner
+ * pops the lanes to choose one anyway, and a lane's packets are then in
+ * time order: its next packet starts at or after t.
+ */
+static __attribute__((noinline)) int lane_ends_all(struct planner *P, struct xlane *l, uint64_t t)
+{
+	struct plseq *sq = &P->sq[l->seq];
+	uint64_t last = sq->last_ts, end = l->top;
+	uint32_t n = l->n;
+	uint8_t *p = side_room(P, 32 * (size_t)n);
+
+	if (!p)
+		return TSM_FAIL(TSM_NOMEM, "perfetto: END packets");
+	for (;;) {
+		uint8_t *p0 = p;
+
+		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+		p = pb_varint(p0 + 3, end - last);
+		last = end;
+		memcpy(p, sq->endtail, 16); /* endtail and its length */
+		p += sq->endtail_len;
+		p0[1] = (uint8_t)(p - p0 - 2); /* under 128 bytes */
+		if (!--n || (end = l->ends[n - 1]) > t)
+			break;
+	}
+	side_set(P, p);
+	sq->last_ts = last;
+	l->n = n;
+	if (n)
+		l->top = end;
+	return 0;
+}
+
+/* The same, inline for the usual case: one slice ended, room in the side bytes. */
+static inline int lane_ends(void *arg, struct xlane *l, uint64_t t)
+{
+	struct planner *P = arg;
+	tsm__buf *b = P->side;
+	struct plseq *sq;
+	uint8_t *p0, *p;
+
+	if (TSM__UNLIKELY((l->n > 1 && l->ends[l->n - 2] <= t) ||
+			  b->cap - b->len < 32 + SIDE_SLACK))
+		return lane_ends_all(P, l, t);
+	sq = &P->sq[l->seq];
+	p0 = b->data + b->len;
+	p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+	p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+	p = pb_varint(p0 + 3, l->top - sq->last_ts);
+	sq->last_ts = l->top;
+	memcpy(p, sq->endtail, 16); /* endtail and its length */
+	p += sq->endtail_len;
+	p0[1] = (uint8_t)(p - p0 - 2);
+	b->len = (size_t)(p - b->data);
+	if (--l->n)
+		l->top = l->ends[l->n - 1];
+	return 0;
+}
+
+/* Lane l's sequence, new: its first packet (the writer's) is at t0. */
+static int plseq_new(struct planner *P, struct xlane *l, uint64_t t0)
+{
+	struct plseq *sq;
+	uint8_t *p;
+
+	if (P->nseqs >= P->sq_cap) {
+		uint32_t cap = P->sq_cap ? 2 * P->sq_cap : 16;
+		struct plseq *n = tsm__realloc(P->sq, cap * sizeof(*n));
+
+		if (!n)
+			return TSM_FAIL(TSM_NOMEM, "perfetto: sequences");
+		P->sq = n;
+		P->sq_cap = cap;
+	}
+	sq = &P->sq[P->nseqs];
+	memset(sq, 0, sizeof(*sq));
+	p = pb_uint(sq->endtail, F_PKT_SEQ_ID, P->nseqs + 1); /* the writer's q->id */
+	p[0] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
+	p[1] = 2;
+	p[2] = (F_TE_TYPE << 3) | PB_VARINT;
+	p[3] = T_END;
+	sq->endtail_len = (uint8_t)(p + 4 - sq->endtail);
+	sq->last_ts = t0;
+	l->seq = P->nseqs++;
+	return 0;
+}
+
+/* The end: every open slice's END. */
+static int planner_finish(struct planner *P, tsm__buf *out)
+{
+	tsm__xctx *x = P->x;
+	int rc = 0;
+
+	P->side = out;
+	for (size_t i = 0; i < x->ntracks && rc >= 0; i++)
+		for (uint32_t j = 0; j < x->tracks[i].nlanes && rc >= 0; j++)
+			if (x->tracks[i].lanes[j].n)
+				rc = lane_ends_all(P, &x->tracks[i].lanes[j], UINT64_MAX);
+	return rc;
+}
+
 /*
  * The sequence a slice or instant of `ev` goes on: its track's lane (a new
  * overlap lane when the slice neither nests in nor follows what is open on
@@ -577,7 +702,7 @@ static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct p
 
 	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
 	 * track skips the process and track hash lookups (the track exists, described). */
-	if (tc->used && tc->a == ca && tc->b == cb && tc->host == (uint32_t)host) {
+	if (tc->a == ca && tc->b == cb) {
 		t = &x->tracks[tc->ti];
 		goto found;
 	}
@@ -617,8 +742,6 @@ static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct p
 	}
 	tc->a = ca;
 	tc->b = cb;
-	tc->host = (uint32_t)host;
-	tc->used = 1;
 	tc->ti = (uint32_t)(t - x->tracks);
 found:
 	if (!slice) {
@@ -630,8 +753,13 @@ found:
 			t->lanes[0].id = t->id;
 			t->nlanes = 1;
 		}
+		if (t->lanes[0].n && t->lanes[0].top <= ev->start_ns) {
+			rc = lane_ends(P, &t->lanes[0], ev->start_ns);
+			if (rc < 0)
+				return rc;
+		}
 	} else {
-		rc = tsm__xlane_assign(t, ev->start_ns, ev->end_ns, &created);
+		rc = tsm__xlane_assign_with(t, ev->start_ns, ev->end_ns, &created, lane_ends, P);
 		if (rc < 0)
 			return rc;
 		lane = (uint32_t)rc;
@@ -656,9 +784,16 @@ found:
 	l = &t->lanes[lane];
 	if (TSM__UNLIKELY(!l->seq)) {
 		/* a new sequence; the writer writes its first packet */
-		l->seq = P->nseqs++;
+		rc = plseq_new(P, l, ev->start_ns);
+		if (rc < 0)
+			return rc;
 		pl->flags |= P_NEW_SEQ;
-		pl->uuid = l->id;
+		pl->v = l->id;
+	} else {
+		struct plseq *sq = &P->sq[l->seq];
+
+		pl->v = ev->start_ns - sq->last_ts;
+		sq->last_ts = ev->start_ns;
 	}
 	pl->seq = l->seq;
 	return 0;
@@ -780,21 +915,98 @@ static int plan_event(struct planner *P, const tsm_event *ev, struct pplan *pl)
 	return 0;
 }
 
+/*
+ * The usual event, planned without a call: a slice on a thread or stream
+ * that the track cache knows, on a lane that has its sequence. Returns 1
+ * when planned, 0 when plan_event must plan it, or a failure. The lanes are
+ * popped as tsm__xlane_assign pops them (END packets, as lane_ends writes
+ * them); when it returns 0 after popping some, plan_event finds nothing more
+ * to pop there, so the plan and the side bytes are plan_event's.
+ */
+static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan *pl,
+			    tsm__buf *side)
+{
+	uint64_t start = ev->start_ns, end = ev->end_ns, ca, cb;
+	const struct tcache *tc;
+	struct xtrack *t;
+	struct plseq *sq;
+	int host;
+
+	if (!tsm__xis_slice(ev)) /* neither a counter nor an allocation */
+		return 0;
+	host = tsm__xis_host(ev);
+	ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
+	cb = host ? ev->tid : ev->stream;
+	tc = &P->tc[(ca * 0x9E3779B97F4A7C15ULL ^ cb * 0xC2B2AE3D27D4EB4FULL) >> 56 & (TCACHE - 1)];
+	if (tc->a != ca || tc->b != cb)
+		return 0;
+	t = &P->x->tracks[tc->ti];
+	for (struct xlane *l = t->lanes, *le = l + t->nlanes; l < le; l++) {
+		if (l->n && l->top <= start) {
+			if (TSM__UNLIKELY((l->n > 1 && l->ends[l->n - 2] <= start) ||
+					  side->cap - side->len < 32 + SIDE_SLACK)) {
+				int rc;
+
+				P->side = side;
+				rc = lane_ends_all(P, l, start);
+				if (rc < 0)
+					return rc;
+			} else {
+				/* one slice ended: its END */
+				uint8_t *p0 = side->data + side->len, *p;
+
+				sq = &P->sq[l->seq];
+				p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+				p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+				p = pb_varint(p0 + 3, l->top - sq->last_ts);
+				sq->last_ts = l->top;
+				memcpy(p, sq->endtail, 16); /* endtail and its length */
+				p += sq->endtail_len;
+				p0[1] = (uint8_t)(p - p0 - 2);
+				side->len = (size_t)(p - side->data);
+				if (--l->n)
+					l->top = l->ends[l->n - 1];
+			}
+		}
+		if (!l->n || l->top >= end) {
+			/* the slice goes here */
+			if (TSM__UNLIKELY(!l->seq))
+				return 0;
+			if (tsm__xlane_push(l, end) < 0)
+				return TSM_NOMEM;
+			sq = &P->sq[l->seq];
+			pl->v = start - sq->last_ts;
+			sq->last_ts = start;
+			pl->seq = l->seq;
+			pl->flags = P_EVENT;
+			return 1;
+		}
+	}
+	return 0; /* a new lane */
+}
+
+static __attribute__((noinline)) int plan_slow(struct planner *P, const tsm_reader *r,
+					       const tsm_event *ev, struct pplan *pl,
+					       tsm__buf *side)
+{
+	pl->flags = 0; /* the rest is set where P_EVENT is */
+	P->r = r;
+	P->side = side;
+	return plan_event(P, ev, pl);
+}
+
 /* The planner's hook (export-internal.h). */
 static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *plan_out,
 		tsm__buf *side)
 {
-	struct planner *P = state;
 	struct pplan *pl = plan_out;
 	size_t side0 = side->len;
-	int rc;
+	int rc = plan_fast(state, ev, pl, side);
 
-	memset(pl, 0, sizeof(*pl));
-	P->r = r;
-	P->side = side;
-	rc = plan_event(P, ev, pl);
+	if (rc == 0)
+		rc = plan_slow(state, r, ev, pl, side);
 	pl->main_len = (uint32_t)(side->len - side0);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static void planner_free(void *state)
@@ -803,6 +1015,7 @@ static void planner_free(void *state)
 
 	if (!P)
 		return;
+	tsm__free(P->sq);
 	tsm__free(P);
 }
 
@@ -813,6 +1026,8 @@ int tsm__perfetto_plan_init(tsm__xctx *x)
 	if (!P)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: planner");
 	P->x = x;
+	for (size_t i = 0; i < TCACHE; i++)
+		P->tc[i].a = TC_EMPTY;
 	P->next_uuid = 1;
 	P->nseqs = 1; /* sequence 1 */
 	x->plan = plan;
@@ -1233,12 +1448,6 @@ static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 	memset(q, 0, sizeof(*q));
 	q->id = (uint32_t)f->nseqs + 1;
 	q->idlen = (uint8_t)(pb_uint(q->idv, F_PKT_SEQ_ID, q->id) - q->idv);
-	memcpy(q->endtail, q->idv, q->idlen);
-	q->endtail[q->idlen] = (F_PKT_TRACK_EVENT << 3) | PB_LEN;
-	q->endtail[q->idlen + 1] = 2;
-	q->endtail[q->idlen + 2] = (F_TE_TYPE << 3) | PB_VARINT;
-	q->endtail[q->idlen + 3] = T_END;
-	q->endtail_len = (uint8_t)(q->idlen + 4);
 	memset(q->nrec_info, 1 << 1 | 1 << 3, sizeof(q->nrec_info));
 	f->nseqs++;
 	rc = out_room(f, 4096, &p);
@@ -1271,64 +1480,8 @@ static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 		p = pb_uint(p, F_CLK_INCREMENTAL, 1);
 		p = pb_end(mk, p);
 		p = pb_end(mc, p);
-		q->last_ts = t0;
 	}
 	return out_done(f, pb_end(m, p));
-}
-
-/* A packet's timestamp on a lane's sequence: the time since the sequence's previous packet. */
-static inline uint64_t ts_delta(struct pseq *q, uint64_t ts)
-{
-	uint64_t d = ts - q->last_ts;
-
-	q->last_ts = ts;
-	return d;
-}
-
-/*
- * END packets {timestamp, sequence id, track_event {type}} of q's slices
- * that ended at or before `upto`: written before q's next packet (or at the
- * end), so the sequence stays in time order.
- */
-static int write_ends(struct pf *f, struct pseq *q, uint64_t upto)
-{
-	/* the state in locals: the byte stores below may alias anything in memory */
-	tsm__sink *s = f->s;
-	const uint64_t *ends = q->ends;
-	uint32_t n = q->nends;
-	uint8_t *buf = s->buf;
-	size_t len = s->len;
-	uint64_t last = q->last_ts;
-	int rc = 0;
-
-	while (n && ends[n - 1] <= upto) {
-		uint64_t end = ends[--n];
-		uint8_t *p, *p0;
-
-		if (TSM__UNLIKELY(len + 32 > TSM__SINK_BUF)) {
-			s->len = len;
-			rc = tsm__sink_room(s, 32);
-			if (rc < 0) {
-				n++;
-				break;
-			}
-			buf = s->buf;
-			len = s->len;
-		}
-		p0 = buf + len;
-		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = pb_varint(p0 + 3, end - last);
-		last = end;
-		memcpy(p, q->endtail, sizeof(q->endtail));
-		p += q->endtail_len;
-		p0[1] = (uint8_t)(p - p0 - 2); /* under 128 bytes */
-		len = (size_t)(p - buf);
-	}
-	s->len = len;
-	q->nends = n;
-	q->last_ts = last;
-	return rc;
 }
 
 /* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
@@ -1473,7 +1626,8 @@ struct pnew {
 
 /* The packet of an event that interns something on sequence q first (out of line: rare). */
 static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q,
-						    const tsm_event *ev, const struct pnew *nw)
+						    const tsm_event *ev, uint64_t dts,
+						    const struct pnew *nw)
 {
 	tsm__xctx *x = f->x;
 	uint8_t *p = NULL, *m, *mt, *mi, *mn;
@@ -1481,7 +1635,7 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 
 	if (rc < 0)
 		return rc;
-	p = pkt_begin(p, &m, q->id, ts_delta(q, ev->start_ns), 1, SEQ_NEEDS);
+	p = pkt_begin(p, &m, q->id, dts, 1, SEQ_NEEDS);
 	p = pb_begin(p, F_PKT_INTERNED, &mi);
 	if (nw->new_name) {
 		p = pb_begin(p, F_ID_EVENT_NAMES, &mn);
@@ -1553,32 +1707,22 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	struct pnew nw;
 	struct pseq *q;
 	uint8_t *p = NULL;
-	uint64_t nk = nrec_key(ev);
+	uint64_t nk = nrec_key(ev), dts = pl->v;
 	unsigned ns = nrec_slot(nk);
 	int rc;
 
 	if (pl->flags & P_NEW_SEQ) {
-		rc = seq_new(f, pl->uuid, ev->start_ns);
+		rc = seq_new(f, pl->v, ev->start_ns);
 		if (rc < 0)
 			return rc;
+		dts = 0; /* the new sequence's clock snapshot is at the event */
 	}
 	if (TSM__UNLIKELY(pl->seq >= f->nseqs)) /* the planner makes them in this order */
 		return TSM_FAIL(TSM_STATE, "perfetto: sequence %u not made", pl->seq);
 	q = &f->seqs[pl->seq];
-	if (q->nends && q->ends[q->nends - 1] <= ev->start_ns) {
-		rc = write_ends(f, q, ev->start_ns);
-		if (rc < 0)
-			return rc;
-	}
 	/* flows are matched here, in time order like everything else, not by the planner:
 	 * that thread has the heavier share of the work (docs/design/export.md) */
 	event_flows(x, ev, &f->flow_start, &f->flow_term);
-	if (tsm__xis_slice(ev)) {
-		/* its end waits on q's stack */
-		rc = tsm__xends_push(&q->ends, &q->nends, &q->ends_cap, ev->end_ns);
-		if (rc < 0)
-			return rc;
-	}
 	if (TSM__LIKELY(q->nrec[ns] == nk && !ev->meta &&
 			(!ev->stack || *recent_slot(q, (uint64_t)IK_STACK << 32 | ev->stack) ==
 					   ((uint64_t)IK_STACK << 32 | ev->stack)))) {
@@ -1654,7 +1798,7 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		}
 	}
 	if (TSM__UNLIKELY(nw.new_name || nw.new_keys || nw.str || nw.new_stack))
-		return write_interned(f, q, ev, &nw);
+		return write_interned(f, q, ev, dts, &nw);
 write:
 	rc = out_room(f, nw.need, &p);
 	if (rc < 0)
@@ -1667,7 +1811,6 @@ write:
 		 * name); the header is then written in front of it, and the body moved
 		 * only when the guess was wrong. Lengths stay minimal varints.
 		 */
-		uint64_t dts = ts_delta(q, ev->start_ns);
 		unsigned inner = 1 + pb_varint_len(dts) + q->idlen + 2, tl, pl_len;
 		size_t te_len, pkt_len;
 		unsigned info = q->nrec_info[ns], tl_guess = info >> 1 & 3,
@@ -1705,23 +1848,33 @@ write:
 static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *pl,
 			 const uint8_t *side)
 {
+	tsm__sink *s = f->s;
+	uint32_t n = pl->main_len;
 	int rc;
 
-	if (pl->main_len) {
-		rc = tsm__sink_put(f->s, side, pl->main_len);
+	if (!n) {
+		/* nothing on the side */
+	} else if (TSM__LIKELY(n <= SIDE_SLACK && s->len + SIDE_SLACK <= TSM__SINK_BUF)) {
+		/* one END packet or two, usually: one fixed-size move (side_room) */
+		memcpy(s->buf + s->len, side, SIDE_SLACK);
+		s->len += n;
+	} else {
+		rc = tsm__sink_put(s, side, n);
 		if (rc < 0)
 			return rc;
 	}
 	return pl->flags & P_EVENT ? write_event(f, ev, pl) : 0;
 }
 
-/* The end: every open slice's END, sequence by sequence. */
+/* The end: every open slice's END (the planner is done with its lanes by now). */
 static int finish(struct pf *f)
 {
-	int rc = 0;
+	tsm__buf b = {0};
+	int rc = planner_finish(f->x->plan_state, &b);
 
-	for (size_t i = 0; i < f->nseqs && rc >= 0; i++)
-		rc = write_ends(f, &f->seqs[i], UINT64_MAX);
+	if (rc >= 0 && b.len)
+		rc = tsm__sink_put(f->s, b.data, b.len);
+	tsm__buf_fini(&b);
 	return rc;
 }
 
@@ -1742,10 +1895,8 @@ int tsm__export_perfetto(tsm__xctx *x)
 					   sp.side ? sp.side + sp.side_off[i] : NULL);
 	if (rc == TSM_END)
 		rc = finish(&f);
-	for (size_t i = 0; i < f.nseqs; i++) {
-		tsm__free(f.seqs[i].ends);
+	for (size_t i = 0; i < f.nseqs; i++)
 		tsm__free(f.seqs[i].interned.k);
-	}
 	tsm__free(f.seqs);
 	tsm__free(f.big);
 	tsm__free(f.kc);
