@@ -20,9 +20,9 @@
  *    timestamps deltas from its previous packet (an incremental clock tied
  *    to BOOTTIME by a clock snapshot: seq_new). Slices on a lane nest, so
  *    a lane's open slices are a stack: a slice's END packet is written when
- *    the lane's next event starts after it ends (or at the end of the
- *    export), and the sequence stays in timestamp order without a global
- *    heap of open slices;
+ *    the planner, choosing a lane for a later event of the track, pops it
+ *    (or at the end of the export), and the sequence stays in timestamp
+ *    order without a global heap of open slices;
  *  - event names are interned per sequence on first use (iid = the SBT
  *    string id, or a synthetic iid above 2^32 for kinds whose events have no
  *    name), and so are metadata keys (debug_annotation_names, iid 1000 +
@@ -243,11 +243,12 @@ struct kslot {
 
 /*
  * The export is done in two parts. The planner sees every event in time
- * order and decides, without writing any event packet, the event's track
- * and lane (and so its sequence) and its flows; it writes sequence 1's
- * packets (track descriptors, counter values) itself. The writer then
- * writes the event on its sequence, after the END packets of the
- * sequence's slices that ended by then, with what it interns there. With a
+ * order and decides, without writing the event's own packet, its track and
+ * lane (and so its sequence) and its timestamp on that sequence; it writes
+ * sequence 1's packets (track descriptors, counter values) and the END
+ * packets of the slices it pops while choosing lanes. The writer then
+ * copies those bytes out, matches the event's flows and writes the event
+ * on its sequence, with what it interns there. With a
  * second thread the planner runs on the read-ahead thread (export.c), next
  * to the merge, and the exporting thread writes; where the line is drawn
  * was measured both ways (docs/design/export.md, "Planning and writing").
