@@ -556,6 +556,26 @@ static inline __attribute__((always_inline)) int merge_next(struct xmerge *m, co
 	return 0;
 }
 
+/*
+ * After merge_next returned an event of run r (on top of the heap): the
+ * largest start up to which r's next events come out before any other
+ * run's, as merge_next would hand them out one by one (heap_down leaves r
+ * on top while no child's key is smaller; the watermark holds them back
+ * unless the input has ended).
+ */
+static inline uint64_t merge_limit(const struct xmerge *m)
+{
+	uint64_t lim = UINT64_MAX;
+
+	if (m->nruns > 1)
+		lim = m->heap[1].key;
+	if (m->nruns > 2 && m->heap[2].key < lim)
+		lim = m->heap[2].key;
+	if (!m->done && m->watermark - 1 < lim)
+		lim = m->watermark - 1; /* starts before it (above the start just released) */
+	return lim;
+}
+
 static void run_free(struct xrun *run)
 {
 	if (run) {
@@ -888,10 +908,21 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
 		int rc = merge_next(&a->m, &ev);
 
 		if (rc == 0) {
-			rc = ahead_plan(a, b, ev);
-			if (rc < 0)
-				return rc;
-			b->ev[b->n++] = *ev;
+			struct xrun *top = a->m.taken;
+			uint64_t lim = merge_limit(&a->m);
+
+			for (;;) {
+				rc = ahead_plan(a, b, ev);
+				if (rc < 0)
+					return rc;
+				b->ev[b->n++] = *ev;
+				/* the run's next event while it would stay on top (merge_limit) */
+				if (b->n == BATCH_EVENTS || top->i == top->n ||
+				    top->ev[top->i].start_ns > lim)
+					break;
+				a->m.buffered--; /* merge_advance's share for the event before */
+				ev = &top->ev[top->i++];
+			}
 			continue;
 		}
 		if (rc == TSM_END) {
