@@ -944,37 +944,22 @@ static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan
 	t = &P->x->tracks[tc->ti];
 	for (struct xlane *l = t->lanes, *le = l + t->nlanes; l < le; l++) {
 		if (l->n && l->top <= start) {
-			if (TSM__UNLIKELY((l->n > 1 && l->ends[l->n - 2] <= start) ||
-					  side->cap - side->len < 32 + SIDE_SLACK)) {
-				int rc;
+			int rc;
 
-				P->side = side;
-				rc = lane_ends_all(P, l, start);
-				if (rc < 0)
-					return rc;
-			} else {
-				/* one slice ended: its END */
-				uint8_t *p0 = side->data + side->len, *p;
-
-				sq = &P->sq[l->seq];
-				p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-				p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-				p = pb_varint(p0 + 3, l->top - sq->last_ts);
-				sq->last_ts = l->top;
-				memcpy(p, sq->endtail, 16); /* endtail and its length */
-				p += sq->endtail_len;
-				p0[1] = (uint8_t)(p - p0 - 2);
-				side->len = (size_t)(p - side->data);
-				if (--l->n)
-					l->top = l->ends[l->n - 1];
-			}
+			P->side = side;
+			rc = lane_ends(P, l, start);
+			if (rc < 0)
+				return rc;
 		}
 		if (!l->n || l->top >= end) {
 			/* the slice goes here */
+			int rc;
+
 			if (TSM__UNLIKELY(!l->seq))
 				return 0;
-			if (tsm__xlane_push(l, end) < 0)
-				return TSM_NOMEM;
+			rc = tsm__xlane_push(l, end);
+			if (rc < 0)
+				return rc;
 			sq = &P->sq[l->seq];
 			pl->v = start - sq->last_ts;
 			sq->last_ts = start;
