@@ -245,9 +245,39 @@ static inline int tsm__xlane_assign(struct xtrack *t, uint64_t start, uint64_t e
 	return tsm__xlane_assign_with(t, start, end, created, tsm__xlane_pop, NULL);
 }
 
-/* Flow table: remember a start; find-and-remove a start. */
-void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid);
-struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key);
+/* Flow table: remember a start; find-and-remove a start (inline: per event). */
+static inline void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid,
+				    uint64_t tid)
+{
+	/* 4-way buckets: an empty or same-key slot, else evict the oldest start. */
+	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)], *f = &b[0];
+
+	for (int i = 0; i < 4; i++) {
+		if (!b[i].key || b[i].key == key) {
+			f = &b[i];
+			break;
+		}
+		if (b[i].ts < f->ts)
+			f = &b[i];
+	}
+	f->key = key;
+	f->ts = ts;
+	f->pid = pid;
+	f->tid = tid;
+}
+
+static inline struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key)
+{
+	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)];
+
+	for (int i = 0; i < 4; i++)
+		if (b[i].key == key) {
+			b[i].key = 0;
+			return &b[i];
+		}
+	return NULL;
+}
+
 /*
  * Flow keys: host API call -> GPU work (by process and correlation), and
  * explicit flows. The high bits are a hash (the key is the flow's identity

@@ -308,39 +308,6 @@ int tsm__xlane_new(struct xtrack *t, uint64_t end)
 	return (int)t->nlanes++;
 }
 
-/* ---- flows ------------------------------------------------------------------- */
-
-void tsm__xflow_start(tsm__xctx *x, uint64_t key, uint64_t ts, uint32_t pid, uint64_t tid)
-{
-	/* 4-way buckets: an empty or same-key slot, else evict the oldest start. */
-	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)], *f = &b[0];
-
-	for (int i = 0; i < 4; i++) {
-		if (!b[i].key || b[i].key == key) {
-			f = &b[i];
-			break;
-		}
-		if (b[i].ts < f->ts)
-			f = &b[i];
-	}
-	f->key = key;
-	f->ts = ts;
-	f->pid = pid;
-	f->tid = tid;
-}
-
-struct xflow *tsm__xflow_take(tsm__xctx *x, uint64_t key)
-{
-	struct xflow *b = &x->flows[key & (XFLOW_SLOTS - 4)];
-
-	for (int i = 0; i < 4; i++)
-		if (b[i].key == key) {
-			b[i].key = 0;
-			return &b[i];
-		}
-	return NULL;
-}
-
 /* ---- the time-order merge ---------------------------------------------------- */
 
 /* Does the export leave any event out? */
