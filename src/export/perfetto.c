@@ -575,6 +575,22 @@ static int gpu_process(struct planner *P, const tsm_event *ev, uint64_t *uuid)
 
 /* ---- the planner: END packets --------------------------------------------------------- */
 
+/* An END packet {timestamp, sequence id, track_event {type}} at p, `dt` after the sequence's
+ * previous packet: at most 29 bytes (16 of them copied whatever the tail's length). */
+#define END_ROOM 32
+static inline uint8_t *end_packet(uint8_t *p, const struct plseq *sq, uint64_t dt)
+{
+	uint8_t *q;
+
+	p[0] = (F_TRACE_PACKET << 3) | PB_LEN;
+	p[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
+	q = pb_varint(p + 3, dt);
+	memcpy(q, sq->endtail, 16); /* endtail and its length */
+	q += sq->endtail_len;
+	p[1] = (uint8_t)(q - p - 2); /* under 128 bytes */
+	return q;
+}
+
 /*
  * Lane l's slices that ended at or before t, popped innermost first, each
  * as an END packet {timestamp, sequence id, track_event {type}} on the
@@ -587,20 +603,13 @@ static __attribute__((noinline)) int lane_ends_all(struct planner *P, struct xla
 	struct plseq *sq = &P->sq[l->seq];
 	uint64_t last = sq->last_ts, end = l->top;
 	uint32_t n = l->n;
-	uint8_t *p = side_room(P, 32 * (size_t)n);
+	uint8_t *p = side_room(P, END_ROOM * (size_t)n);
 
 	if (!p)
 		return TSM_FAIL(TSM_NOMEM, "perfetto: END packets");
 	for (;;) {
-		uint8_t *p0 = p;
-
-		p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-		p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-		p = pb_varint(p0 + 3, end - last);
+		p = end_packet(p, sq, end - last);
 		last = end;
-		memcpy(p, sq->endtail, 16); /* endtail and its length */
-		p += sq->endtail_len;
-		p0[1] = (uint8_t)(p - p0 - 2); /* under 128 bytes */
 		if (!--n || (end = l->ends[n - 1]) > t)
 			break;
 	}
@@ -618,28 +627,20 @@ static inline int lane_ends(void *arg, struct xlane *l, uint64_t t)
 	struct planner *P = arg;
 	tsm__buf *b = P->side;
 	struct plseq *sq;
-	uint8_t *p0, *p;
 
 	if (TSM__UNLIKELY((l->n > 1 && l->ends[l->n - 2] <= t) ||
-			  b->cap - b->len < 32 + SIDE_SLACK))
+			  b->cap - b->len < END_ROOM + SIDE_SLACK))
 		return lane_ends_all(P, l, t);
 	sq = &P->sq[l->seq];
-	p0 = b->data + b->len;
-	p0[0] = (F_TRACE_PACKET << 3) | PB_LEN;
-	p0[2] = (F_PKT_TIMESTAMP << 3) | PB_VARINT;
-	p = pb_varint(p0 + 3, l->top - sq->last_ts);
+	b->len = (size_t)(end_packet(b->data + b->len, sq, l->top - sq->last_ts) - b->data);
 	sq->last_ts = l->top;
-	memcpy(p, sq->endtail, 16); /* endtail and its length */
-	p += sq->endtail_len;
-	p0[1] = (uint8_t)(p - p0 - 2);
-	b->len = (size_t)(p - b->data);
 	if (--l->n)
 		l->top = l->ends[l->n - 1];
 	return 0;
 }
 
 /* Lane l's sequence, new: its first packet (the writer's) is at t0. */
-static int plseq_new(struct planner *P, struct xlane *l, uint64_t t0)
+static __attribute__((noinline)) int plseq_new(struct planner *P, struct xlane *l, uint64_t t0)
 {
 	struct plseq *sq;
 	uint8_t *p;
@@ -680,33 +681,29 @@ static int planner_finish(struct planner *P, tsm__buf *out)
 	return rc;
 }
 
-/*
- * The sequence a slice or instant of `ev` goes on: its track's lane (a new
- * overlap lane when the slice neither nests in nor follows what is open on
- * the existing ones; instants go on lane 0). A lane's sequence is made on
- * first use.
- */
-static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct pplan *pl)
+/* (thread or stream) of an event: its slot in the track cache, and the key (ca, cb). */
+static inline struct tcache *tc_slot(struct planner *P, const tsm_event *ev, int host, uint64_t *ca,
+				     uint64_t *cb)
+{
+	*ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
+	*cb = host						    ? ev->tid
+	      : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX
+								    : ev->stream;
+	return &P->tc[(*ca * 0x9E3779B97F4A7C15ULL ^ *cb * 0xC2B2AE3D27D4EB4FULL) >> 56 &
+		      (TCACHE - 1)];
+}
+
+/* The track of an event the track cache missed: looked up or made (described), and
+ * cached in tc. */
+static __attribute__((noinline)) int track_of(struct planner *P, const tsm_event *ev, int host,
+					      struct tcache *tc, uint64_t ca, uint64_t cb,
+					      struct xtrack **out)
 {
 	tsm__xctx *x = P->x;
 	struct xtrack *t;
-	struct xlane *l;
 	uint64_t parent, k1, k2;
-	uint32_t lane = 0;
-	int created, host = tsm__xis_host(ev), rc;
-	uint64_t ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
-	uint64_t cb = host						    ? ev->tid
-		      : ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE ? UINT64_MAX
-									    : ev->stream;
-	struct tcache *tc =
-	    &P->tc[(ca * 0x9E3779B97F4A7C15ULL ^ cb * 0xC2B2AE3D27D4EB4FULL) >> 56 & (TCACHE - 1)];
+	int created, rc;
 
-	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
-	 * track skips the process and track hash lookups (the track exists, described). */
-	if (tc->a == ca && tc->b == cb) {
-		t = &x->tracks[tc->ti];
-		goto found;
-	}
 	if (host) {
 		rc = host_process(P, ev->pid, ev->start_ns, &parent);
 		if (rc < 0)
@@ -744,10 +741,66 @@ static int event_seq(struct planner *P, const tsm_event *ev, int slice, struct p
 	tc->a = ca;
 	tc->b = cb;
 	tc->ti = (uint32_t)(t - x->tracks);
-found:
+	*out = t;
+	return 0;
+}
+
+/* Lane `lane` of t, just made for a slice of ev: lane 0 is the track, others are described
+ * as child tracks ("stream 7 #2"). */
+static __attribute__((noinline)) int lane_made(struct planner *P, struct xtrack *t, uint32_t lane,
+					       const tsm_event *ev, int host)
+{
+	char name[96];
+
+	if (lane == 0) {
+		t->lanes[0].id = t->id;
+		return 0;
+	}
+	t->lanes[lane].id = P->next_uuid++;
+	if (host)
+		snprintf(name, sizeof(name), "thread %llu #%u", (unsigned long long)ev->tid,
+			 lane + 1);
+	else
+		snprintf(name, sizeof(name), "stream %u #%u", ev->stream, lane + 1);
+	P->x->st.overlap_lanes++;
+	return desc_track(P, t->lanes[lane].id, t->id, name, strlen(name), -1, ev->start_ns);
+}
+
+/* The event goes on lane l's sequence (made): its timestamp there, a delta. */
+static inline void seq_time(struct planner *P, const struct xlane *l, uint64_t ts, struct pplan *pl)
+{
+	struct plseq *sq = &P->sq[l->seq];
+
+	pl->v = ts - sq->last_ts;
+	sq->last_ts = ts;
+	pl->seq = l->seq;
+}
+
+/*
+ * The sequence a slice or instant of `ev` goes on: its track's lane (a new
+ * overlap lane when the slice neither nests in nor follows what is open on
+ * the existing ones; instants go on lane 0), and the event's timestamp on
+ * it. A lane's sequence is made on first use. Runs for every event: what is
+ * rare (a track, lane or sequence to make) is out of line.
+ */
+static inline int event_seq(struct planner *P, const tsm_event *ev, int slice, struct pplan *pl)
+{
+	int created, host = tsm__xis_host(ev), rc;
+	uint64_t ca, cb;
+	struct tcache *tc = tc_slot(P, ev, host, &ca, &cb);
+	struct xtrack *t;
+	struct xlane *l;
+	uint32_t lane = 0;
+
+	/* Tracks are looked up per event: a small direct-mapped cache of (thread or stream) ->
+	 * track skips the process and track hash lookups (the track exists, described). */
+	if (TSM__LIKELY(tc->a == ca && tc->b == cb))
+		t = &P->x->tracks[tc->ti];
+	else if ((rc = track_of(P, ev, host, tc, ca, cb, &t)) < 0)
+		return rc;
 	if (!slice) {
 		/* instants go on lane 0 */
-		if (!t->nlanes) {
+		if (TSM__UNLIKELY(!t->nlanes)) {
 			t->lanes = tsm__calloc(1, sizeof(*t->lanes));
 			if (!t->lanes)
 				return TSM_FAIL(TSM_NOMEM, "track lanes");
@@ -764,46 +817,29 @@ found:
 		if (rc < 0)
 			return rc;
 		lane = (uint32_t)rc;
-		if (created && lane == 0) {
-			t->lanes[0].id = t->id;
-		} else if (created) {
-			char name[96];
-
-			t->lanes[lane].id = P->next_uuid++;
-			if (host)
-				snprintf(name, sizeof(name), "thread %llu #%u",
-					 (unsigned long long)ev->tid, lane + 1);
-			else
-				snprintf(name, sizeof(name), "stream %u #%u", ev->stream, lane + 1);
-			x->st.overlap_lanes++;
-			rc = desc_track(P, t->lanes[lane].id, t->id, name, strlen(name), -1,
-					ev->start_ns);
-			if (rc < 0)
-				return rc;
-		}
+		if (TSM__UNLIKELY(created) && (rc = lane_made(P, t, lane, ev, host)) < 0)
+			return rc;
 	}
 	l = &t->lanes[lane];
 	if (TSM__UNLIKELY(!l->seq)) {
-		/* a new sequence; the writer writes its first packet */
+		/* a new sequence; the writer writes its first packet (its clock snapshot is at
+		 * the event: delta 0) */
 		rc = plseq_new(P, l, ev->start_ns);
 		if (rc < 0)
 			return rc;
 		pl->flags |= P_NEW_SEQ;
 		pl->v = l->id;
+		pl->seq = l->seq;
 	} else {
-		struct plseq *sq = &P->sq[l->seq];
-
-		pl->v = ev->start_ns - sq->last_ts;
-		sq->last_ts = ev->start_ns;
+		seq_time(P, l, ev->start_ns, pl);
 	}
-	pl->seq = l->seq;
 	return 0;
 }
 
 /* ---- the planner: one event ------------------------------------------------------------ */
 
 /* A counter event: on a counter track named after the counter. */
-static int plan_counter(struct planner *P, const tsm_event *ev)
+static __attribute__((noinline)) int plan_counter(struct planner *P, const tsm_event *ev)
 {
 	tsm__xctx *x = P->x;
 	struct xtrack *t;
@@ -832,7 +868,7 @@ static int plan_counter(struct planner *P, const tsm_event *ev)
 }
 
 /* Memory in use per GPU, from allocations and frees. */
-static int plan_memory(struct planner *P, const tsm_event *ev)
+static __attribute__((noinline)) int plan_memory(struct planner *P, const tsm_event *ev)
 {
 	struct xtrack *t;
 	uint64_t parent;
@@ -901,69 +937,57 @@ static void event_flows(tsm__xctx *x, const tsm_event *ev, uint64_t *start, uint
 	*term = flow_term;
 }
 
-static int plan_event(struct planner *P, const tsm_event *ev, struct pplan *pl)
+/* Any event: its plan through event_seq, or a counter's or an allocation's packets. */
+static __attribute__((noinline)) int plan_event(struct planner *P, const tsm_event *ev,
+						struct pplan *pl)
 {
 	int rc;
 
+	pl->flags = 0; /* the rest is set where P_EVENT is */
 	if (ev->kind == TSM_EV_COUNTER)
 		return plan_counter(P, ev);
 	rc = event_seq(P, ev, tsm__xis_slice(ev), pl);
-	if (rc < 0)
-		return rc;
 	pl->flags |= P_EVENT;
-	if ((ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) && ev->device != TSM_DEVICE_NONE)
-		return plan_memory(P, ev);
-	return 0;
+	if (rc >= 0 && (ev->kind == TSM_EV_ALLOC || ev->kind == TSM_EV_FREE) &&
+	    ev->device != TSM_DEVICE_NONE)
+		rc = plan_memory(P, ev);
+	return rc;
 }
 
 /*
- * The usual event, planned without a call: a slice on a thread or stream
- * that the track cache knows, on a lane that has its sequence. Returns 1
- * when planned, 0 when plan_event must plan it, or a failure. The lanes are
- * popped as tsm__xlane_assign pops them (END packets, as lane_ends writes
- * them); when it returns 0 after popping some, plan_event finds nothing more
- * to pop there, so the plan and the side bytes are plan_event's.
+ * The usual event, planned with no call: a slice on a thread or stream the
+ * track cache knows, landing on a lane that has its sequence. Returns 1 when
+ * planned, 0 when plan_event must plan it. It pops the lanes as event_seq
+ * does (tsm__xlane_assign's order, END packets by lane_ends), so when it
+ * returns 0 after popping some, plan_event finds nothing more to pop there:
+ * the plan and the side bytes are plan_event's. (event_seq with its rare
+ * paths out of line still took ~30 more instructions per event.)
  */
-static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan *pl,
-			    tsm__buf *side)
+static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan *pl)
 {
 	uint64_t start = ev->start_ns, end = ev->end_ns, ca, cb;
 	const struct tcache *tc;
 	struct xtrack *t;
-	struct plseq *sq;
-	int host;
 
 	if (!tsm__xis_slice(ev)) /* neither a counter nor an allocation */
 		return 0;
-	host = tsm__xis_host(ev);
-	ca = host ? (1ULL << 63) | ev->pid : ((uint64_t)ev->device << 32) | ev->pid;
-	cb = host ? ev->tid : ev->stream;
-	tc = &P->tc[(ca * 0x9E3779B97F4A7C15ULL ^ cb * 0xC2B2AE3D27D4EB4FULL) >> 56 & (TCACHE - 1)];
+	tc = tc_slot(P, ev, tsm__xis_host(ev), &ca, &cb);
 	if (tc->a != ca || tc->b != cb)
 		return 0;
 	t = &P->x->tracks[tc->ti];
 	for (struct xlane *l = t->lanes, *le = l + t->nlanes; l < le; l++) {
-		if (l->n && l->top <= start) {
-			int rc;
+		int rc;
 
-			P->side = side;
-			rc = lane_ends(P, l, start);
-			if (rc < 0)
-				return rc;
-		}
+		if (l->n && l->top <= start && (rc = lane_ends(P, l, start)) < 0)
+			return rc;
 		if (!l->n || l->top >= end) {
 			/* the slice goes here */
-			int rc;
-
 			if (TSM__UNLIKELY(!l->seq))
 				return 0;
 			rc = tsm__xlane_push(l, end);
 			if (rc < 0)
 				return rc;
-			sq = &P->sq[l->seq];
-			pl->v = start - sq->last_ts;
-			sq->last_ts = start;
-			pl->seq = l->seq;
+			seq_time(P, l, start, pl);
 			pl->flags = P_EVENT;
 			return 1;
 		}
@@ -971,26 +995,20 @@ static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan
 	return 0; /* a new lane */
 }
 
-static __attribute__((noinline)) int plan_slow(struct planner *P, const tsm_reader *r,
-					       const tsm_event *ev, struct pplan *pl,
-					       tsm__buf *side)
-{
-	pl->flags = 0; /* the rest is set where P_EVENT is */
-	P->r = r;
-	P->side = side;
-	return plan_event(P, ev, pl);
-}
-
 /* The planner's hook (export-internal.h). */
 static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *plan_out,
 		tsm__buf *side)
 {
+	struct planner *P = state;
 	struct pplan *pl = plan_out;
 	size_t side0 = side->len;
-	int rc = plan_fast(state, ev, pl, side);
+	int rc;
 
+	P->r = r;
+	P->side = side;
+	rc = plan_fast(P, ev, pl);
 	if (rc == 0)
-		rc = plan_slow(state, r, ev, pl, side);
+		rc = plan_event(P, ev, pl);
 	pl->main_len = (uint32_t)(side->len - side0);
 	return rc < 0 ? rc : 0;
 }
