@@ -586,20 +586,6 @@ static int num_int(const char *s, int64_t *v)
 
 /* ---- event object --------------------------------------------------------------------- */
 
-static int expect(struct imp *im, int want, const char *what)
-{
-	int tok = tsm__jr_next(&im->j);
-
-	if (tok < 0)
-		return tok;
-	if (tok == want)
-		return 0;
-	if (tok == J_EOF)
-		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
-				   "%s: input ends where %s was expected", im->in_name, what);
-	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: %s expected", im->in_name, what);
-}
-
 /* After an object's or array's opening token: its first member's first token in *tok (1), or
  * the closing token (0: empty). */
 static int first_member(struct imp *im, int close, int *tok)
@@ -629,6 +615,21 @@ static int next_member(struct imp *im, int close, const char *where, int *tok)
 				   im->in_name, where);
 	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: ',' or '%c' expected in %s", im->in_name,
 		       close == J_OBJ_END ? '}' : ']', where);
+}
+
+/* After a member's key: its ':' and the value's first token (or the error). */
+static int member_value(struct imp *im)
+{
+	int tok = tsm__jr_next(&im->j);
+
+	if (tok == J_COLON)
+		return tsm__jr_next(&im->j);
+	if (tok < 0)
+		return tok;
+	if (tok == J_EOF)
+		return TSM_FAIL_AT(TSM_TRUNCATED, im->j.tok_off,
+				   "%s: input ends where ':' was expected", im->in_name);
+	return JR_FAIL(&im->j, TSM_CORRUPT, "%s: not JSON: ':' expected", im->in_name);
 }
 
 /* The token that should be a member's key in object `where`: 0 when it is, else the error
@@ -671,10 +672,7 @@ static int parse_args(struct imp *im)
 			a->kid = (uint8_t)kid;
 			r->present[kid >> 6] |= (uint64_t)1 << (kid & 63);
 		}
-		rc = expect(im, J_COLON, "':'");
-		if (rc < 0)
-			return rc;
-		tok = tsm__jr_next(&im->j);
+		tok = member_value(im);
 		if (tok < 0)
 			return tok;
 		if (!a) {
@@ -858,10 +856,7 @@ static int parse_id2(struct imp *im)
 			return rc;
 		scope =
 		    EQ(im->j.str, im->j.str_len, "local") || EQ(im->j.str, im->j.str_len, "global");
-		rc = expect(im, J_COLON, "':'");
-		if (rc < 0)
-			return rc;
-		tok = tsm__jr_next(&im->j);
+		tok = member_value(im);
 		if (tok < 0)
 			return tok;
 		if (scope && (tok == J_STR || tok == J_NUM) && im->rec.fl.id == UINT32_MAX)
@@ -900,10 +895,7 @@ static int parse_event(struct imp *im)
 		if (rc < 0)
 			return rc;
 		key = event_key(im->j.str, im->j.str_len);
-		rc = expect(im, J_COLON, "':'");
-		if (rc < 0)
-			return rc;
-		tok = tsm__jr_next(&im->j);
+		tok = member_value(im);
 		if (tok < 0)
 			return tok;
 		if (key == EK_ARGS && tok == J_OBJ) {
@@ -2380,10 +2372,7 @@ static int parse_stack_frame(struct imp *im, struct snode *nd)
 			: EQ(im->j.str, im->j.str_len, "category") ? 2
 			: EQ(im->j.str, im->j.str_len, "parent")   ? 3
 								   : 0;
-		rc = expect(im, J_COLON, "':'");
-		if (rc < 0)
-			return rc;
-		tok = tsm__jr_next(&im->j);
+		tok = member_value(im);
 		if (tok < 0)
 			return tok;
 		if (which == 3 && tok != J_STR && tok != J_NUM && tok != J_NULL)
@@ -2508,10 +2497,7 @@ static int parse_stack_frames(struct imp *im, int tok)
 		}
 		nd->name = nd->cat = nd->parent_off = UINT32_MAX;
 		nd->name_len = nd->cat_len = nd->parent_len = 0;
-		rc = expect(im, J_COLON, "':'");
-		if (rc < 0)
-			return rc;
-		tok = tsm__jr_next(&im->j);
+		tok = member_value(im);
 		if (tok < 0)
 			return tok;
 		if (tok != J_OBJ)
@@ -2743,9 +2729,7 @@ static int parse_top_object(struct imp *im)
 		key = tsm__strdup(im->j.str);
 		if (!key)
 			return TSM_FAIL(TSM_NOMEM, "import: key");
-		rc = expect(im, J_COLON, "':'");
-		if (rc >= 0)
-			rc = tok = tsm__jr_next(&im->j);
+		rc = tok = member_value(im);
 		if (rc >= 0) {
 			im->j.depth = 1;
 			if (!strcmp(key, "traceEvents")) {
