@@ -2117,14 +2117,23 @@ static int hold_write(struct imp *im)
 	return rc;
 }
 
+/* The thread of the record at hand for the flows: made while there are fewer than
+ * MAX_THREADS (*t NULL past them). 0 or TSM_NOMEM. */
+static int flow_thread(struct imp *im, struct bthread **t)
+{
+	int create = im->nbth < MAX_THREADS;
+
+	*t = bthread_of(im, im->rec.pid, rec_tid(&im->rec), create);
+	return !*t && create ? tsm_last_error_status() : 0;
+}
+
 /* Hold event ev of the record at hand (slice: flow records may bind to it), writing the oldest
  * held event when the ring is full; a waiting "f" of its thread binds to it. */
 static int hold_event(struct imp *im, const tsm_event *ev, int slice)
 {
-	struct rec *r = &im->rec;
-	int create = im->nbth < MAX_THREADS, rc;
 	struct bthread *t;
 	struct held *h;
+	int rc;
 
 	if (!im->hold && !(im->hold = tsm__malloc(HOLD_EVENTS * sizeof(*im->hold))))
 		return TSM_FAIL(TSM_NOMEM, "%s: held events", im->in_name);
@@ -2133,9 +2142,9 @@ static int hold_event(struct imp *im, const tsm_event *ev, int slice)
 		if (rc < 0)
 			return rc;
 	}
-	t = bthread_of(im, r->pid, rec_tid(r), create);
-	if (!t && create)
-		return tsm_last_error_status();
+	rc = flow_thread(im, &t);
+	if (rc < 0)
+		return rc;
 	h = &im->hold[im->hold_tail++ & (HOLD_EVENTS - 1)];
 	h->ev = *ev;
 	h->slice = slice;
@@ -2210,11 +2219,10 @@ static int flow_record(struct imp *im, int ph)
 	if (arg_flow_seen(im, r->pid, id, type) || arg_flow_seen(im, r->pid, id, TSM_FLOW_STEP))
 		return 0; /* a step's args stand for the "f" of one arrow and the "s" of the next */
 	if (ph == 'f' && !r->fl.bp_e) {
-		int create = im->nbth < MAX_THREADS;
+		int rc = flow_thread(im, &t);
 
-		t = bthread_of(im, r->pid, rec_tid(r), create);
-		if (!t && create)
-			return tsm_last_error_status();
+		if (rc < 0)
+			return rc;
 		if (!t)
 			drop(im, "flow record past 65536 threads");
 		else if (t->fend_id)
@@ -2459,10 +2467,8 @@ static int parse_stack_frames(struct imp *im, int tok)
 	if (tok != J_OBJ)
 		return JR_FAIL(&im->j, TSM_CORRUPT, "%s: \"stackFrames\" must be an object",
 			       im->in_name);
-	tok = tsm__jr_next(&im->j);
-	if (tok < 0)
-		return tok;
-	while (tok != J_OBJ_END) {
+	for (more = first_member(im, J_OBJ_END, &tok); more > 0;
+	     more = next_member(im, J_OBJ_END, "stackFrames", &tok)) {
 		struct snode *nd;
 		uint32_t key, key_len;
 
@@ -2509,13 +2515,8 @@ static int parse_stack_frames(struct imp *im, int tok)
 		im->j.depth = 1;
 		if (rc < 0)
 			return rc;
-		more = next_member(im, J_OBJ_END, "stackFrames", &tok);
-		if (more < 0)
-			return more;
-		if (!more)
-			break;
 	}
-	return snode_resolve(im);
+	return more < 0 ? more : snode_resolve(im);
 }
 
 /* The frame of entry nd (see above for how its name is split). */
