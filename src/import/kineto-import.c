@@ -446,13 +446,14 @@ struct imp {
 	struct held *hold;
 	uint64_t hold_head, hold_tail;
 	uint64_t *arg_flows; /* ARG_FLOWS keys of flows events carried in args (arg_flow_key) */
-	/* "stackFrames" read before "traceEvents": entries found through a hash of their id ->
-	 * index + 1 */
-	struct snode *sn;
-	size_t nsn, sn_cap;
-	uint32_t *smap;
-	size_t smap_cap;
-	tsm__buf stext;
+	/* "stackFrames": entries found through a hash of their id -> index + 1 */
+	struct {
+		struct snode *sn;
+		size_t nsn, sn_cap;
+		uint32_t *smap;
+		size_t smap_cap;
+		tsm__buf stext;
+	} fr;
 	tsm_frame *sframes; /* STACK_MAX frames: the stack being interned */
 	int events_seen;    /* "traceEvents" began: a later "stackFrames" comes too late */
 	uint64_t sf_missed; /* events whose "sf" named no entry */
@@ -2290,7 +2291,7 @@ static int hold_flush(struct imp *im)
 
 static const char *stext(const struct imp *im, uint32_t off)
 {
-	return (const char *)im->stext.data + off;
+	return (const char *)im->fr.stext.data + off;
 }
 
 /* Keep the string or number token at hand in stext. */
@@ -2298,33 +2299,33 @@ static int stext_store(struct imp *im, uint32_t *off, uint32_t *len)
 {
 	size_t n = im->j.str_len;
 
-	if (im->stext.len + n + 1 > MAX_STEXT)
+	if (im->fr.stext.len + n + 1 > MAX_STEXT)
 		return JR_FAIL(&im->j, TSM_TOO_LARGE,
 			       "%s: stackFrames: over %u bytes of frame text", im->in_name,
 			       MAX_STEXT);
-	if (tsm__buf_reserve(&im->stext, n + 1) < 0)
+	if (tsm__buf_reserve(&im->fr.stext, n + 1) < 0)
 		return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
-	*off = (uint32_t)im->stext.len;
+	*off = (uint32_t)im->fr.stext.len;
 	*len = (uint32_t)n;
-	memcpy(im->stext.data + im->stext.len, im->j.str, n);
-	im->stext.data[im->stext.len + n] = 0;
-	im->stext.len += n + 1;
+	memcpy(im->fr.stext.data + im->fr.stext.len, im->j.str, n);
+	im->fr.stext.data[im->fr.stext.len + n] = 0;
+	im->fr.stext.len += n + 1;
 	return 0;
 }
 
 static struct snode *snode_find(const struct imp *im, const char *key, size_t n)
 {
-	size_t mask = im->smap_cap - 1;
+	size_t mask = im->fr.smap_cap - 1;
 
-	if (!im->smap_cap)
+	if (!im->fr.smap_cap)
 		return NULL;
 	for (size_t h = (size_t)tsm__hash64(key, n, 0) & mask;; h = (h + 1) & mask) {
-		uint32_t v = im->smap[h];
+		uint32_t v = im->fr.smap[h];
 		struct snode *nd;
 
 		if (!v)
 			return NULL;
-		nd = &im->sn[v - 1];
+		nd = &im->fr.sn[v - 1];
 		if (nd->key_len == n && !memcmp(stext(im, nd->key), key, n))
 			return nd;
 	}
@@ -2346,19 +2347,19 @@ static size_t snode_hash(const struct imp *im, const struct snode *nd)
 /* Index entry i (not in the map yet), growing the map to twice the entries. */
 static int snode_index(struct imp *im, uint32_t i)
 {
-	if (2 * ((size_t)i + 1) > im->smap_cap) {
-		size_t cap = im->smap_cap ? 2 * im->smap_cap : 1024;
+	if (2 * ((size_t)i + 1) > im->fr.smap_cap) {
+		size_t cap = im->fr.smap_cap ? 2 * im->fr.smap_cap : 1024;
 		uint32_t *nm = tsm__calloc(cap, sizeof(*nm));
 
 		if (!nm)
 			return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
-		tsm__free(im->smap);
-		im->smap = nm;
-		im->smap_cap = cap;
+		tsm__free(im->fr.smap);
+		im->fr.smap = nm;
+		im->fr.smap_cap = cap;
 		for (uint32_t k = 0; k < i; k++)
-			smap_put(nm, cap, snode_hash(im, &im->sn[k]), k + 1);
+			smap_put(nm, cap, snode_hash(im, &im->fr.sn[k]), k + 1);
 	}
-	smap_put(im->smap, im->smap_cap, snode_hash(im, &im->sn[i]), i + 1);
+	smap_put(im->fr.smap, im->fr.smap_cap, snode_hash(im, &im->fr.sn[i]), i + 1);
 	return 0;
 }
 
@@ -2413,36 +2414,36 @@ static int snode_resolve(struct imp *im)
 	uint32_t *path;
 	int rc = 0;
 
-	for (size_t i = 0; i < im->nsn; i++) {
-		struct snode *nd = &im->sn[i], *p = NULL;
+	for (size_t i = 0; i < im->fr.nsn; i++) {
+		struct snode *nd = &im->fr.sn[i], *p = NULL;
 
 		if (nd->parent_off != UINT32_MAX)
 			p = snode_find(im, stext(im, nd->parent_off), nd->parent_len);
-		nd->parent = p ? (uint32_t)(p - im->sn) + 1 : 0;
+		nd->parent = p ? (uint32_t)(p - im->fr.sn) + 1 : 0;
 		nd->depth = 0;
 	}
-	path = tsm__malloc((im->nsn ? im->nsn : 1) * sizeof(*path));
+	path = tsm__malloc((im->fr.nsn ? im->fr.nsn : 1) * sizeof(*path));
 	if (!path)
 		return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
-	for (size_t i = 0; i < im->nsn && rc >= 0; i++) {
+	for (size_t i = 0; i < im->fr.nsn && rc >= 0; i++) {
 		size_t np = 0;
 		uint32_t k = (uint32_t)i + 1, d = 0;
 
 		/* up to a node whose depth is known, marking the path (UINT32_MAX) */
-		while (k && (d = im->sn[k - 1].depth) == 0) {
-			im->sn[k - 1].depth = UINT32_MAX;
+		while (k && (d = im->fr.sn[k - 1].depth) == 0) {
+			im->fr.sn[k - 1].depth = UINT32_MAX;
 			path[np++] = k - 1;
-			k = im->sn[k - 1].parent;
+			k = im->fr.sn[k - 1].parent;
 		}
 		if (k && d == UINT32_MAX) {
 			rc = JR_FAIL(&im->j, TSM_CORRUPT,
 				     "%s: stackFrames: the parents of \"%s\" form a cycle",
-				     im->in_name, stext(im, im->sn[k - 1].key));
+				     im->in_name, stext(im, im->fr.sn[k - 1].key));
 			break;
 		}
 		d = k ? d : 0;
 		while (np)
-			im->sn[path[--np]].depth = ++d;
+			im->fr.sn[path[--np]].depth = ++d;
 	}
 	tsm__free(path);
 	return rc;
@@ -2460,7 +2461,7 @@ static int parse_stack_frames(struct imp *im, int tok)
 	int more, rc;
 
 	if (im->events_seen) {
-		if (im->frames_given || !im->can_repeat || !im->sf_missed || im->nsn)
+		if (im->frames_given || !im->can_repeat || !im->sf_missed || im->fr.nsn)
 			return tsm__jr_skip(&im->j, tok);
 		im->late_frames = 1;
 	}
@@ -2477,27 +2478,27 @@ static int parse_stack_frames(struct imp *im, int tok)
 			return rc;
 		nd = snode_find(im, im->j.str, im->j.str_len); /* again: the last one counts */
 		if (!nd) {
-			if (im->nsn == MAX_SNODES)
+			if (im->fr.nsn == MAX_SNODES)
 				return JR_FAIL(&im->j, TSM_TOO_LARGE,
 					       "%s: stackFrames: more than %u entries", im->in_name,
 					       MAX_SNODES);
-			if (im->nsn == im->sn_cap) {
-				size_t cap = im->sn_cap ? 2 * im->sn_cap : 256;
-				struct snode *ns = tsm__realloc(im->sn, cap * sizeof(*ns));
+			if (im->fr.nsn == im->fr.sn_cap) {
+				size_t cap = im->fr.sn_cap ? 2 * im->fr.sn_cap : 256;
+				struct snode *ns = tsm__realloc(im->fr.sn, cap * sizeof(*ns));
 
 				if (!ns)
 					return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
-				im->sn = ns;
-				im->sn_cap = cap;
+				im->fr.sn = ns;
+				im->fr.sn_cap = cap;
 			}
 			rc = stext_store(im, &key, &key_len);
 			if (rc < 0)
 				return rc;
-			nd = &im->sn[im->nsn];
+			nd = &im->fr.sn[im->fr.nsn];
 			memset(nd, 0, sizeof(*nd));
 			nd->key = key;
 			nd->key_len = key_len;
-			rc = snode_index(im, (uint32_t)im->nsn++);
+			rc = snode_index(im, (uint32_t)im->fr.nsn++);
 			if (rc < 0)
 				return rc;
 		}
@@ -2578,7 +2579,7 @@ static int rec_stack(struct imp *im, uint32_t *stack)
 		if (!im->sframes && !(im->sframes = tsm__malloc(STACK_MAX * sizeof(tsm_frame))))
 			return TSM_FAIL(TSM_NOMEM, "%s: stack frames", im->in_name);
 		for (const struct snode *f = nd; f && n < STACK_MAX;
-		     f = f->parent ? &im->sn[f->parent - 1] : NULL) {
+		     f = f->parent ? &im->fr.sn[f->parent - 1] : NULL) {
 			rc = snode_frame(im, f, &im->sframes[n++]);
 			if (rc < 0)
 				return rc;
@@ -2896,9 +2897,9 @@ static void imp_fini(struct imp *im)
 		tsm__free(im->dev_names[i]);
 	tsm__free(im->dev_names);
 	tsm__free(im->devs);
-	tsm__free(im->sn);
-	tsm__free(im->smap);
-	tsm__buf_fini(&im->stext);
+	tsm__free(im->fr.sn);
+	tsm__free(im->fr.smap);
+	tsm__buf_fini(&im->fr.stext);
 	tsm__free(im->sframes);
 	for (size_t i = 0; i < im->npmeta; i++) {
 		tsm__free(im->pmeta[i].key);
@@ -2955,18 +2956,10 @@ static int repeatable(const char *in_path, const char *out_path)
 /* The second run gets the first run's "stackFrames" entries (interned by neither yet). */
 static void frames_move(struct imp *to, struct imp *from)
 {
-	to->sn = from->sn;
-	to->nsn = from->nsn;
-	to->sn_cap = from->sn_cap;
-	to->smap = from->smap;
-	to->smap_cap = from->smap_cap;
-	to->stext = from->stext;
-	from->sn = NULL;
-	from->smap = NULL;
-	from->nsn = from->sn_cap = from->smap_cap = 0;
-	memset(&from->stext, 0, sizeof(from->stext));
-	for (size_t i = 0; i < to->nsn; i++)
-		to->sn[i].stack = 0; /* the first run's writer interned it */
+	to->fr = from->fr;
+	memset(&from->fr, 0, sizeof(from->fr));
+	for (size_t i = 0; i < to->fr.nsn; i++)
+		to->fr.sn[i].stack = 0; /* the first run's writer interned it */
 	to->frames_given = 1;
 }
 
