@@ -20,7 +20,9 @@
  *     torch.profiler fixture (--fixture, default ../shared/fixtures/kineto/
  *     next to the source tree; skipped with a message when absent): its
  *     JSON size vs our SBT after import.
- * Rates are the best of 3 runs. For that run the table also gives the CPU
+ * Rates are the best of 3 runs, taken in rounds (read, perfetto, chrome,
+ * kineto; three times) so that the baseline and the exports sample the same
+ * stretch of time. For that run the table also gives the CPU
  * time the process used per second of wall time ("cores": about 2 for the
  * two-thread Perfetto export) and the share of the machine's CPU time that
  * the hypervisor took for other guests meanwhile ("steal", from /proc/stat;
@@ -134,57 +136,57 @@ static void record(const char *path, uint64_t n, int zstd)
 		die(path, rc);
 }
 
-static double read_rate(const char *path, uint64_t *n, struct cost *c)
+/* A timed operation: its fastest run so far, and how many events that run did. */
+struct timed {
+	double best; /* seconds */
+	uint64_t n;
+	struct cost c;
+};
+
+static double rate_of(const struct timed *t)
 {
-	double best = 1e30;
-
-	for (int k = 0; k < 3; k++) {
-		tsm_reader *r = NULL;
-		const tsm_event *ev;
-		uint64_t cnt = 0, sum = 0;
-		struct usage t0;
-		int rc;
-
-		usage_now(&t0);
-		rc = tsm_reader_open(path, 0, &r);
-
-		if (rc < 0)
-			die(path, rc);
-		while ((rc = tsm_reader_next(r, &ev)) == 0) {
-			cnt++;
-			sum += ev->end_ns - ev->start_ns;
-		}
-		tsm_reader_close(r);
-		if (rc < 0)
-			die(path, rc);
-		usage_keep(&t0, &best, c);
-		*n = cnt + (sum & 0); /* keep the loop */
-	}
-	return (double)*n / best;
+	return (double)t->n / t->best;
 }
 
-static double export_rate(const char *in, const char *out, unsigned fmt, uint64_t *n,
-			  struct cost *c)
+static void read_once(const char *path, struct timed *t)
 {
-	double best = 1e30;
+	tsm_reader *r = NULL;
+	const tsm_event *ev;
+	uint64_t cnt = 0, sum = 0;
+	struct usage t0;
+	int rc;
+
+	usage_now(&t0);
+	rc = tsm_reader_open(path, 0, &r);
+	if (rc < 0)
+		die(path, rc);
+	while ((rc = tsm_reader_next(r, &ev)) == 0) {
+		cnt++;
+		sum += ev->end_ns - ev->start_ns;
+	}
+	tsm_reader_close(r);
+	if (rc < 0)
+		die(path, rc);
+	usage_keep(&t0, &t->best, &t->c);
+	t->n = cnt + (sum & 0); /* keep the loop */
+}
+
+static void export_once(const char *in, const char *out, unsigned fmt, struct timed *t)
+{
 	tsm_export_opts o;
 	tsm_export_stats st;
+	struct usage t0;
+	int rc;
 
 	tsm_export_opts_init(&o);
 	o.format = fmt;
 	o.gzip = 0;
-	for (int k = 0; k < 3; k++) {
-		struct usage t0;
-		int rc;
-
-		usage_now(&t0);
-		rc = tsm_export_file(in, out, &o, &st);
-		if (rc < 0)
-			die(out, rc);
-		usage_keep(&t0, &best, c);
-		*n = st.events_written;
-	}
-	return (double)*n / best;
+	usage_now(&t0);
+	rc = tsm_export_file(in, out, &o, &st);
+	if (rc < 0)
+		die(out, rc);
+	usage_keep(&t0, &t->best, &t->c);
+	t->n = st.events_written;
 }
 
 static double import_rate(const char *in, const char *out, uint64_t *bytes)
@@ -255,7 +257,7 @@ int main(int argc, char **argv)
 	const char *dir = "/tmp", *fixture = NULL;
 	char big[512], small[512], smallz[512], out[600];
 	double base, rp, rc_, rk, ri, rt;
-	struct cost cb, cp, cc, ck;
+	struct timed tr = {.best = 1e30}, tp = tr, tc = tr, tk = tr;
 	uint64_t s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json = 0, f_sbt = 0, f_sbtz = 0;
 	char fixdef[512];
 
@@ -286,10 +288,18 @@ int main(int argc, char **argv)
 		record(big, nevents, 0);
 	printf("bench-export: %" PRIu64 " simulated events (preset train), %s\n", nevents, big);
 
-	base = read_rate(big, &n, &cb);
-	rp = export_rate(big, "/dev/null", TSM_EXPORT_PERFETTO, &n, &cp);
-	rc_ = export_rate(big, "/dev/null", TSM_EXPORT_CHROME, &n, &cc);
-	rk = export_rate(big, "/dev/null", TSM_EXPORT_KINETO, &n, &ck);
+	/* in rounds, so that each operation's best run and the baseline's are taken across the
+	 * same stretch of time (the VM's speed drifts over tens of seconds) */
+	for (int k = 0; k < 3; k++) {
+		read_once(big, &tr);
+		export_once(big, "/dev/null", TSM_EXPORT_PERFETTO, &tp);
+		export_once(big, "/dev/null", TSM_EXPORT_CHROME, &tc);
+		export_once(big, "/dev/null", TSM_EXPORT_KINETO, &tk);
+	}
+	base = rate_of(&tr);
+	rp = rate_of(&tp);
+	rc_ = rate_of(&tc);
+	rk = rate_of(&tk);
 	snprintf(out, sizeof(out), "%s/bench-export.pt.trace.json", dir);
 	{
 		tsm_export_opts o;
@@ -306,10 +316,10 @@ int main(int argc, char **argv)
 	unlink(small);
 
 	printf("\n%-34s %14s %10s %6s %6s\n", "operation", "rate", "vs read", "cores", "steal");
-	rate_row("SBT read (baseline), events", base, base, &cb);
-	rate_row("export perfetto (.pftrace), events", rp, base, &cp);
-	rate_row("export chrome JSON, events", rc_, base, &cc);
-	rate_row("export kineto JSON, events", rk, base, &ck);
+	rate_row("SBT read (baseline), events", base, base, &tr.c);
+	rate_row("export perfetto (.pftrace), events", rp, base, &tp.c);
+	rate_row("export chrome JSON, events", rc_, base, &tc.c);
+	rate_row("export kineto JSON, events", rk, base, &tk.c);
 	printf("%-34s %10.1f MB/s\n", "import kineto JSON -> SBT", ri / 1e6);
 	printf("%-34s %10.1f MB/s\n", "JSON tokenizer alone", rt / 1e6);
 
@@ -383,7 +393,7 @@ int main(int argc, char **argv)
 	       ", \"chrome_json_gz\": %" PRIu64 ", \"kineto_json\": %" PRIu64
 	       ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
 	       ", \"fixture_sbt_zstd\": %" PRIu64 "}\n",
-	       nevents, base / 1e6, rp / 1e6, cp.cores, cp.steal, rc_ / 1e6, rk / 1e6, ri / 1e6,
+	       nevents, base / 1e6, rp / 1e6, tp.c.cores, tp.c.steal, rc_ / 1e6, rk / 1e6, ri / 1e6,
 	       rt / 1e6, size_events, s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json,
 	       f_sbt, f_sbtz);
 	return 0;
