@@ -804,9 +804,8 @@ struct xahead {
 	/* each side is woken only when it can go on: the helper when half the batches are
 	 * free again (or to quit), the exporter when a batch is ready (or on a failure); a
 	 * wake-up that finds nothing to do costs the woken thread two system calls and, in a
-	 * VM, its idle vCPU an interrupt (one condition variable, broadcast at every batch,
-	 * about doubled the threads' sleeps: medians 164-274 against 97-147 per 10M-event export)
-	 */
+	 * VM, its idle vCPU an interrupt (one condition variable broadcast at every batch
+	 * about doubled the sleeps per 10M-event export: medians 164-274 against 97-147) */
 	pthread_cond_t room, data;
 	int helper_waits, exporter_waits;
 	/* the helper's own */
