@@ -3,6 +3,7 @@
  * bench-export: export and import speed, and the size table.
  *
  *   bench-export [--events N] [--dir DIR] [--fixture PATH] [--size-events N]
+ *                [--rounds N]
  *
  * Records N simulated events (default 10M, preset train, as `tracesmith
  * record --simulate --events N` does: rings + collector) into DIR (default
@@ -20,9 +21,10 @@
  *     torch.profiler fixture (--fixture, default ../shared/fixtures/kineto/
  *     next to the source tree; skipped with a message when absent): its
  *     JSON size vs our SBT after import.
- * Rates are the best of 3 runs, taken in rounds (read, perfetto, chrome,
- * kineto; three times) so that the baseline and the exports sample the same
- * stretch of time. For that run the table also gives the CPU
+ * Rates are the best of 3 runs (the read and the exports: --rounds N, for
+ * more on a machine whose speed drifts), taken in rounds (read, perfetto,
+ * chrome, kineto; again) so that the baseline and the exports sample the
+ * same stretch of time. For that run the table also gives the CPU
  * time the process used per second of wall time ("cores": about 2 for the
  * two-thread Perfetto export) and the share of the machine's CPU time that
  * the hypervisor took for other guests meanwhile ("steal", from /proc/stat;
@@ -254,6 +256,7 @@ static uint64_t export_size(const char *in, const char *out)
 int main(int argc, char **argv)
 {
 	uint64_t nevents = 10000000, size_events = 1000000, n, bytes;
+	int rounds = 3;
 	const char *dir = "/tmp", *fixture = NULL;
 	char big[512], small[512], smallz[512], out[600];
 	double base, rp, rc_, rk, ri, rt;
@@ -268,12 +271,15 @@ int main(int argc, char **argv)
 			size_events = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc &&
+			 (rounds = atoi(argv[i + 1])) > 0 && rounds <= 1000)
+			i++;
 		else if (!strcmp(argv[i], "--fixture") && i + 1 < argc)
 			fixture = argv[++i];
 		else {
 			fprintf(stderr,
 				"usage: bench-export [--events N] [--size-events N] [--dir DIR] "
-				"[--fixture PATH]\n");
+				"[--fixture PATH] [--rounds N]\n");
 			return 2;
 		}
 	}
@@ -290,7 +296,7 @@ int main(int argc, char **argv)
 
 	/* in rounds, so that each operation's best run and the baseline's are taken across the
 	 * same stretch of time (the VM's speed drifts over tens of seconds) */
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < rounds; k++) {
 		read_once(big, &tr);
 		export_once(big, "/dev/null", TSM_EXPORT_PERFETTO, &tp);
 		export_once(big, "/dev/null", TSM_EXPORT_CHROME, &tc);
