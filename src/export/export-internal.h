@@ -110,6 +110,19 @@ struct xflow {
 typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
 			     tsm__buf *side);
 
+/*
+ * An exporter may also give the read-ahead thread some of the writing to do
+ * while it would otherwise wait for room (the exporting thread is behind):
+ * the bytes of an event's output that depend on the event alone, written
+ * at `out` (room: XHEAD_ROOM bytes), returning how many (0: none, the
+ * writer writes them). It runs on the planner's thread with the plan's
+ * state, after the event was planned. Perfetto: the track event's head.
+ */
+#define XHEAD_ROOM 1024
+typedef size_t (*tsm__xpre_fn)(void *state, const tsm_event *ev, uint8_t *out);
+/* Tests: the read-ahead writes every event's head before handing its batch over. */
+extern int tsm__xheads_always;
+
 typedef struct tsm__xctx {
 	tsm_reader *r;
 	tsm_export_opts o;
@@ -130,6 +143,7 @@ typedef struct tsm__xctx {
 
 	/* planning (see tsm__xplan_fn), serial: the plan and side bytes of the event at hand */
 	tsm__xplan_fn plan;
+	tsm__xpre_fn pre; /* or NULL */
 	void *plan_state;
 	void (*plan_free)(void *state);
 	uint64_t plan_buf[XPLAN_BYTES / 8];
@@ -165,6 +179,11 @@ struct xspan {
 	const uint8_t *side;	  /* side bytes (NULL: none in the span) */
 	const uint32_t *side_off; /* where each event's side bytes begin */
 	size_t n;
+	/* the first nhead events' bytes from the tsm__xpre_fn, event i's in head[head_off[i]]
+	 * up to head[head_off[i + 1]] (none when equal) */
+	const uint8_t *head;
+	const uint32_t *head_off;
+	size_t nhead;
 };
 int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp);
 

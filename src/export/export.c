@@ -779,6 +779,11 @@ static int merge_feed(struct xmerge *m, struct xfeed *f, uint64_t *defs_off)
  */
 #define BATCH_EVENTS  4096
 #define AHEAD_BATCHES 8
+/* Heads (tsm__xpre_fn) are written HEAD_CHUNK events at a time, into a batch's buffer of
+ * HEAD_BYTES (Perfetto's take ~30 bytes an event on average; a batch whose buffer runs out
+ * leaves the rest to the writer). */
+#define HEAD_CHUNK 64
+#define HEAD_BYTES (BATCH_EVENTS * 64 + XHEAD_ROOM)
 
 struct xbatch {
 	tsm_event ev[BATCH_EVENTS];
@@ -790,6 +795,12 @@ struct xbatch {
 	uint64_t defs_off; /* the events come from blocks before this offset */
 	int last;	   /* the end of the input */
 	struct xbatch *next;
+	/* the heads the helper wrote while the queue was full (ahead_heads): events [0,
+	 * nhead) have theirs in head[head_off[i]] up to head[head_off[i + 1]] */
+	atomic_size_t nhead; /* written by the helper only, with release */
+	int head_full;	     /* the helper's: no room left in head */
+	uint8_t *head;	     /* HEAD_BYTES, made on first use */
+	uint32_t head_off[BATCH_EVENTS + 1];
 };
 
 struct xahead {
@@ -798,6 +809,7 @@ struct xahead {
 	/* the exporter's planning hook, copied: the export's own context shares cache lines
 	 * with what the exporting thread writes for every event */
 	tsm__xplan_fn plan;
+	tsm__xpre_fn pre;
 	void *plan_state;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -916,6 +928,59 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
 	return 0;
 }
 
+/*
+ * While the queue is full, the exporting thread is behind: take some of its
+ * work. The newest ready batch whose events do not all have their heads yet
+ * (the exporter reaches it last) gets the next HEAD_CHUNK of them. 1 when
+ * some were written (call again), 0 when there is room again or nothing to
+ * do. The exporter may take the batch meanwhile: it uses the heads
+ * published when it took it (nhead), and the helper writes past those only.
+ * The batch is reused only after the helper refills it, so the helper may
+ * finish its chunk in a batch the exporter is done with.
+ */
+int tsm__xheads_always;
+
+/* Write the heads of b's events from nhead up to `end` (fewer when the buffer runs out). */
+static void heads_write(struct xahead *a, struct xbatch *b, size_t end)
+{
+	size_t i = atomic_load_explicit(&b->nhead, memory_order_relaxed);
+
+	if (!b->head && !(b->head = tsm__malloc(HEAD_BYTES))) {
+		b->head_full = 1; /* the exporter writes them all */
+		return;
+	}
+	for (; i < end; i++) {
+		uint32_t off = b->head_off[i];
+
+		if (HEAD_BYTES - off < XHEAD_ROOM) {
+			b->head_full = 1;
+			break;
+		}
+		b->head_off[i + 1] =
+		    off + (uint32_t)a->pre(a->plan_state, &b->ev[i], b->head + off);
+	}
+	atomic_store_explicit(&b->nhead, i, memory_order_release);
+}
+
+static int ahead_heads(struct xahead *a)
+{
+	struct xbatch *b = NULL;
+	size_t i;
+
+	if (!a->pre || atomic_load_explicit(&a->nready_seen, memory_order_acquire) != AHEAD_BATCHES)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	for (struct xbatch *c = a->ready; c; c = c->next)
+		if (!c->head_full && atomic_load_explicit(&c->nhead, memory_order_relaxed) < c->n)
+			b = c;
+	pthread_mutex_unlock(&a->mu);
+	if (!b)
+		return 0;
+	i = atomic_load_explicit(&b->nhead, memory_order_relaxed);
+	heads_write(a, b, b->n - i > HEAD_CHUNK ? i + HEAD_CHUNK : b->n);
+	return 1;
+}
+
 static void *ahead_main(void *arg)
 {
 	struct xahead *a = arg;
@@ -924,6 +989,8 @@ static void *ahead_main(void *arg)
 		struct xbatch *b;
 		int rc;
 
+		while (ahead_heads(a))
+			;
 		spin_while(a, AHEAD_BATCHES);
 		pthread_mutex_lock(&a->mu);
 		if (!a->quit && a->nready >= AHEAD_BATCHES) {
@@ -941,8 +1008,10 @@ static void *ahead_main(void *arg)
 		if (b)
 			a->bfree = b->next;
 		pthread_mutex_unlock(&a->mu);
-		if (!b && (b = tsm__malloc(sizeof(*b))) != NULL)
+		if (!b && (b = tsm__malloc(sizeof(*b))) != NULL) {
 			memset(&b->side, 0, sizeof(b->side));
+			b->head = NULL;
+		}
 		if (!b) {
 			ahead_fail(a, TSM_FAIL(TSM_NOMEM, "export: event batch"));
 			return NULL;
@@ -950,12 +1019,18 @@ static void *ahead_main(void *arg)
 		tsm__buf_reset(&b->side);
 		b->n = 0;
 		b->last = 0;
+		atomic_store_explicit(&b->nhead, 0, memory_order_relaxed);
+		b->head_full = 0;
+		b->head_off[0] = 0;
 		rc = ahead_fill(a, b);
+		if (TSM__UNLIKELY(tsm__xheads_always) && a->pre)
+			heads_write(a, b, b->n);
 		/* the events merged before a failure are exported first, as reading serially */
 		if (b->n || rc >= 0) {
 			ahead_publish(a, b);
 		} else {
 			tsm__buf_fini(&b->side);
+			tsm__free(b->head);
 			tsm__free(b);
 		}
 		if (rc < 0) {
@@ -992,6 +1067,7 @@ static void ahead_stop(tsm__xctx *x)
 
 			*l = b->next;
 			tsm__buf_fini(&b->side);
+			tsm__free(b->head);
 			tsm__free(b);
 		}
 	tsm_reader_close(a->feed.r);
@@ -1022,6 +1098,7 @@ static void ahead_start(tsm__xctx *x)
 	a->feed.x = x;
 	a->m.feed = &a->feed;
 	a->plan = x->plan;
+	a->pre = x->pre;
 	a->plan_state = x->plan_state;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->room, NULL);
@@ -1140,6 +1217,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 {
 	static const uint32_t zero;
 	struct xbatch *b;
+	size_t nhead;
 	int rc;
 
 	if (!x->ahead) {
@@ -1153,6 +1231,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		sp->side = x->side.data;
 		sp->side_off = &zero;
 		sp->n = 1;
+		sp->nhead = 0;
 		return rc;
 	}
 	rc = ahead_fresh(x);
@@ -1164,6 +1243,10 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
 	sp->side_off = b->side_off + x->bi;
 	sp->n = b->n - x->bi;
+	nhead = atomic_load_explicit(&b->nhead, memory_order_acquire);
+	sp->head = b->head;
+	sp->head_off = b->head_off + x->bi;
+	sp->nhead = nhead > x->bi ? nhead - x->bi : 0;
 	x->bi = b->n; /* all handed out */
 	return 0;
 }

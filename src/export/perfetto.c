@@ -290,6 +290,7 @@ struct planner {
 	struct plseq *sq; /* [nseqs] */
 	uint32_t sq_cap;
 	struct tcache tc[TCACHE];
+	struct kslot *kc; /* pre_encode's launch configurations (KCACHE; made on first use) */
 };
 
 #define NREC 64
@@ -1013,12 +1014,15 @@ static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *pla
 	return rc < 0 ? rc : 0;
 }
 
+static size_t pre_encode(void *state, const tsm_event *ev, uint8_t *out);
+
 static void planner_free(void *state)
 {
 	struct planner *P = state;
 
 	if (!P)
 		return;
+	tsm__free(P->kc);
 	tsm__free(P->sq);
 	tsm__free(P);
 }
@@ -1035,12 +1039,19 @@ int tsm__perfetto_plan_init(tsm__xctx *x)
 	P->next_uuid = 1;
 	P->nseqs = 1; /* sequence 1 */
 	x->plan = plan;
+	x->pre = pre_encode;
 	x->plan_state = P;
 	x->plan_free = planner_free;
 	return 0;
 }
 
 /* ---- annotations --------------------------------------------------------------------- */
+
+/* The iid of the synthetic name of an event without one: per kind (and sync type). */
+static inline uint64_t synth_iid(const tsm_event *ev)
+{
+	return SYNTH_IID + ev->kind * 8u + (ev->kind == TSM_EV_SYNC ? ev->u.sync.sync_type & 7 : 0);
+}
 
 /*
  * Debug annotations are written in one pass with no back-filled length:
@@ -1146,7 +1157,7 @@ static uint8_t *an_where(uint8_t *p, const tsm_event *ev)
  * launch configurations over and over, so their bytes are encoded once per
  * configuration and copied after that.
  */
-static uint8_t *kernel_conf(struct pf *f, uint8_t *p, const tsm_event *ev, int where)
+static uint8_t *kernel_conf(struct kslot *kc, uint8_t *p, const tsm_event *ev, int where)
 {
 	const tsm_kernel_info *k = &ev->u.kernel;
 	struct kconf key;
@@ -1164,7 +1175,7 @@ static uint8_t *kernel_conf(struct pf *f, uint8_t *p, const tsm_event *ev, int w
 		       tsm__get_le64(key.k + 16) * 131 ^ tsm__get_le64(key.k + 24) * 257 ^
 		       ((uint64_t)key.stream << 24 | (uint64_t)key.device << 8 | key.where) * 8191 ^
 		       key.context);
-	sl = &f->kc[h & (KCACHE - 1)];
+	sl = &kc[h & (KCACHE - 1)];
 	if (sl->len && !memcmp(&sl->key, &key, sizeof(key))) {
 		memcpy(p, sl->bytes, sl->len);
 		return p + sl->len;
@@ -1186,9 +1197,14 @@ static uint8_t *kernel_conf(struct pf *f, uint8_t *p, const tsm_event *ev, int w
 	return p;
 }
 
-static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
+/*
+ * The annotations that depend on the event alone (the mangled name and the
+ * metadata follow them: te_tail). `kc`: the calling thread's launch
+ * configurations; `x` only for an NVTX domain's name (never on the
+ * read-ahead thread: pre_encode leaves those events to the writer).
+ */
+static uint8_t *annotations(struct kslot *kc, tsm__xctx *x, uint8_t *p, const tsm_event *ev)
 {
-	tsm__xctx *x = f->x;
 	int where = !tsm__xis_host(ev) || ev->device != TSM_DEVICE_NONE;
 	const char *s;
 
@@ -1197,7 +1213,7 @@ static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 	if (ev->external)
 		p = an_uint(p, A_EXTERNAL, ev->external);
 	if (ev->kind == TSM_EV_KERNEL)
-		p = kernel_conf(f, p, ev, where);
+		p = kernel_conf(kc, p, ev, where);
 	else if (where)
 		p = an_where(p, ev);
 	switch (ev->kind) {
@@ -1208,8 +1224,6 @@ static uint8_t *annotations(struct pf *f, uint8_t *p, const tsm_event *ev)
 			p = an_uint(p, A_GRAPH, k->graph_id);
 			p = an_uint(p, A_GRAPH_NODE, k->graph_node_id);
 		}
-		if (f->mangled)
-			p = an_str_iid(p, A_MANGLED, ev->name);
 		break;
 	}
 	case TSM_EV_MEMCPY: {
@@ -1313,12 +1327,6 @@ static uint8_t *meta_annotations(struct pf *f, uint8_t *p, const tsm_kv *kv, siz
 		}
 	}
 	return p;
-}
-
-/* The iid of the synthetic name of an event without one: per kind (and sync type). */
-static inline uint64_t synth_iid(const tsm_event *ev)
-{
-	return SYNTH_IID + ev->kind * 8u + (ev->kind == TSM_EV_SYNC ? ev->u.sync.sync_type & 7 : 0);
 }
 
 /* Synthetic names for events without one. */
@@ -1488,14 +1496,44 @@ static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 	return out_done(f, pb_end(m, p));
 }
 
-/* The TrackEvent body of a slice's begin or an instant (the track is the sequence's default). */
-static uint8_t *te_body(struct pf *f, uint8_t *p, const tsm_event *ev, uint64_t iid,
-			const tsm_kv *kv, size_t nkv)
+/*
+ * The TrackEvent body of a slice's begin or an instant (the track is the
+ * sequence's default) in two parts. The head depends on the event alone:
+ * its type, name and annotations (annotations()); the read-ahead thread
+ * may have written it already (pre_encode). The tail depends on what the
+ * writer has seen before: the mangled name, the metadata, the flows, the
+ * call stack.
+ */
+static uint8_t *te_head(struct kslot *kc, tsm__xctx *x, uint8_t *p, const tsm_event *ev)
 {
 	p[0] = (F_TE_TYPE << 3) | PB_VARINT;
 	p[1] = tsm__xis_slice(ev) ? T_BEGIN : T_INSTANT;
-	p = pb_uint(p + 2, F_TE_NAME_IID, iid);
-	p = annotations(f, p, ev);
+	p = pb_uint(p + 2, F_TE_NAME_IID, ev->name ? ev->name : synth_iid(ev));
+	return annotations(kc, x, p, ev);
+}
+
+/*
+ * The read-ahead thread's hook for its idle time (export-internal.h): an
+ * event's track event head, written as the writer would write it, or 0 to
+ * leave the event to the writer (an NVTX domain's name is looked up on the
+ * exporting thread only). It uses the planner's state only for its own
+ * launch configurations: it runs on the planner's thread, between plans.
+ */
+static size_t pre_encode(void *state, const tsm_event *ev, uint8_t *out)
+{
+	struct planner *P = state;
+
+	if ((ev->kind == TSM_EV_NVTX_RANGE || ev->kind == TSM_EV_NVTX_MARK) && ev->u.nvtx.domain)
+		return 0;
+	if (TSM__UNLIKELY(!P->kc) && !(P->kc = tsm__calloc(KCACHE, sizeof(*P->kc))))
+		return 0; /* the writer does it all then */
+	return (size_t)(te_head(P->kc, NULL, out, ev) - out);
+}
+
+static uint8_t *te_tail(struct pf *f, uint8_t *p, const tsm_event *ev, const tsm_kv *kv, size_t nkv)
+{
+	if (f->mangled)
+		p = an_str_iid(p, A_MANGLED, ev->name);
 	if (nkv)
 		p = meta_annotations(f, p, kv, nkv);
 	if (f->flow_start)
@@ -1672,7 +1710,7 @@ static __attribute__((noinline)) int write_interned(struct pf *f, struct pseq *q
 	}
 	p = pb_end(mi, p);
 	p = pb_begin(p, F_PKT_TRACK_EVENT, &mt);
-	p = te_body(f, p, ev, nw->iid, nw->kv, nw->nkv);
+	p = te_tail(f, te_head(f->kc, x, p, ev), ev, nw->kv, nw->nkv);
 	p = pb_end(mt, p);
 	return out_done(f, pb_end(m, p));
 }
@@ -1704,8 +1742,13 @@ static inline size_t event_need(const tsm_event *ev)
 	return 1024;
 }
 
-/* The begin or instant packet of `ev` on its sequence, with what it interns there. */
-static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl)
+/*
+ * The begin or instant packet of `ev` on its sequence, with what it interns
+ * there. `head`: the track event's head (te_head) as the read-ahead thread
+ * wrote it, `hlen` bytes (NULL: none).
+ */
+static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl,
+		       const uint8_t *head, size_t hlen)
 {
 	tsm__xctx *x = f->x;
 	struct pnew nw;
@@ -1821,7 +1864,12 @@ write:
 			 pl_guess = info >> 3 & 3;
 		uint8_t *p0 = p, *body = p0 + 1 + pl_guess + inner + 1 + tl_guess;
 
-		p = te_body(f, body, ev, nw.iid, nw.kv, nw.nkv);
+		if (head) {
+			memcpy(body, head, hlen);
+			p = te_tail(f, body + hlen, ev, nw.kv, nw.nkv);
+		} else {
+			p = te_tail(f, te_head(f->kc, x, body, ev), ev, nw.kv, nw.nkv);
+		}
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;
@@ -1848,9 +1896,9 @@ write:
 	}
 }
 
-/* Write what the planner decided for one event. */
+/* Write what the planner decided for one event (`head`, `hlen`: as write_event). */
 static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *pl,
-			 const uint8_t *side)
+			 const uint8_t *side, const uint8_t *head, size_t hlen)
 {
 	tsm__sink *s = f->s;
 	uint32_t n = pl->main_len;
@@ -1867,7 +1915,7 @@ static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *
 		if (rc < 0)
 			return rc;
 	}
-	return pl->flags & P_EVENT ? write_event(f, ev, pl) : 0;
+	return pl->flags & P_EVENT ? write_event(f, ev, pl, head, hlen) : 0;
 }
 
 /* The end: every open slice's END (the planner is done with its lanes by now). */
@@ -1894,9 +1942,13 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
 	rc = f.kc ? seq_new(&f, 0, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
 	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0)
-		for (size_t i = 0; i < sp.n && rc >= 0; i++)
+		for (size_t i = 0; i < sp.n && rc >= 0; i++) {
+			size_t hlen = i < sp.nhead ? sp.head_off[i + 1] - sp.head_off[i] : 0;
+
 			rc = write_planned(&f, &sp.ev[i], (const struct pplan *)sp.plan[i],
-					   sp.side ? sp.side + sp.side_off[i] : NULL);
+					   sp.side ? sp.side + sp.side_off[i] : NULL,
+					   hlen ? sp.head + sp.head_off[i] : NULL, hlen);
+		}
 	if (rc == TSM_END)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++)
