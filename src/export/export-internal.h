@@ -104,11 +104,14 @@ struct xflow {
  * right after the merge, and carried with the event: XPLAN_BYTES of plan,
  * plus side bytes of any length. The hook gets the reader whose blocks are
  * being merged (for names and processes: not the export's own reader, which
- * the exporting thread uses meanwhile).
+ * the exporting thread uses meanwhile), and plans ev[0 .. n) in one call:
+ * plan[i], and side bytes appended to `side` from side_off[i] on. On a
+ * failure *done says how many it planned.
  */
 #define XPLAN_BYTES 24
-typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, void *plan,
-			     tsm__buf *side);
+typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, size_t n,
+			     uint64_t (*plan)[XPLAN_BYTES / 8], uint32_t *side_off, tsm__buf *side,
+			     size_t *done);
 
 /*
  * An exporter may also give the read-ahead thread some of the writing to do
@@ -147,6 +150,7 @@ typedef struct tsm__xctx {
 	void *plan_state;
 	void (*plan_free)(void *state);
 	uint64_t plan_buf[XPLAN_BYTES / 8];
+	uint32_t side_off;
 	tsm__buf side;
 
 	/* tracks */

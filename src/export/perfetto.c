@@ -997,21 +997,29 @@ static inline int plan_fast(struct planner *P, const tsm_event *ev, struct pplan
 }
 
 /* The planner's hook (export-internal.h). */
-static int plan(void *state, const tsm_reader *r, const tsm_event *ev, void *plan_out,
-		tsm__buf *side)
+static int plan(void *state, const tsm_reader *r, const tsm_event *ev, size_t n,
+		uint64_t (*plan_out)[XPLAN_BYTES / 8], uint32_t *side_off, tsm__buf *side,
+		size_t *done)
 {
 	struct planner *P = state;
-	struct pplan *pl = plan_out;
-	size_t side0 = side->len;
-	int rc;
 
 	P->r = r;
 	P->side = side;
-	rc = plan_fast(P, ev, pl);
-	if (rc == 0)
-		rc = plan_event(P, ev, pl);
-	pl->main_len = (uint32_t)(side->len - side0);
-	return rc < 0 ? rc : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct pplan *pl = (struct pplan *)plan_out[i];
+		size_t side0 = side->len;
+		int rc = plan_fast(P, &ev[i], pl);
+
+		if (rc == 0)
+			rc = plan_event(P, &ev[i], pl);
+		if (rc < 0) {
+			*done = i;
+			return rc;
+		}
+		side_off[i] = (uint32_t)side0;
+		pl->main_len = (uint32_t)(side->len - side0);
+	}
+	return 0;
 }
 
 static size_t pre_encode(void *state, const tsm_event *ev, uint8_t *out);
