@@ -10,6 +10,11 @@
  * /tmp), then, single-threaded, in one run:
  *   - baseline: tsm_reader_next over the file (what every exporter must at
  *     least do: read and decode the events);
+ *   - the same read on two threads at once, each reading the whole file:
+ *     the rate of one of them, i.e. what a core does while the other core
+ *     is busy too (the Perfetto export keeps two busy). On this 2-vCPU VM
+ *     it falls below the one-thread read in phases when the two vCPUs slow
+ *     each other down; the ratio tells such a phase from a slower export;
  *   - perfetto / chrome / kineto: tsm_export_file to /dev/null, events/s
  *     and the ratio to the baseline read rate;
  *   - import: tsm_import_file of the Kineto JSON just exported (written to
@@ -21,9 +26,9 @@
  *     torch.profiler fixture (--fixture, default ../shared/fixtures/kineto/
  *     next to the source tree; skipped with a message when absent): its
  *     JSON size vs our SBT after import.
- * Rates are the best of 3 runs (the read and the exports: --rounds N, for
- * more on a machine whose speed drifts), taken in rounds (read, perfetto,
- * chrome, kineto; again) so that the baseline and the exports sample the
+ * Rates are the best of 3 runs (the reads and the exports: --rounds N, for
+ * more on a machine whose speed drifts), taken in rounds (read, read two at
+ * once, perfetto, chrome, kineto; again) so that the baseline and the exports sample the
  * same stretch of time. For that run the table also gives the CPU
  * time the process used per second of wall time ("cores": about 2 for the
  * two-thread Perfetto export) and the share of the machine's CPU time that
@@ -34,6 +39,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,16 +156,14 @@ static double rate_of(const struct timed *t)
 	return (double)t->n / t->best;
 }
 
-static void read_once(const char *path, struct timed *t)
+/* Read every event of the file: how many. */
+static uint64_t read_all(const char *path)
 {
 	tsm_reader *r = NULL;
 	const tsm_event *ev;
 	uint64_t cnt = 0, sum = 0;
-	struct usage t0;
-	int rc;
+	int rc = tsm_reader_open(path, 0, &r);
 
-	usage_now(&t0);
-	rc = tsm_reader_open(path, 0, &r);
 	if (rc < 0)
 		die(path, rc);
 	while ((rc = tsm_reader_next(r, &ev)) == 0) {
@@ -169,8 +173,47 @@ static void read_once(const char *path, struct timed *t)
 	tsm_reader_close(r);
 	if (rc < 0)
 		die(path, rc);
+	return cnt + (sum & 0); /* keep the loop */
+}
+
+static void read_once(const char *path, struct timed *t)
+{
+	struct usage t0;
+
+	usage_now(&t0);
+	t->n = read_all(path);
 	usage_keep(&t0, &t->best, &t->c);
-	t->n = cnt + (sum & 0); /* keep the loop */
+}
+
+struct reading {
+	const char *path;
+	uint64_t n;
+};
+
+static void *read_thread(void *arg)
+{
+	struct reading *rd = arg;
+
+	rd->n = read_all(rd->path);
+	return NULL;
+}
+
+/* The read on two threads at once: t->n events each in t->best seconds. */
+static void read_pair(const char *path, struct timed *t)
+{
+	struct reading rd[2] = {{path, 0}, {path, 0}};
+	pthread_t th;
+	struct usage t0;
+
+	usage_now(&t0);
+	if (pthread_create(&th, NULL, read_thread, &rd[1]) != 0) {
+		fprintf(stderr, "bench-export: cannot start a thread\n");
+		exit(1);
+	}
+	read_thread(&rd[0]);
+	pthread_join(th, NULL);
+	usage_keep(&t0, &t->best, &t->c);
+	t->n = rd[0].n;
 }
 
 static void export_once(const char *in, const char *out, unsigned fmt, struct timed *t)
@@ -259,8 +302,8 @@ int main(int argc, char **argv)
 	int rounds = 3;
 	const char *dir = "/tmp", *fixture = NULL;
 	char big[512], small[512], smallz[512], out[600];
-	double base, rp, rc_, rk, ri, rt;
-	struct timed tr = {.best = 1e30}, tp = tr, tc = tr, tk = tr;
+	double base, r2, rp, rc_, rk, ri, rt;
+	struct timed tr = {.best = 1e30}, t2 = tr, tp = tr, tc = tr, tk = tr;
 	uint64_t s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json = 0, f_sbt = 0, f_sbtz = 0;
 	char fixdef[512];
 
@@ -298,11 +341,13 @@ int main(int argc, char **argv)
 	 * same stretch of time (the VM's speed drifts over tens of seconds) */
 	for (int k = 0; k < rounds; k++) {
 		read_once(big, &tr);
+		read_pair(big, &t2);
 		export_once(big, "/dev/null", TSM_EXPORT_PERFETTO, &tp);
 		export_once(big, "/dev/null", TSM_EXPORT_CHROME, &tc);
 		export_once(big, "/dev/null", TSM_EXPORT_KINETO, &tk);
 	}
 	base = rate_of(&tr);
+	r2 = rate_of(&t2);
 	rp = rate_of(&tp);
 	rc_ = rate_of(&tc);
 	rk = rate_of(&tk);
@@ -323,6 +368,7 @@ int main(int argc, char **argv)
 
 	printf("\n%-34s %14s %10s %6s %6s\n", "operation", "rate", "vs read", "cores", "steal");
 	rate_row("SBT read (baseline), events", base, base, &tr.c);
+	rate_row("SBT read, 2 at once, each", r2, base, &t2.c);
 	rate_row("export perfetto (.pftrace), events", rp, base, &tp.c);
 	rate_row("export chrome JSON, events", rc_, base, &tc.c);
 	rate_row("export kineto JSON, events", rk, base, &tk.c);
@@ -391,6 +437,7 @@ int main(int argc, char **argv)
 		       f_json, f_sbt, (double)f_json / (double)f_sbt, f_sbtz,
 		       (double)f_json / (double)f_sbtz);
 	printf("{\"bench\": \"export\", \"events\": %" PRIu64 ", \"read_meps\": %.2f, "
+	       "\"read_pair_meps\": %.2f, "
 	       "\"perfetto_meps\": %.2f, \"perfetto_cores\": %.2f, \"perfetto_steal_pct\": %.1f, "
 	       "\"chrome_meps\": %.2f, \"kineto_meps\": %.2f, "
 	       "\"import_mbps\": %.1f, \"tokenizer_mbps\": %.1f, \"size_events\": %" PRIu64
@@ -399,8 +446,8 @@ int main(int argc, char **argv)
 	       ", \"chrome_json_gz\": %" PRIu64 ", \"kineto_json\": %" PRIu64
 	       ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
 	       ", \"fixture_sbt_zstd\": %" PRIu64 "}\n",
-	       nevents, base / 1e6, rp / 1e6, tp.c.cores, tp.c.steal, rc_ / 1e6, rk / 1e6, ri / 1e6,
-	       rt / 1e6, size_events, s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json,
-	       f_sbt, f_sbtz);
+	       nevents, base / 1e6, r2 / 1e6, rp / 1e6, tp.c.cores, tp.c.steal, rc_ / 1e6, rk / 1e6,
+	       ri / 1e6, rt / 1e6, size_events, s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj,
+	       f_json, f_sbt, f_sbtz);
 	return 0;
 }
