@@ -123,8 +123,9 @@ typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *
  */
 #define XHEAD_ROOM 1024
 typedef size_t (*tsm__xpre_fn)(void *state, const tsm_event *ev, uint8_t *out);
-/* Tests: the read-ahead writes every event's head before handing its batch over. */
-extern int tsm__xheads_always;
+/* Tests: the read-ahead writes every event's head before handing its batch over (1), or
+ * right after, racing the exporter (2). */
+extern int tsm__xheads_test;
 
 typedef struct tsm__xctx {
 	tsm_reader *r;

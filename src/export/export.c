@@ -957,7 +957,7 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
  * The batch is reused only after the helper refills it, so the helper may
  * finish its chunk in a batch the exporter is done with.
  */
-int tsm__xheads_always;
+int tsm__xheads_test;
 
 /* Write the heads of b's events from nhead up to `end` (fewer when the buffer runs out). */
 static void heads_write(struct xahead *a, struct xbatch *b, size_t end)
@@ -1042,11 +1042,16 @@ static void *ahead_main(void *arg)
 		b->head_full = 0;
 		b->head_off[0] = 0;
 		rc = ahead_fill(a, b);
-		if (TSM__UNLIKELY(tsm__xheads_always) && a->pre)
+		if (TSM__UNLIKELY(tsm__xheads_test == 1) && a->pre)
 			heads_write(a, b, b->n);
 		/* the events merged before a failure are exported first, as reading serially */
 		if (b->n || rc >= 0) {
 			ahead_publish(a, b);
+			/* tests: a chunk at a time as the exporter takes the batch and uses it */
+			for (size_t i = 0;
+			     TSM__UNLIKELY(tsm__xheads_test == 2) && a->pre && i < b->n;
+			     i += HEAD_CHUNK)
+				heads_write(a, b, b->n - i > HEAD_CHUNK ? i + HEAD_CHUNK : b->n);
 		} else {
 			tsm__buf_fini(&b->side);
 			tsm__free(b->head);
@@ -1264,10 +1269,12 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
 	sp->side_off = b->side_off + x->bi;
 	sp->n = b->n - x->bi;
+	/* the helper makes the head buffer before it publishes the first head: b->head may be
+	 * read only after nhead says there is one */
 	nhead = atomic_load_explicit(&b->nhead, memory_order_acquire);
-	sp->head = b->head;
-	sp->head_off = b->head_off + x->bi;
 	sp->nhead = nhead > x->bi ? nhead - x->bi : 0;
+	sp->head = sp->nhead ? b->head : NULL;
+	sp->head_off = b->head_off + x->bi;
 	x->bi = b->n; /* all handed out */
 	return 0;
 }
