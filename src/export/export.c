@@ -947,16 +947,7 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
 	}
 }
 
-/*
- * While the queue is full, the exporting thread is behind: take some of its
- * work. The newest ready batch whose events do not all have their heads yet
- * (the exporter reaches it last) gets the next HEAD_CHUNK of them. 1 when
- * some were written (call again), 0 when there is room again or nothing to
- * do. The exporter may take the batch meanwhile: it uses the heads
- * published when it took it (nhead), and the helper writes past those only.
- * The batch is reused only after the helper refills it, so the helper may
- * finish its chunk in a batch the exporter is done with.
- */
+/* export-internal.h */
 int tsm__xheads_test;
 
 /* Write the heads of b's events from nhead up to `end` (fewer when the buffer runs out). */
@@ -981,6 +972,16 @@ static void heads_write(struct xahead *a, struct xbatch *b, size_t end)
 	atomic_store_explicit(&b->nhead, i, memory_order_release);
 }
 
+/*
+ * While the queue is full, the exporting thread is behind: take some of its
+ * work. The newest ready batch whose events do not all have their heads yet
+ * (the exporter reaches it last) gets the next HEAD_CHUNK of them. 1 when
+ * some were written (call again), 0 when there is room again or nothing to
+ * do. The exporter may take the batch meanwhile: it uses the heads
+ * published when it took it (nhead), and the helper writes past those only.
+ * The batch is reused only after the helper refills it, so the helper may
+ * finish its chunk in a batch the exporter is done with.
+ */
 static int ahead_heads(struct xahead *a)
 {
 	struct xbatch *b = NULL;
