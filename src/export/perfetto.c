@@ -1538,7 +1538,8 @@ static size_t pre_encode(void *state, const tsm_event *ev, uint8_t *out)
 	return (size_t)(te_head(P->kc, NULL, out, ev) - out);
 }
 
-static uint8_t *te_tail(struct pf *f, uint8_t *p, const tsm_event *ev, const tsm_kv *kv, size_t nkv)
+static inline uint8_t *te_tail(struct pf *f, uint8_t *p, const tsm_event *ev, const tsm_kv *kv,
+			       size_t nkv)
 {
 	if (f->mangled)
 		p = an_str_iid(p, A_MANGLED, ev->name);
@@ -1874,10 +1875,11 @@ write:
 
 		if (head) {
 			memcpy(body, head, hlen);
-			p = te_tail(f, body + hlen, ev, nw.kv, nw.nkv);
+			p = body + hlen;
 		} else {
-			p = te_tail(f, te_head(f->kc, x, body, ev), ev, nw.kv, nw.nkv);
+			p = te_head(f->kc, x, body, ev);
 		}
+		p = te_tail(f, p, ev, nw.kv, nw.nkv);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
 		pkt_len = inner + 1 + tl + te_len;
