@@ -108,7 +108,8 @@ struct xflow {
  * plan[i], and side bytes appended to `side` from side_off[i] on. On a
  * failure *done says how many it planned.
  */
-#define XPLAN_BYTES 24
+#define XPLAN_BYTES  24
+#define XSPAN_SERIAL 64 /* events planned in one call when serial (tsm__xsrc_span) */
 typedef int (*tsm__xplan_fn)(void *state, const tsm_reader *r, const tsm_event *ev, size_t n,
 			     uint64_t (*plan)[XPLAN_BYTES / 8], uint32_t *side_off, tsm__buf *side,
 			     size_t *done);
@@ -145,13 +146,13 @@ typedef struct tsm__xctx {
 	const struct sbt_index_entry **order; /* indexed blocks by first start, or NULL */
 	size_t norder;
 
-	/* planning (see tsm__xplan_fn), serial: the plan and side bytes of the event at hand */
+	/* planning (see tsm__xplan_fn), serial: the plans and side bytes of the span at hand */
 	tsm__xplan_fn plan;
 	tsm__xpre_fn pre; /* or NULL */
 	void *plan_state;
 	void (*plan_free)(void *state);
-	uint64_t plan_buf[XPLAN_BYTES / 8];
-	uint32_t side_off;
+	uint64_t plan_buf[XSPAN_SERIAL][XPLAN_BYTES / 8];
+	uint32_t side_off[XSPAN_SERIAL];
 	tsm__buf side;
 
 	/* tracks */
@@ -176,7 +177,8 @@ int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
 /*
  * The next events in start-time order with the exporter's plans (x->plan set
  * before the export starts) and side bytes: a batch of the read-ahead thread,
- * or one event read and planned here. Valid until the next call.
+ * or, serial, the events that follow in one run's window (up to XSPAN_SERIAL), planned
+ * here in one call. Valid until the next call.
  */
 struct xspan {
 	const tsm_event *ev;

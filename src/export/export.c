@@ -1245,19 +1245,32 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 	int rc;
 
 	if (!x->ahead) {
-		/* one event, planned here */
-		size_t done;
+		/* the next event and those after it in its run's window that come out before any
+		 * other run's (as ahead_fill takes them), planned here in one call: the window
+		 * stays until the next merge_next */
+		const tsm_event *ev;
+		struct xrun *top;
+		uint64_t lim;
+		size_t n = 1, done;
 
-		rc = serial_next(x, &sp->ev);
+		rc = serial_next(x, &ev);
 		if (rc)
 			return rc;
+		top = x->m.taken;
+		lim = merge_limit(&x->m);
+		while (n < XSPAN_SERIAL && top->i < top->n && top->ev[top->i].start_ns <= lim) {
+			x->m.buffered--; /* merge_advance's share for the event before */
+			top->i++;
+			n++;
+		}
+		x->st.events_written += n - 1;
 		tsm__buf_reset(&x->side);
-		rc = x->plan(x->plan_state, x->r, sp->ev, 1, &x->plan_buf, &x->side_off, &x->side,
-			     &done);
-		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) & x->plan_buf;
+		rc = x->plan(x->plan_state, x->r, ev, n, x->plan_buf, x->side_off, &x->side, &done);
+		sp->ev = ev;
+		sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) x->plan_buf;
 		sp->side = x->side.data;
-		sp->side_off = &x->side_off;
-		sp->n = 1;
+		sp->side_off = x->side_off;
+		sp->n = n;
 		sp->nhead = 0;
 		return rc;
 	}
