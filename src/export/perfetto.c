@@ -1785,7 +1785,6 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 		/* the common event: its name (and call stack) known here, no metadata */
 		f->mangled = q->nrec_info[ns] & NI_MANGLED;
 		f->stack = ev->stack;
-		nw.iid = nk >> 1;
 		nw.kv = NULL;
 		nw.nkv = 0;
 		nw.need = event_need(ev);
