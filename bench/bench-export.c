@@ -7,7 +7,7 @@
  *
  * Records N simulated events (default 10M, preset train, as `tracesmith
  * record --simulate --events N` does: rings + collector) into DIR (default
- * /tmp), then, single-threaded, in one run:
+ * /tmp), then, in one run:
  *   - baseline: tsm_reader_next over the file (what every exporter must at
  *     least do: read and decode the events);
  *   - the same read on two threads at once, each reading the whole file:
@@ -28,8 +28,8 @@
  *     JSON size vs our SBT after import.
  * Rates are the best of 3 runs (the reads and the exports: --rounds N, for
  * more on a machine whose speed drifts), taken in rounds (read, read two at
- * once, perfetto, chrome, kineto; again) so that the baseline and the exports sample the
- * same stretch of time. For that run the table also gives the CPU
+ * once, perfetto, chrome, kineto; again) so that the baselines and the
+ * exports sample the same stretch of time. For that run the table also gives the CPU
  * time the process used per second of wall time ("cores": about 2 for the
  * two-thread Perfetto export) and the share of the machine's CPU time that
  * the hypervisor took for other guests meanwhile ("steal", from /proc/stat;

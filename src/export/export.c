@@ -547,6 +547,22 @@ static inline uint64_t merge_limit(const struct xmerge *m)
 	return lim;
 }
 
+/*
+ * After merge_next (or merge_take) returned an event: the next event of the
+ * same run when it comes out before any other run's (its start <= `lim`,
+ * merge_limit's), taken as merge_next would take it; NULL when not. The
+ * events taken so follow each other in the run's window.
+ */
+static inline const tsm_event *merge_take(struct xmerge *m, uint64_t lim)
+{
+	struct xrun *top = m->taken;
+
+	if (top->i == top->n || top->ev[top->i].start_ns > lim)
+		return NULL;
+	m->buffered--; /* merge_advance's share for the event before */
+	return &top->ev[top->i++];
+}
+
 static void run_free(struct xrun *run)
 {
 	if (run) {
@@ -918,18 +934,12 @@ static int ahead_fill(struct xahead *a, struct xbatch *b)
 			return rc;
 		rc = merge_next(&a->m, &ev);
 		if (rc == 0) {
-			struct xrun *top = a->m.taken;
 			uint64_t lim = merge_limit(&a->m);
 
-			for (;;) {
+			/* and the run's next events while it would stay on top */
+			do
 				b->ev[b->n++] = *ev;
-				/* the run's next event while it would stay on top (merge_limit) */
-				if (b->n == BATCH_EVENTS || top->i == top->n ||
-				    top->ev[top->i].start_ns > lim)
-					break;
-				a->m.buffered--; /* merge_advance's share for the event before */
-				ev = &top->ev[top->i++];
-			}
+			while (b->n < BATCH_EVENTS && (ev = merge_take(&a->m, lim)) != NULL);
 			continue;
 		}
 		if (rc == TSM_END) {
@@ -1249,20 +1259,15 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		 * other run's (as ahead_fill takes them), planned here in one call: the window
 		 * stays until the next merge_next */
 		const tsm_event *ev;
-		struct xrun *top;
 		uint64_t lim;
 		size_t n = 1, done;
 
 		rc = serial_next(x, &ev);
 		if (rc)
 			return rc;
-		top = x->m.taken;
 		lim = merge_limit(&x->m);
-		while (n < XSPAN_SERIAL && top->i < top->n && top->ev[top->i].start_ns <= lim) {
-			x->m.buffered--; /* merge_advance's share for the event before */
-			top->i++;
+		while (n < XSPAN_SERIAL && merge_take(&x->m, lim))
 			n++;
-		}
 		x->st.events_written += n - 1;
 		tsm__buf_reset(&x->side);
 		rc = x->plan(x->plan_state, x->r, ev, n, x->plan_buf, x->side_off, &x->side, &done);
