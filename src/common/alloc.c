@@ -53,6 +53,19 @@ void tsm__free(void *ptr)
 		free(ptr);
 }
 
+void *tsm__grow(void *arr, size_t *cap, size_t first, size_t size)
+{
+	size_t n = *cap ? 2 * *cap : first; /* wraps to <= *cap past SIZE_MAX */
+	void *p;
+
+	if (!size || n <= *cap || n > SIZE_MAX / size)
+		return NULL;
+	p = tsm__realloc(arr, n * size);
+	if (p)
+		*cap = n;
+	return p;
+}
+
 char *tsm__strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;

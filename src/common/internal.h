@@ -36,6 +36,14 @@ void *tsm__malloc(size_t size);
 void *tsm__calloc(size_t n, size_t size);
 void *tsm__realloc(void *ptr, size_t size);
 void tsm__free(void *ptr);
+/*
+ * The array `arr` of *cap elements of `size` bytes, reallocated to twice as
+ * many (`first` when it has none): arrays that grow an element at a time
+ * double, so that appending costs O(1) amortised. Returns the new array
+ * with *cap updated, or NULL with `arr` and *cap unchanged when memory (or
+ * size_t) runs out; the caller's TSM_FAIL says what the array was for.
+ */
+void *tsm__grow(void *arr, size_t *cap, size_t first, size_t size);
 char *tsm__strdup(const char *s);
 /* Ask for transparent huge pages over the 2 MiB-aligned inside of a large block (a hint). */
 void tsm__advise_huge(void *p, size_t bytes);

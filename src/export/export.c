@@ -243,13 +243,11 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
 		}
 	}
 	if (x->ntracks == x->tracks_cap) {
-		size_t cap = x->tracks_cap ? 2 * x->tracks_cap : 64;
-		struct xtrack *nt = tsm__realloc(x->tracks, cap * sizeof(*nt));
+		struct xtrack *nt = tsm__grow(x->tracks, &x->tracks_cap, 64, sizeof(*nt));
 
 		if (!nt)
 			return NULL;
 		x->tracks = nt;
-		x->tracks_cap = cap;
 	}
 	if (2 * (x->ntracks + 1) > x->track_hash_cap) {
 		size_t cap = x->track_hash_cap ? 2 * x->track_hash_cap : 256;
@@ -282,13 +280,13 @@ struct xtrack *tsm__xtrack_get(tsm__xctx *x, uint64_t k1, uint64_t k2, int *crea
 
 int tsm__xends_grow(uint64_t **ends, uint32_t *cap)
 {
-	uint32_t c = *cap ? 2 * *cap : 8;
-	uint64_t *ne = tsm__realloc(*ends, c * sizeof(*ne));
+	size_t c = *cap;
+	uint64_t *ne = c < UINT32_MAX / 2 ? tsm__grow(*ends, &c, 8, sizeof(*ne)) : NULL;
 
 	if (!ne)
 		return TSM_FAIL(TSM_NOMEM, "slice stack");
 	*ends = ne;
-	*cap = c;
+	*cap = (uint32_t)c;
 	return 0;
 }
 
@@ -388,13 +386,12 @@ static int build_order(tsm__xctx *x)
 static int run_append(struct xrun *run, const tsm_event *ev)
 {
 	if (run->n == run->cap) {
-		size_t cap = run->cap ? 2 * run->cap : 4096;
-		tsm_event *ne = tsm__realloc(run->ev, cap * sizeof(*ne));
+		tsm_event *ne = tsm__grow(run->ev, &run->cap, 4096, sizeof(*ne));
 
 		if (!ne)
-			return TSM_FAIL(TSM_NOMEM, "export: merge buffer of %zu events", cap);
+			return TSM_FAIL(TSM_NOMEM, "export: merge buffer of %zu events",
+					run->n + 1);
 		run->ev = ne;
-		run->cap = cap;
 	}
 	run->ev[run->n++] = *ev;
 	return 0;
@@ -446,13 +443,11 @@ static int merge_add(struct xmerge *m, struct xrun *run)
 	if (!run->n)
 		return 0;
 	if (m->nruns == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 8;
-		struct xhent *nh = tsm__realloc(m->heap, cap * sizeof(*nh));
+		struct xhent *nh = tsm__grow(m->heap, &m->cap, 8, sizeof(*nh));
 
 		if (!nh)
 			return TSM_FAIL(TSM_NOMEM, "export: merge runs");
 		m->heap = nh;
-		m->cap = cap;
 	}
 	key = run->ev[run->i].start_ns;
 	for (i = m->nruns++; i > 0 && key < m->heap[(i - 1) / 2].key; i = (i - 1) / 2)

@@ -288,7 +288,7 @@ struct planner {
 	uint64_t next_uuid, gpu_pid_next;
 	uint32_t nseqs;	  /* sequences given out ([0]: sequence 1) */
 	struct plseq *sq; /* [nseqs] */
-	uint32_t sq_cap;
+	size_t sq_cap;
 	struct tcache tc[TCACHE];
 	struct kslot *kc; /* pre_encode's launch configurations (KCACHE; made on first use) */
 };
@@ -647,13 +647,11 @@ static __attribute__((noinline)) int plseq_new(struct planner *P, struct xlane *
 	uint8_t *p;
 
 	if (P->nseqs >= P->sq_cap) {
-		uint32_t cap = P->sq_cap ? 2 * P->sq_cap : 16;
-		struct plseq *n = tsm__realloc(P->sq, cap * sizeof(*n));
+		struct plseq *n = tsm__grow(P->sq, &P->sq_cap, 16, sizeof(*n));
 
 		if (!n)
 			return TSM_FAIL(TSM_NOMEM, "perfetto: sequences");
 		P->sq = n;
-		P->sq_cap = cap;
 	}
 	sq = &P->sq[P->nseqs];
 	memset(sq, 0, sizeof(*sq));
@@ -1456,13 +1454,11 @@ static int seq_new(struct pf *f, uint64_t uuid, uint64_t t0)
 	int rc;
 
 	if (f->nseqs == f->seqs_cap) {
-		size_t cap = f->seqs_cap ? 2 * f->seqs_cap : 16;
-		struct pseq *ns = tsm__realloc(f->seqs, cap * sizeof(*ns));
+		struct pseq *ns = tsm__grow(f->seqs, &f->seqs_cap, 16, sizeof(*ns));
 
 		if (!ns)
 			return TSM_FAIL(TSM_NOMEM, "perfetto: sequences");
 		f->seqs = ns;
-		f->seqs_cap = cap;
 	}
 	q = &f->seqs[f->nseqs];
 	memset(q, 0, sizeof(*q));

@@ -201,18 +201,14 @@ static int read_kv(tsm_reader *r, cursor *c, tsm_kv *kv, uint64_t off, uint32_t 
 	return 0;
 }
 
-static int grow(void **arr, size_t n, size_t *cap, size_t elem)
+/* Room for one more record in a definition table: *arr (n of *cap in use), or NULL (failed). */
+static void *grow(void *arr, size_t n, size_t *cap, size_t elem)
 {
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 8;
-	void *p = tsm__realloc(*arr, nc * elem);
+	void *p = n < *cap ? arr : tsm__grow(arr, cap, 8, elem);
 
 	if (!p)
-		return TSM_FAIL(TSM_NOMEM, "definition table");
-	*arr = p;
-	*cap = nc;
-	return 0;
+		TSM_FAIL(TSM_NOMEM, "definition table");
+	return p;
 }
 
 /*
@@ -355,9 +351,10 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 				return rc;
 			CHECK_SID(f[1], "device name string");
 			CHECK_SID(f[2], "device uuid string");
-			rc = grow((void **)&r->devs, r->ndevs, &r->devs_cap, sizeof(*r->devs));
-			if (rc < 0)
-				return rc;
+			d = grow(r->devs, r->ndevs, &r->devs_cap, sizeof(*d));
+			if (!d)
+				return TSM_NOMEM;
+			r->devs = d;
 			d = &r->devs[r->ndevs++];
 			*d = (tsm_device_info){
 			    .id = (uint32_t)f[0],
@@ -398,9 +395,12 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 			CHECK_SID(f[2], "process name string");
 			CHECK_SID(f[3], "process command line string");
 			CHECK_SID(f[4], "process host string");
-			rc = grow((void **)&r->procs, r->nprocs, &r->procs_cap, sizeof(*r->procs));
-			if (rc < 0)
-				return rc;
+			tsm_process_info *pr =
+			    grow(r->procs, r->nprocs, &r->procs_cap, sizeof(*pr));
+
+			if (!pr)
+				return TSM_NOMEM;
+			r->procs = pr;
 			r->procs[r->nprocs++] = (tsm_process_info){
 			    .pid = (uint32_t)f[0],
 			    .rank = (int32_t)unzigzag(f[1]),
@@ -417,9 +417,12 @@ static int load_defs(tsm_reader *r, uint32_t type, const uint8_t *p, size_t len,
 		st->first_id = (uint32_t)r->nmeta;
 		st->count = (uint32_t)count;
 		for (uint64_t i = 0; i < count; i++) {
-			rc = grow((void **)&r->meta, r->nmeta, &r->meta_cap, sizeof(*r->meta));
-			if (rc == 0)
-				rc = read_kv(r, &c, &r->meta[r->nmeta], off, type);
+			tsm_kv *kv = grow(r->meta, r->nmeta, &r->meta_cap, sizeof(*kv));
+
+			if (!kv)
+				return TSM_NOMEM;
+			r->meta = kv;
+			rc = read_kv(r, &c, &r->meta[r->nmeta], off, type);
 			if (rc < 0)
 				return rc;
 			r->nmeta++;
@@ -1604,15 +1607,13 @@ int tsm__reader_build_index(tsm_reader *r)
 		if (st.is_footer || (st.type != SBT_EVTB && !is_def(st.type)))
 			continue;
 		if (n == cap) {
-			size_t c = cap ? 2 * cap : 256;
-			sbt_index_entry *ni = tsm__realloc(idx, c * sizeof(*ni));
+			sbt_index_entry *ni = tsm__grow(idx, &cap, 256, sizeof(*ni));
 
 			if (!ni) {
-				rc = TSM_FAIL(TSM_NOMEM, "%s: index of %zu chunks", r->name, c);
+				rc = TSM_FAIL(TSM_NOMEM, "%s: index of %zu chunks", r->name, n + 1);
 				break;
 			}
 			idx = ni;
-			cap = c;
 		}
 		e = &idx[n++];
 		memset(e, 0, sizeof(*e));

@@ -1162,15 +1162,14 @@ int tsm_writer_write_batch(tsm_writer *w, const tsm_event *evs, size_t n)
 	return 0;
 }
 
+/* Room for one more definition in arr (n of cap in use), or return TSM_NOMEM. */
 #define GROW(arr, n, cap)                                                         \
 	do {                                                                      \
 		if ((n) == (cap)) {                                               \
-			size_t nc_ = (cap) ? (cap)*2 : 8;                         \
-			void *p_ = tsm__realloc((arr), nc_ * sizeof(*(arr)));     \
+			void *p_ = tsm__grow((arr), &(cap), 8, sizeof(*(arr)));   \
 			if (!p_)                                                  \
 				return TSM_FAIL(TSM_NOMEM, "writer definitions"); \
 			(arr) = p_;                                               \
-			(cap) = nc_;                                              \
 		}                                                                 \
 	} while (0)
 

@@ -1232,16 +1232,14 @@ static int note_proc(struct imp *im, uint32_t pid, const char *name)
 			break;
 	if (i == im->nprocs) {
 		if (im->nprocs == im->procs_cap) {
-			size_t cap = im->procs_cap ? 2 * im->procs_cap : 8;
 			struct proc *np;
 
-			if (cap > 65536)
+			if (im->procs_cap >= 65536)
 				return 0; /* enough: names of further processes are not kept */
-			np = tsm__realloc(im->procs, cap * sizeof(*np));
+			np = tsm__grow(im->procs, &im->procs_cap, 8, sizeof(*np));
 			if (!np)
 				return TSM_FAIL(TSM_NOMEM, "import: processes");
 			im->procs = np;
-			im->procs_cap = cap;
 		}
 		im->procs[i].pid = pid;
 		im->procs[i].name = 0;
@@ -1707,15 +1705,13 @@ static struct bthread *bthread_of(struct imp *im, int64_t pid, uint64_t tid, int
 	if (!create)
 		return NULL;
 	if (im->nbth == im->bth_cap) {
-		size_t cap = im->bth_cap ? 2 * im->bth_cap : 16;
-		struct bthread *nb = tsm__realloc(im->bth, cap * sizeof(*nb));
+		struct bthread *nb = tsm__grow(im->bth, &im->bth_cap, 16, sizeof(*nb));
 
 		if (!nb) {
 			TSM_FAIL(TSM_NOMEM, "%s: B/E threads", im->in_name);
 			return NULL;
 		}
 		im->bth = nb;
-		im->bth_cap = cap;
 	}
 	memset(&im->bth[im->nbth], 0, sizeof(im->bth[0]));
 	im->bth[im->nbth].pid = pid;
@@ -1749,13 +1745,13 @@ static int b_open(struct imp *im)
 		return 0;
 	}
 	if (t->n == t->cap) {
-		uint32_t cap = t->cap ? 2 * t->cap : 8;
-		struct bopen *no = tsm__realloc(t->open, cap * sizeof(*no));
+		size_t cap = t->cap; /* under 2 * MAX_OPEN_B */
+		struct bopen *no = tsm__grow(t->open, &cap, 8, sizeof(*no));
 
 		if (!no)
 			return TSM_FAIL(TSM_NOMEM, "%s: open B records", im->in_name);
 		t->open = no;
-		t->cap = cap;
+		t->cap = (uint32_t)cap;
 	}
 	o = &t->open[t->n];
 	o->mem = tsm__malloc(argb + r->text.len + 1);
@@ -2483,13 +2479,12 @@ static int parse_stack_frames(struct imp *im, int tok)
 					       "%s: stackFrames: more than %u entries", im->in_name,
 					       MAX_SNODES);
 			if (im->fr.nsn == im->fr.sn_cap) {
-				size_t cap = im->fr.sn_cap ? 2 * im->fr.sn_cap : 256;
-				struct snode *ns = tsm__realloc(im->fr.sn, cap * sizeof(*ns));
+				struct snode *ns =
+				    tsm__grow(im->fr.sn, &im->fr.sn_cap, 256, sizeof(*ns));
 
 				if (!ns)
 					return TSM_FAIL(TSM_NOMEM, "%s: stackFrames", im->in_name);
 				im->fr.sn = ns;
-				im->fr.sn_cap = cap;
 			}
 			rc = stext_store(im, &key, &key_len);
 			if (rc < 0)

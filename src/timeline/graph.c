@@ -310,13 +310,11 @@ static uint32_t last_before(tsm_timeline *tl, size_t li, uint64_t corr, const ci
 static int add_sedge(tsm_timeline *tl, size_t *cap, uint32_t api, uint32_t op)
 {
 	if (tl->nsedges >= *cap) {
-		size_t ncap = *cap ? *cap * 2 : 256;
-		tl_sedge *n = tsm__realloc(tl->sedges, ncap * sizeof(*n));
+		tl_sedge *n = tsm__grow(tl->sedges, cap, 256, sizeof(*n));
 
 		if (!n)
 			return TSM_FAIL(TSM_NOMEM, "timeline: sync edges");
 		tl->sedges = n;
-		*cap = ncap;
 	}
 	tl->sedges[tl->nsedges].api = api;
 	tl->sedges[tl->nsedges++].op = op;
@@ -573,13 +571,12 @@ static int push_step(tsm_critical_path *cp, size_t *cap, uint32_t node, uint8_t 
 		     uint64_t e)
 {
 	if (cp->nsteps >= *cap) {
-		size_t ncap = *cap ? *cap * 2 : 1024;
-		tsm_cp_step *n = tsm__realloc(cp->steps, ncap * sizeof(*n));
+		tsm_cp_step *n = tsm__grow(cp->steps, cap, 1024, sizeof(*n));
 
 		if (!n)
-			return TSM_FAIL(TSM_NOMEM, "timeline: critical path of %zu steps", ncap);
+			return TSM_FAIL(TSM_NOMEM, "timeline: critical path of %zu steps",
+					cp->nsteps + 1);
 		cp->steps = n;
-		*cap = ncap;
 	}
 	cp->steps[cp->nsteps].node = node;
 	cp->steps[cp->nsteps].edge = edge;

@@ -188,13 +188,11 @@ static int heap_push(struct sweep *w, uint64_t end, uint8_t cls)
 	size_t i;
 
 	if (w->n >= w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 64;
-		hent *n = tsm__realloc(w->heap, ncap * sizeof(*n));
+		hent *n = tsm__grow(w->heap, &w->cap, 64, sizeof(*n));
 
 		if (!n)
 			return TSM_FAIL(TSM_NOMEM, "timeline: sweep");
 		w->heap = n;
-		w->cap = ncap;
 	}
 	for (i = w->n++; i > 0 && w->heap[(i - 1) / 2].end > end; i = (i - 1) / 2)
 		w->heap[i] = w->heap[(i - 1) / 2];

@@ -88,6 +88,28 @@ static void test_buf(void)
 	CHECK(b.data == NULL && b.len == 0);
 }
 
+static void test_grow(void)
+{
+	uint32_t *a = NULL, *n;
+	size_t cap = 0, huge = SIZE_MAX / 4 + 1;
+
+	for (uint32_t i = 0; i < 100; i++) {
+		if (i == cap) {
+			n = tsm__grow(a, &cap, 8, sizeof(*a));
+			CHECK(n != NULL);
+			a = n;
+		}
+		a[i] = i;
+	}
+	CHECK(cap == 128 && a[99] == 99);
+	/* doubling past SIZE_MAX, or an element count times size past it: NULL, unchanged */
+	CHECK(tsm__grow(a, &huge, 8, 4) == NULL && huge == SIZE_MAX / 4 + 1);
+	huge = SIZE_MAX / 2 + 1;
+	CHECK(tsm__grow(a, &huge, 8, 1) == NULL && huge == SIZE_MAX / 2 + 1);
+	CHECK(a[99] == 99);
+	tsm__free(a);
+}
+
 static void test_names(void)
 {
 	CHECK(!strcmp(tsm_event_kind_name(TSM_EV_KERNEL), "kernel"));
@@ -104,6 +126,7 @@ int main(void)
 	test_crc();
 	test_intern();
 	test_buf();
+	test_grow();
 	test_names();
 	return check_done("test-common");
 }
