@@ -1183,7 +1183,12 @@ static uint8_t *kernel_conf(struct kslot *kc, uint8_t *p, const tsm_event *ev, i
 		       key.context);
 	sl = &kc[h & (KCACHE - 1)];
 	if (sl->len && !memcmp(&sl->key, &key, sizeof(key))) {
-		memcpy(p, sl->bytes, sl->len);
+		/* as one fixed-size copy (a few moves, not a call) when short: the event's room
+		 * (1024) holds 128 bytes here */
+		if (sl->len <= 128)
+			memcpy(p, sl->bytes, 128);
+		else
+			memcpy(p, sl->bytes, sl->len);
 		return p + sl->len;
 	}
 	if (where)
@@ -1747,13 +1752,18 @@ static inline size_t event_need(const tsm_event *ev)
 	return 1024;
 }
 
+/* A head of up to 32 bytes (most: runtime calls, CPU ops) is copied as 32 bytes, one of up to
+ * 128 (kernels) as 128, when there are as many to read: a fixed-size copy is a few moves, where
+ * one of hlen bytes is a call */
+#define HEAD_COPY 128
+
 /*
  * The begin or instant packet of `ev` on its sequence, with what it interns
  * there. `head`: the track event's head (te_head) as the read-ahead thread
- * wrote it, `hlen` bytes (NULL: none).
+ * wrote it, `hlen` bytes, with `hroom` bytes readable from it (NULL: none).
  */
 static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl,
-		       const uint8_t *head, size_t hlen)
+		       const uint8_t *head, size_t hlen, size_t hroom)
 {
 	tsm__xctx *x = f->x;
 	struct pnew nw;
@@ -1869,7 +1879,13 @@ write:
 		uint8_t *p0 = p, *body = p0 + 1 + pl_guess + inner + 1 + tl_guess;
 
 		if (head) {
-			memcpy(body, head, hlen);
+			/* the event's need (1024) leaves room for HEAD_COPY bytes */
+			if (hlen <= 32 && hroom >= 32)
+				memcpy(body, head, 32);
+			else if (hlen <= HEAD_COPY && hroom >= HEAD_COPY)
+				memcpy(body, head, HEAD_COPY);
+			else
+				memcpy(body, head, hlen);
 			p = body + hlen;
 		} else {
 			p = te_head(f->kc, x, body, ev);
@@ -1901,9 +1917,9 @@ write:
 	}
 }
 
-/* Write what the planner decided for one event (`head`, `hlen`: as write_event). */
+/* Write what the planner decided for one event (`head`, `hlen`, `hroom`: as write_event). */
 static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *pl,
-			 const uint8_t *side, const uint8_t *head, size_t hlen)
+			 const uint8_t *side, const uint8_t *head, size_t hlen, size_t hroom)
 {
 	tsm__sink *s = f->s;
 	uint32_t n = pl->main_len;
@@ -1920,7 +1936,7 @@ static int write_planned(struct pf *f, const tsm_event *ev, const struct pplan *
 		if (rc < 0)
 			return rc;
 	}
-	return pl->flags & P_EVENT ? write_event(f, ev, pl, head, hlen) : 0;
+	return pl->flags & P_EVENT ? write_event(f, ev, pl, head, hlen, hroom) : 0;
 }
 
 /* The end: every open slice's END (the planner is done with its lanes by now). */
@@ -1946,14 +1962,20 @@ int tsm__export_perfetto(tsm__xctx *x)
 	f.s = &x->out;
 	f.kc = tsm__calloc(KCACHE, sizeof(*f.kc));
 	rc = f.kc ? seq_new(&f, 0, 0) : TSM_FAIL(TSM_NOMEM, "perfetto: launch configurations");
-	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0)
+	while (rc >= 0 && (rc = tsm__xsrc_span(x, &sp)) == 0) {
+		/* the heads' bytes end here: what follows may be being written */
+		uint32_t hend = sp.nhead ? sp.head_off[sp.nhead] : 0;
+
 		for (size_t i = 0; i < sp.n && rc >= 0; i++) {
+			/* head_off past nhead may be being written too */
 			size_t hlen = i < sp.nhead ? sp.head_off[i + 1] - sp.head_off[i] : 0;
 
 			rc = write_planned(&f, &sp.ev[i], (const struct pplan *)sp.plan[i],
 					   sp.side ? sp.side + sp.side_off[i] : NULL,
-					   hlen ? sp.head + sp.head_off[i] : NULL, hlen);
+					   hlen ? sp.head + sp.head_off[i] : NULL, hlen,
+					   hlen ? hend - sp.head_off[i] : 0);
 		}
+	}
 	if (rc == TSM_END)
 		rc = finish(&f);
 	for (size_t i = 0; i < f.nseqs; i++)
