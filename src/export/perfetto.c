@@ -1159,6 +1159,25 @@ static uint8_t *an_where(uint8_t *p, const tsm_event *ev)
 }
 
 /*
+ * n bytes of an event's body from src to p, `readable` bytes being there to
+ * read at src; returns p + n. Up to 32 bytes (a runtime call's or CPU op's
+ * head) are copied as 32, up to 128 (a kernel's) as 128, when as many can be
+ * read: a fixed-size copy is a few moves, where one of n bytes is a call.
+ * The bytes past n are overwritten by what follows; an event's room (1024
+ * bytes, event_need) holds them.
+ */
+static inline uint8_t *copy_short(uint8_t *p, const uint8_t *src, size_t n, size_t readable)
+{
+	if (n <= 32 && readable >= 32)
+		memcpy(p, src, 32);
+	else if (n <= 128 && readable >= 128)
+		memcpy(p, src, 128);
+	else
+		memcpy(p, src, n);
+	return p + n;
+}
+
+/*
  * A kernel's annotations from device to registers: a stream runs a few
  * launch configurations over and over, so their bytes are encoded once per
  * configuration and copied after that.
@@ -1182,15 +1201,8 @@ static uint8_t *kernel_conf(struct kslot *kc, uint8_t *p, const tsm_event *ev, i
 		       ((uint64_t)key.stream << 24 | (uint64_t)key.device << 8 | key.where) * 8191 ^
 		       key.context);
 	sl = &kc[h & (KCACHE - 1)];
-	if (sl->len && !memcmp(&sl->key, &key, sizeof(key))) {
-		/* as one fixed-size copy (a few moves, not a call) when short: the event's room
-		 * (1024) holds 128 bytes here */
-		if (sl->len <= 128)
-			memcpy(p, sl->bytes, 128);
-		else
-			memcpy(p, sl->bytes, sl->len);
-		return p + sl->len;
-	}
+	if (sl->len && !memcmp(&sl->key, &key, sizeof(key)))
+		return copy_short(p, sl->bytes, sl->len, sizeof(sl->bytes));
 	if (where)
 		p = an_where(p, ev);
 	p = an_dim3(p, A_GRID, k->grid[0], k->grid[1], k->grid[2]);
@@ -1752,11 +1764,6 @@ static inline size_t event_need(const tsm_event *ev)
 	return 1024;
 }
 
-/* A head of up to 32 bytes (most: runtime calls, CPU ops) is copied as 32 bytes, one of up to
- * 128 (kernels) as 128, when there are as many to read: a fixed-size copy is a few moves, where
- * one of hlen bytes is a call */
-#define HEAD_COPY 128
-
 /*
  * The begin or instant packet of `ev` on its sequence, with what it interns
  * there. `head`: the track event's head (te_head) as the read-ahead thread
@@ -1878,18 +1885,10 @@ write:
 			 pl_guess = info >> 3 & 3;
 		uint8_t *p0 = p, *body = p0 + 1 + pl_guess + inner + 1 + tl_guess;
 
-		if (head) {
-			/* the event's need (1024) leaves room for HEAD_COPY bytes */
-			if (hlen <= 32 && hroom >= 32)
-				memcpy(body, head, 32);
-			else if (hlen <= HEAD_COPY && hroom >= HEAD_COPY)
-				memcpy(body, head, HEAD_COPY);
-			else
-				memcpy(body, head, hlen);
-			p = body + hlen;
-		} else {
+		if (head)
+			p = copy_short(body, head, hlen, hroom);
+		else
 			p = te_head(f->kc, x, body, ev);
-		}
 		p = te_tail(f, p, ev, nw.kv, nw.nkv);
 		te_len = (size_t)(p - body);
 		tl = pb_varint_len(te_len);
