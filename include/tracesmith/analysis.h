@@ -186,8 +186,9 @@ typedef struct tsm_report_opts {
  * Write the report to `out`. Text is for people (aligned tables), JSON is
  * one object with a key per section, CSV is one table per section, each
  * preceded by a "# section" line and its header row, separated by a blank
- * line. Names are resolved with `names` (the trace's strings). Returns 0 or
- * TSM_IO when writing failed.
+ * line. Names are resolved with `names` (the trace's strings). Returns 0,
+ * TSM_IO when writing failed, or TSM_NOMEM when a name could not be
+ * demangled (the report is then written with that name as captured).
  */
 TSM_API int tsm_analysis_write(const tsm_analysis *a, FILE *out, const tsm_report_opts *opts,
 			       tsm_name_fn names, void *user);

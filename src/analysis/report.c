@@ -37,6 +37,7 @@ struct w {
 	void *user;
 	int demangle;
 	tsm__idstrs cache; /* demangled names */
+	int nomem;	   /* a name could not be demangled for want of memory */
 };
 
 static const char *const section_names[] = {"summary", "devices", "streams", "kernels",
@@ -129,7 +130,14 @@ static const char *name_of(struct w *w, uint32_t id)
 	s = w->names ? w->names(w->user, id) : NULL;
 	if (!s)
 		return "?";
-	return w->demangle ? tsm__demangled(&w->cache, id, s, 1024, &len) : s;
+	if (w->demangle) {
+		const char *d = tsm__demangled(&w->cache, id, s, 1024, &len);
+
+		if (d)
+			return d;
+		w->nomem = 1; /* the report fails once written to its end */
+	}
+	return s;
 }
 
 /* ---- the table writer ------------------------------------------------------ */
@@ -844,5 +852,7 @@ int tsm_analysis_write(const tsm_analysis *a, FILE *out, const tsm_report_opts *
 	tsm__idstrs_fini(&w.cache);
 	if (fflush(out) != 0 || ferror(out))
 		return TSM_FAIL(TSM_IO, "report: write failed");
+	if (w.nomem)
+		return TSM_FAIL(TSM_NOMEM, "report: demangled kernel names");
 	return 0;
 }

@@ -88,19 +88,18 @@ void tsm__idstrs_fini(tsm__idstrs *t)
 const char *tsm__demangled(tsm__idstrs *t, uint32_t id, const char *raw, size_t max, uint32_t *len)
 {
 	if (tsm__idstrs_room(t, id) < 0)
-		goto raw;
+		return NULL;
 	if (!t->s[id]) {
 		char buf[4096];
 		const char *d = tsm_demangle(raw, buf, max < sizeof(buf) ? max : sizeof(buf));
 
 		t->s[id] = tsm__strdup(d);
-		if (!t->s[id])
-			goto raw;
+		if (!t->s[id]) {
+			TSM_FAIL(TSM_NOMEM, "demangled name of %zu bytes", strlen(d) + 1);
+			return NULL;
+		}
 		t->len[id] = (uint32_t)strlen(d);
 	}
 	*len = t->len[id];
 	return t->s[id];
-raw:
-	*len = (uint32_t)strlen(raw);
-	return raw;
 }

@@ -64,7 +64,7 @@ int tsm__idstrs_room(tsm__idstrs *t, uint32_t id);
 void tsm__idstrs_fini(tsm__idstrs *t);
 
 /* The demangled form of string `id`, whose text is `raw`, cut to `max` - 1 bytes, and its
- * length, kept in `t`; `raw` itself when memory runs out. */
+ * length, kept in `t`; NULL (TSM_NOMEM set) when memory runs out. */
 const char *tsm__demangled(tsm__idstrs *t, uint32_t id, const char *raw, size_t max, uint32_t *len);
 
 /* Threads for data-parallel work (tsm_set_threads, TSM_THREADS, CPUs), >= 1. */

@@ -328,7 +328,8 @@ static inline uint64_t tsm__xflow_key_id(uint32_t pid, uint64_t flow_id)
 			      flow_id + pid * 0x9E3779B1u);
 }
 
-/* Display name of string id (demangled when the export demangles); "" for 0. */
+/* Display name of string id (demangled when the export demangles); "" for 0; NULL (TSM_NOMEM
+ * set) when memory runs out. */
 const char *tsm__xname(tsm__xctx *x, uint32_t id, uint32_t *len);
 /* Raw string by id ("" for 0 / undefined), of the export's reader or of reader r. */
 const char *tsm__xstr(tsm__xctx *x, uint32_t id, size_t *len);

@@ -140,6 +140,8 @@ int tsm__xput_esc_slow(tsm__xctx *x, uint32_t id, int display)
 
 	if (display) {
 		str = tsm__xname(x, id, &len);
+		if (!str)
+			return TSM_NOMEM;
 		n = len;
 	} else {
 		str = tsm__xstr(x, id, &n);

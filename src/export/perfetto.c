@@ -1571,8 +1571,8 @@ static inline uint8_t *te_tail(struct pf *f, uint8_t *p, const tsm_event *ev, co
 
 /* ---- the writer: call stacks ------------------------------------------------------------ */
 
-/* Bytes that interning n frames may take at most. */
-static size_t stack_need(tsm__xctx *x, const tsm_frame *fr, size_t n)
+/* Add to *out the bytes that interning n frames may take at most: 0, or TSM_NOMEM. */
+static int stack_need(tsm__xctx *x, const tsm_frame *fr, size_t n, size_t *out)
 {
 	size_t need = 64 + 12 * n;
 
@@ -1580,8 +1580,8 @@ static size_t stack_need(tsm__xctx *x, const tsm_frame *fr, size_t n)
 		uint32_t fl = 0;
 		size_t ml = 0, sl = 0;
 
-		if (fr[i].function)
-			tsm__xname(x, fr[i].function, &fl);
+		if (fr[i].function && !tsm__xname(x, fr[i].function, &fl))
+			return TSM_NOMEM;
 		if (fr[i].module)
 			tsm__xstr(x, fr[i].module, &ml);
 		if (fr[i].file)
@@ -1590,7 +1590,8 @@ static size_t stack_need(tsm__xctx *x, const tsm_frame *fr, size_t n)
 			(ml < NAME_MAX_BYTES ? ml : NAME_MAX_BYTES) +
 			(sl < NAME_MAX_BYTES ? sl : NAME_MAX_BYTES);
 	}
-	return need;
+	*out += need;
+	return 0;
 }
 
 /* An InternedString entry of `field`. */
@@ -1635,6 +1636,10 @@ static uint8_t *intern_stack(struct pf *f, struct pseq *q, uint8_t *p, uint32_t 
 			    (size_t)snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)fm->pc));
 		} else if ((*rc = intern(q, (uint64_t)IK_FUNC << 32 | fm->function)) > 0) {
 			s = tsm__xname(x, fm->function, &nl);
+			if (!s) {
+				*rc = TSM_NOMEM;
+				break;
+			}
 			p = interned_str(p, F_ID_FUNCTION_NAMES, fname, s, nl);
 		}
 		if (*rc >= 0 && (*rc = intern(q, (uint64_t)IK_MAP << 32 | fm->module)) > 0) {
@@ -1808,8 +1813,8 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 	nw.need = event_need(ev);
 	if (ev->name) {
 		rc = intern(q, (uint64_t)IK_NAME << 32 | ev->name);
-		if (rc > 0)
-			nw.name = tsm__xname(x, ev->name, &nw.nlen);
+		if (rc > 0 && !(nw.name = tsm__xname(x, ev->name, &nw.nlen)))
+			rc = TSM_NOMEM;
 	} else {
 		nw.name = synth_name(ev, &nw.iid);
 		rc = intern(q, (uint64_t)IK_SYNTH << 32 | (nw.iid - SYNTH_IID));
@@ -1862,7 +1867,9 @@ static int write_event(struct pf *f, const tsm_event *ev, const struct pplan *pl
 			nw.fr = tsm_reader_stack(x->r, ev->stack, &nw.nfr);
 			if (nw.nfr > STACK_FRAMES)
 				nw.nfr = STACK_FRAMES;
-			nw.need += stack_need(x, nw.fr, nw.nfr);
+			rc = stack_need(x, nw.fr, nw.nfr, &nw.need);
+			if (rc < 0)
+				return rc;
 		}
 	}
 	if (TSM__UNLIKELY(nw.new_name || nw.new_keys || nw.str || nw.new_stack))
