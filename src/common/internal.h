@@ -32,6 +32,19 @@ int tsm__fail(int status, int64_t offset, const char *fmt, ...) TSM_PRINTF(3, 4)
 /* Prefix the current detail with "prefix: " (adds context on the way up). */
 void tsm__error_prefix(const char *fmt, ...) TSM_PRINTF(1, 2);
 
+/*
+ * A failure met on a helper thread, carried to the thread that reports it
+ * (the detail is thread-local): kept on the helper with its offset and
+ * detail, raised again on the reporting thread, which returns its status.
+ */
+typedef struct tsm__err {
+	int status; /* 0: none */
+	int64_t offset;
+	char detail[512];
+} tsm__err;
+void tsm__err_keep(tsm__err *e, int status);
+int tsm__err_raise(const tsm__err *e);
+
 void *tsm__malloc(size_t size);
 void *tsm__calloc(size_t n, size_t size);
 void *tsm__realloc(void *ptr, size_t size);

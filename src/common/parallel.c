@@ -48,20 +48,16 @@ unsigned tsm__threads(void)
 typedef struct run {
 	int (*fn)(void *);
 	void *arg;
-	int rc;
-	int64_t offset;
-	char detail[512];
+	tsm__err err;
 } run;
 
 static void *run_main(void *p)
 {
 	run *r = p;
+	int rc = r->fn(r->arg);
 
-	r->rc = r->fn(r->arg);
-	if (r->rc < 0) {
-		r->offset = tsm_last_error_offset();
-		snprintf(r->detail, sizeof(r->detail), "%s", tsm_last_error());
-	}
+	if (rc < 0)
+		tsm__err_keep(&r->err, rc);
 	return NULL;
 }
 
@@ -70,12 +66,12 @@ int tsm__parallel(int (*fn)(void *), void *const *args, size_t n)
 	run runs[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
 	int started[MAX_THREADS] = {0};
-	const run *first = NULL;
+	const tsm__err *first = NULL;
 
 	if (n > MAX_THREADS)
 		return TSM_FAIL(TSM_INVAL, "parallel: %zu runs (max %d)", n, MAX_THREADS);
 	for (size_t i = 0; i < n; i++)
-		runs[i] = (run){fn, args[i], 0, -1, ""};
+		runs[i] = (run){fn, args[i], {0, -1, ""}};
 	for (size_t i = 1; i < n; i++)
 		started[i] = pthread_create(&th[i], NULL, run_main, &runs[i]) == 0;
 	if (n)
@@ -87,14 +83,12 @@ int tsm__parallel(int (*fn)(void *), void *const *args, size_t n)
 			run_main(&runs[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
-		const run *r = &runs[i];
+		const tsm__err *e = &runs[i].err;
 
-		if (r->rc >= 0)
+		if (!e->status)
 			continue;
-		if (!first || (r->offset >= 0 && (first->offset < 0 || r->offset < first->offset)))
-			first = r;
+		if (!first || (e->offset >= 0 && (first->offset < 0 || e->offset < first->offset)))
+			first = e;
 	}
-	if (!first)
-		return 0;
-	return tsm__fail(first->rc, first->offset, "%s", first->detail);
+	return first ? tsm__err_raise(first) : 0;
 }

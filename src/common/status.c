@@ -74,6 +74,18 @@ void tsm__error_prefix(const char *fmt, ...)
 	last.detail[n] = 0;
 }
 
+void tsm__err_keep(tsm__err *e, int status)
+{
+	e->status = status;
+	e->offset = tsm_last_error_offset();
+	snprintf(e->detail, sizeof(e->detail), "%s", last.detail);
+}
+
+int tsm__err_raise(const tsm__err *e)
+{
+	return tsm__fail(e->status, e->offset, "%s", e->detail);
+}
+
 const char *tsm_last_error(void)
 {
 	return last.detail;

@@ -841,9 +841,8 @@ struct xahead {
 	size_t nready;
 	atomic_size_t nready_seen; /* nready, read without the lock while spinning */
 	struct xbatch *bfree;	   /* batches to reuse */
-	int quit, failed, rc;
-	int64_t err_off;
-	char err[512];
+	int quit;
+	tsm__err err; /* the helper's failure (err.status set) */
 };
 
 /*
@@ -867,10 +866,7 @@ static void spin_while(struct xahead *a, size_t full)
 static void ahead_fail(struct xahead *a, int rc)
 {
 	pthread_mutex_lock(&a->mu);
-	a->failed = 1;
-	a->rc = rc;
-	a->err_off = tsm_last_error_offset();
-	snprintf(a->err, sizeof(a->err), "%s", tsm_last_error());
+	tsm__err_keep(&a->err, rc);
 	pthread_cond_signal(&a->data);
 	pthread_mutex_unlock(&a->mu);
 }
@@ -1172,7 +1168,7 @@ static int ahead_batch(tsm__xctx *x)
 		x->batch = NULL;
 	}
 	a->exporter_waits = 1;
-	while (!a->ready && !a->failed)
+	while (!a->ready && !a->err.status)
 		pthread_cond_wait(&a->data, &a->mu);
 	a->exporter_waits = 0;
 	b = a->ready;
@@ -1187,7 +1183,7 @@ static int ahead_batch(tsm__xctx *x)
 	}
 	pthread_mutex_unlock(&a->mu);
 	if (!b)
-		return tsm__fail(a->rc, a->err_off, "%s", a->err);
+		return tsm__err_raise(&a->err);
 	x->batch = b;
 	x->bi = 0;
 	x->st.events_read += b->read;

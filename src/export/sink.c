@@ -139,9 +139,8 @@ struct sinkpipe {
 	uint8_t *full; /* handed to the writer; NULL when it is idle */
 	size_t full_len;
 	uint8_t *spare; /* the other buffer, free */
-	int quit, err;
-	int64_t err_off;
-	char detail[512];
+	int quit;
+	tsm__err err; /* the writer's first failure */
 };
 
 static void *writer_main(void *arg)
@@ -156,13 +155,10 @@ static void *writer_main(void *arg)
 		if (!w->full)
 			break;
 		pthread_mutex_unlock(&w->mu);
-		int rc = w->err ? 0 : emit(s, w->full, w->full_len);
+		int rc = w->err.status ? 0 : emit(s, w->full, w->full_len);
 		pthread_mutex_lock(&w->mu);
-		if (rc < 0 && !w->err) {
-			w->err = rc;
-			w->err_off = tsm_last_error_offset();
-			snprintf(w->detail, sizeof(w->detail), "%s", tsm_last_error());
-		}
+		if (rc < 0 && !w->err.status)
+			tsm__err_keep(&w->err, rc);
 		w->spare = w->full;
 		w->full = NULL;
 		pthread_cond_broadcast(&w->cv);
@@ -179,8 +175,8 @@ static int writer_idle(tsm__sink *s)
 	pthread_mutex_lock(&w->mu);
 	while (w->full)
 		pthread_cond_wait(&w->cv, &w->mu);
-	if (w->err && !s->err)
-		s->err = tsm__fail(w->err, w->err_off, "%s", w->detail);
+	if (w->err.status && !s->err)
+		s->err = tsm__err_raise(&w->err);
 	pthread_mutex_unlock(&w->mu);
 	return s->err;
 }

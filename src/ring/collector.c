@@ -109,6 +109,7 @@ struct tsm_collector {
 	uint64_t last_end_ns; /* latest end_ns drained from any ring */
 	int dead;	      /* the writer failed for good */
 	int dirty;	      /* written since the last flush */
+	tsm__err err;	      /* the first error, with its detail (st_error's) */
 
 	/* Statistics: written by the writer thread, read from any thread. */
 	_Atomic uint64_t st_events;
@@ -134,8 +135,10 @@ static void stat_add(_Atomic uint64_t *v, uint64_t n)
 
 static void note_error(tsm_collector *c, int rc)
 {
-	if (!atomic_load_explicit(&c->st_error, memory_order_relaxed))
+	if (!atomic_load_explicit(&c->st_error, memory_order_relaxed)) {
+		tsm__err_keep(&c->err, rc);
 		atomic_store_explicit(&c->st_error, rc, memory_order_relaxed);
+	}
 }
 
 static void wake(tsm_collector *c)
@@ -494,6 +497,8 @@ int tsm_collector_stop(tsm_collector *c)
 	drain_all(c, 1);
 	flush(c);
 	rc = atomic_load_explicit(&c->st_error, memory_order_relaxed);
+	if (rc)
+		rc = tsm__err_raise(&c->err); /* perhaps met on the collector's thread */
 	free_collector(c);
 	return rc;
 }

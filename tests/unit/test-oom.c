@@ -3,7 +3,7 @@
  * Running out of memory: every allocation the library makes goes through
  * tsm_set_allocator's hooks, so a hook that refuses the k-th allocation (or
  * every allocation from the k-th on) reaches each failure path in turn.
- * For writing, reading, building a timeline and its analysis, each export
+ * For writing, recording (the simulator's threads and rings), reading, building a timeline and its analysis, each export
  * format on one and on two threads (the read-ahead), and the Kineto
  * import, whatever k: the call fails cleanly with TSM_NOMEM and a message,
  * or succeeds with exactly the output of a run without failures (an
@@ -84,14 +84,14 @@ static int op_write(const char *out)
 	return rc < 0 ? rc : crc;
 }
 
-/* Read every event; the output is their sum of durations, as text. */
-static int op_read(const char *out)
+/* Read every event of `in`; the output is their count and sum of durations, as text. */
+static int summarise(const char *in, const char *out)
 {
 	tsm_reader *r;
 	const tsm_event *ev;
 	uint64_t sum = 0, n = 0;
 	FILE *f;
-	int rc = tsm_reader_open(sbt, 0, &r);
+	int rc = tsm_reader_open(in, 0, &r);
 
 	if (rc < 0)
 		return rc;
@@ -109,6 +109,42 @@ static int op_read(const char *out)
 		fclose(f);
 	}
 	return 0;
+}
+
+static int op_read(const char *out)
+{
+	return summarise(sbt, out);
+}
+
+/*
+ * The record pipeline: producer threads, rings, the collector and the
+ * writer (tsm_sim_run). Its blocks depend on timing, so the output compared
+ * is the events' count and sum of durations, read with no allocation
+ * refused.
+ */
+static int op_record(const char *out)
+{
+	tsm_writer_opts wo = {0};
+	tsm_sim_opts so = {0};
+	char path[300];
+	tsm_writer *w;
+	unsigned long keep = fail_at;
+	int rc, crc;
+
+	snprintf(path, sizeof(path), "%s.sbt", out);
+	wo.block_events = 256;
+	so.max_events = 3000;
+	rc = tsm_writer_open(path, &wo, &w);
+	if (rc < 0)
+		return rc;
+	rc = tsm_sim_run(w, &so, NULL);
+	crc = tsm_writer_close(w);
+	if (rc < 0 || crc < 0)
+		return rc < 0 ? rc : crc;
+	fail_at = 0; /* every thread has ended */
+	rc = summarise(path, out);
+	fail_at = keep;
+	return rc;
 }
 
 static const char *names(void *user, uint32_t id)
@@ -266,7 +302,7 @@ int main(void)
 		int (*op)(const char *out);
 		unsigned threads; /* 2: also on two threads */
 	} ops[] = {
-	    {"write", op_write, 1},	  {"read", op_read, 1},	      {"analyse", op_analyse, 2},
+	    {"write", op_write, 1},	  {"record", op_record, 1},   {"read", op_read, 1},	      {"analyse", op_analyse, 2},
 	    {"perfetto", op_perfetto, 2}, {"chrome", op_chrome, 2}, {"kineto", op_kineto, 2},
 	    {"import", op_import, 1},
 	};

@@ -404,6 +404,7 @@ typedef struct producer {
 	uint64_t waits, dropped;
 	sim_run_result res;
 	int rc;
+	tsm__err err; /* rc's detail */
 	pthread_t pt;
 	int started;
 } producer;
@@ -467,6 +468,8 @@ static void *producer_main(void *arg)
 	producer *pr = arg;
 
 	pr->rc = tsm__sim_process_run(pr->world, pr->rank, pr->quota, 0, push_emit, pr, &pr->res);
+	if (pr->rc < 0)
+		tsm__err_keep(&pr->err, pr->rc);
 	tsm_ring_publish(pr->ring);
 	if (pr->credit)
 		atomic_fetch_sub_explicit(&pr->flow->reserved, pr->credit, memory_order_relaxed);
@@ -561,7 +564,7 @@ int tsm_sim_run(tsm_writer *w, const tsm_sim_opts *opts, tsm_capture_stats *stat
 			continue;
 		pthread_join(pr->pt, NULL);
 		if (pr->rc < 0 && rc == 0)
-			rc = pr->rc;
+			rc = tsm__err_raise(&pr->err);
 		if (stats) {
 			stats->events += pr->res.emitted[pr->thread] - pr->dropped;
 			stats->dropped += pr->dropped;
