@@ -31,6 +31,8 @@ int tsm__fail(int status, int64_t offset, const char *fmt, ...) TSM_PRINTF(3, 4)
 
 /* Prefix the current detail with "prefix: " (adds context on the way up). */
 void tsm__error_prefix(const char *fmt, ...) TSM_PRINTF(1, 2);
+/* The current failure, its detail kept, as `status` at input offset `offset`: status. */
+int tsm__error_at(int status, int64_t offset);
 
 /*
  * A failure met on a helper thread, carried to the thread that reports it

@@ -86,6 +86,13 @@ int tsm__err_raise(const tsm__err *e)
 	return tsm__fail(e->status, e->offset, "%s", e->detail);
 }
 
+int tsm__error_at(int status, int64_t offset)
+{
+	last.status = status;
+	last.offset = offset;
+	return status;
+}
+
 const char *tsm_last_error(void)
 {
 	return last.detail;

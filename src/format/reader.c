@@ -905,7 +905,7 @@ static int read_payload(tsm_reader *r, sbt_step *st, const uint8_t *hdr)
 					  &r->rbuf);
 		if (rc < 0) {
 			tsm__error_prefix("%s: chunk %s", r->name, chunk_name(st->type, t));
-			return TSM_FAIL_AT(rc, st->off, "%s", tsm_last_error());
+			return tsm__error_at(rc, st->off); /* the detail, prefixed, stays */
 		}
 		r->payload = r->rbuf.data;
 		r->payload_len = (size_t)raw;

@@ -3,8 +3,8 @@
  * SBT format tests: round-trip properties (random events of every kind ->
  * write -> read -> identical), block sorting, definitions, devices and
  * processes, zstd, seek through the index and without it, streaming
- * through a pipe, recovery of a file cut at every offset, and the
- * writer's validation of bad events.
+ * through a pipe, recovery of a file cut at every offset, a zstd frame
+ * that does not decode, and the writer's validation of bad events.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "common/internal.h"
+#include "format/sbt.h"
 #include "tracesmith/tracesmith.h"
 
 static char tmpdir[512];
@@ -588,6 +590,76 @@ static void test_writer_validation(void)
 	tsm_reader_close(NULL);
 }
 
+#ifdef TSM_HAVE_ZSTD
+/*
+ * A compressed chunk whose frame does not decode (its CRC made right, so
+ * the frame itself is the fault): TSM_CORRUPT at the chunk's offset, the
+ * detail naming the file, the chunk and zstd's reason.
+ */
+static void test_zstd_bad_frame(void)
+{
+	const char *path = tmp_path("bad-zstd.sbt");
+	tsm_writer_opts o = {.zstd_level = 3};
+	tsm_writer *w;
+	tsm_reader *r;
+	ids d;
+	uint64_t clock = 1000, off = SBT_HEADER_SIZE, bad = 0;
+	uint8_t h[SBT_CHUNK_HEADER];
+	FILE *f;
+	int rc;
+
+	CHECK_OK(tsm_writer_open(path, &o, &w));
+	make_ids(w, &d);
+	for (int i = 0; i < 2000; i++) {
+		tsm_event e;
+
+		random_event(&e, &d, &clock);
+		CHECK_OK(tsm_writer_write(w, &e));
+	}
+	CHECK_OK(tsm_writer_close(w));
+	f = fopen(path, "r+b");
+	CHECK(f != NULL);
+	while (f && !bad && !fseek(f, (long)off, SEEK_SET) && fread(h, 1, sizeof(h), f) == sizeof(h) &&
+	       memcmp(h, SBT_FOOTER_MAGIC, 8)) {
+		uint32_t size = tsm__get_le32(h + 4);
+
+		if (tsm__get_le16(h + 8) & SBT_CHUNK_ZSTD) {
+			uint8_t *p = malloc(size);
+			size_t v = 0;
+
+			CHECK(p && fread(p, 1, size, f) == size);
+			while (p && v < size && p[v] & 0x80) /* the uncompressed size */
+				v++;
+			if (p && v + 5 <= size) {
+				p[v + 1] ^= 0xff; /* zstd's frame magic */
+				tsm__put_le32(h + 12, tsm__crc32c(tsm__crc32c(0, h, 12), p, size));
+				fseek(f, (long)off, SEEK_SET);
+				CHECK(fwrite(h, 1, sizeof(h), f) == sizeof(h) &&
+				      fwrite(p, 1, size, f) == size);
+				bad = off;
+			}
+			free(p);
+		}
+		off += SBT_CHUNK_HEADER + size;
+	}
+	if (f)
+		fclose(f);
+	CHECK(bad != 0);
+	rc = tsm_reader_open(path, 0, &r);
+	if (rc == 0) {
+		const tsm_event *ev;
+
+		while ((rc = tsm_reader_next(r, &ev)) == 0)
+			;
+		tsm_reader_close(r);
+	}
+	CHECK_RC(rc, TSM_CORRUPT);
+	CHECK_EQ_U64(tsm_last_error_offset(), bad);
+	CHECK(strstr(tsm_last_error(), path) != NULL);
+	CHECK(strstr(tsm_last_error(), "zstd frame does not decode") != NULL);
+}
+#endif
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -604,6 +676,7 @@ int main(void)
 	roundtrip(3000, 1, 0, 0);
 #ifdef TSM_HAVE_ZSTD
 	roundtrip(20000, 4096, 3, 1);
+	test_zstd_bad_frame();
 #endif
 	test_block_sorted();
 	test_devices_meta();

@@ -3,9 +3,10 @@
  * Running out of memory: every allocation the library makes goes through
  * tsm_set_allocator's hooks, so a hook that refuses the k-th allocation (or
  * every allocation from the k-th on) reaches each failure path in turn.
- * For writing, recording (the simulator's threads and rings), reading, building a timeline and its analysis, each export
- * format on one and on two threads (the read-ahead), and the Kineto
- * import, whatever k: the call fails cleanly with TSM_NOMEM and a message,
+ * For writing and reading (with zstd too), recording (the simulator's
+ * threads, rings and collector), building a timeline and its analysis,
+ * each export format on one and on two threads (the read-ahead) and the
+ * Kineto import, whatever k: the call fails cleanly with TSM_NOMEM and a message,
  * or succeeds with exactly the output of a run without failures (an
  * optional helper, such as the read-ahead thread, may give up and leave the
  * work to the calling thread). Under the ASan suite, nothing leaks and no
@@ -21,7 +22,7 @@
 #include "tracesmith/tracesmith.h"
 
 static char dir[] = "/tmp/tsm-oom-XXXXXX";
-static char sbt[256], json[256];
+static char sbt[256], sbt_zstd[256], json[256];
 
 /* ---- the failing allocator ------------------------------------------------------ */
 
@@ -67,7 +68,8 @@ static int emit(const tsm_event *ev, void *user)
 	return tsm_writer_write(user, ev);
 }
 
-static int op_write(const char *out)
+/* The simulator's events written straight to `out` (zstd level `zstd`, 0: none). */
+static int write_sbt(const char *out, int zstd)
 {
 	tsm_writer_opts wo = {0};
 	tsm_sim_opts so = {0};
@@ -75,6 +77,8 @@ static int op_write(const char *out)
 	int rc, crc;
 
 	wo.block_events = 256; /* several blocks */
+	wo.zstd_level = zstd;
+	wo.created_realtime_ns = 1; /* byte-reproducible */
 	so.max_events = 3000;
 	rc = tsm_writer_open(out, &wo, &w);
 	if (rc < 0)
@@ -82,6 +86,16 @@ static int op_write(const char *out)
 	rc = tsm_sim_generate(w, &so, emit, w);
 	crc = tsm_writer_close(w);
 	return rc < 0 ? rc : crc;
+}
+
+static int op_write(const char *out)
+{
+	return write_sbt(out, 0);
+}
+
+static int op_write_zstd(const char *out)
+{
+	return write_sbt(out, 3);
 }
 
 /* Read every event of `in`; the output is their count and sum of durations, as text. */
@@ -114,6 +128,11 @@ static int summarise(const char *in, const char *out)
 static int op_read(const char *out)
 {
 	return summarise(sbt, out);
+}
+
+static int op_read_zstd(const char *out)
+{
+	return summarise(sbt_zstd, out);
 }
 
 /*
@@ -306,6 +325,7 @@ int main(void)
 	    {"perfetto", op_perfetto, 2}, {"chrome", op_chrome, 2}, {"kineto", op_kineto, 2},
 	    {"import", op_import, 1},
 	};
+	int zstd = (tsm_build_features() & TSM_FEATURE_ZSTD) != 0;
 
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -314,11 +334,20 @@ int main(void)
 	snprintf(sbt, sizeof(sbt), "%s/in.sbt", dir);
 	snprintf(json, sizeof(json), "%s/in.pt.trace.json", dir);
 	CHECK_OK(op_write(sbt));
+	snprintf(sbt_zstd, sizeof(sbt_zstd), "%s/in-zstd.sbt", dir);
 	CHECK_OK(op_kineto(json));
+	if (zstd)
+		CHECK_OK(write_sbt(sbt_zstd, 3));
+	else
+		printf("test-oom: built without zstd, its cases skipped\n");
 	tsm_set_allocator(&hooks);
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		for (unsigned t = 1; t <= ops[i].threads; t++)
 			sweep(ops[i].name, ops[i].op, t);
+	if (zstd) {
+		sweep("write-zstd", op_write_zstd, 1);
+		sweep("read-zstd", op_read_zstd, 1);
+	}
 	tsm_set_allocator(NULL);
 	{
 		char cmd[300];
