@@ -53,6 +53,18 @@ void tsm__free(void *ptr)
 		free(ptr);
 }
 
+void *tsm__zalloc(void *opaque, unsigned items, unsigned size)
+{
+	(void)opaque;
+	return tsm__calloc(items, size); /* NULL is zlib's Z_NULL */
+}
+
+void tsm__zfree(void *opaque, void *ptr)
+{
+	(void)opaque;
+	tsm__free(ptr);
+}
+
 void *tsm__grow(void *arr, size_t *cap, size_t first, size_t size)
 {
 	size_t n = *cap ? 2 * *cap : first; /* wraps to <= *cap past SIZE_MAX */

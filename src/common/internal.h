@@ -51,6 +51,9 @@ void *tsm__malloc(size_t size);
 void *tsm__calloc(size_t n, size_t size);
 void *tsm__realloc(void *ptr, size_t size);
 void tsm__free(void *ptr);
+/* zlib's zalloc and zfree through the hooks above (z_stream's voidpf and uInt spelled out). */
+void *tsm__zalloc(void *opaque, unsigned items, unsigned size);
+void tsm__zfree(void *opaque, void *ptr);
 /*
  * The array `arr` of *cap elements of `size` bytes, reallocated to twice as
  * many (`first` when it has none): arrays that grow an element at a time

@@ -87,6 +87,8 @@ int tsm__sink_open(tsm__sink *s, const char *path, int gzip_level)
 			tsm__free(z);
 			return TSM_FAIL(TSM_NOMEM, "gzip state for %s", path);
 		}
+		z->zalloc = tsm__zalloc;
+		z->zfree = tsm__zfree;
 		if (deflateInit2(z, gzip_level > 9 ? 9 : gzip_level, Z_DEFLATED, 15 + 16, 8,
 				 Z_DEFAULT_STRATEGY) != Z_OK) {
 			tsm__free(z);

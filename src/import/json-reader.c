@@ -152,6 +152,8 @@ int tsm__jr_open_file(jreader *j, const char *path)
 				tsm__free(z);
 				return TSM_FAIL(TSM_NOMEM, "%s: gzip state", path);
 			}
+			z->zalloc = tsm__zalloc;
+			z->zfree = tsm__zfree;
 			if (inflateInit2(z, 15 + 32) != Z_OK) {
 				tsm__free(z);
 				return TSM_FAIL(TSM_NOMEM, "%s: inflateInit2", path);

@@ -5,8 +5,8 @@
  * every allocation from the k-th on) reaches each failure path in turn.
  * For writing and reading (with zstd too), recording (the simulator's
  * threads, rings and collector), building a timeline and its analysis,
- * each export format on one and on two threads (the read-ahead) and the
- * Kineto import, whatever k: the call fails cleanly with TSM_NOMEM and a message,
+ * each export format on one and on two threads (the read-ahead; gzipped
+ * too) and the Kineto import (of a .gz file too), whatever k: the call fails cleanly with TSM_NOMEM and a message,
  * or succeeds with exactly the output of a run without failures (an
  * optional helper, such as the read-ahead thread, may give up and leave the
  * work to the calling thread). Under the ASan suite, nothing leaks and no
@@ -19,10 +19,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "export/sink.h"
 #include "tracesmith/tracesmith.h"
 
 static char dir[] = "/tmp/tsm-oom-XXXXXX";
-static char sbt[256], sbt_zstd[256], json[256];
+static char sbt[256], sbt_zstd[256], json[256], json_gz[256];
 
 /* ---- the failing allocator ------------------------------------------------------ */
 
@@ -200,33 +201,44 @@ static int op_analyse(const char *out)
 	return rc;
 }
 
-static int export_as(const char *out, unsigned format)
+static int export_as(const char *out, unsigned format, int gzip)
 {
 	tsm_export_opts o;
 
 	tsm_export_opts_init(&o);
 	o.format = format;
+	o.gzip = gzip;
 	return tsm_export_file(sbt, out, &o, NULL);
 }
 
 static int op_perfetto(const char *out)
 {
-	return export_as(out, TSM_EXPORT_PERFETTO);
+	return export_as(out, TSM_EXPORT_PERFETTO, 0);
 }
 
 static int op_chrome(const char *out)
 {
-	return export_as(out, TSM_EXPORT_CHROME);
+	return export_as(out, TSM_EXPORT_CHROME, 0);
 }
 
 static int op_kineto(const char *out)
 {
-	return export_as(out, TSM_EXPORT_KINETO);
+	return export_as(out, TSM_EXPORT_KINETO, 0);
+}
+
+static int op_kineto_gz(const char *out)
+{
+	return export_as(out, TSM_EXPORT_KINETO, 1);
 }
 
 static int op_import(const char *out)
 {
 	return tsm_import_file(json, out, NULL, NULL);
+}
+
+static int op_import_gz(const char *out)
+{
+	return tsm_import_file(json_gz, out, NULL, NULL);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -325,28 +337,38 @@ int main(void)
 	    {"perfetto", op_perfetto, 2}, {"chrome", op_chrome, 2}, {"kineto", op_kineto, 2},
 	    {"import", op_import, 1},
 	};
-	int zstd = (tsm_build_features() & TSM_FEATURE_ZSTD) != 0;
+	int zstd = (tsm_build_features() & TSM_FEATURE_ZSTD) != 0, gz = tsm__have_zlib();
 
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
+	tsm_set_allocator(&hooks); /* counting only, until fail_at is set */
 	snprintf(sbt, sizeof(sbt), "%s/in.sbt", dir);
 	snprintf(json, sizeof(json), "%s/in.pt.trace.json", dir);
 	CHECK_OK(op_write(sbt));
 	snprintf(sbt_zstd, sizeof(sbt_zstd), "%s/in-zstd.sbt", dir);
+	snprintf(json_gz, sizeof(json_gz), "%s/in.pt.trace.json.gz", dir);
 	CHECK_OK(op_kineto(json));
 	if (zstd)
 		CHECK_OK(write_sbt(sbt_zstd, 3));
 	else
 		printf("test-oom: built without zstd, its cases skipped\n");
-	tsm_set_allocator(&hooks);
+	if (gz)
+		CHECK_OK(op_kineto_gz(json_gz));
+	else
+		printf("test-oom: built without zlib, its cases skipped\n");
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		for (unsigned t = 1; t <= ops[i].threads; t++)
 			sweep(ops[i].name, ops[i].op, t);
 	if (zstd) {
 		sweep("write-zstd", op_write_zstd, 1);
 		sweep("read-zstd", op_read_zstd, 1);
+	}
+	if (gz) {
+		for (unsigned t = 1; t <= 2; t++)
+			sweep("kineto-gz", op_kineto_gz, t);
+		sweep("import-gz", op_import_gz, 1);
 	}
 	tsm_set_allocator(NULL);
 	{
