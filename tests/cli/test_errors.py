@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Bad inputs: each fails with exit 1 and one line naming the file (and the offset when decoding
-failed), never a crash; a torn file is recovered with a warning unless --strict."""
+failed), never a crash; a torn file is recovered with a warning unless --strict. Outputs that
+cannot be written (a full disk) fail the same way."""
 import glob
 import os
 import re
+import subprocess
 import sys
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import (RECOVERED_RE, SRC, CliTest, info_json, main, record, run,  # noqa: E402
-                     scratch, view_json)
+from clitest import (BIN, RECOVERED_RE, SRC, CliTest, Result, info_json, main,  # noqa: E402
+                     record, run, scratch, view_json)
 
 READERS = (("info",), ("view",), ("view", "--format", "json"), ("view", "--format", "csv"),
            ("dump",))
@@ -127,6 +130,54 @@ class TestBadFiles(CliTest):
                 r = run(*args, stdin=b"\x00garbage" * 100)
                 self.assertNoCrash(r)
                 self.assertFileError(r, "-")
+
+
+@unittest.skipUnless(os.access("/dev/full", os.W_OK), "no writable /dev/full")
+class TestFullDisk(CliTest):
+    """An output that opens but cannot be written (ENOSPC): exit 1, one line naming the output
+    and the reason, whether it is a file (-o) or standard output."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.good = record("full.sbt", events=20000)
+        cls.json = scratch("full.pt.trace.json")
+        r = run("export", cls.good, "-q", "-o", cls.json)
+        if r.rc != 0:
+            raise AssertionError(r)
+
+    def test_output_file(self):
+        cases = [("record", "--simulate", "--events", 20000, "-o", "/dev/full"),
+                 ("import", self.json, "-o", "/dev/full"),
+                 ("report", self.good, "-o", "/dev/full")]
+        for fmt in ("perfetto", "chrome", "kineto"):
+            for gz in ((), ("--gzip",)):
+                cases.append(("export", self.good, "-q", "--format", fmt, *gz, "-o", "/dev/full"))
+        for args in cases:
+            for threads in ("1", "2"):
+                with self.subTest(cmd=args, threads=threads):
+                    r = run(*args, env={"TSM_THREADS": threads})
+                    self.assertNoCrash(r)
+                    line = self.assertFileError(r, "/dev/full")
+                    self.assertIn("No space left on device", line)
+
+    def test_standard_output(self):
+        cases = [("info", self.good), ("dump", self.good), ("view", self.good),
+                 ("view", self.good, "--format", "json"), ("stats", self.good),
+                 ("stats", self.good, "--format", "csv"), ("timeline", self.good),
+                 ("export", self.good, "-q", "--format", "chrome", "-o", "-"),
+                 ("record", "--simulate", "--events", 20000, "-o", "-")]
+        for args in cases:
+            with self.subTest(cmd=args):
+                with open("/dev/full", "wb") as full:
+                    p = subprocess.run([BIN] + [str(a) for a in args], stdout=full,
+                                       stderr=subprocess.PIPE, timeout=120)
+                r = Result(p.returncode, "", p.stderr.decode("utf-8"))
+                self.assertNoCrash(r)
+                lines = r.err.splitlines()
+                self.assertEqual(r.rc, 1, r)
+                self.assertEqual(len(lines), 1, r)
+                self.assertRegex(lines[0], r"^tracesmith: (standard output|-): .*"
+                                 r"No space left on device", r)
 
 
 class TestRecovery(CliTest):

@@ -513,11 +513,16 @@ int cmd_report(int argc, char **argv)
 	fputs(page_script, out);
 	if (out == stdout) {
 		rc = cli_out_finish();
-	} else if (fclose(out) != 0) {
-		out = NULL;
-		rc = cli_error(outpath, "write failed: %s", strerror(errno));
 	} else {
-		rc = EXIT_OK;
+		/* a write that failed while the page was written left the stream's error flag,
+		 * which fclose does not report when nothing was left to flush */
+		int bad = fflush(out) != 0 || ferror(out), err = errno;
+
+		if (fclose(out) != 0 && !bad) {
+			bad = 1;
+			err = errno;
+		}
+		rc = bad ? cli_error(outpath, "write failed: %s", strerror(err)) : EXIT_OK;
 	}
 	out = NULL;
 out:
