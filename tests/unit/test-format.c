@@ -619,8 +619,8 @@ static void test_zstd_bad_frame(void)
 	CHECK_OK(tsm_writer_close(w));
 	f = fopen(path, "r+b");
 	CHECK(f != NULL);
-	while (f && !bad && !fseek(f, (long)off, SEEK_SET) && fread(h, 1, sizeof(h), f) == sizeof(h) &&
-	       memcmp(h, SBT_FOOTER_MAGIC, 8)) {
+	while (f && !bad && !fseek(f, (long)off, SEEK_SET) &&
+	       fread(h, 1, sizeof(h), f) == sizeof(h) && memcmp(h, SBT_FOOTER_MAGIC, 8)) {
 		uint32_t size = tsm__get_le32(h + 4);
 
 		if (tsm__get_le16(h + 8) & SBT_CHUNK_ZSTD) {

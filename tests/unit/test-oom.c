@@ -6,11 +6,10 @@
  * For writing and reading (with zstd too), recording (the simulator's
  * threads, rings and collector), building a timeline and its analysis,
  * each export format on one and on two threads (the read-ahead; gzipped
- * too) and the Kineto import (of a .gz file too), whatever k: the call fails cleanly with TSM_NOMEM and a message,
- * or succeeds with exactly the output of a run without failures (an
- * optional helper, such as the read-ahead thread, may give up and leave the
- * work to the calling thread). Under the ASan suite, nothing leaks and no
- * freed or uninitialised memory is used on the way out.
+ * too) and the Kineto import (of a .gz file too), whatever k: the call fails cleanly with TSM_NOMEM
+ * and a message, or succeeds with exactly the output of a run without failures (an optional helper,
+ * such as the read-ahead thread, may give up and leave the work to the calling thread). Under the
+ * ASan suite, nothing leaks and no freed or uninitialised memory is used on the way out.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -307,10 +306,11 @@ static void sweep(const char *name, int (*op)(const char *out), unsigned threads
 				char *got = slurp(out, &n);
 
 				if (!got || n != nref || memcmp(got, want, n))
-					fprintf(stderr,
-						"%s, %u threads, allocation %lu%s refused: succeeded "
-						"with different output\n",
-						name, threads, k, fail_after ? " on" : ""),
+					fprintf(
+					    stderr,
+					    "%s, %u threads, allocation %lu%s refused: succeeded "
+					    "with different output\n",
+					    name, threads, k, fail_after ? " on" : ""),
 					    check_failures++;
 				free(got);
 				continue;
@@ -333,9 +333,9 @@ int main(void)
 		int (*op)(const char *out);
 		unsigned threads; /* 2: also on two threads */
 	} ops[] = {
-	    {"write", op_write, 1},	  {"record", op_record, 1},   {"read", op_read, 1},	      {"analyse", op_analyse, 2},
-	    {"perfetto", op_perfetto, 2}, {"chrome", op_chrome, 2}, {"kineto", op_kineto, 2},
-	    {"import", op_import, 1},
+	    {"write", op_write, 1},	{"record", op_record, 1},     {"read", op_read, 1},
+	    {"analyse", op_analyse, 2}, {"perfetto", op_perfetto, 2}, {"chrome", op_chrome, 2},
+	    {"kineto", op_kineto, 2},	{"import", op_import, 1},
 	};
 	int zstd = (tsm_build_features() & TSM_FEATURE_ZSTD) != 0, gz = tsm__have_zlib();
 
