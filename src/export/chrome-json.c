@@ -123,11 +123,11 @@ static int write_stack_frames(struct cj *c, uint32_t nstacks, const uint8_t *sta
 				const char *fn =
 				    fm->function ? tsm__xname(x, fm->function, &fl) : NULL;
 				const char *file = fm->file ? tsm__xstr(x, fm->file, &sl) : NULL;
-				char *name =
-				    fm->function && !fn ? NULL : tsm__malloc((size_t)fl + sl + 64);
+				char *name;
 
 				if (fm->function && !fn)
-					return TSM_NOMEM;
+					return TSM_NOMEM; /* its demangled form */
+				name = tsm__malloc((size_t)fl + sl + 64);
 				if (!name)
 					return TSM_FAIL(TSM_NOMEM, "chrome: stack frame name");
 				if (fn)

@@ -45,6 +45,26 @@ static int check_failures;
 
 #define CHECK_OK(call) CHECK_RC(call, 0)
 
+/* The whole file, malloc'ed (NULL if it cannot be read), its size in *len. */
+static inline char *check_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+		*len = (size_t)n;
+	fclose(f);
+	return buf;
+}
+
 static inline int check_done(const char *name)
 {
 	if (check_failures) {

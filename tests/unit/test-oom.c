@@ -240,25 +240,6 @@ static int op_import_gz(const char *out)
 	return tsm_import_file(json_gz, out, NULL, NULL);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (size_t)n;
-	fclose(f);
-	return buf;
-}
-
 /* Trials per operation and mode at most (evenly spread over its allocations). */
 static unsigned long max_trials(void)
 {
@@ -287,7 +268,7 @@ static void sweep(const char *name, int (*op)(const char *out), unsigned threads
 	atomic_store(&nalloc, 0);
 	CHECK_OK(op(ref));
 	total = atomic_load(&nalloc);
-	want = slurp(ref, &nref);
+	want = check_slurp(ref, &nref);
 	CHECK(want != NULL && nref > 0 && total > 0);
 	step = total / max_trials() + 1;
 	for (fail_after = 0; fail_after <= 1; fail_after++)
@@ -303,7 +284,7 @@ static void sweep(const char *name, int (*op)(const char *out), unsigned threads
 			fail_at = 0;
 			if (rc == 0) {
 				size_t n;
-				char *got = slurp(out, &n);
+				char *got = check_slurp(out, &n);
 
 				if (!got || n != nref || memcmp(got, want, n))
 					fprintf(

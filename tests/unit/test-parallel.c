@@ -112,25 +112,6 @@ static void test_same_as_serial(const char *preset)
 	free(one);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (size_t)n;
-	fclose(f);
-	return buf;
-}
-
 /*
  * Every export format, serial and read ahead: the same bytes. The
  * read-ahead writes events' heads (tsm__xpre_fn) while the exporter is
@@ -162,7 +143,7 @@ static void test_exports(const char *preset, int heads)
 			tsm__xheads_test = heads;
 			CHECK_OK(tsm_export_file(in, out, &o, NULL));
 			tsm__xheads_test = 0;
-			b = slurp(out, &n);
+			b = check_slurp(out, &n);
 			CHECK(b != NULL && n > 0);
 			if (t == 1) {
 				one = b;
