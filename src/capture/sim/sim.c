@@ -403,8 +403,7 @@ typedef struct producer {
 	uint64_t credit;
 	uint64_t waits, dropped;
 	sim_run_result res;
-	int rc;
-	tsm__err err; /* rc's detail */
+	tsm__err err; /* its failure (err.status set) */
 	pthread_t pt;
 	int started;
 } producer;
@@ -466,10 +465,10 @@ static int push_emit(const tsm_event *ev, void *user)
 static void *producer_main(void *arg)
 {
 	producer *pr = arg;
+	int rc = tsm__sim_process_run(pr->world, pr->rank, pr->quota, 0, push_emit, pr, &pr->res);
 
-	pr->rc = tsm__sim_process_run(pr->world, pr->rank, pr->quota, 0, push_emit, pr, &pr->res);
-	if (pr->rc < 0)
-		tsm__err_keep(&pr->err, pr->rc);
+	if (rc < 0)
+		tsm__err_keep(&pr->err, rc);
 	tsm_ring_publish(pr->ring);
 	if (pr->credit)
 		atomic_fetch_sub_explicit(&pr->flow->reserved, pr->credit, memory_order_relaxed);
@@ -563,7 +562,7 @@ int tsm_sim_run(tsm_writer *w, const tsm_sim_opts *opts, tsm_capture_stats *stat
 		if (!pr->started)
 			continue;
 		pthread_join(pr->pt, NULL);
-		if (pr->rc < 0 && rc == 0)
+		if (pr->err.status && rc == 0)
 			rc = tsm__err_raise(&pr->err);
 		if (stats) {
 			stats->events += pr->res.emitted[pr->thread] - pr->dropped;
