@@ -17,6 +17,11 @@
  *     each other down; the ratio tells such a phase from a slower export;
  *   - perfetto / chrome / kineto: tsm_export_file to /dev/null, events/s
  *     and the ratio to the baseline read rate;
+ *   - perfetto with its read-ahead thread slowed as on a vCPU at 1/1.6 of
+ *     the other's speed (the slow phase of this VM, reproduced at will:
+ *     the thread spins 60% of the CPU time it worked), with the planning
+ *     handed over to the exporting thread as the queue has it (what the
+ *     export does), and kept on the read-ahead (as before the hand-over);
  *   - import: tsm_import_file of the Kineto JSON just exported (written to
  *     a file first), MB/s of JSON; and the tokenizer alone over the same
  *     bytes (the parser's ceiling), MB/s;
@@ -49,6 +54,8 @@
 
 #include "tracesmith/tracesmith.h"
 
+#include "common/internal.h"
+#include "export/export-internal.h"
 #include "import/json-reader.h"
 
 static double now_s(void)
@@ -234,6 +241,21 @@ static void export_once(const char *in, const char *out, unsigned fmt, struct ti
 	t->n = st.events_written;
 }
 
+/*
+ * The Perfetto export, its read-ahead thread slowed SLOW_PCT% (tsm__xslow_test),
+ * the planning handed over as the queue has it (plan 0) or kept on the
+ * read-ahead (plan 3: tsm__xplan_test).
+ */
+#define SLOW_PCT 60
+static void export_slowed(const char *in, int plan, struct timed *t)
+{
+	tsm__xslow_test[0] = SLOW_PCT;
+	tsm__xplan_test = plan;
+	export_once(in, "/dev/null", TSM_EXPORT_PERFETTO, t);
+	tsm__xslow_test[0] = 0;
+	tsm__xplan_test = 0;
+}
+
 static double import_rate(const char *in, const char *out, uint64_t *bytes)
 {
 	double best = 1e30;
@@ -279,7 +301,7 @@ static double tokenize_rate(const char *in, uint64_t *bytes)
 
 static void rate_row(const char *what, double rate, double base, const struct cost *c)
 {
-	printf("%-34s %11.2f M/s %9.2fx %6.2f ", what, rate / 1e6, rate / base, c->cores);
+	printf("%-38s %11.2f M/s %9.2fx %6.2f ", what, rate / 1e6, rate / base, c->cores);
 	if (c->steal >= 0)
 		printf("%5.1f%%\n", c->steal);
 	else
@@ -302,8 +324,9 @@ int main(int argc, char **argv)
 	int rounds = 3;
 	const char *dir = "/tmp", *fixture = NULL;
 	char big[512], small[512], smallz[512], out[600];
-	double base, r2, rp, rc_, rk, ri, rt;
-	struct timed tr = {.best = 1e30}, t2 = tr, tp = tr, tc = tr, tk = tr;
+	double base, r2, rp, rc_, rk, ri, rt, rsh = 0, rsk = 0;
+	struct timed tr = {.best = 1e30}, t2 = tr, tp = tr, tc = tr, tk = tr, tsh = tr, tsk = tr;
+	int slowed = tsm__threads() > 1; /* a read-ahead thread to slow */
 	uint64_t s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj, f_json = 0, f_sbt = 0, f_sbtz = 0;
 	char fixdef[512];
 
@@ -345,12 +368,20 @@ int main(int argc, char **argv)
 		export_once(big, "/dev/null", TSM_EXPORT_PERFETTO, &tp);
 		export_once(big, "/dev/null", TSM_EXPORT_CHROME, &tc);
 		export_once(big, "/dev/null", TSM_EXPORT_KINETO, &tk);
+		if (slowed) {
+			export_slowed(big, 0, &tsh);
+			export_slowed(big, 3, &tsk);
+		}
 	}
 	base = rate_of(&tr);
 	r2 = rate_of(&t2);
 	rp = rate_of(&tp);
 	rc_ = rate_of(&tc);
 	rk = rate_of(&tk);
+	if (slowed) {
+		rsh = rate_of(&tsh);
+		rsk = rate_of(&tsk);
+	}
 	snprintf(out, sizeof(out), "%s/bench-export.pt.trace.json", dir);
 	{
 		tsm_export_opts o;
@@ -366,14 +397,20 @@ int main(int argc, char **argv)
 	unlink(out);
 	unlink(small);
 
-	printf("\n%-34s %14s %10s %6s %6s\n", "operation", "rate", "vs read", "cores", "steal");
+	printf("\n%-38s %14s %10s %6s %6s\n", "operation", "rate", "vs read", "cores", "steal");
 	rate_row("SBT read (baseline), events", base, base, &tr.c);
 	rate_row("SBT read, 2 at once, each", r2, base, &t2.c);
 	rate_row("export perfetto (.pftrace), events", rp, base, &tp.c);
 	rate_row("export chrome JSON, events", rc_, base, &tc.c);
 	rate_row("export kineto JSON, events", rk, base, &tk.c);
-	printf("%-34s %10.1f MB/s\n", "import kineto JSON -> SBT", ri / 1e6);
-	printf("%-34s %10.1f MB/s\n", "JSON tokenizer alone", rt / 1e6);
+	if (slowed) {
+		rate_row("perfetto, read-ahead at 1/1.6, handing", rsh, base, &tsh.c);
+		rate_row("perfetto, read-ahead at 1/1.6, keeping", rsk, base, &tsk.c);
+	} else {
+		printf("one thread (TSM_THREADS): the slowed read-ahead rows skipped\n");
+	}
+	printf("%-38s %10.1f MB/s\n", "import kineto JSON -> SBT", ri / 1e6);
+	printf("%-38s %10.1f MB/s\n", "JSON tokenizer alone", rt / 1e6);
 
 	/* Size table. */
 	snprintf(small, sizeof(small), "%s/bench-export-size.sbt", dir);
@@ -440,6 +477,7 @@ int main(int argc, char **argv)
 	       "\"read_pair_meps\": %.2f, "
 	       "\"perfetto_meps\": %.2f, \"perfetto_cores\": %.2f, \"perfetto_steal_pct\": %.1f, "
 	       "\"chrome_meps\": %.2f, \"kineto_meps\": %.2f, "
+	       "\"perfetto_slowed_handing_meps\": %.2f, \"perfetto_slowed_keeping_meps\": %.2f, "
 	       "\"import_mbps\": %.1f, \"tokenizer_mbps\": %.1f, \"size_events\": %" PRIu64
 	       ", \"sbt\": %" PRIu64 ", \"sbt_zstd\": %" PRIu64 ", \"pftrace\": %" PRIu64
 	       ", \"pftrace_gz\": %" PRIu64 ", \"chrome_json\": %" PRIu64
@@ -447,7 +485,7 @@ int main(int argc, char **argv)
 	       ", \"fixture_json\": %" PRIu64 ", \"fixture_sbt\": %" PRIu64
 	       ", \"fixture_sbt_zstd\": %" PRIu64 "}\n",
 	       nevents, base / 1e6, r2 / 1e6, rp / 1e6, tp.c.cores, tp.c.steal, rc_ / 1e6, rk / 1e6,
-	       ri / 1e6, rt / 1e6, size_events, s_sbt, s_sbtz, s_pf, s_pfgz, s_cj, s_cjgz, s_kj,
-	       f_json, f_sbt, f_sbtz);
+	       rsh / 1e6, rsk / 1e6, ri / 1e6, rt / 1e6, size_events, s_sbt, s_sbtz, s_pf, s_pfgz,
+	       s_cj, s_cjgz, s_kj, f_json, f_sbt, f_sbtz);
 	return 0;
 }

@@ -127,6 +127,13 @@ typedef size_t (*tsm__xpre_fn)(void *state, const tsm_event *ev, uint8_t *out);
 /* Tests: the read-ahead writes every event's head before handing its batch over (1), or
  * right after, racing the exporter (2). */
 extern int tsm__xheads_test;
+/* Tests and benchmarks: the read-ahead leaves the planning of every batch to the exporter
+ * (1), or of parts of batches, taking it back between (2), or plans every event itself (3). */
+extern int tsm__xplan_test;
+/* Benchmarks: the read-ahead thread [0] or the exporting thread [1] spins this many percent
+ * of the CPU time it worked (per batch), as on a vCPU that runs at 100 / (100 + pct) of the
+ * other's speed. */
+extern int tsm__xslow_test[2];
 
 typedef struct tsm__xctx {
 	tsm_reader *r;

@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "export/export-internal.h"
 #include "format/reader.h"
@@ -781,6 +782,26 @@ static int merge_feed(struct xmerge *m, struct xfeed *f, uint64_t *defs_off)
 
 /* ---- read-ahead ---------------------------------------------------------------- */
 
+/* export-internal.h */
+int tsm__xslow_test[2];
+
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* tsm__xslow_test: having worked since `from` (thread CPU time, less `unwork`), spin pct% of it. */
+static void slow_pay(uint64_t from, uint64_t unwork, int pct)
+{
+	uint64_t now = thread_ns(), until = now + (now - from - unwork) * (uint64_t)pct / 100;
+
+	while (thread_ns() < until)
+		;
+}
+
 /*
  * With more than one thread, a helper thread reads and decodes the blocks
  * (through a clone of the reader) and merges them into time order, handing
@@ -797,13 +818,21 @@ static int merge_feed(struct xmerge *m, struct xfeed *f, uint64_t *defs_off)
  * leaves the rest to the writer). */
 #define HEAD_CHUNK 64
 #define HEAD_BYTES (BATCH_EVENTS * 64 + XHEAD_ROOM)
+/* The helper plans PLAN_CHUNK events or so at a time, while PLAN_QUEUE batches or more
+ * are waiting (ahead_plan); the exporter takes a batch SPAN_AHEAD events at a time
+ * (tsm__xsrc_span), and looks between for batches handed over to plan
+ * (exporter_plan_queued). */
+#define PLAN_CHUNK 64
+#define PLAN_QUEUE 2
+#define SPAN_AHEAD 512
 
 struct xbatch {
 	tsm_event ev[BATCH_EVENTS];
 	uint64_t plans[BATCH_EVENTS][XPLAN_BYTES / 8];
 	uint32_t side_off[BATCH_EVENTS]; /* where each event's side bytes begin */
 	tsm__buf side;
-	size_t n, planned;
+	size_t n, planned; /* events [0, planned) have their plans */
+	uint64_t seq;	   /* the helper's count of batches, from 1 */
 	uint64_t read;	   /* events read from the file (filtered ones too) since the last batch */
 	uint64_t defs_off; /* the events come from blocks before this offset */
 	int last;	   /* the end of the input */
@@ -836,12 +865,21 @@ struct xahead {
 	/* the helper's own */
 	uint64_t defs_off;
 	uint64_t read_sent; /* feed.read handed over with the batches so far */
+	uint64_t seq;	    /* batches filled so far */
+	uint64_t handed;    /* the last batch handed over with events to plan (0: none) */
+	/* planning's hand-over (ahead_plan): the last batch handed over, published; the last
+	 * one the exporter planned the rest of (release: the planner is the helper's again
+	 * once this reaches handed) */
+	atomic_uint_least64_t handed_pub, planned_to;
+	/* tsm__xslow_test: the helper's time spent waiting for the planner, the exporter's
+	 * thread CPU time when it last took a batch */
+	uint64_t slow_unwork, slow_mark;
 	/* shared, under mu */
 	struct xbatch *ready, *ready_tail; /* batches in order */
 	size_t nready;
 	atomic_size_t nready_seen; /* nready, read without the lock while spinning */
 	struct xbatch *bfree;	   /* batches to reuse */
-	int quit;
+	atomic_int quit;
 	tsm__err err; /* the helper's failure (err.status set) */
 };
 
@@ -891,26 +929,79 @@ static void ahead_publish(struct xahead *a, struct xbatch *b)
 }
 
 /*
- * Plan the batch's events not planned yet with the exporter's hook, if it
- * has one; on a failure the batch keeps the planned ones only. ahead_fill
- * plans every PLAN_CHUNK events or so, while they are still in the cache,
- * in one call: the planner's state stays in registers from one event to the
- * next (planning each event in its own call cost ~30 more instructions per
- * event, callgrind).
+ * Planning is handed back and forth. The helper plans as it fills a batch
+ * while the exporting thread has PLAN_QUEUE batches or more waiting. With
+ * fewer, the helper is the slower thread (its vCPU may run at ~0.6x the
+ * other's, docs/design/export.md): it stops planning and hands its batch
+ * over with the rest of its events unplanned, and goes on merging, ~40%
+ * lighter. The exporter plans them, at the latest when it takes the batch
+ * (ahead_batch), else as soon as it sees one waiting (exporter_plan_queued).
+ * The planner has one owner at a time: the exporter plans only batches
+ * handed over, and the helper plans again only once the exporter has
+ * planned every one (planned_to reaches handed), so the plans are made in
+ * time order, on whichever thread, and the output is the same.
  */
-#define PLAN_CHUNK 64
+int tsm__xplan_test;
 
+static int ahead_wants_plan(struct xahead *a, const struct xbatch *b)
+{
+	if (TSM__UNLIKELY(tsm__xplan_test))
+		return tsm__xplan_test == 3 ||
+		       (tsm__xplan_test == 2 && (b->seq + b->n / PLAN_CHUNK) % 3 != 0);
+	return atomic_load_explicit(&a->nready_seen, memory_order_relaxed) >= PLAN_QUEUE;
+}
+
+static int ahead_has_planner(struct xahead *a)
+{
+	return !a->handed ||
+	       atomic_load_explicit(&a->planned_to, memory_order_acquire) >= a->handed;
+}
+
+static int ahead_heads(struct xahead *a, int full);
+
+/*
+ * Plan the batch's events not planned yet with the exporter's hook, if it
+ * has one and the helper is to (ahead_wants_plan); on a failure the batch
+ * keeps the planned ones only. ahead_fill plans every PLAN_CHUNK events or
+ * so, while they are still in the cache, in one call: the planner's state
+ * stays in registers from one event to the next (planning each event in its
+ * own call cost ~30 more instructions per event, callgrind).
+ */
 static int ahead_plan(struct xahead *a, struct xbatch *b)
 {
 	size_t i = b->planned, done = 0;
-	int rc = 0;
+	int rc;
 
-	if (a->plan && b->n > i) {
-		rc = a->plan(a->plan_state, a->feed.r, b->ev + i, b->n - i, b->plans + i,
-			     b->side_off + i, &b->side, &done);
-		if (rc < 0)
-			b->n = i + done;
+	if (!a->plan) {
+		b->planned = b->n;
+		return 0;
 	}
+	if (b->n == i || !ahead_wants_plan(a, b))
+		return 0;
+	/* The exporter has the planner still, with PLAN_QUEUE batches to go: it gives the
+	 * planner back within SPAN_AHEAD events. Going on without planning would hand over
+	 * every batch from here on (tried: the exporter then planned all 10M events of an
+	 * export, which took 0.60-0.65 s instead of 0.47-0.53), so wait, writing heads of
+	 * the queued batches meanwhile. */
+	if (!ahead_has_planner(a)) {
+		uint64_t t = TSM__UNLIKELY(tsm__xslow_test[0]) ? thread_ns() : 0;
+
+		while (!ahead_has_planner(a)) {
+			if (atomic_load_explicit(&a->quit, memory_order_relaxed))
+				return 0;
+			if (!ahead_heads(a, 0)) {
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#endif
+			}
+		}
+		if (t)
+			a->slow_unwork += thread_ns() - t;
+	}
+	rc = a->plan(a->plan_state, a->feed.r, b->ev + i, b->n - i, b->plans + i, b->side_off + i,
+		     &b->side, &done);
+	if (rc < 0)
+		b->n = i + done;
 	b->planned = b->n;
 	return rc;
 }
@@ -918,13 +1009,17 @@ static int ahead_plan(struct xahead *a, struct xbatch *b)
 /* Fill batch b with merged (and planned) events, reading blocks as the merge needs them. */
 static int ahead_fill(struct xahead *a, struct xbatch *b)
 {
+	size_t plan_at = PLAN_CHUNK;
 	int rc = 0;
 
 	while (b->n < BATCH_EVENTS) {
 		const tsm_event *ev;
 
-		if (b->n - b->planned >= PLAN_CHUNK && (rc = ahead_plan(a, b)) < 0)
-			return rc;
+		if (b->n >= plan_at) {
+			if ((rc = ahead_plan(a, b)) < 0)
+				return rc;
+			plan_at = b->n + PLAN_CHUNK;
+		}
 		rc = merge_next(&a->m, &ev);
 		if (rc == 0) {
 			uint64_t lim = merge_limit(&a->m);
@@ -976,7 +1071,8 @@ static void heads_write(struct xahead *a, struct xbatch *b, size_t end)
 }
 
 /*
- * While the queue is full, the exporting thread is behind: take some of its
+ * While the queue is full (or, `full` 0, while the helper waits for the
+ * planner: ahead_plan), the exporting thread is behind: take some of its
  * work. The newest ready batch whose events do not all have their heads yet
  * (the exporter reaches it last) gets the next HEAD_CHUNK of them. 1 when
  * some were written (call again), 0 when there is room again or nothing to
@@ -985,12 +1081,13 @@ static void heads_write(struct xahead *a, struct xbatch *b, size_t end)
  * The batch is reused only after the helper refills it, so the helper may
  * finish its chunk in a batch the exporter is done with.
  */
-static int ahead_heads(struct xahead *a)
+static int ahead_heads(struct xahead *a, int full)
 {
 	struct xbatch *b = NULL;
 	size_t i;
 
-	if (!a->pre || atomic_load_explicit(&a->nready_seen, memory_order_acquire) != AHEAD_BATCHES)
+	if (!a->pre ||
+	    (full && atomic_load_explicit(&a->nready_seen, memory_order_acquire) != AHEAD_BATCHES))
 		return 0;
 	pthread_mutex_lock(&a->mu);
 	for (struct xbatch *c = a->ready; c; c = c->next)
@@ -1009,11 +1106,15 @@ static void *ahead_main(void *arg)
 	struct xahead *a = arg;
 
 	for (;;) {
+		int slow = tsm__xslow_test[0];
+		uint64_t t = slow ? thread_ns() : 0;
 		struct xbatch *b;
 		int rc;
 
-		while (ahead_heads(a))
+		while (ahead_heads(a, 1))
 			;
+		if (TSM__UNLIKELY(slow))
+			slow_pay(t, 0, slow);
 		spin_while(a, AHEAD_BATCHES);
 		pthread_mutex_lock(&a->mu);
 		if (!a->quit && a->nready >= AHEAD_BATCHES) {
@@ -1041,16 +1142,29 @@ static void *ahead_main(void *arg)
 		}
 		tsm__buf_reset(&b->side);
 		b->n = b->planned = 0;
+		b->seq = ++a->seq;
 		b->last = 0;
 		atomic_store_explicit(&b->nhead, 0, memory_order_relaxed);
 		b->head_full = 0;
 		b->head_off[0] = 0;
+		if (TSM__UNLIKELY(slow)) {
+			t = thread_ns();
+			a->slow_unwork = 0;
+		}
 		rc = ahead_fill(a, b);
+		if (TSM__UNLIKELY(slow))
+			slow_pay(t, a->slow_unwork, slow);
 		if (TSM__UNLIKELY(tsm__xheads_test == 1) && a->pre)
 			heads_write(a, b, b->n);
 		/* the events merged before a failure are exported first, as reading serially */
 		if (b->n || rc >= 0) {
+			int handing = b->planned < b->n; /* the exporter plans the rest */
+
+			if (handing)
+				a->handed = b->seq;
 			ahead_publish(a, b);
+			if (handing)
+				atomic_store_explicit(&a->handed_pub, b->seq, memory_order_relaxed);
 			/* tests: a chunk at a time as the exporter takes the batch and uses it */
 			for (size_t i = 0;
 			     TSM__UNLIKELY(tsm__xheads_test == 2) && a->pre && i < b->n;
@@ -1146,6 +1260,54 @@ static void ahead_start(tsm__xctx *x)
 }
 
 /*
+ * The exporter plans the rest of batch b, handed over (ahead_plan), with its
+ * own reader, which has every definition the batch's events draw on once
+ * loaded up to defs_off. On a failure the export ends: the batch is not
+ * written (its length is the helper's to read meanwhile).
+ */
+static int exporter_plan(tsm__xctx *x, struct xbatch *b)
+{
+	size_t i = b->planned, done = 0;
+	int rc = tsm__reader_defs_upto(x->r, b->defs_off);
+
+	if (rc == 0)
+		rc = x->plan(x->plan_state, x->r, b->ev + i, b->n - i, b->plans + i,
+			     b->side_off + i, &b->side, &done);
+	if (rc < 0)
+		return rc;
+	b->planned = b->n;
+	atomic_store_explicit(&x->ahead->planned_to, b->seq, memory_order_release);
+	return 0;
+}
+
+/*
+ * Plan the queued batches handed over: the helper waits for the planner,
+ * which would otherwise come back only once this thread reached them (it
+ * checks at every span, SPAN_AHEAD events). The batch at hand was planned
+ * when it was taken, and the queue is in order.
+ */
+static int exporter_plan_queued(tsm__xctx *x)
+{
+	struct xahead *a = x->ahead;
+	struct xbatch *todo[AHEAD_BATCHES];
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (struct xbatch *c = a->ready; c && n < AHEAD_BATCHES; c = c->next)
+		if (c->planned < c->n)
+			todo[n++] = c;
+	pthread_mutex_unlock(&a->mu);
+	/* only this thread takes batches off the queue: they stay */
+	for (size_t i = 0; i < n; i++) {
+		int rc = exporter_plan(x, todo[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
  * The helper's next batch: the one at hand is given back (all its events
  * returned) and the next waited for. 0, TSM_END after the last batch, or
  * the helper's failure.
@@ -1154,9 +1316,12 @@ static int ahead_batch(tsm__xctx *x)
 {
 	struct xahead *a = x->ahead;
 	struct xbatch *b = x->batch;
+	int rc;
 
 	if (b && b->last)
 		return TSM_END;
+	if (TSM__UNLIKELY(tsm__xslow_test[1]) && b)
+		slow_pay(a->slow_mark, 0, tsm__xslow_test[1]);
 	spin_while(a, 0);
 	pthread_mutex_lock(&a->mu);
 	if (b) {
@@ -1188,7 +1353,11 @@ static int ahead_batch(tsm__xctx *x)
 	x->bi = 0;
 	x->st.events_read += b->read;
 	tsm__xprogress(x);
-	return tsm__reader_defs_upto(x->r, b->defs_off);
+	/* handed over (ahead_plan): the rest is planned here, all at once */
+	rc = b->planned < b->n ? exporter_plan(x, b) : tsm__reader_defs_upto(x->r, b->defs_off);
+	if (TSM__UNLIKELY(tsm__xslow_test[1]))
+		a->slow_mark = thread_ns();
+	return rc;
 }
 
 /* Make sure the batch at hand has events left to return: 0, TSM_END or a failure. */
@@ -1273,6 +1442,9 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		return rc;
 	}
 	rc = ahead_fresh(x);
+	if (rc == 0 && atomic_load_explicit(&x->ahead->handed_pub, memory_order_relaxed) >
+			   atomic_load_explicit(&x->ahead->planned_to, memory_order_relaxed))
+		rc = exporter_plan_queued(x);
 	if (rc)
 		return rc;
 	b = x->batch;
@@ -1280,14 +1452,16 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 	sp->plan = (const uint64_t(*)[XPLAN_BYTES / 8]) b->plans[x->bi];
 	sp->side = b->side.data; /* no side bytes in the whole batch: no buffer either */
 	sp->side_off = b->side_off + x->bi;
-	sp->n = b->n - x->bi;
+	sp->n = b->n - x->bi > SPAN_AHEAD ? SPAN_AHEAD : b->n - x->bi;
 	/* the helper makes the head buffer before it publishes the first head: b->head may be
 	 * read only after nhead says there is one */
 	nhead = atomic_load_explicit(&b->nhead, memory_order_acquire);
 	sp->nhead = nhead > x->bi ? nhead - x->bi : 0;
+	if (sp->nhead > sp->n)
+		sp->nhead = sp->n;
 	sp->head = sp->nhead ? b->head : NULL;
 	sp->head_off = b->head_off + x->bi;
-	x->bi = b->n; /* all handed out */
+	x->bi += sp->n;
 	return 0;
 }
 

@@ -6,10 +6,11 @@
  * For writing and reading (with zstd too), recording (the simulator's
  * threads, rings and collector), building a timeline and its analysis,
  * each export format on one and on two threads (the read-ahead; gzipped
- * too) and the Kineto import (of a .gz file too), whatever k: the call fails cleanly with TSM_NOMEM
- * and a message, or succeeds with exactly the output of a run without failures (an optional helper,
- * such as the read-ahead thread, may give up and leave the work to the calling thread). Under the
- * ASan suite, nothing leaks and no freed or uninitialised memory is used on the way out.
+ * too; Perfetto with the planning handed over to the exporting thread) and the Kineto import (of a
+ * .gz file too), whatever k: the call fails cleanly with TSM_NOMEM and a message, or succeeds with
+ * exactly the output of a run without failures (an optional helper, such as the read-ahead thread,
+ * may give up and leave the work to the calling thread). Under the ASan suite, nothing leaks and no
+ * freed or uninitialised memory is used on the way out.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "export/export-internal.h"
 #include "export/sink.h"
 #include "tracesmith/tracesmith.h"
 
@@ -215,6 +217,17 @@ static int op_perfetto(const char *out)
 	return export_as(out, TSM_EXPORT_PERFETTO, 0);
 }
 
+/* The read-ahead hands all its planning over to the exporting thread (tsm__xplan_test). */
+static int op_perfetto_handing(const char *out)
+{
+	int rc;
+
+	tsm__xplan_test = 1;
+	rc = export_as(out, TSM_EXPORT_PERFETTO, 0);
+	tsm__xplan_test = 0;
+	return rc;
+}
+
 static int op_chrome(const char *out)
 {
 	return export_as(out, TSM_EXPORT_CHROME, 0);
@@ -342,6 +355,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		for (unsigned t = 1; t <= ops[i].threads; t++)
 			sweep(ops[i].name, ops[i].op, t);
+	sweep("perfetto-handing", op_perfetto_handing, 2);
 	if (zstd) {
 		sweep("write-zstd", op_write_zstd, 1);
 		sweep("read-zstd", op_read_zstd, 1);

@@ -117,9 +117,14 @@ static void test_same_as_serial(const char *preset)
  * read-ahead writes events' heads (tsm__xpre_fn) while the exporter is
  * behind, as timing has it (heads 0), or every head before handing a batch
  * over (1), or right after, racing the exporter (2: under TSan, the
- * hand-over of a batch whose heads are still being written).
+ * hand-over of a batch whose heads are still being written). The planning
+ * (tsm__xplan_test) goes to the exporter as timing has it (plan 0), for
+ * every event (1), or for parts of batches, back and forth (2: the planner
+ * passing between the threads mid-batch, with the exporter planning batches
+ * still queued); the events of processes with ranks (multigpu) are planned
+ * with the export's own reader then.
  */
-static void test_exports(const char *preset, int heads)
+static void test_exports(const char *preset, int heads, int plan)
 {
 	static const char *const ext[] = {"pftrace", "json", "pt.trace.json"};
 	char in[256], out[256];
@@ -141,8 +146,10 @@ static void test_exports(const char *preset, int heads)
 			snprintf(out, sizeof(out), "%s/%s-%u.%s", dir, preset, t, ext[e]);
 			tsm_set_threads(t);
 			tsm__xheads_test = heads;
+			tsm__xplan_test = plan;
 			CHECK_OK(tsm_export_file(in, out, &o, NULL));
 			tsm__xheads_test = 0;
+			tsm__xplan_test = 0;
 			b = check_slurp(out, &n);
 			CHECK(b != NULL && n > 0);
 			if (t == 1) {
@@ -152,8 +159,9 @@ static void test_exports(const char *preset, int heads)
 			}
 			CHECK_EQ_U64(n, n1);
 			if (b && one && n == n1 && memcmp(b, one, n))
-				fprintf(stderr, "%s: %s export read ahead differs\n", preset,
-					ext[e]),
+				fprintf(stderr,
+					"%s: %s export read ahead (heads %d, plan %d) differs\n",
+					preset, ext[e], heads, plan),
 				    check_failures++;
 			free(b);
 		}
@@ -306,10 +314,13 @@ int main(void)
 	test_same_as_serial("train");
 	test_same_as_serial("multigpu");
 	test_same_as_serial("infer");
-	test_exports("train", 0);
-	test_exports("multigpu", 0);
-	test_exports("train", 1);
-	test_exports("train", 2);
+	test_exports("train", 0, 0);
+	test_exports("multigpu", 0, 0);
+	test_exports("train", 1, 0);
+	test_exports("train", 2, 0);
+	test_exports("train", 0, 1);
+	test_exports("multigpu", 0, 2);
+	test_exports("train", 2, 2);
 	test_write_error();
 	test_first_error();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
