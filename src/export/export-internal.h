@@ -183,9 +183,9 @@ typedef struct tsm__xctx {
 int tsm__xsrc_next(tsm__xctx *x, const tsm_event **ev);
 /*
  * The next events in start-time order with the exporter's plans (x->plan set
- * before the export starts) and side bytes: a batch of the read-ahead thread,
- * or, serial, the events that follow in one run's window (up to XSPAN_SERIAL), planned
- * here in one call. Valid until the next call.
+ * before the export starts) and side bytes: the next events of a batch of the
+ * read-ahead thread (up to 512), or, serial, the events that follow in one run's window (up to
+ * XSPAN_SERIAL), planned here in one call. Valid until the next call.
  */
 struct xspan {
 	const tsm_event *ev;

@@ -862,6 +862,7 @@ struct xahead {
 	 * about doubled the sleeps per 10M-event export: medians 164-274 against 97-147) */
 	pthread_cond_t room, data;
 	int helper_waits, exporter_waits;
+	int planner_waits; /* the helper sleeps on `room` for the planner (ahead_wait_planner) */
 	/* the helper's own */
 	uint64_t defs_off;
 	uint64_t read_sent; /* feed.read handed over with the batches so far */
@@ -890,9 +891,11 @@ struct xahead {
  * usually short, and a thread put to sleep costs the other a wake-up
  * system call, and itself the time to be scheduled again.
  */
+#define SPINS 2000
+
 static void spin_while(struct xahead *a, size_t full)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < SPINS; i++) {
 		if (atomic_load_explicit(&a->nready_seen, memory_order_acquire) != full)
 			return;
 #if defined(__x86_64__) || defined(__i386__)
@@ -960,6 +963,41 @@ static int ahead_has_planner(struct xahead *a)
 static int ahead_heads(struct xahead *a, int full);
 
 /*
+ * The exporter has the planner still, with PLAN_QUEUE batches to go: it
+ * gives it back within SPAN_AHEAD events (exporter_plan_queued). Going on
+ * without planning would hand over every batch from here on (tried: the
+ * exporter then planned all 10M events of an export, which took 0.60-0.65
+ * s instead of 0.47-0.53), so wait: writing heads of the queued batches, or
+ * spinning, SPINS times, then asleep (the two threads may share one CPU: a
+ * busy process on the other, and spinning on would only keep the exporter
+ * off it). 0 when told to quit.
+ */
+static int ahead_wait_planner(struct xahead *a)
+{
+	uint64_t t = TSM__UNLIKELY(tsm__xslow_test[0]) ? thread_ns() : 0;
+	int go = 1;
+
+	for (int i = 0; i < SPINS && !ahead_has_planner(a); i++)
+		if (!ahead_heads(a, 0)) {
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+	if (!ahead_has_planner(a)) {
+		pthread_mutex_lock(&a->mu);
+		a->planner_waits = 1;
+		while (!a->quit && !ahead_has_planner(a))
+			pthread_cond_wait(&a->room, &a->mu);
+		a->planner_waits = 0;
+		go = !a->quit;
+		pthread_mutex_unlock(&a->mu);
+	}
+	if (t)
+		a->slow_unwork += thread_ns() - t;
+	return go;
+}
+
+/*
  * Plan the batch's events not planned yet with the exporter's hook, if it
  * has one and the helper is to (ahead_wants_plan); on a failure the batch
  * keeps the planned ones only. ahead_fill plans every PLAN_CHUNK events or
@@ -978,26 +1016,8 @@ static int ahead_plan(struct xahead *a, struct xbatch *b)
 	}
 	if (b->n == i || !ahead_wants_plan(a, b))
 		return 0;
-	/* The exporter has the planner still, with PLAN_QUEUE batches to go: it gives the
-	 * planner back within SPAN_AHEAD events. Going on without planning would hand over
-	 * every batch from here on (tried: the exporter then planned all 10M events of an
-	 * export, which took 0.60-0.65 s instead of 0.47-0.53), so wait, writing heads of
-	 * the queued batches meanwhile. */
-	if (!ahead_has_planner(a)) {
-		uint64_t t = TSM__UNLIKELY(tsm__xslow_test[0]) ? thread_ns() : 0;
-
-		while (!ahead_has_planner(a)) {
-			if (atomic_load_explicit(&a->quit, memory_order_relaxed))
-				return 0;
-			if (!ahead_heads(a, 0)) {
-#if defined(__x86_64__) || defined(__i386__)
-				__builtin_ia32_pause();
-#endif
-			}
-		}
-		if (t)
-			a->slow_unwork += thread_ns() - t;
-	}
+	if (!ahead_has_planner(a) && !ahead_wait_planner(a))
+		return 0;
 	rc = a->plan(a->plan_state, a->feed.r, b->ev + i, b->n - i, b->plans + i, b->side_off + i,
 		     &b->side, &done);
 	if (rc < 0)
@@ -1277,6 +1297,11 @@ static int exporter_plan(tsm__xctx *x, struct xbatch *b)
 		return rc;
 	b->planned = b->n;
 	atomic_store_explicit(&x->ahead->planned_to, b->seq, memory_order_release);
+	/* under the lock: the helper checks planned_to under it before it sleeps */
+	pthread_mutex_lock(&x->ahead->mu);
+	if (x->ahead->planner_waits)
+		pthread_cond_signal(&x->ahead->room);
+	pthread_mutex_unlock(&x->ahead->mu);
 	return 0;
 }
 
