@@ -105,8 +105,9 @@ TSM_API void tsm_set_allocator(const tsm_allocator *a);
 /*
  * Threads the analyses and exports may use (timeline building,
  * statistics, reading ahead): 0 (the default) means the TSM_THREADS
- * environment variable when set, else the CPUs this process may run on, at
- * most 8; 1 runs everything on the calling thread. Results are identical
+ * environment variable when set, else the CPUs this process may run on, less
+ * those other processes keep busy (runnable tasks, /proc/loadavg), at most 8;
+ * 1 runs everything on the calling thread. Results are identical
  * whatever the count. Not thread safe: set it up front.
  */
 TSM_API void tsm_set_threads(unsigned n);

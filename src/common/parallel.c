@@ -8,6 +8,8 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,6 +19,52 @@
 #define MAX_THREADS 8
 
 static unsigned threads_set;
+
+/*
+ * The CPUs other processes keep busy now: runnable tasks (/proc/loadavg's
+ * fourth field, "runnable/total", this thread among them) less this one,
+ * the least of three looks 100 us apart (a task that runs for a moment is
+ * not a busy CPU), kept for a second (an export asks more than once). -1
+ * where unreadable. In a container the count is the host's, which may hold
+ * back threads a cpuset would have had free: the speed changes, never the
+ * results. A thread more than the CPUs left
+ * free shares one with another task, and a pipeline of two threads on one
+ * CPU is slower than one thread: with a busy process on the other vCPU of
+ * a 2-vCPU machine, the two-thread Perfetto export took 0.90-0.98 s and
+ * the serial one 0.77 s (docs/design/export.md, Limits).
+ */
+static long busy_cpus(void)
+{
+	static _Atomic long kept = -2; /* -2: none yet */
+	static _Atomic uint64_t kept_at;
+	uint64_t now = tsm_now_ns();
+	long least = -1;
+
+	if (kept != -2 && now - kept_at < 1000000000u)
+		return kept;
+
+	for (int k = 0; k < 3; k++) {
+		FILE *f = fopen("/proc/loadavg", "r");
+		long running = -1;
+
+		if (f) {
+			if (fscanf(f, "%*s %*s %*s %ld/", &running) != 1)
+				running = -1;
+			fclose(f);
+		}
+		if (running < 1) {
+			least = -1;
+			break;
+		}
+		if (least < 0 || running - 1 < least)
+			least = running - 1;
+		if (k < 2)
+			usleep(100);
+	}
+	kept_at = now;
+	kept = least;
+	return least;
+}
 
 void tsm_set_threads(unsigned n)
 {
@@ -34,11 +82,14 @@ unsigned tsm__threads(void)
 	if (env && *env) {
 		n = strtol(env, NULL, 10);
 	} else {
-		/* the CPUs this process may run on (a cpuset or taskset), not all the machine's */
+		/* the CPUs this process may run on (a cpuset or taskset), not all the machine's,
+		 * and of those no more than other processes leave free */
 		cpu_set_t set;
+		long online = sysconf(_SC_NPROCESSORS_ONLN), busy;
 
-		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
-								 : sysconf(_SC_NPROCESSORS_ONLN);
+		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : online;
+		if (n > 1 && (busy = busy_cpus()) >= 0 && online - busy < n)
+			n = online - busy;
 	}
 	if (n < 1)
 		n = 1;
