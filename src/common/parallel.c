@@ -24,14 +24,14 @@ static unsigned threads_set;
  * The CPUs other processes keep busy now: runnable tasks (/proc/loadavg's
  * fourth field, "runnable/total", this thread among them) less this one,
  * the least of three looks 100 us apart (a task that runs for a moment is
- * not a busy CPU), kept for a second (an export asks more than once). -1
- * where unreadable. In a container the count is the host's, which may hold
- * back threads a cpuset would have had free: the speed changes, never the
- * results. A thread more than the CPUs left
- * free shares one with another task, and a pipeline of two threads on one
- * CPU is slower than one thread: with a busy process on the other vCPU of
- * a 2-vCPU machine, the two-thread Perfetto export took 0.90-0.98 s and
- * the serial one 0.77 s (docs/design/export.md, Limits).
+ * not a busy CPU), kept for a second (an export asks more than once); -1
+ * where unreadable. A thread more than the CPUs left free shares one with
+ * another task, and two threads of a pipeline on one CPU are slower than
+ * one thread: with a busy process on the other vCPU of a 2-vCPU machine,
+ * the two-thread Perfetto export took 0.90-1.02 s and the serial one
+ * 0.74-0.79 s (docs/design/export.md, Limits). In a container the count is
+ * the host's, which may hold back threads a cpuset had free: the speed
+ * changes, never the results.
  */
 static long busy_cpus(void)
 {

@@ -1314,17 +1314,17 @@ static int exporter_plan(tsm__xctx *x, struct xbatch *b)
 static int exporter_plan_queued(tsm__xctx *x)
 {
 	struct xahead *a = x->ahead;
-	struct xbatch *todo[AHEAD_BATCHES];
+	struct xbatch *queued[AHEAD_BATCHES];
 	size_t n = 0;
 
 	pthread_mutex_lock(&a->mu);
 	for (struct xbatch *c = a->ready; c && n < AHEAD_BATCHES; c = c->next)
 		if (c->planned < c->n)
-			todo[n++] = c;
+			queued[n++] = c;
 	pthread_mutex_unlock(&a->mu);
 	/* only this thread takes batches off the queue: they stay */
 	for (size_t i = 0; i < n; i++) {
-		int rc = exporter_plan(x, todo[i]);
+		int rc = exporter_plan(x, queued[i]);
 
 		if (rc < 0)
 			return rc;
