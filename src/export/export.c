@@ -867,11 +867,11 @@ struct xahead {
 	uint64_t defs_off;
 	uint64_t read_sent; /* feed.read handed over with the batches so far */
 	uint64_t seq;	    /* batches filled so far */
-	uint64_t handed;    /* the last batch handed over with events to plan (0: none) */
-	/* planning's hand-over (ahead_plan): the last batch handed over, published; the last
-	 * one the exporter planned the rest of (release: the planner is the helper's again
-	 * once this reaches handed) */
-	atomic_uint_least64_t handed_pub, planned_to;
+	/* planning's hand-over (ahead_plan): the last batch handed over with events to plan
+	 * (0: none; written by the helper once it is queued), and the last one the exporter
+	 * planned the rest of (release: the planner is the helper's again once this reaches
+	 * handed) */
+	atomic_uint_least64_t handed, planned_to;
 	/* tsm__xslow_test: the helper's time spent waiting for the planner, the exporter's
 	 * thread CPU time when it last took a batch */
 	uint64_t slow_unwork, slow_mark;
@@ -893,14 +893,19 @@ struct xahead {
  */
 #define SPINS 2000
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 static void spin_while(struct xahead *a, size_t full)
 {
 	for (int i = 0; i < SPINS; i++) {
 		if (atomic_load_explicit(&a->nready_seen, memory_order_acquire) != full)
 			return;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		cpu_relax();
 	}
 }
 
@@ -956,8 +961,9 @@ static int ahead_wants_plan(struct xahead *a, const struct xbatch *b)
 
 static int ahead_has_planner(struct xahead *a)
 {
-	return !a->handed ||
-	       atomic_load_explicit(&a->planned_to, memory_order_acquire) >= a->handed;
+	/* the helper's own store: relaxed */
+	return atomic_load_explicit(&a->planned_to, memory_order_acquire) >=
+	       atomic_load_explicit(&a->handed, memory_order_relaxed);
 }
 
 static int ahead_heads(struct xahead *a, int full);
@@ -978,11 +984,8 @@ static int ahead_wait_planner(struct xahead *a)
 	int go = 1;
 
 	for (int i = 0; i < SPINS && !ahead_has_planner(a); i++)
-		if (!ahead_heads(a, 0)) {
-#if defined(__x86_64__) || defined(__i386__)
-			__builtin_ia32_pause();
-#endif
-		}
+		if (!ahead_heads(a, 0))
+			cpu_relax();
 	if (!ahead_has_planner(a)) {
 		pthread_mutex_lock(&a->mu);
 		a->planner_waits = 1;
@@ -1005,23 +1008,32 @@ static int ahead_wait_planner(struct xahead *a)
  * stays in registers from one event to the next (planning each event in its
  * own call cost ~30 more instructions per event, callgrind).
  */
+/* Plan b's events not planned yet, [planned, n), looking names up in r: *done planned. */
+static int plan_rest(tsm__xplan_fn plan, void *state, const tsm_reader *r, struct xbatch *b,
+		     size_t *done)
+{
+	size_t i = b->planned;
+
+	*done = 0;
+	return plan(state, r, b->ev + i, b->n - i, b->plans + i, b->side_off + i, &b->side, done);
+}
+
 static int ahead_plan(struct xahead *a, struct xbatch *b)
 {
-	size_t i = b->planned, done = 0;
+	size_t done;
 	int rc;
 
 	if (!a->plan) {
 		b->planned = b->n;
 		return 0;
 	}
-	if (b->n == i || !ahead_wants_plan(a, b))
+	if (b->n == b->planned || !ahead_wants_plan(a, b))
 		return 0;
 	if (!ahead_has_planner(a) && !ahead_wait_planner(a))
 		return 0;
-	rc = a->plan(a->plan_state, a->feed.r, b->ev + i, b->n - i, b->plans + i, b->side_off + i,
-		     &b->side, &done);
+	rc = plan_rest(a->plan, a->plan_state, a->feed.r, b, &done);
 	if (rc < 0)
-		b->n = i + done;
+		b->n = b->planned + done;
 	b->planned = b->n;
 	return rc;
 }
@@ -1178,13 +1190,12 @@ static void *ahead_main(void *arg)
 			heads_write(a, b, b->n);
 		/* the events merged before a failure are exported first, as reading serially */
 		if (b->n || rc >= 0) {
-			int handing = b->planned < b->n; /* the exporter plans the rest */
+			/* read before the exporter may plan the rest (it writes planned) */
+			int handing = b->planned < b->n;
 
-			if (handing)
-				a->handed = b->seq;
 			ahead_publish(a, b);
 			if (handing)
-				atomic_store_explicit(&a->handed_pub, b->seq, memory_order_relaxed);
+				atomic_store_explicit(&a->handed, b->seq, memory_order_relaxed);
 			/* tests: a chunk at a time as the exporter takes the batch and uses it */
 			for (size_t i = 0;
 			     TSM__UNLIKELY(tsm__xheads_test == 2) && a->pre && i < b->n;
@@ -1287,12 +1298,11 @@ static void ahead_start(tsm__xctx *x)
  */
 static int exporter_plan(tsm__xctx *x, struct xbatch *b)
 {
-	size_t i = b->planned, done = 0;
+	size_t done;
 	int rc = tsm__reader_defs_upto(x->r, b->defs_off);
 
 	if (rc == 0)
-		rc = x->plan(x->plan_state, x->r, b->ev + i, b->n - i, b->plans + i,
-			     b->side_off + i, &b->side, &done);
+		rc = plan_rest(x->plan, x->plan_state, x->r, b, &done);
 	if (rc < 0)
 		return rc;
 	b->planned = b->n;
@@ -1467,7 +1477,7 @@ int tsm__xsrc_span(tsm__xctx *x, struct xspan *sp)
 		return rc;
 	}
 	rc = ahead_fresh(x);
-	if (rc == 0 && atomic_load_explicit(&x->ahead->handed_pub, memory_order_relaxed) >
+	if (rc == 0 && atomic_load_explicit(&x->ahead->handed, memory_order_relaxed) >
 			   atomic_load_explicit(&x->ahead->planned_to, memory_order_relaxed))
 		rc = exporter_plan_queued(x);
 	if (rc)
