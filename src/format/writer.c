@@ -2,18 +2,24 @@
 /*
  * SBT writer.
  *
- * Events are buffered into a block (block_events records, 2 MiB at the
- * default 16384). When the block is full, or on flush, it is encoded:
+ * Each event written is split at once, while it is in the cache, into its
+ * template and its per-event values:
  *
- *  1. Order: the block is sorted by start time (a stable LSD radix sort
- *     on start - min_start, skipped when already sorted), so start deltas
- *     are small and non-negative and readers get time-ordered blocks.
- *  2. Templates: each event minus its per-event values (start, end,
+ *  1. Templates: each event minus its per-event values (start, end,
  *     correlation, external id, flow id, the kind's volatile field) is a
  *     template; equal templates are stored once per block. A training
  *     loop repeats the same few hundred (kernel, stream, launch config)
  *     and (API call, thread, call stack) combinations, so an event costs
- *     a template index plus its timing.
+ *     a template index plus its timing. The event's values and template
+ *     index go to the block (block_events records of 56 bytes, 896 KiB at
+ *     the default 16384: the 128-byte events are not kept).
+ *
+ * When the block is full, or on flush, it is encoded:
+ *
+ *  2. Order: the block is sorted by start time (a stable LSD radix sort
+ *     on start - min_start, skipped when already sorted), so start deltas
+ *     are small and non-negative and readers get time-ordered blocks.
+ *     Templates are numbered in the order their first event starts.
  *  3. Timing: start is a delta against the previous event of the same
  *     class (host or GPU) and duration a delta against the previous
  *     duration of the same template. GPU timers tick in 32 ns steps: the
@@ -28,8 +34,8 @@
  * leaves a file readable up to the last flush. close() appends the index
  * (every chunk's offset; blocks with their time range) and the footer.
  *
- * Memory is bounded: one block of events, its encoding, and 24 bytes of
- * index per chunk.
+ * Memory is bounded: one block of event values, its encoding, its
+ * templates, and 24 bytes of index per chunk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +47,7 @@
 #include "sbt.h"
 
 #define OUT_HIGH_WATER	 (1u << 20)
+#define SLOTS_START	 1024u
 #define DEFS_CHUNK_BYTES (1u << 20)
 
 typedef struct tpl_entry {
@@ -48,7 +55,31 @@ typedef struct tpl_entry {
 	int64_t prev_dur;
 	uint32_t lane; /* GPU templates: index of their (device, stream) lane */
 	uint32_t slot; /* its hash slot, cleared after the block */
+	uint32_t info; /* REC_* bits */
+	uint32_t id;   /* index in the block's template table; NO_ID until its first event */
 } tpl_entry;
+
+#define NO_ID UINT32_MAX
+
+/* What the columns need of a template, copied next to each event's values. */
+enum {
+	REC_GPU = 1u << 0,  /* class GPU (a device is set) */
+	REC_FLOW = 1u << 1, /* has a flow type: the event's flow id goes to COL_FLOW */
+	REC_VOL_SHIFT = 2,  /* the kind's volatile field: 0 none, else 1 + its coding */
+};
+
+/*
+ * One event of the block: its per-event values and template. Pass 1 of
+ * the encoding rewrites it in start order, with the start and duration
+ * replaced by their deltas and the template by its index in the table.
+ */
+typedef struct ev_rec {
+	uint64_t start; /* then: the start delta */
+	uint64_t dur;	/* then: the duration delta */
+	uint64_t corr, ext, flow, vol;
+	uint32_t tpl;  /* template: arrival index, then table index */
+	uint32_t info; /* pass 1: the template's REC_* bits */
+} ev_rec;
 
 struct tsm_writer {
 	int fd;
@@ -70,26 +101,25 @@ struct tsm_writer {
 	size_t nmeta, meta_done, meta_cap;
 
 	/* the block being filled, and its copy in start order */
-	tsm_event *blk, *sorted;
+	ev_rec *blk, *sorted;
 	uint32_t nblk, cap;
+	uint64_t blk_min_start, blk_max_start, blk_max_end, blk_last_start;
+	int blk_unsorted;
 
 	/* encoding scratch, sized for cap */
 	uint32_t *order, *order_tmp;
 	uint64_t *keys, *keys_tmp;
-	uint32_t *ev_tpl;
-	uint64_t *ev_sd;
-	int64_t *ev_dd;
-	tsm_event *tpls;
+	tsm_event *tpls; /* the block's templates, in the order they were found */
 	tpl_entry *tpl_meta;
+	uint32_t *tpl_order; /* table index -> template */
 	uint32_t ntpl;
-	uint32_t *slots; /* template index + 1; 0 empty */
-	uint32_t nslots;
+	uint32_t *slots; /* template index + 1; 0 empty; the first tslots in use */
+	uint32_t nslots, tslots;
 	/* GPU lanes (device, stream) of the block: key, end of the lane's last event */
 	uint64_t *lane_key, *lane_end;
 	uint32_t *lane_slot;  /* per lane: its hash slot, cleared after the block */
 	uint32_t *lane_slots; /* lane index + 1; nslots of them */
 	uint32_t nlanes;
-	uint64_t blk_min_start;
 	tsm__buf cols[COL__COUNT];
 	tsm__buf tplbuf, payload;	/* scratch of definitions, INFO and INDX chunks */
 	tsm__buf blk_tpls, blk_payload; /* scratch of event blocks */
@@ -530,9 +560,7 @@ static void writer_free(tsm_writer *w)
 	tsm__free(w->order_tmp);
 	tsm__free(w->keys);
 	tsm__free(w->keys_tmp);
-	tsm__free(w->ev_tpl);
-	tsm__free(w->ev_sd);
-	tsm__free(w->ev_dd);
+	tsm__free(w->tpl_order);
 	tsm__free(w->tpls);
 	tsm__free(w->tpl_meta);
 	tsm__free(w->slots);
@@ -585,6 +613,8 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->cap = cap;
 	for (w->nslots = 64; w->nslots < 2 * cap; w->nslots *= 2)
 		;
+	w->tslots = w->nslots < SLOTS_START ? w->nslots : SLOTS_START;
+	w->blk_min_start = UINT64_MAX;
 	w->name = tsm__strdup(name);
 	w->producer =
 	    tsm__strdup(w->opts.producer ? w->opts.producer : "tracesmith " TSM_VERSION_STRING);
@@ -598,16 +628,13 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->order_tmp = tsm__malloc(sizeof(uint32_t) * cap);
 	w->keys = tsm__malloc(sizeof(uint64_t) * cap);
 	w->keys_tmp = tsm__malloc(sizeof(uint64_t) * cap);
-	w->ev_tpl = tsm__malloc(sizeof(uint32_t) * cap);
-	w->ev_sd = tsm__malloc(sizeof(uint64_t) * cap);
-	w->ev_dd = tsm__malloc(sizeof(int64_t) * cap);
+	w->tpl_order = tsm__malloc(sizeof(uint32_t) * cap);
 	w->tpls = tsm__malloc(sizeof(tsm_event) * cap);
 	w->tpl_meta = tsm__malloc(sizeof(tpl_entry) * cap);
 	w->slots = tsm__calloc(w->nslots, sizeof(uint32_t));
 	if (!w->name || !w->producer || !w->blk || !w->sorted || !w->lane_key || !w->lane_end ||
 	    !w->lane_slots || !w->lane_slot || !w->order || !w->order_tmp || !w->keys ||
-	    !w->keys_tmp || !w->ev_tpl || !w->ev_sd || !w->ev_dd || !w->tpls || !w->tpl_meta ||
-	    !w->slots) {
+	    !w->keys_tmp || !w->tpl_order || !w->tpls || !w->tpl_meta || !w->slots) {
 		rc = TSM_FAIL(TSM_NOMEM, "writer buffers for %s (%u events per block)", name, cap);
 		goto out;
 	}
@@ -684,7 +711,7 @@ static void sort_wide(tsm_writer *w, uint64_t min_start)
 	uint64_t *k = w->keys, *kt = w->keys_tmp;
 
 	for (uint32_t i = 0; i < n; i++) {
-		k[i] = w->blk[i].start_ns - min_start;
+		k[i] = w->blk[i].start - min_start;
 		o[i] = i;
 	}
 	for (unsigned sh = 0; sh < 64; sh += 16) {
@@ -734,7 +761,7 @@ static void sort_block(tsm_writer *w, uint64_t min_start, uint64_t max_start)
 	npass = (rbits + RADIX_BITS - 1) / RADIX_BITS;
 	memset(count, 0, sizeof(uint32_t) * RADIX_SIZE * npass);
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t key = ((w->blk[i].start_ns - min_start) << ibits) | i;
+		uint64_t key = ((w->blk[i].start - min_start) << ibits) | i;
 
 		k[i] = key;
 		key >>= ibits;
@@ -781,19 +808,27 @@ static inline uint64_t word(const tsm_event *e, unsigned i)
 #define TPL_WORDS(X) X(0) X(3) X(4) X(5) X(8) X(10) X(11) X(12) X(13) X(14) X(15)
 
 /*
- * The hash reads the words that tell templates apart in practice (kind,
- * name, device, stream, pid, stack, thread, meta, the first payload words:
- * grid, block / bytes / cbid); equality still compares every template word.
+ * The hash reads every template word, in two multiply chains that run side
+ * by side. Reading only the words that usually tell templates apart (kind,
+ * name, stream, thread, the first payload words) cost the `infer` preset a
+ * third of its speed: its kernels differ further into the payload, and
+ * equal hashes made every lookup compare whole templates along one long
+ * probe run.
  */
 static inline uint64_t template_hash(const tsm_event *e, const uint64_t *m)
 {
+	const uint64_t k1 = 0x9e3779b97f4a7c15ULL, k2 = 0xc2b2ae3d27d4eb4fULL;
 	uint64_t a = word(e, 0) & m[0], b = word(e, 3) & m[3];
 
-	a = (a ^ (word(e, 4) & m[4])) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ (word(e, 5) & m[5])) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ (word(e, 8) & m[8])) * 0x9e3779b97f4a7c15ULL;
-	b = (b ^ (word(e, 10) & m[10])) * 0xc2b2ae3d27d4eb4fULL;
-	a = (a ^ (word(e, 11) & m[11])) * 0x9e3779b97f4a7c15ULL;
+	a = (a ^ (word(e, 4) & m[4])) * k1;
+	b = (b ^ (word(e, 5) & m[5])) * k2;
+	a = (a ^ (word(e, 8) & m[8])) * k1;
+	b = (b ^ (word(e, 10) & m[10])) * k2;
+	a = (a ^ (word(e, 11) & m[11])) * k1;
+	b = (b ^ (word(e, 12) & m[12])) * k2;
+	a = (a ^ (word(e, 13) & m[13])) * k1;
+	b = (b ^ (word(e, 14) & m[14])) * k2;
+	a ^= word(e, 15) & m[15];
 	return tsm__mix64(a ^ (b >> 29) ^ (b << 35));
 }
 
@@ -817,17 +852,39 @@ static uint32_t find_lane(tsm_writer *w, const tsm_event *t)
 		if (w->lane_key[w->lane_slots[i] - 1] == key)
 			return w->lane_slots[i] - 1;
 	w->lane_key[w->nlanes] = key;
-	w->lane_end[w->nlanes] = w->blk_min_start;
 	w->lane_slot[w->nlanes] = i;
 	w->lane_slots[i] = ++w->nlanes;
 	return w->nlanes - 1;
 }
 
+/*
+ * The template table's hash slots start at SLOTS_START (4 KiB, in L1 beside
+ * the templates a training loop repeats) and double, kept at most half
+ * full, up to nslots; they do not shrink between blocks.
+ */
+static void grow_slots(tsm_writer *w)
+{
+	uint32_t mask = 2 * w->tslots - 1;
+
+	memset(w->slots, 0, sizeof(uint32_t) * w->tslots);
+	w->tslots *= 2;
+	for (uint32_t t = 0; t < w->ntpl; t++) {
+		uint32_t i = (uint32_t)w->tpl_meta[t].hash & mask;
+
+		while (w->slots[i])
+			i = (i + 1) & mask;
+		w->slots[i] = t + 1;
+		w->tpl_meta[t].slot = i;
+	}
+}
+
 static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 {
 	const uint64_t *m = tpl_mask[e->kind];
+	const kind_spec *ks = &tsm__kind_specs[e->kind];
 	uint64_t h = template_hash(e, m), *t;
-	uint32_t i, mask = w->nslots - 1;
+	uint32_t i, mask = w->tslots - 1;
+	tpl_entry *te;
 
 	for (i = (uint32_t)h & mask;; i = (i + 1) & mask) {
 		uint32_t s = w->slots[i];
@@ -837,14 +894,22 @@ static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 		if (w->tpl_meta[s - 1].hash == h && template_equal(e, m, &w->tpls[s - 1]))
 			return s - 1;
 	}
+	if (TSM__UNLIKELY(2 * (w->ntpl + 1) > w->tslots && w->tslots < w->nslots)) {
+		grow_slots(w);
+		for (i = (uint32_t)h & (w->tslots - 1); w->slots[i]; i = (i + 1) & (w->tslots - 1))
+			;
+	}
 	t = (uint64_t *)(void *)&w->tpls[w->ntpl];
 	for (unsigned k = 0; k < 16; k++)
 		t[k] = word(e, k) & m[k];
-	w->tpl_meta[w->ntpl].hash = h;
-	w->tpl_meta[w->ntpl].prev_dur = 0;
-	w->tpl_meta[w->ntpl].slot = i;
-	w->tpl_meta[w->ntpl].lane =
-	    event_class(&w->tpls[w->ntpl]) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
+	te = &w->tpl_meta[w->ntpl];
+	te->hash = h;
+	te->prev_dur = 0;
+	te->slot = i;
+	te->id = NO_ID;
+	te->info = (event_class(e) ? REC_GPU : 0) | (e->flow_type ? REC_FLOW : 0) |
+		   (ks->has_vol ? (1u + ks->vol.coding) << REC_VOL_SHIFT : 0);
+	te->lane = event_class(e) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
 	w->slots[i] = ++w->ntpl;
 	return w->ntpl - 1;
 }
@@ -905,79 +970,74 @@ static inline uint8_t id_mode(uint64_t v, uint64_t prev)
 	return MODE_EXPLICIT;
 }
 
-static int encode_block(tsm_writer *w)
+/* Empty the template and lane tables for the next block, clearing only the slots in use. */
+static void block_reset(tsm_writer *w)
 {
-	uint32_t n = w->nblk;
-	uint64_t min_start = UINT64_MAX, max_start = 0, max_end = 0;
-	uint64_t prev_start, or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
-	const tsm_event *ev;
-	uint64_t prev_flow = 0, prev_vol = 0;
-	unsigned shift[2];
-	int sorted = 1, rc;
-	uint8_t *c[COL__COUNT];
-	tsm__buf *p = &w->blk_payload;
-
-	if (!n)
-		return 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const tsm_event *e = &w->blk[i];
-
-		if (e->start_ns < min_start)
-			min_start = e->start_ns;
-		if (e->start_ns > max_start)
-			max_start = e->start_ns;
-		if (e->end_ns > max_end)
-			max_end = e->end_ns;
-		if (i && e->start_ns < w->blk[i - 1].start_ns)
-			sorted = 0;
-	}
-	if (!sorted) {
-		/* Gather once into start order: both passes below then walk memory sequentially
-		 * (the permuted walk over a 2 MiB block missed the cache on every event). */
-		tsm_event *t;
-
-		sort_block(w, min_start, max_start);
-		for (uint32_t k = 0; k < n; k++)
-			w->sorted[k] = w->blk[w->order[k]];
-		t = w->blk;
-		w->blk = w->sorted;
-		w->sorted = t;
-	}
-	ev = w->blk;
-
-	/* Pass 1: templates, time deltas, common power-of-two factor per class. */
-	/* Empty the hash tables by clearing only the slots the previous block used. */
 	for (uint32_t i = 0; i < w->ntpl; i++)
 		w->slots[w->tpl_meta[i].slot] = 0;
 	for (uint32_t i = 0; i < w->nlanes; i++)
 		w->lane_slots[w->lane_slot[i]] = 0;
 	w->ntpl = 0;
 	w->nlanes = 0;
-	w->blk_min_start = min_start;
+	w->nblk = 0;
+	w->blk_min_start = UINT64_MAX;
+	w->blk_max_start = w->blk_max_end = w->blk_last_start = 0;
+	w->blk_unsorted = 0;
+}
+
+static int encode_block(tsm_writer *w)
+{
+	uint32_t n = w->nblk, ntbl = 0;
+	uint64_t min_start = w->blk_min_start, max_end = w->blk_max_end;
+	uint64_t prev_start, or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
+	uint64_t prev_flow = 0, prev_vol = 0;
+	ev_rec *ev = w->blk;
+	unsigned shift[2];
+	int rc;
+	uint8_t *c[COL__COUNT];
+	tsm__buf *p = &w->blk_payload;
+
+	if (!n)
+		return 0;
+	if (w->blk_unsorted) {
+		/* Pass 1 reads in start order and writes the sorted copy (in place otherwise). */
+		sort_block(w, min_start, w->blk_max_start);
+		ev = w->sorted;
+	}
+
+	/* Pass 1: start order, table order of the templates, time deltas, the common
+	 * power-of-two factor of each class's deltas. */
+	for (uint32_t i = 0; i < w->nlanes; i++)
+		w->lane_end[i] = min_start;
 	prev_start = min_start;
 	for (uint32_t k = 0; k < n; k++) {
-		const tsm_event *e = &ev[k];
-		uint32_t ti = find_template(w, e);
-		int cls = event_class(e);
-		int64_t dur = (int64_t)(e->end_ns - e->start_ns);
-		int64_t dd = dur - w->tpl_meta[ti].prev_dur;
+		ev_rec r = w->blk[w->blk_unsorted ? w->order[k] : k];
+		tpl_entry *te = &w->tpl_meta[r.tpl];
+		int64_t dd = (int64_t)r.dur - te->prev_dur;
 		uint64_t sd;
+		int cls = te->info & REC_GPU;
 
+		if (te->id == NO_ID) {
+			te->id = ntbl;
+			w->tpl_order[ntbl++] = r.tpl;
+		}
 		if (cls == CLASS_GPU) {
 			/* GPU: the gap since the previous op on this stream ended (may be < 0). */
-			uint64_t *end = &w->lane_end[w->tpl_meta[ti].lane];
+			uint64_t *end = &w->lane_end[te->lane];
 
-			sd = e->start_ns - *end;
-			*end = e->end_ns;
+			sd = r.start - *end;
+			*end = r.start + r.dur;
 		} else {
 			/* Host: the delta since the previous host event started (>= 0, sorted). */
-			sd = e->start_ns - prev_start;
-			prev_start = e->start_ns;
+			sd = r.start - prev_start;
+			prev_start = r.start;
 		}
-		w->tpl_meta[ti].prev_dur = dur;
-		w->ev_tpl[k] = ti;
-		w->ev_sd[k] = sd;
-		w->ev_dd[k] = dd;
+		te->prev_dur = (int64_t)r.dur;
+		r.start = sd;
+		r.dur = (uint64_t)dd;
+		r.tpl = te->id;
+		r.info = te->info;
+		ev[k] = r;
 		or_bits[cls] |= sd | (uint64_t)dd;
 	}
 	for (int i = 0; i < 2; i++)
@@ -992,49 +1052,46 @@ static int encode_block(tsm_writer *w)
 		c[i] = w->cols[i].data;
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		const tsm_event *e = &ev[k];
-		const tsm_event *t = &w->tpls[w->ev_tpl[k]];
-		const kind_spec *ks = &tsm__kind_specs[e->kind];
-		int cls = event_class(e);
-		uint8_t cm = id_mode(e->correlation, prev_corr[cls]);
-		uint8_t em = id_mode(e->external, prev_ext[cls]);
+		const ev_rec *e = &ev[k];
+		int cls = e->info & REC_GPU;
+		unsigned vol = e->info >> REC_VOL_SHIFT;
+		uint8_t cm = id_mode(e->corr, prev_corr[cls]);
+		uint8_t em = id_mode(e->ext, prev_ext[cls]);
 
-		c[COL_TPL] += varint_put(c[COL_TPL], w->ev_tpl[k]);
+		c[COL_TPL] += varint_put(c[COL_TPL], e->tpl);
 		*c[COL_FLG]++ = (uint8_t)(cm | (em << 2));
 		c[COL_START] += varint_put(
-		    c[COL_START], cls == CLASS_GPU ? zigzag((int64_t)w->ev_sd[k] >> shift[cls])
-						   : w->ev_sd[k] >> shift[cls]);
-		c[COL_DUR] += varint_put(c[COL_DUR], zigzag(w->ev_dd[k] >> shift[cls]));
+		    c[COL_START], cls == CLASS_GPU ? zigzag((int64_t)e->start >> shift[cls])
+						   : e->start >> shift[cls]);
+		c[COL_DUR] += varint_put(c[COL_DUR], zigzag((int64_t)e->dur >> shift[cls]));
 		if (cm == MODE_EXPLICIT)
-			c[COL_CORR] += varint_put(
-			    c[COL_CORR], zigzag((int64_t)(e->correlation - prev_corr[cls])));
-		if (e->correlation)
-			prev_corr[cls] = e->correlation;
+			c[COL_CORR] +=
+			    varint_put(c[COL_CORR], zigzag((int64_t)(e->corr - prev_corr[cls])));
+		if (e->corr)
+			prev_corr[cls] = e->corr;
 		if (em == MODE_EXPLICIT)
 			c[COL_EXT] +=
-			    varint_put(c[COL_EXT], zigzag((int64_t)(e->external - prev_ext[cls])));
-		if (e->external)
-			prev_ext[cls] = e->external;
-		if (t->flow_type) {
+			    varint_put(c[COL_EXT], zigzag((int64_t)(e->ext - prev_ext[cls])));
+		if (e->ext)
+			prev_ext[cls] = e->ext;
+		if (e->info & REC_FLOW) {
 			c[COL_FLOW] +=
-			    varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow_id - prev_flow)));
-			prev_flow = e->flow_id;
+			    varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow - prev_flow)));
+			prev_flow = e->flow;
 		}
-		if (ks->has_vol) {
-			uint64_t v = field_get(e, &ks->vol);
-
-			switch (ks->vol.coding) {
+		if (vol) {
+			switch (vol - 1) {
 			case F_DELTA:
 				c[COL_VOL] +=
-				    varint_put(c[COL_VOL], zigzag((int64_t)(v - prev_vol)));
-				prev_vol = v;
+				    varint_put(c[COL_VOL], zigzag((int64_t)(e->vol - prev_vol)));
+				prev_vol = e->vol;
 				break;
 			case F_DOUBLE:
-				tsm__put_le64(c[COL_VOL], v);
+				tsm__put_le64(c[COL_VOL], e->vol);
 				c[COL_VOL] += 8;
 				break;
 			default:
-				c[COL_VOL] += varint_put(c[COL_VOL], v);
+				c[COL_VOL] += varint_put(c[COL_VOL], e->vol);
 			}
 		}
 	}
@@ -1043,8 +1100,8 @@ static int encode_block(tsm_writer *w)
 
 	/* Templates, then the block header, then the columns. */
 	tsm__buf_reset(&w->blk_tpls);
-	for (uint32_t i = 0; i < w->ntpl; i++) {
-		rc = encode_template(&w->blk_tpls, &w->tpls[i]);
+	for (uint32_t i = 0; i < ntbl; i++) {
+		rc = encode_template(&w->blk_tpls, &w->tpls[w->tpl_order[i]]);
 		if (rc < 0)
 			return rc;
 	}
@@ -1057,7 +1114,7 @@ static int encode_block(tsm_writer *w)
 	p->len += varint_put(p->data + p->len, max_end - min_start);
 	p->data[p->len++] = (uint8_t)shift[CLASS_HOST];
 	p->data[p->len++] = (uint8_t)shift[CLASS_GPU];
-	p->len += varint_put(p->data + p->len, w->ntpl);
+	p->len += varint_put(p->data + p->len, ntbl);
 	rc = tsm__buf_append(p, w->blk_tpls.data, w->blk_tpls.len);
 	for (int i = 0; rc == 0 && i < COL__COUNT; i++)
 		rc = buf_varint(p, w->cols[i].len);
@@ -1072,7 +1129,7 @@ static int encode_block(tsm_writer *w)
 		rc = emit_chunk(w, SBT_EVTB, p->data, p->len, 1, n, min_start, max_end);
 	if (rc < 0)
 		return rc;
-	w->nblk = 0;
+	block_reset(w);
 	return 0;
 }
 
@@ -1138,7 +1195,26 @@ int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
 	rc = validate(w, ev);
 	if (TSM__UNLIKELY(rc < 0))
 		return rc;
-	w->blk[w->nblk++] = *ev;
+	{
+		ev_rec *r = &w->blk[w->nblk++];
+		uint32_t ti = find_template(w, ev);
+		uint64_t start = ev->start_ns;
+
+		r->start = start;
+		r->dur = ev->end_ns - start;
+		r->corr = ev->correlation;
+		r->ext = ev->external;
+		r->flow = ev->flow_id;
+		r->vol = w->tpl_meta[ti].info >> REC_VOL_SHIFT
+			     ? field_get(ev, &tsm__kind_specs[ev->kind].vol)
+			     : 0;
+		r->tpl = ti;
+		w->blk_unsorted |= start < w->blk_last_start;
+		w->blk_last_start = start;
+		w->blk_min_start = start < w->blk_min_start ? start : w->blk_min_start;
+		w->blk_max_start = start > w->blk_max_start ? start : w->blk_max_start;
+		w->blk_max_end = ev->end_ns > w->blk_max_end ? ev->end_ns : w->blk_max_end;
+	}
 	w->st.events++;
 	w->st.per_kind[ev->kind]++;
 	if (ev->kind == TSM_EV_DROPPED)
