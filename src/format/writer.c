@@ -48,6 +48,7 @@
 
 #define OUT_HIGH_WATER	 (1u << 20)
 #define SLOTS_START	 1024u
+#define RECENT_BITS	 8
 #define DEFS_CHUNK_BYTES (1u << 20)
 
 typedef struct tpl_entry {
@@ -61,24 +62,17 @@ typedef struct tpl_entry {
 
 #define NO_ID UINT32_MAX
 
-/* What the columns need of a template, copied next to each event's values. */
+/* What the columns need of a template. */
 enum {
 	REC_GPU = 1u << 0,  /* class GPU (a device is set) */
 	REC_FLOW = 1u << 1, /* has a flow type: the event's flow id goes to COL_FLOW */
 	REC_VOL_SHIFT = 2,  /* the kind's volatile field: 0 none, else 1 + its coding */
 };
 
-/*
- * One event of the block: its per-event values and template. Pass 1 of
- * the encoding rewrites it in start order, with the start and duration
- * replaced by their deltas and the template by its index in the table.
- */
+/* One event of the block: its per-event values and template. */
 typedef struct ev_rec {
-	uint64_t start; /* then: the start delta */
-	uint64_t dur;	/* then: the duration delta */
-	uint64_t corr, ext, flow, vol;
-	uint32_t tpl;  /* template: arrival index, then table index */
-	uint32_t info; /* pass 1: the template's REC_* bits */
+	uint64_t start, dur, corr, ext, flow, vol;
+	uint32_t tpl; /* index in tpls */
 } ev_rec;
 
 struct tsm_writer {
@@ -100,10 +94,12 @@ struct tsm_writer {
 	tsm_kv *meta;
 	size_t nmeta, meta_done, meta_cap;
 
-	/* the block being filled, and its copy in start order */
-	ev_rec *blk, *sorted;
+	/* the block being filled */
+	ev_rec *blk;
 	uint32_t nblk, cap;
 	uint64_t blk_min_start, blk_max_start, blk_max_end, blk_last_start;
+	uint64_t blk_class_first[2], blk_class_bits[2]; /* per class: see tsm_writer_write */
+	uint32_t blk_class_n[2];
 	int blk_unsorted;
 
 	/* encoding scratch, sized for cap */
@@ -115,6 +111,7 @@ struct tsm_writer {
 	uint32_t ntpl;
 	uint32_t *slots; /* template index + 1; 0 empty; the first tslots in use */
 	uint32_t nslots, tslots;
+	uint32_t recent[1u << RECENT_BITS]; /* template index + 1, see recent_slot; 0 none */
 	/* GPU lanes (device, stream) of the block: key, end of the lane's last event */
 	uint64_t *lane_key, *lane_end;
 	uint32_t *lane_slot;  /* per lane: its hash slot, cleared after the block */
@@ -551,7 +548,6 @@ static void writer_free(tsm_writer *w)
 	tsm__free(w->procs);
 	tsm__free(w->meta);
 	tsm__free(w->blk);
-	tsm__free(w->sorted);
 	tsm__free(w->lane_key);
 	tsm__free(w->lane_end);
 	tsm__free(w->lane_slots);
@@ -619,7 +615,6 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->producer =
 	    tsm__strdup(w->opts.producer ? w->opts.producer : "tracesmith " TSM_VERSION_STRING);
 	w->blk = tsm__malloc(sizeof(*w->blk) * cap);
-	w->sorted = tsm__malloc(sizeof(*w->sorted) * cap);
 	w->lane_key = tsm__malloc(sizeof(uint64_t) * cap);
 	w->lane_end = tsm__malloc(sizeof(uint64_t) * cap);
 	w->lane_slots = tsm__calloc(w->nslots, sizeof(uint32_t));
@@ -632,9 +627,9 @@ int tsm_writer_open_fd(int fd, const char *name, const tsm_writer_opts *opts, ts
 	w->tpls = tsm__malloc(sizeof(tsm_event) * cap);
 	w->tpl_meta = tsm__malloc(sizeof(tpl_entry) * cap);
 	w->slots = tsm__calloc(w->nslots, sizeof(uint32_t));
-	if (!w->name || !w->producer || !w->blk || !w->sorted || !w->lane_key || !w->lane_end ||
-	    !w->lane_slots || !w->lane_slot || !w->order || !w->order_tmp || !w->keys ||
-	    !w->keys_tmp || !w->tpl_order || !w->tpls || !w->tpl_meta || !w->slots) {
+	if (!w->name || !w->producer || !w->blk || !w->lane_key || !w->lane_end || !w->lane_slots ||
+	    !w->lane_slot || !w->order || !w->order_tmp || !w->keys || !w->keys_tmp ||
+	    !w->tpl_order || !w->tpls || !w->tpl_meta || !w->slots) {
 		rc = TSM_FAIL(TSM_NOMEM, "writer buffers for %s (%u events per block)", name, cap);
 		goto out;
 	}
@@ -878,22 +873,100 @@ static void grow_slots(tsm_writer *w)
 	}
 }
 
-static uint32_t find_template(tsm_writer *w, const tsm_event *e)
+static int check_id(tsm_writer *w, uint32_t id, uint32_t *known, tsm_intern *t, const char *what)
+{
+	if (TSM__LIKELY(id <= *known))
+		return 0;
+	*known = tsm_intern_count(t);
+	if (id <= *known)
+		return 0;
+	return TSM_FAIL(TSM_UNDEFINED, "%s: event refers to %s id %u, not interned (%u defined)",
+			w->name, what, id, *known);
+}
+
+/* What each event is checked for: its kind is known, it does not end before it starts. */
+static inline int event_ok(const tsm_event *e)
+{
+	return ((unsigned)e->kind - 1u < TSM_EV__COUNT - 1u) & (e->end_ns >= e->start_ns) &
+	       (e->end_ns - e->start_ns <= (UINT64_MAX >> 2));
+}
+
+/* Says what event_ok found wrong. */
+static int event_error(tsm_writer *w, const tsm_event *e)
+{
+	if (e->kind == TSM_EV_NONE || e->kind >= TSM_EV__COUNT)
+		return TSM_FAIL(TSM_INVAL, "%s: event of unknown kind %u", w->name, e->kind);
+	if (e->end_ns < e->start_ns)
+		return TSM_FAIL(TSM_INVAL, "%s: %s event ends (%llu) before it starts (%llu)",
+				w->name, tsm_event_kind_name(e->kind),
+				(unsigned long long)e->end_ns, (unsigned long long)e->start_ns);
+	return TSM_FAIL(TSM_INVAL, "%s: event duration %llu ns out of range", w->name,
+			(unsigned long long)(e->end_ns - e->start_ns));
+}
+
+/*
+ * What each template is checked for: its flow type is known and every id it holds is
+ * defined. An event equal to a template of the block holds the same ids, and ids stay
+ * defined, so only the events that make a new template are checked.
+ */
+static int template_ok(tsm_writer *w, const tsm_event *e)
+{
+	int rc;
+
+	if (TSM__UNLIKELY(e->flow_type > TSM_FLOW_STEP))
+		return TSM_FAIL(TSM_INVAL, "%s: flow type %u", w->name, e->flow_type);
+	rc = check_id(w, e->name, &w->str_known, w->strings, "string");
+	if (rc == 0 && e->stack)
+		rc = check_id(w, e->stack, &w->stk_known, w->stacks, "stack");
+	if (rc == 0 && e->meta)
+		rc = check_id(w, e->meta, &w->kv_known, w->kvlists, "metadata list");
+	if (rc == 0 && (e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK))
+		rc = check_id(w, e->u.nvtx.domain, &w->str_known, w->strings, "string");
+	return rc;
+}
+
+/*
+ * The recent-template cache: a slot per (name, kind, device, stream, thread) hash,
+ * holding the template last found for it. A training loop repeats its (kernel,
+ * stream) and (call, thread) pairs with the same launch configuration and stack, so
+ * nine events in ten match their slot's template and skip the full hash.
+ */
+static inline uint32_t *recent_slot(tsm_writer *w, const tsm_event *e)
+{
+	uint64_t k = (word(e, 0) ^ (word(e, 5) * 0x9e3779b97f4a7c15ULL)) * 0xc2b2ae3d27d4eb4fULL;
+
+	return &w->recent[((k ^ word(e, 3)) * 0x9e3779b97f4a7c15ULL) >> (64 - RECENT_BITS)];
+}
+
+/* The block's template equal to e (created if none is), as *out; checks a new one first. */
+static inline int find_template(tsm_writer *w, const tsm_event *e, uint32_t *out)
 {
 	const uint64_t *m = tpl_mask[e->kind];
-	const kind_spec *ks = &tsm__kind_specs[e->kind];
-	uint64_t h = template_hash(e, m), *t;
-	uint32_t i, mask = w->tslots - 1;
+	const kind_spec *ks;
+	uint32_t i, mask = w->tslots - 1, *recent = recent_slot(w, e);
+	uint64_t h, *t;
 	tpl_entry *te;
+	int rc;
 
+	if (TSM__LIKELY(*recent && template_equal(e, m, &w->tpls[*recent - 1]))) {
+		*out = *recent - 1;
+		return 0;
+	}
+	h = template_hash(e, m);
 	for (i = (uint32_t)h & mask;; i = (i + 1) & mask) {
 		uint32_t s = w->slots[i];
 
 		if (!s)
 			break;
-		if (w->tpl_meta[s - 1].hash == h && template_equal(e, m, &w->tpls[s - 1]))
-			return s - 1;
+		if (w->tpl_meta[s - 1].hash == h && template_equal(e, m, &w->tpls[s - 1])) {
+			*recent = s;
+			*out = s - 1;
+			return 0;
+		}
 	}
+	rc = template_ok(w, e);
+	if (rc < 0)
+		return rc;
 	if (TSM__UNLIKELY(2 * (w->ntpl + 1) > w->tslots && w->tslots < w->nslots)) {
 		grow_slots(w);
 		for (i = (uint32_t)h & (w->tslots - 1); w->slots[i]; i = (i + 1) & (w->tslots - 1))
@@ -902,6 +975,7 @@ static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 	t = (uint64_t *)(void *)&w->tpls[w->ntpl];
 	for (unsigned k = 0; k < 16; k++)
 		t[k] = word(e, k) & m[k];
+	ks = &tsm__kind_specs[e->kind];
 	te = &w->tpl_meta[w->ntpl];
 	te->hash = h;
 	te->prev_dur = 0;
@@ -911,7 +985,9 @@ static uint32_t find_template(tsm_writer *w, const tsm_event *e)
 		   (ks->has_vol ? (1u + ks->vol.coding) << REC_VOL_SHIFT : 0);
 	te->lane = event_class(e) ? find_lane(w, &w->tpls[w->ntpl]) : 0;
 	w->slots[i] = ++w->ntpl;
-	return w->ntpl - 1;
+	*recent = w->ntpl;
+	*out = w->ntpl - 1;
+	return 0;
 }
 
 static int encode_template(tsm__buf *b, const tsm_event *t)
@@ -980,8 +1056,11 @@ static void block_reset(tsm_writer *w)
 	w->ntpl = 0;
 	w->nlanes = 0;
 	w->nblk = 0;
+	memset(w->recent, 0, sizeof(w->recent));
 	w->blk_min_start = UINT64_MAX;
 	w->blk_max_start = w->blk_max_end = w->blk_last_start = 0;
+	w->blk_class_bits[0] = w->blk_class_bits[1] = 0;
+	w->blk_class_n[0] = w->blk_class_n[1] = 0;
 	w->blk_unsorted = 0;
 }
 
@@ -989,9 +1068,9 @@ static int encode_block(tsm_writer *w)
 {
 	uint32_t n = w->nblk, ntbl = 0;
 	uint64_t min_start = w->blk_min_start, max_end = w->blk_max_end;
-	uint64_t prev_start, or_bits[2] = {0, 0}, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
+	uint64_t prev_start = min_start, prev_corr[2] = {0, 0}, prev_ext[2] = {0, 0};
 	uint64_t prev_flow = 0, prev_vol = 0;
-	ev_rec *ev = w->blk;
+	const uint32_t *order = NULL;
 	unsigned shift[2];
 	int rc;
 	uint8_t *c[COL__COUNT];
@@ -1000,50 +1079,32 @@ static int encode_block(tsm_writer *w)
 	if (!n)
 		return 0;
 	if (w->blk_unsorted) {
-		/* Pass 1 reads in start order and writes the sorted copy (in place otherwise). */
 		sort_block(w, min_start, w->blk_max_start);
-		ev = w->sorted;
+		order = w->order;
 	}
 
-	/* Pass 1: start order, table order of the templates, time deltas, the common
-	 * power-of-two factor of each class's deltas. */
+	/*
+	 * The common power-of-two factor of a class's start and duration deltas. The
+	 * deltas (host: since the previous host start, the first since min_start; GPU:
+	 * since the lane's previous end, the first since min_start; durations: since
+	 * the template's previous one) are sums and differences of the class's starts
+	 * less min_start and of its durations, and those are sums and differences of
+	 * the deltas: both sets have the same lowest set bit. tsm_writer_write kept
+	 * the starts less the class's first and the durations; the first less
+	 * min_start completes them.
+	 */
+	for (int i = 0; i < 2; i++) {
+		uint64_t bits = w->blk_class_n[i]
+				    ? w->blk_class_bits[i] | (w->blk_class_first[i] - min_start)
+				    : 0;
+
+		shift[i] = bits ? (unsigned)__builtin_ctzll(bits) : 0;
+	}
 	for (uint32_t i = 0; i < w->nlanes; i++)
 		w->lane_end[i] = min_start;
-	prev_start = min_start;
-	for (uint32_t k = 0; k < n; k++) {
-		ev_rec r = w->blk[w->blk_unsorted ? w->order[k] : k];
-		tpl_entry *te = &w->tpl_meta[r.tpl];
-		int64_t dd = (int64_t)r.dur - te->prev_dur;
-		uint64_t sd;
-		int cls = te->info & REC_GPU;
 
-		if (te->id == NO_ID) {
-			te->id = ntbl;
-			w->tpl_order[ntbl++] = r.tpl;
-		}
-		if (cls == CLASS_GPU) {
-			/* GPU: the gap since the previous op on this stream ended (may be < 0). */
-			uint64_t *end = &w->lane_end[te->lane];
-
-			sd = r.start - *end;
-			*end = r.start + r.dur;
-		} else {
-			/* Host: the delta since the previous host event started (>= 0, sorted). */
-			sd = r.start - prev_start;
-			prev_start = r.start;
-		}
-		te->prev_dur = (int64_t)r.dur;
-		r.start = sd;
-		r.dur = (uint64_t)dd;
-		r.tpl = te->id;
-		r.info = te->info;
-		ev[k] = r;
-		or_bits[cls] |= sd | (uint64_t)dd;
-	}
-	for (int i = 0; i < 2; i++)
-		shift[i] = or_bits[i] ? (unsigned)__builtin_ctzll(or_bits[i]) : 0;
-
-	/* Pass 2: columns. Each column gets worst-case room up front. */
+	/* One pass in start order: table order of the templates, time deltas, columns. Each
+	 * column gets worst-case room up front. */
 	for (int i = 0; i < COL__COUNT; i++) {
 		tsm__buf_reset(&w->cols[i]);
 		rc = tsm__buf_reserve(&w->cols[i], (size_t)n * 10);
@@ -1052,18 +1113,35 @@ static int encode_block(tsm_writer *w)
 		c[i] = w->cols[i].data;
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		const ev_rec *e = &ev[k];
-		int cls = e->info & REC_GPU;
-		unsigned vol = e->info >> REC_VOL_SHIFT;
+		const ev_rec *e = &w->blk[order ? order[k] : k];
+		tpl_entry *te = &w->tpl_meta[e->tpl];
+		int64_t dd = (int64_t)e->dur - te->prev_dur;
+		int cls = te->info & REC_GPU;
+		unsigned vol = te->info >> REC_VOL_SHIFT;
 		uint8_t cm = id_mode(e->corr, prev_corr[cls]);
 		uint8_t em = id_mode(e->ext, prev_ext[cls]);
 
-		c[COL_TPL] += varint_put(c[COL_TPL], e->tpl);
+		if (te->id == NO_ID) {
+			te->id = ntbl;
+			w->tpl_order[ntbl++] = e->tpl;
+		}
+		te->prev_dur = (int64_t)e->dur;
+		c[COL_TPL] += varint_put(c[COL_TPL], te->id);
 		*c[COL_FLG]++ = (uint8_t)(cm | (em << 2));
-		c[COL_START] += varint_put(
-		    c[COL_START], cls == CLASS_GPU ? zigzag((int64_t)e->start >> shift[cls])
-						   : e->start >> shift[cls]);
-		c[COL_DUR] += varint_put(c[COL_DUR], zigzag((int64_t)e->dur >> shift[cls]));
+		if (cls == CLASS_GPU) {
+			/* GPU: the gap since the previous op on this stream ended (may be < 0). */
+			uint64_t *end = &w->lane_end[te->lane];
+
+			c[COL_START] += varint_put(
+			    c[COL_START], zigzag((int64_t)(e->start - *end) >> shift[cls]));
+			*end = e->start + e->dur;
+		} else {
+			/* Host: the delta since the previous host event started (>= 0, sorted). */
+			c[COL_START] +=
+			    varint_put(c[COL_START], (e->start - prev_start) >> shift[cls]);
+			prev_start = e->start;
+		}
+		c[COL_DUR] += varint_put(c[COL_DUR], zigzag(dd >> shift[cls]));
 		if (cm == MODE_EXPLICIT)
 			c[COL_CORR] +=
 			    varint_put(c[COL_CORR], zigzag((int64_t)(e->corr - prev_corr[cls])));
@@ -1074,7 +1152,7 @@ static int encode_block(tsm_writer *w)
 			    varint_put(c[COL_EXT], zigzag((int64_t)(e->ext - prev_ext[cls])));
 		if (e->ext)
 			prev_ext[cls] = e->ext;
-		if (e->info & REC_FLOW) {
+		if (te->info & REC_FLOW) {
 			c[COL_FLOW] +=
 			    varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow - prev_flow)));
 			prev_flow = e->flow;
@@ -1135,86 +1213,44 @@ static int encode_block(tsm_writer *w)
 
 /* ---- public write path ------------------------------------------------- */
 
-static int check_id(tsm_writer *w, uint32_t id, uint32_t *known, tsm_intern *t, const char *what)
-{
-	if (TSM__LIKELY(id <= *known))
-		return 0;
-	*known = tsm_intern_count(t);
-	if (id <= *known)
-		return 0;
-	return TSM_FAIL(TSM_UNDEFINED, "%s: event refers to %s id %u, not interned (%u defined)",
-			w->name, what, id, *known);
-}
-
-static int validate_slow(tsm_writer *w, const tsm_event *e)
-{
-	int rc;
-
-	if (TSM__UNLIKELY(e->kind == TSM_EV_NONE || e->kind >= TSM_EV__COUNT))
-		return TSM_FAIL(TSM_INVAL, "%s: event of unknown kind %u", w->name, e->kind);
-	if (TSM__UNLIKELY(e->end_ns < e->start_ns))
-		return TSM_FAIL(TSM_INVAL, "%s: %s event ends (%llu) before it starts (%llu)",
-				w->name, tsm_event_kind_name(e->kind),
-				(unsigned long long)e->end_ns, (unsigned long long)e->start_ns);
-	if (TSM__UNLIKELY(e->end_ns - e->start_ns > (UINT64_MAX >> 2)))
-		return TSM_FAIL(TSM_INVAL, "%s: event duration %llu ns out of range", w->name,
-				(unsigned long long)(e->end_ns - e->start_ns));
-	if (TSM__UNLIKELY(e->flow_type > TSM_FLOW_STEP))
-		return TSM_FAIL(TSM_INVAL, "%s: flow type %u", w->name, e->flow_type);
-	rc = check_id(w, e->name, &w->str_known, w->strings, "string");
-	if (rc == 0 && e->stack)
-		rc = check_id(w, e->stack, &w->stk_known, w->stacks, "stack");
-	if (rc == 0 && e->meta)
-		rc = check_id(w, e->meta, &w->kv_known, w->kvlists, "metadata list");
-	if (rc == 0 && (e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK))
-		rc = check_id(w, e->u.nvtx.domain, &w->str_known, w->strings, "string");
-	return rc;
-}
-
-/* One combined test for the common case; the slow path says what is wrong (or refreshes the
- * cached id counts and finds nothing wrong). */
-static inline int validate(tsm_writer *w, const tsm_event *e)
-{
-	unsigned nvtx = e->kind == TSM_EV_NVTX_RANGE || e->kind == TSM_EV_NVTX_MARK;
-
-	if (TSM__LIKELY(((unsigned)e->kind - 1u < TSM_EV__COUNT - 1u) & (e->end_ns >= e->start_ns) &
-			(e->end_ns - e->start_ns <= (UINT64_MAX >> 2)) &
-			(e->flow_type <= TSM_FLOW_STEP) & (e->name <= w->str_known) &
-			(e->stack <= w->stk_known) & (e->meta <= w->kv_known) &
-			(!nvtx | (e->u.nvtx.domain <= w->str_known))))
-		return 0;
-	return validate_slow(w, e);
-}
-
 int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
 {
+	uint64_t start = ev->start_ns, end = ev->end_ns;
+	uint32_t ti, cls;
+	ev_rec *r;
 	int rc;
 
 	if (TSM__UNLIKELY(w->err))
 		return w->err;
-	rc = validate(w, ev);
+	if (TSM__UNLIKELY(!event_ok(ev)))
+		return event_error(w, ev);
+	rc = find_template(w, ev, &ti);
 	if (TSM__UNLIKELY(rc < 0))
 		return rc;
-	{
-		ev_rec *r = &w->blk[w->nblk++];
-		uint32_t ti = find_template(w, ev);
-		uint64_t start = ev->start_ns;
+	r = &w->blk[w->nblk++];
+	r->start = start;
+	r->dur = end - start;
+	r->corr = ev->correlation;
+	r->ext = ev->external;
+	r->flow = ev->flow_id;
+	r->vol = w->tpl_meta[ti].info >> REC_VOL_SHIFT
+		     ? field_get(ev, &tsm__kind_specs[ev->kind].vol)
+		     : 0;
+	r->tpl = ti;
 
-		r->start = start;
-		r->dur = ev->end_ns - start;
-		r->corr = ev->correlation;
-		r->ext = ev->external;
-		r->flow = ev->flow_id;
-		r->vol = w->tpl_meta[ti].info >> REC_VOL_SHIFT
-			     ? field_get(ev, &tsm__kind_specs[ev->kind].vol)
-			     : 0;
-		r->tpl = ti;
-		w->blk_unsorted |= start < w->blk_last_start;
-		w->blk_last_start = start;
-		w->blk_min_start = start < w->blk_min_start ? start : w->blk_min_start;
-		w->blk_max_start = start > w->blk_max_start ? start : w->blk_max_start;
-		w->blk_max_end = ev->end_ns > w->blk_max_end ? ev->end_ns : w->blk_max_end;
-	}
+	/* What encode_block needs before its one pass: the order, the time range, and per
+	 * class the low bits of the starts (against the class's first) and durations. */
+	cls = w->tpl_meta[ti].info & REC_GPU;
+	if (TSM__UNLIKELY(!w->blk_class_n[cls]))
+		w->blk_class_first[cls] = start;
+	w->blk_class_n[cls]++;
+	w->blk_class_bits[cls] |= (start - w->blk_class_first[cls]) | (end - start);
+	w->blk_unsorted |= start < w->blk_last_start;
+	w->blk_last_start = start;
+	w->blk_min_start = start < w->blk_min_start ? start : w->blk_min_start;
+	w->blk_max_start = start > w->blk_max_start ? start : w->blk_max_start;
+	w->blk_max_end = end > w->blk_max_end ? end : w->blk_max_end;
+
 	w->st.events++;
 	w->st.per_kind[ev->kind]++;
 	if (ev->kind == TSM_EV_DROPPED)
