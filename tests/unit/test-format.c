@@ -268,36 +268,97 @@ static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 	free(outv);
 }
 
-/* Within a block, events come back sorted by start. */
-static void test_block_sorted(void)
+/*
+ * Within a block, events come back in start order, equal starts in the order they
+ * were written, whichever way the writer sorts the block: already in order (no
+ * sort), near order (one counting pass and insertions), clustered (a bucket over
+ * the insertion limit: every digit), or over a span too wide to pack beside the
+ * index (separate keys). The correlation id carries each event's write index.
+ */
+static const uint64_t *order_starts;
+
+static int cmp_written(const void *a, const void *b)
 {
-	const char *path = tmp_path("sorted.sbt");
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (order_starts[x] != order_starts[y])
+		return order_starts[x] < order_starts[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static void block_order(const char *what, uint32_t n, uint64_t (*start)(uint32_t i))
+{
+	const char *path = tmp_path("order.sbt");
+	tsm_writer_opts o = {.block_events = n};
+	uint64_t *starts = malloc(sizeof(uint64_t) * n);
+	uint32_t *want = malloc(sizeof(uint32_t) * n), got = 0, name;
 	tsm_writer *w;
 	tsm_reader *r;
 	const tsm_event *e;
-	uint64_t prev = 0;
-	uint32_t name;
-	int sorted = 1, rc;
+	int same = 1, rc;
 
-	CHECK_OK(tsm_writer_open(path, NULL, &w));
+	CHECK_OK(tsm_writer_open(path, &o, &w));
 	CHECK_OK(tsm_intern_str(tsm_writer_strings(w), "k", &name));
-	for (int i = 0; i < 1000; i++) {
-		tsm_event ev = {.kind = TSM_EV_KERNEL, .device = 0, .name = name};
+	for (uint32_t i = 0; i < n; i++) {
+		tsm_event ev = {.kind = i % 3 ? TSM_EV_KERNEL : TSM_EV_RUNTIME,
+				.device = i % 3 ? 0 : TSM_DEVICE_NONE,
+				.stream = i % 5,
+				.name = name,
+				.correlation = i + 1};
 
-		ev.start_ns = 1000000 + (uint64_t)((i * 7919) % 1000) * 100;
-		ev.end_ns = ev.start_ns + 50;
+		ev.start_ns = starts[i] = start(i);
+		ev.end_ns = ev.start_ns + 32 * (i % 7);
+		want[i] = i;
 		CHECK_OK(tsm_writer_write(w, &ev));
 	}
 	CHECK_OK(tsm_writer_close(w));
-	CHECK_OK(tsm_reader_open(path, 0, &r));
+	order_starts = starts;
+	qsort(want, n, sizeof(*want), cmp_written);
+	CHECK_OK(tsm_reader_open(path, TSM_READ_STRICT, &r));
 	while ((rc = tsm_reader_next(r, &e)) == 0) {
-		if (e->start_ns < prev)
-			sorted = 0;
-		prev = e->start_ns;
+		if (got < n && e->correlation != want[got] + 1ULL)
+			same = 0;
+		got++;
 	}
 	CHECK_RC(rc, TSM_END);
-	CHECK(sorted);
+	CHECK_EQ_U64(got, n);
+	if (!same)
+		fprintf(stderr, "block order: %s: events not in start order\n", what);
+	CHECK(same);
 	tsm_reader_close(r);
+	free(starts);
+	free(want);
+}
+
+static uint64_t start_sorted(uint32_t i)
+{
+	return 1000000 + (uint64_t)i / 3 * 100;
+}
+
+static uint64_t start_near(uint32_t i)
+{
+	/* an enclosing op after the three it encloses, ties among them */
+	return 1000000 + (uint64_t)(i / 4) * 1000 + (i % 4 == 3 ? 0 : 100 * (i % 4 / 2 + 1));
+}
+
+static uint64_t start_clustered(uint32_t i)
+{
+	/* most in one bucket, one far out */
+	return i == 17 ? 1000000 + (1ULL << 30) : 1000000 + (uint64_t)((i * 7919) % 4096);
+}
+
+static uint64_t start_wide(uint32_t i)
+{
+	return 1000 + (uint64_t)((i * 7919) % 5000) * (1ULL << 40) + i % 3;
+}
+
+static void test_block_order(void)
+{
+	block_order("sorted", 5000, start_sorted);
+	block_order("near", 5000, start_near);
+	block_order("near, small block", 37, start_near);
+	block_order("clustered", 5000, start_clustered);
+	block_order("wide", 5000, start_wide);
 }
 
 static void test_devices_meta(void)
@@ -678,7 +739,7 @@ int main(void)
 	roundtrip(20000, 4096, 3, 1);
 	test_zstd_bad_frame();
 #endif
-	test_block_sorted();
+	test_block_order();
 	test_devices_meta();
 	test_seek(1);
 	test_seek(0);
