@@ -1183,6 +1183,9 @@ static int encode_block(tsm_writer *w)
 	}
 	for (uint32_t k = 0; k < n; k++) {
 		const ev_rec *e = &w->blk[order ? order[k] : k];
+
+		if (order && k + 16 < n)
+			__builtin_prefetch(&w->blk[order[k + 16]]);
 		tpl_entry *te = &w->tpl_meta[e->tpl];
 		int64_t dd = (int64_t)e->dur - te->prev_dur;
 		int cls = te->info & REC_GPU;
@@ -1282,7 +1285,7 @@ static int encode_block(tsm_writer *w)
 
 /* ---- public write path ------------------------------------------------- */
 
-int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
+static inline int write_one(tsm_writer *w, const tsm_event *ev)
 {
 	uint64_t start = ev->start_ns, end = ev->end_ns;
 	uint32_t ti, cls;
@@ -1332,11 +1335,22 @@ int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
 	return rc;
 }
 
+int tsm_writer_write(tsm_writer *w, const tsm_event *ev)
+{
+	return write_one(w, ev);
+}
+
+/* Reads ahead of the events: the batch of a ring drain or of an array is beyond L1. */
 int tsm_writer_write_batch(tsm_writer *w, const tsm_event *evs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int rc = tsm_writer_write(w, &evs[i]);
+		int rc;
 
+		if (i + 8 < n) {
+			__builtin_prefetch(&evs[i + 8]);
+			__builtin_prefetch((const uint8_t *)&evs[i + 8] + 64);
+		}
+		rc = write_one(w, &evs[i]);
 		if (rc < 0)
 			return rc;
 	}
