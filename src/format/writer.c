@@ -740,100 +740,65 @@ static void sort_wide(tsm_writer *w, uint64_t min_start)
 	/* four passes: the result is back in w->keys / w->order */
 }
 
-/* The LSD passes over every digit of k (n keys), histograms in count; result in w->keys. */
-static uint64_t *sort_lsd(tsm_writer *w, uint64_t *k, uint32_t n, unsigned ibits, unsigned npass,
-			  uint32_t (*count)[RADIX_SIZE])
+/* The LSD passes on digits of d bits; inlined twice, d a constant in the full blocks' copy. */
+static inline void sort_lsd(tsm_writer *w, uint64_t min_start, unsigned ibits, unsigned rbits,
+			    unsigned d)
 {
-	uint64_t *kt = k == w->keys ? w->keys_tmp : w->keys;
+	static _Thread_local uint32_t counts[4 * RADIX_SIZE];
+	uint32_t n = w->nblk, nb = 1u << d;
+	uint64_t *k = w->keys, *kt = w->keys_tmp;
+	unsigned npass = (rbits + d - 1) / d; /* npass * nb <= 4 * RADIX_SIZE: see sort_block */
 
+	memset(counts, 0, sizeof(uint32_t) * nb * npass);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t key = ((w->blk[i].start - min_start) << ibits) | i;
+
+		k[i] = key;
+		key >>= ibits;
+		counts[key & (nb - 1)]++;
+		if (npass > 1)
+			counts[nb + ((key >> d) & (nb - 1))]++;
+		if (npass > 2)
+			counts[2 * nb + ((key >> (2 * d)) & (nb - 1))]++;
+		for (unsigned p = 3; p < npass; p++)
+			counts[p * nb + ((key >> (p * d)) & (nb - 1))]++;
+	}
 	for (unsigned p = 0; p < npass; p++) {
-		uint32_t sum = 0, *c = count[p];
-		unsigned sh = ibits + p * RADIX_BITS;
+		uint32_t sum = 0, *c = counts + p * nb;
+		unsigned sh = ibits + p * d;
 		uint64_t *t;
 
-		if (c[(k[0] >> sh) & (RADIX_SIZE - 1)] == n)
+		if (c[(k[0] >> sh) & (nb - 1)] == n)
 			continue; /* every key has the same digit */
-		for (unsigned b = 0; b < RADIX_SIZE; b++) {
+		for (unsigned b = 0; b < nb; b++) {
 			uint32_t x = c[b];
 
 			c[b] = sum;
 			sum += x;
 		}
 		for (uint32_t i = 0; i < n; i++)
-			kt[c[(k[i] >> sh) & (RADIX_SIZE - 1)]++] = k[i];
+			kt[c[(k[i] >> sh) & (nb - 1)]++] = k[i];
 		t = k;
 		k = kt;
 		kt = t;
 	}
-	return k;
+	for (uint32_t i = 0; i < n; i++)
+		w->order[i] = (uint32_t)(k[i] & ((1u << ibits) - 1));
 }
-
-/*
- * Most blocks take one counting pass on the top digit of their keys and an
- * insertion pass for the order inside each of its buckets. Events arrive close
- * to start order (a host op comes after the ops it encloses, a GPU op after its
- * launch), so a bucket (as many as events, up to 16384) holds few. When one holds
- * more than BUCKET_MAX, the insertion could take time quadratic in it, and the
- * block takes the LSD passes over every digit instead.
- */
-#define BUCKET_MAX 64
 
 static void sort_block(tsm_writer *w, uint64_t min_start, uint64_t max_start)
 {
-	uint32_t n = w->nblk, most = 0, sum = 0, nb, *c;
-	uint64_t range = max_start - min_start, *k = w->keys, *kt = w->keys_tmp;
-	unsigned ibits = 1, rbits = range ? 64 - (unsigned)__builtin_clzll(range) : 0, npass, top;
-	static _Thread_local uint32_t count[4][RADIX_SIZE];
+	uint64_t range = max_start - min_start;
+	unsigned ibits = 1, rbits = range ? 64 - (unsigned)__builtin_clzll(range) : 0;
 
-	while ((1u << ibits) < n)
+	while ((1u << ibits) < w->nblk)
 		ibits++;
-	if (rbits + ibits > 56) {
+	if (rbits + ibits > 56)
 		sort_wide(w, min_start);
-		return;
-	}
-	npass = (rbits + RADIX_BITS - 1) / RADIX_BITS;
-	nb = ibits < RADIX_BITS ? 1u << ibits : RADIX_SIZE; /* about a bucket per event */
-	top =
-	    ibits + (rbits > (unsigned)__builtin_ctz(nb) ? rbits - (unsigned)__builtin_ctz(nb) : 0);
-	c = count[0];
-	memset(c, 0, sizeof(uint32_t) * nb);
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t key = ((w->blk[i].start - min_start) << ibits) | i;
-
-		k[i] = key;
-		c[key >> top]++;
-	}
-	for (unsigned b = 0; b < nb; b++) {
-		uint32_t x = c[b];
-
-		c[b] = sum;
-		sum += x;
-		most = x > most ? x : most;
-	}
-	if (most <= BUCKET_MAX) {
-		for (uint32_t i = 0; i < n; i++)
-			kt[c[k[i] >> top]++] = k[i];
-		for (uint32_t i = 1; i < n; i++) {
-			uint64_t x = kt[i];
-			uint32_t j = i;
-
-			for (; j && x < kt[j - 1]; j--)
-				kt[j] = kt[j - 1];
-			kt[j] = x;
-		}
-		k = kt;
-	} else {
-		memset(count, 0, sizeof(uint32_t) * RADIX_SIZE * npass);
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t key = k[i] >> ibits;
-
-			for (unsigned p = 0; p < npass; p++)
-				count[p][(key >> (p * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
-		}
-		k = sort_lsd(w, k, n, ibits, npass, count);
-	}
-	for (uint32_t i = 0; i < n; i++)
-		w->order[i] = (uint32_t)(k[i] & ((1u << ibits) - 1));
+	else if (ibits >= RADIX_BITS)
+		sort_lsd(w, min_start, ibits, rbits, RADIX_BITS);
+	else /* a small block (a flush): digits of about log2(n) bits, not 16384 counters */
+		sort_lsd(w, min_start, ibits, rbits, ibits < 8 ? 8 : ibits);
 }
 
 static inline uint64_t word(const tsm_event *e, unsigned i)
@@ -1104,15 +1069,23 @@ static int encode_template(tsm__buf *b, const tsm_event *t)
 	return 0;
 }
 
+/* Without branches: host and GPU events, each with its own mode, alternate in a block. */
 static inline uint8_t id_mode(uint64_t v, uint64_t prev)
 {
-	if (v == 0)
-		return MODE_ZERO;
-	if (v == prev + 1)
-		return MODE_NEXT;
-	if (v == prev)
-		return MODE_SAME;
-	return MODE_EXPLICIT;
+	unsigned m = MODE_EXPLICIT - (v == prev + 1) + (v == prev);
+
+	_Static_assert(MODE_EXPLICIT - 1 == MODE_NEXT && MODE_EXPLICIT + 1 == MODE_SAME &&
+			   MODE_ZERO == 0,
+		       "id modes");
+	return (uint8_t)(m & -(unsigned)(v != 0));
+}
+
+/* v if it is not 0, else prev; without a branch, as id_mode. */
+static inline uint64_t id_last(uint64_t v, uint64_t prev)
+{
+	uint64_t keep = -(uint64_t)(v == 0);
+
+	return v | (prev & keep);
 }
 
 /* Empty the template and lane tables for the next block, clearing only the slots in use. */
@@ -1217,13 +1190,11 @@ static int encode_block(tsm_writer *w)
 		if (cm == MODE_EXPLICIT)
 			c[COL_CORR] +=
 			    varint_put(c[COL_CORR], zigzag((int64_t)(e->corr - prev_corr[cls])));
-		if (e->corr)
-			prev_corr[cls] = e->corr;
+		prev_corr[cls] = id_last(e->corr, prev_corr[cls]);
 		if (em == MODE_EXPLICIT)
 			c[COL_EXT] +=
 			    varint_put(c[COL_EXT], zigzag((int64_t)(e->ext - prev_ext[cls])));
-		if (e->ext)
-			prev_ext[cls] = e->ext;
+		prev_ext[cls] = id_last(e->ext, prev_ext[cls]);
 		if (te->info & REC_FLOW) {
 			c[COL_FLOW] +=
 			    varint_put(c[COL_FLOW], zigzag((int64_t)(e->flow - prev_flow)));
