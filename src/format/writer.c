@@ -192,46 +192,29 @@ static int write_out(tsm_writer *w)
 	return 0;
 }
 
-/* Append a chunk to the output; compress when asked and it pays. */
-static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size_t len,
-		      int compress, uint32_t nevents, uint64_t min_start, uint64_t max_end)
+/*
+ * Finish the chunk whose payload follows SBT_CHUNK_HEADER bytes at hdr_off in
+ * the output: its header and CRC, its index entry, the accounting.
+ */
+static int close_chunk(tsm_writer *w, size_t hdr_off, uint32_t type, uint16_t flags,
+		       uint32_t nevents, uint64_t min_start, uint64_t max_end)
 {
-	uint8_t hdr[SBT_CHUNK_HEADER];
-	uint16_t flags = 0;
+	uint8_t *hdr = w->out.data + hdr_off;
+	size_t len = w->out.len - hdr_off - SBT_CHUNK_HEADER;
 	uint32_t crc;
 	int rc;
 
-	if (compress && w->opts.zstd_level > 0 && len > 64) {
-		uint8_t pre[10];
-		size_t np = varint_put(pre, len);
-
-		tsm__buf_reset(&w->zbuf);
-		rc = tsm__buf_append(&w->zbuf, pre, np);
-		if (rc == 0)
-			rc = tsm__zstd_compress(&w->zctx, w->opts.zstd_level, payload, len,
-						&w->zbuf);
-		if (rc < 0)
-			return rc;
-		if (w->zbuf.len < len) {
-			payload = w->zbuf.data;
-			len = w->zbuf.len;
-			flags |= SBT_CHUNK_ZSTD;
-		}
-	}
-	if (len > SBT_MAX_CHUNK)
+	if (len > SBT_MAX_CHUNK) {
+		w->out.len = hdr_off;
 		return TSM_FAIL(TSM_TOO_LARGE, "%s: chunk of %zu bytes", w->name, len);
+	}
 	tsm__put_le32(hdr, type);
 	tsm__put_le32(hdr + 4, (uint32_t)len);
 	tsm__put_le16(hdr + 8, flags);
 	tsm__put_le16(hdr + 10, 0);
 	crc = tsm__crc32c(0, hdr, 12);
-	crc = tsm__crc32c(crc, payload, len);
+	crc = tsm__crc32c(crc, hdr + SBT_CHUNK_HEADER, len);
 	tsm__put_le32(hdr + 12, crc);
-	rc = tsm__buf_append(&w->out, hdr, sizeof(hdr));
-	if (rc == 0)
-		rc = tsm__buf_append(&w->out, payload, len);
-	if (rc < 0)
-		return rc;
 
 	/* Index entry: type, offset delta; blocks also: events, min_start delta, span. */
 	if (type != SBT_INDX) {
@@ -261,6 +244,54 @@ static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size
 	if (w->out.len >= OUT_HIGH_WATER)
 		return write_out(w);
 	return 0;
+}
+
+/* Room for a chunk header at the end of the output; its offset as *hdr_off. */
+static int open_chunk(tsm_writer *w, size_t *hdr_off)
+{
+	int rc = tsm__buf_reserve(&w->out, SBT_CHUNK_HEADER);
+
+	if (rc < 0)
+		return rc;
+	*hdr_off = w->out.len;
+	w->out.len += SBT_CHUNK_HEADER;
+	return 0;
+}
+
+/* Append a chunk to the output; compress when asked and it pays. */
+static int emit_chunk(tsm_writer *w, uint32_t type, const uint8_t *payload, size_t len,
+		      int compress, uint32_t nevents, uint64_t min_start, uint64_t max_end)
+{
+	uint16_t flags = 0;
+	size_t hdr_off;
+	int rc;
+
+	if (compress && w->opts.zstd_level > 0 && len > 64) {
+		uint8_t pre[10];
+		size_t np = varint_put(pre, len);
+
+		tsm__buf_reset(&w->zbuf);
+		rc = tsm__buf_append(&w->zbuf, pre, np);
+		if (rc == 0)
+			rc = tsm__zstd_compress(&w->zctx, w->opts.zstd_level, payload, len,
+						&w->zbuf);
+		if (rc < 0)
+			return rc;
+		if (w->zbuf.len < len) {
+			payload = w->zbuf.data;
+			len = w->zbuf.len;
+			flags |= SBT_CHUNK_ZSTD;
+		}
+	}
+	rc = open_chunk(w, &hdr_off);
+	if (rc < 0)
+		return rc;
+	rc = tsm__buf_append(&w->out, payload, len);
+	if (rc < 0) {
+		w->out.len = hdr_off; /* nothing of the chunk stays */
+		return rc;
+	}
+	return close_chunk(w, hdr_off, type, flags, nevents, min_start, max_end);
 }
 
 static int put_kv(tsm__buf *b, const tsm_kv *kv)
@@ -1121,6 +1152,7 @@ static int encode_block(tsm_writer *w)
 	int rc;
 	uint8_t *c[COL__COUNT];
 	tsm__buf *p = &w->blk_payload;
+	size_t hdr_off = 0, start_len;
 
 	if (!n)
 		return 0;
@@ -1223,34 +1255,49 @@ static int encode_block(tsm_writer *w)
 	for (int i = 0; i < COL__COUNT; i++)
 		w->cols[i].len = (size_t)(c[i] - w->cols[i].data);
 
-	/* Templates, then the block header, then the columns. */
+	/* The definitions the block may use go first. Then the block: its header, the
+	 * templates, the columns; built in the output itself unless it is compressed. */
 	tsm__buf_reset(&w->blk_tpls);
 	for (uint32_t i = 0; i < ntbl; i++) {
 		rc = encode_template(&w->blk_tpls, &w->tpls[w->tpl_order[i]]);
 		if (rc < 0)
 			return rc;
 	}
-	tsm__buf_reset(p);
-	rc = tsm__buf_reserve(p, 64 + 10 * COL__COUNT);
+	rc = emit_defs(w);
 	if (rc < 0)
 		return rc;
-	p->len += varint_put(p->data + p->len, n);
-	p->len += varint_put(p->data + p->len, min_start);
-	p->len += varint_put(p->data + p->len, max_end - min_start);
-	p->data[p->len++] = (uint8_t)shift[CLASS_HOST];
-	p->data[p->len++] = (uint8_t)shift[CLASS_GPU];
-	p->len += varint_put(p->data + p->len, ntbl);
-	rc = tsm__buf_append(p, w->blk_tpls.data, w->blk_tpls.len);
+	if (w->opts.zstd_level > 0) {
+		tsm__buf_reset(p);
+	} else {
+		rc = open_chunk(w, &hdr_off);
+		if (rc < 0)
+			return rc;
+		p = &w->out;
+	}
+	start_len = p->len;
+	rc = tsm__buf_reserve(p, 64 + 10 * COL__COUNT);
+	if (rc == 0) {
+		p->len += varint_put(p->data + p->len, n);
+		p->len += varint_put(p->data + p->len, min_start);
+		p->len += varint_put(p->data + p->len, max_end - min_start);
+		p->data[p->len++] = (uint8_t)shift[CLASS_HOST];
+		p->data[p->len++] = (uint8_t)shift[CLASS_GPU];
+		p->len += varint_put(p->data + p->len, ntbl);
+		rc = tsm__buf_append(p, w->blk_tpls.data, w->blk_tpls.len);
+	}
 	for (int i = 0; rc == 0 && i < COL__COUNT; i++)
 		rc = buf_varint(p, w->cols[i].len);
 	for (int i = 0; rc == 0 && i < COL__COUNT; i++)
 		rc = tsm__buf_append(p, w->cols[i].data, w->cols[i].len);
-	if (rc < 0)
+	if (rc < 0) {
+		if (p == &w->out)
+			w->out.len = hdr_off; /* nothing of the chunk stays */
 		return rc;
-	w->st.raw_block_bytes += p->len;
-
-	rc = emit_defs(w);
-	if (rc == 0)
+	}
+	w->st.raw_block_bytes += p->len - start_len;
+	if (p == &w->out)
+		rc = close_chunk(w, hdr_off, SBT_EVTB, 0, n, min_start, max_end);
+	else
 		rc = emit_chunk(w, SBT_EVTB, p->data, p->len, 1, n, min_start, max_end);
 	if (rc < 0)
 		return rc;
