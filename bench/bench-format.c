@@ -6,7 +6,9 @@
  *
  * Generates N events (default 10M) with the simulation backend into
  * memory, then, single-threaded, measures in one run:
- *   - write: tsm_writer_write of every event + close, to a file in DIR;
+ *   - write: tsm_writer_write of every event + close, to a file in DIR; and
+ *            the same through tsm_writer_write_batch (how the capture
+ *            pipeline's collector hands a ring's batch over);
  *   - read:  tsm_reader_next over the file, summing durations;
  *   - size:  bytes per event without and with zstd, for the events in the
  *            generator's order (one process after the other) and for the file
@@ -62,7 +64,7 @@ static void die(const char *what, int rc)
 }
 
 /* Write all events; returns seconds; *size gets the file size. */
-static double write_file(const char *path, const sink *s, tsm_writer *proto, int zstd,
+static double write_file(const char *path, const sink *s, tsm_writer *proto, int zstd, int batch,
 			 uint64_t *size, double *raw_per_event)
 {
 	tsm_writer_opts o = {.zstd_level = zstd, .clock = TSM_CLOCK_SIMULATED};
@@ -98,7 +100,12 @@ static double write_file(const char *path, const sink *s, tsm_writer *proto, int
 		tsm_intern_add(tsm_writer_kvlists(w), p, len, &got);
 	}
 	t0 = now_s();
-	for (size_t i = 0; i < s->n; i++) {
+	if (batch) {
+		rc = tsm_writer_write_batch(w, s->ev, s->n);
+		if (rc < 0)
+			die("write", rc);
+	}
+	for (size_t i = 0; !batch && i < s->n; i++) {
 		rc = tsm_writer_write(w, &s->ev[i]);
 		if (rc < 0)
 			die("write", rc);
@@ -201,7 +208,7 @@ int main(int argc, char **argv)
 	sink s = {0};
 	tsm_writer *gen;
 	tsm_sim_opts so = {0};
-	double t_gen, t_w, t_wz, t_r, t_rz, t_copy, t_sum, raw_pe, raw_pez, pipe_raw, pipe_z;
+	double t_gen, t_w, t_wb, t_wz, t_r, t_rz, t_copy, t_sum, raw_pe, raw_pez, pipe_raw, pipe_z;
 	tsm_event *copy;
 	int rc;
 
@@ -257,11 +264,13 @@ int main(int argc, char **argv)
 	}
 	free(copy);
 
-	t_w = t_r = 1e30;
+	t_w = t_wb = t_r = 1e30;
 	for (int rep = 0; rep < 3; rep++) {
-		double t = write_file(path, &s, gen, 0, &size_raw, &raw_pe);
+		double t = write_file(path, &s, gen, 0, 0, &size_raw, &raw_pe);
 
 		t_w = t < t_w ? t : t_w;
+		t = write_file(path, &s, gen, 0, 1, &size_raw, &raw_pe);
+		t_wb = t < t_wb ? t : t_wb;
 		t = read_file(path, &rn, &sum);
 		t_r = t < t_r ? t : t_r;
 	}
@@ -276,7 +285,7 @@ int main(int argc, char **argv)
 	if (tsm_build_features() & TSM_FEATURE_ZSTD) {
 		t_wz = t_rz = 1e30;
 		for (int rep = 0; rep < 3; rep++) {
-			double t = write_file(pathz, &s, gen, zlevel, &size_z, &raw_pez);
+			double t = write_file(pathz, &s, gen, zlevel, 0, &size_z, &raw_pez);
 
 			t_wz = t < t_wz ? t : t_wz;
 			t = read_file(pathz, &rn, &sum);
@@ -301,6 +310,8 @@ int main(int argc, char **argv)
 	printf("%-34s %9.1f M/s %13s\n", "write (no zstd), events/s", s.n / t_w / 1e6, "");
 	printf("%-34s %9.1f M/s %12.1f%%\n", "  baseline: memcpy of 128 B records",
 	       s.n / t_copy / 1e6, 100.0 * t_copy / t_w);
+	printf("%-34s %9.1f M/s %12.1f%%\n", "write batch (no zstd), events/s", s.n / t_wb / 1e6,
+	       100.0 * t_copy / t_wb);
 	printf("%-34s %9.1f M/s %13s\n", "read (no zstd), events/s", s.n / t_r / 1e6, "");
 	printf("%-34s %9.1f M/s %12.1f%%\n", "  baseline: sum over memory array", s.n / t_sum / 1e6,
 	       100.0 * t_sum / t_r);
@@ -317,12 +328,13 @@ int main(int argc, char **argv)
 		printf("%-34s %10.2f B %13s\n", "record pipeline file, zstd", pipe_z, "");
 	printf("%-34s %10.2f B %12.1fx\n", "minimal Chrome JSON, bytes/event",
 	       (double)json_bytes / s.n, (double)json_bytes / (double)size_raw);
-	printf("{\"bench\":\"format\",\"events\":%zu,\"write_meps\":%.2f,\"read_meps\":%.2f,"
+	printf("{\"bench\":\"format\",\"events\":%zu,\"write_meps\":%.2f,"
+	       "\"write_batch_meps\":%.2f,\"read_meps\":%.2f,"
 	       "\"bytes_per_event\":%.3f,\"zstd_bytes_per_event\":%.3f,\"zstd_write_meps\":%.2f,"
 	       "\"zstd_read_meps\":%.2f,\"json_bytes_per_event\":%.1f,\"memcpy_meps\":%.1f,"
 	       "\"memsum_meps\":%.1f,\"pipeline_bytes_per_event\":%.3f,"
 	       "\"pipeline_zstd_bytes_per_event\":%.3f}\n",
-	       s.n, s.n / t_w / 1e6, s.n / t_r / 1e6, (double)size_raw / s.n,
+	       s.n, s.n / t_w / 1e6, s.n / t_wb / 1e6, s.n / t_r / 1e6, (double)size_raw / s.n,
 	       size_z ? (double)size_z / s.n : 0.0, t_wz ? s.n / t_wz / 1e6 : 0.0,
 	       t_rz ? s.n / t_rz / 1e6 : 0.0, (double)json_bytes / s.n, s.n / t_copy / 1e6,
 	       s.n / t_sum / 1e6, pipe_raw, pipe_z);
