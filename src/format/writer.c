@@ -98,7 +98,7 @@ struct tsm_writer {
 	ev_rec *blk;
 	uint32_t nblk, cap;
 	uint64_t blk_min_start, blk_max_start, blk_max_end, blk_last_start;
-	uint64_t blk_class_first[2], blk_class_bits[2]; /* per class: see tsm_writer_write */
+	uint64_t blk_class_first[2], blk_class_bits[2]; /* per class: see write_one */
 	uint32_t blk_class_n[2];
 	int blk_unsorted;
 
@@ -1167,9 +1167,9 @@ static int encode_block(tsm_writer *w)
 	 * since the lane's previous end, the first since min_start; durations: since
 	 * the template's previous one) are sums and differences of the class's starts
 	 * less min_start and of its durations, and those are sums and differences of
-	 * the deltas: both sets have the same lowest set bit. tsm_writer_write kept
-	 * the starts less the class's first and the durations; the first less
-	 * min_start completes them.
+	 * the deltas: both sets have the same lowest set bit. write_one kept the
+	 * starts less the class's first and the durations; the first less min_start
+	 * completes them.
 	 */
 	for (int i = 0; i < 2; i++) {
 		uint64_t bits = w->blk_class_n[i]
@@ -1193,6 +1193,8 @@ static int encode_block(tsm_writer *w)
 	for (uint32_t k = 0; k < n; k++) {
 		const ev_rec *e = &w->blk[order ? order[k] : k];
 
+		/* Records come out of place: fetch ahead, before this one's loads (4 fewer
+		 * instructions an event than after them, as gcc 12 compiles it). */
 		if (order && k + 16 < n)
 			__builtin_prefetch(&w->blk[order[k + 16]]);
 		tpl_entry *te = &w->tpl_meta[e->tpl];
