@@ -89,9 +89,8 @@ TSM_API void tsm_clear_error(void);
 /*
  * Allocation hooks. Must be set before any other library call; NULL
  * restores the C library's allocator. Not thread safe. Every allocation
- * the library makes goes through them, zlib's too, except zstd's contexts
- * (its custom-allocator API is experimental) and the C library's own
- * (stdio, threads).
+ * the library makes goes through them, zlib's and zstd's too, except the
+ * C library's own (stdio, threads).
  */
 typedef struct tsm_allocator {
 	void *(*malloc_fn)(size_t size, void *user);
