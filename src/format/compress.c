@@ -5,10 +5,11 @@
  * asked for) and the reader at open time (the header requires zstd).
  *
  * The contexts allocate through tsm_set_allocator's hooks, as the rest of
- * the library does. That takes zstd's custom-allocator calls, which its
- * header files under ZSTD_STATIC_LINKING_ONLY ("experimental"); they have
- * kept their form since zstd 1.0 and the shared library exports them. A
- * refused allocation, when a context is made or inside a call, is TSM_NOMEM.
+ * the library does. That takes zstd's custom-allocator calls, which zstd.h
+ * declares only under ZSTD_STATIC_LINKING_ONLY (its "experimental" part);
+ * they have kept their form since zstd 1.0 and the shared library exports
+ * them. A refused allocation, when a context is made or inside a call, is
+ * TSM_NOMEM.
  */
 #include "sbt.h"
 
