@@ -271,9 +271,9 @@ static void roundtrip(uint32_t n, uint32_t block, int zstd, int shuffle)
 /*
  * Within a block, events come back in start order, equal starts in the order they
  * were written, whichever way the writer sorts the block: already in order (no
- * sort), near order (one counting pass and insertions), clustered (a bucket over
- * the insertion limit: every digit), or over a span too wide to pack beside the
- * index (separate keys). The correlation id carries each event's write index.
+ * sort), near order and clustered (the LSD passes on a full block's digits), a
+ * small block (smaller digits), or a span too wide to pack beside the index
+ * (separate keys). The correlation id carries each event's write index.
  */
 static const uint64_t *order_starts;
 
@@ -343,7 +343,7 @@ static uint64_t start_near(uint32_t i)
 
 static uint64_t start_clustered(uint32_t i)
 {
-	/* most in one bucket, one far out */
+	/* most within 4 us, one a second out: digits that are mostly the same */
 	return i == 17 ? 1000000 + (1ULL << 30) : 1000000 + (uint64_t)((i * 7919) % 4096);
 }
 
